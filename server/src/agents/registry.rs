@@ -1,0 +1,78 @@
+//! The agents connected to this replica, by connection id, each with a bounded channel
+//! to its session. An entry is removed by a guard when its session ends.
+
+use adc_shared::protocol::ErrorCode;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// What another part of the server asks a session to do.
+#[derive(Debug)]
+pub enum Order {
+    /// Tell the agent why, then close the connection.
+    Close(ErrorCode, String),
+}
+
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Mutex<HashMap<Uuid, Entry>>>,
+}
+
+struct Entry {
+    sync_id: Uuid,
+    orders: mpsc::Sender<Order>,
+}
+
+/// Removes its connection from the registry when dropped.
+pub struct Registration {
+    registry: Registry,
+    conn_id: Uuid,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.conn_id);
+    }
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Entry>> {
+        // A panic while holding this lock leaves the map consistent: recover it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn register(&self, conn_id: Uuid, sync_id: Uuid) -> (Registration, mpsc::Receiver<Order>) {
+        let (tx, rx) = mpsc::channel(16);
+        self.lock().insert(
+            conn_id,
+            Entry {
+                sync_id,
+                orders: tx,
+            },
+        );
+        (
+            Registration {
+                registry: self.clone(),
+                conn_id,
+            },
+            rx,
+        )
+    }
+
+    /// Closes every connection of a synchronization on this replica (secret rotated,
+    /// synchronization deleted). Other replicas notice within a heartbeat interval.
+    pub fn close_sync(&self, sync_id: Uuid, code: ErrorCode, reason: &str) -> usize {
+        let senders: Vec<_> = self
+            .lock()
+            .values()
+            .filter(|e| e.sync_id == sync_id)
+            .map(|e| e.orders.clone())
+            .collect();
+        for s in &senders {
+            // A full channel means the session is busy closing already.
+            let _ = s.try_send(Order::Close(code, reason.to_owned()));
+        }
+        senders.len()
+    }
+}

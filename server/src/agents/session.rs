@@ -1,0 +1,294 @@
+//! One agent's WebSocket session (DESIGN §7.3): authenticated on upgrade, a `hello`
+//! with a compatible protocol version first, heartbeats both ways, and a clear reason
+//! before every close the server initiates.
+
+use super::registry::Order;
+use crate::app::AppState;
+use crate::db::{agents, now, syncs};
+use crate::error::ApiError;
+use crate::secrets::{self, Secret};
+use adc_shared::protocol::{
+    self, AgentMessage, ErrorCode, HEARTBEAT_TIMEOUT_SECS, Hello, MAX_MESSAGE_BYTES, ServerMessage,
+    Welcome,
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sqlx::types::Json;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `GET /api/v1/agent/connect`: checks the Application ID and Secret Token before the
+/// upgrade, so a wrong secret gets a plain 401 the agent can report.
+pub async fn connect(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Some((client_id, secret)) = basic_credentials(&headers) else {
+        return ApiError::Unauthenticated(
+            "send Authorization: Basic base64(client-id:client-secret)",
+        )
+        .into_response();
+    };
+    let sync = match client_id {
+        Some(id) => match syncs::by_application_id(&state.db, id).await {
+            Ok(s) => s,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => None,
+    };
+    // Verified even when the ID is unknown, against a dummy hash: no timing oracle.
+    if !secrets::verify(secret, sync.as_ref().map(|s| s.secret_hash.clone())).await {
+        tracing::warn!(application_id = ?client_id, %remote, "agent refused: unknown Application ID or wrong Secret Token");
+        return ApiError::Unauthenticated("unknown Application ID or wrong Secret Token")
+            .into_response();
+    }
+    let sync = sync.expect("verified secrets belong to a synchronization");
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            let sync_id = sync.id;
+            if let Err(e) = session(state, sync, remote, socket).await {
+                tracing::warn!(synchronization_id = %sync_id, %remote, error = format!("{e:#}"), "agent session ended with an error");
+            }
+        })
+}
+
+/// Parses `Authorization: Basic base64(client-id:client-secret)`. The ID is `None`
+/// when it is not a UUID, so that case costs the same dummy verification.
+fn basic_credentials(headers: &HeaderMap) -> Option<(Option<Uuid>, Secret)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((Uuid::parse_str(id).ok(), Secret::new(secret)))
+}
+
+struct Conn {
+    socket: WebSocket,
+}
+
+impl Conn {
+    async fn send(&mut self, m: &ServerMessage) -> anyhow::Result<()> {
+        self.socket.send(Message::Text(m.to_json().into())).await?;
+        Ok(())
+    }
+
+    /// Tells the agent why, then closes: never a silent hang-up.
+    async fn close(mut self, code: ErrorCode, reason: &str) {
+        let _ = self
+            .send(&ServerMessage::Error {
+                code,
+                message: reason.to_owned(),
+            })
+            .await;
+        let ws_code = match code {
+            ErrorCode::MalformedMessage => 1007,
+            ErrorCode::MessageTooLarge => 1009,
+            ErrorCode::ShuttingDown => 1001,
+            _ => 1008,
+        };
+        let reason: String = reason.chars().take(120).collect();
+        let _ = self
+            .socket
+            .send(Message::Close(Some(CloseFrame {
+                code: ws_code,
+                reason: reason.into(),
+            })))
+            .await;
+    }
+}
+
+enum Incoming {
+    Message(AgentMessage),
+    Closed,
+    Bad(ErrorCode, String),
+}
+
+async fn receive(socket: &mut WebSocket) -> Incoming {
+    loop {
+        return match socket.recv().await {
+            None | Some(Ok(Message::Close(_))) => Incoming::Closed,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Text(t))) => match serde_json::from_str::<AgentMessage>(t.as_str()) {
+                Ok(m) => Incoming::Message(m),
+                Err(e) => Incoming::Bad(
+                    ErrorCode::MalformedMessage,
+                    format!("malformed message: {e}"),
+                ),
+            },
+            Some(Ok(Message::Binary(_))) => Incoming::Bad(
+                ErrorCode::MalformedMessage,
+                "binary frames are not part of the protocol".into(),
+            ),
+            Some(Err(e)) => {
+                let text = e.to_string();
+                if text.contains("too long")
+                    || text.contains("too big")
+                    || text.contains("Space limit")
+                {
+                    Incoming::Bad(
+                        ErrorCode::MessageTooLarge,
+                        format!("message larger than {MAX_MESSAGE_BYTES} bytes"),
+                    )
+                } else {
+                    Incoming::Closed
+                }
+            }
+        };
+    }
+}
+
+fn check_hello(h: &Hello) -> Result<(), (ErrorCode, String)> {
+    protocol::check_compatible(h.protocol_version)
+        .map_err(|e| (ErrorCode::IncompatibleProtocol, e))?;
+    if h.hostname.is_empty() || h.hostname.len() > 255 || h.agent_version.len() > 64 {
+        return Err((
+            ErrorCode::MalformedMessage,
+            "hello: hostname must be 1-255 bytes, agent_version at most 64".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn session(
+    state: AppState,
+    sync: syncs::Sync,
+    remote: SocketAddr,
+    socket: WebSocket,
+) -> anyhow::Result<()> {
+    let mut conn = Conn { socket };
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, receive(&mut conn.socket)).await {
+        Err(_) => {
+            conn.close(ErrorCode::MalformedMessage, "no hello within 10 seconds")
+                .await;
+            return Ok(());
+        }
+        Ok(Incoming::Message(AgentMessage::Hello(h))) => h,
+        Ok(Incoming::Message(_)) => {
+            conn.close(
+                ErrorCode::MalformedMessage,
+                "the first message must be hello",
+            )
+            .await;
+            return Ok(());
+        }
+        Ok(Incoming::Bad(code, reason)) => {
+            conn.close(code, &reason).await;
+            return Ok(());
+        }
+        Ok(Incoming::Closed) => return Ok(()),
+    };
+    if let Err((code, reason)) = check_hello(&hello) {
+        tracing::warn!(synchronization_id = %sync.id, %remote, reason, "agent refused");
+        conn.close(code, &reason).await;
+        return Ok(());
+    }
+
+    let t = now();
+    let record = agents::AgentConnection {
+        id: Uuid::new_v4(),
+        tenant_id: sync.tenant_id,
+        synchronization_id: sync.id,
+        hostname: hello.hostname.clone(),
+        agent_version: hello.agent_version.clone(),
+        protocol_version: hello.protocol_version as i32,
+        remote_addr: remote.to_string(),
+        settings: Json(hello.settings),
+        connected_at: t,
+        last_heartbeat_at: t,
+    };
+    agents::insert(&state.db, &record).await?;
+    let (_registration, mut orders) = state.agents.register(record.id, sync.id);
+    tracing::info!(synchronization_id = %sync.id, connection_id = %record.id, hostname = hello.hostname, agent_version = hello.agent_version, %remote, "agent connected");
+
+    let result = serve_connection(&state, &sync, record.id, &mut conn, &mut orders).await;
+    let (code, reason) = match &result {
+        Ok(Some(end)) => end.clone(),
+        Ok(None) => (ErrorCode::Other, String::new()),
+        Err(e) => (ErrorCode::Other, format!("{e:#}")),
+    };
+    if let Err(e) = agents::remove(&state.db, record.id).await {
+        tracing::warn!(connection_id = %record.id, error = %e, "could not remove the agent connection record");
+    }
+    if code != ErrorCode::Other {
+        conn.close(code, &reason).await;
+    }
+    tracing::info!(synchronization_id = %sync.id, connection_id = %record.id, reason, "agent disconnected");
+    result.map(|_| ())
+}
+
+/// The session's main loop. `Ok(Some(..))` is a close the server initiates, with the
+/// reason to send; `Ok(None)` is the agent going away.
+async fn serve_connection(
+    state: &AppState,
+    sync: &syncs::Sync,
+    conn_id: Uuid,
+    conn: &mut Conn,
+    orders: &mut tokio::sync::mpsc::Receiver<Order>,
+) -> anyhow::Result<Option<(ErrorCode, String)>> {
+    conn.send(&ServerMessage::Welcome(Welcome {
+        protocol_version: protocol::PROTOCOL_VERSION,
+        synchronization_id: sync.id,
+        synchronization_name: sync.name.clone(),
+        heartbeat_interval_secs: state.config.heartbeat_interval.as_secs().max(1),
+    }))
+    .await?;
+    let mut tick = tokio::time::interval(state.config.heartbeat_interval);
+    tick.tick().await;
+    let mut last_seen = Instant::now();
+    let timeout =
+        Duration::from_secs(HEARTBEAT_TIMEOUT_SECS).max(state.config.heartbeat_interval * 3);
+    loop {
+        tokio::select! {
+            incoming = receive(&mut conn.socket) => {
+                last_seen = Instant::now();
+                match incoming {
+                    Incoming::Closed => return Ok(None),
+                    Incoming::Bad(code, reason) => {
+                        tracing::warn!(connection_id = %conn_id, reason, "closing agent connection");
+                        return Ok(Some((code, reason)));
+                    }
+                    Incoming::Message(AgentMessage::Heartbeat) => agents::heartbeat(&state.db, conn_id).await?,
+                    Incoming::Message(AgentMessage::SettingsChanged { settings }) => {
+                        agents::set_settings(&state.db, conn_id, &settings).await?;
+                        tracing::info!(connection_id = %conn_id, "agent reported new settings");
+                    }
+                    Incoming::Message(AgentMessage::Hello(_)) => {
+                        return Ok(Some((ErrorCode::MalformedMessage, "hello may only be sent once".into())));
+                    }
+                }
+            }
+            order = orders.recv() => match order {
+                Some(Order::Close(code, reason)) => return Ok(Some((code, reason))),
+                None => return Ok(None),
+            },
+            _ = tick.tick() => {
+                if last_seen.elapsed() > timeout {
+                    return Ok(Some((ErrorCode::HeartbeatTimeout, format!("no message for {} seconds", timeout.as_secs()))));
+                }
+                // A rotation or deletion on another replica shows here.
+                match syncs::secret_version(&state.db, sync.id).await? {
+                    Some(v) if v == sync.secret_version => {}
+                    Some(_) => return Ok(Some((ErrorCode::CredentialsRevoked, "the Secret Token was rotated".into()))),
+                    None => return Ok(Some((ErrorCode::CredentialsRevoked, "the synchronization was deleted".into()))),
+                }
+                conn.send(&ServerMessage::Heartbeat).await?;
+            }
+            _ = state.shutdown.cancelled() => {
+                return Ok(Some((ErrorCode::ShuttingDown, "the server is shutting down; reconnect".into())));
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The application: shared state, the HTTP stack, and the entry point that tests and
+//! `main` both use — a bound listener in, a shutdown future in.
+
+use crate::agents::Registry;
+use crate::config::Config;
+use crate::db::Db;
+use crate::{bootstrap, routes, secrets};
+use anyhow::Context;
+use axum::Router;
+use axum::extract::MatchedPath;
+use axum::http::{HeaderName, Request};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub config: Config,
+    pub agents: Registry,
+    /// Cancelled when the server shuts down; agent sessions watch it.
+    pub shutdown: CancellationToken,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config) -> Self {
+        AppState(Arc::new(Inner {
+            db,
+            config,
+            agents: Registry::default(),
+            shutdown: CancellationToken::new(),
+        }))
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP stack: routes, request ids, request logging.
+pub fn router(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<_>| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_owned());
+            let request_id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                route = route.as_deref().unwrap_or("unmatched"),
+                request_id,
+            )
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    routes::router()
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Connects to the database, migrates it, creates the first tenant on an empty one,
+/// and serves on `listener` until `shutdown` completes; then closes agent sessions
+/// and waits for requests in flight.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = Db::connect(config.database_url.as_deref()).await?;
+    bootstrap::ensure_first_tenant(&db, &config).await?;
+    tokio::task::spawn_blocking(secrets::warm_up);
+    let state = AppState::new(db.clone(), config.clone());
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    {
+        let handle = handle.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing agent connections, finishing requests");
+            state.shutdown.cancel();
+            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        });
+    }
+    tokio::spawn(housekeeping(state.clone()));
+
+    match &config.tls {
+        Some(tls) => {
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot load TLS certificate {} and key {}",
+                        tls.cert.display(),
+                        tls.key.display()
+                    )
+                })?;
+            tracing::info!(%addr, engine = db.engine(), "listening (HTTPS)");
+            axum_server::from_tcp_rustls(listener, rustls)?
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+        None => {
+            tracing::info!(%addr, engine = db.engine(), "listening (HTTP)");
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+    }
+    state.shutdown.cancel();
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Periodic clean-up that needs no coordination between replicas.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = state.shutdown.cancelled() => return,
+        }
+        if let Err(e) = crate::db::principals::delete_expired_sessions(&state.db).await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The command line (DESIGN §3, §7.6): `serve` (the default) and the tenant and admin
+//! management commands. Every serve flag also reads its `ADC_*` variable.
+
+use crate::config::{Config, TlsFiles};
+use crate::db::{Db, principals, tenants};
+use crate::role::Role;
+use crate::secrets::{self, Secret};
+use crate::telemetry::LogFormat;
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "adc-server", version, about = "ad-connect server")]
+pub struct Cli {
+    /// PostgreSQL (`postgres://…`) or SQLite (`sqlite:…`) URL; default ./data/adc.sqlite.
+    #[arg(long, env = "ADC_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log filter, e.g. `info` or `adc_server=debug`.
+    #[arg(long, env = "ADC_LOG", default_value = "info", global = true)]
+    pub log: String,
+    #[arg(
+        long,
+        env = "ADC_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage admin accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[arg(long, env = "ADC_LISTEN", default_value = crate::config::DEFAULT_LISTEN, value_parser = crate::config::parse_listen)]
+    pub listen: SocketAddr,
+    /// The address agents and browsers use; fills adc.cfg in agent downloads.
+    #[arg(long, env = "ADC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// PEM certificate chain; with --tls-key the server speaks HTTPS and WSS itself.
+    #[arg(long, env = "ADC_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, env = "ADC_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Directory holding agent binaries to offer for download.
+    #[arg(long, env = "ADC_AGENT_DIST")]
+    pub agent_dist: Option<PathBuf>,
+    #[arg(long, env = "ADC_BOOTSTRAP_ADMIN_EMAIL")]
+    pub bootstrap_admin_email: Option<String>,
+    #[arg(long, env = "ADC_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    pub bootstrap_admin_password: Option<String>,
+}
+
+impl ServeArgs {
+    pub fn into_config(self, database_url: Option<String>) -> Config {
+        let mut c = Config::new(database_url);
+        c.public_url = self.public_url;
+        c.tls = self
+            .tls_cert
+            .zip(self.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key });
+        c.agent_dist = self.agent_dist;
+        c.bootstrap_admin_email = self.bootstrap_admin_email;
+        c.bootstrap_admin_password = self.bootstrap_admin_password.map(Secret::new);
+        c
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant and its first system-admin; prints the admin's password once.
+    Create {
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Add an admin account to a tenant; prints its password once.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "system-admin", value_parser = parse_role)]
+        role: Role,
+    },
+    /// Give an admin a new random password (printed once) and end its sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn valid_email(e: &str) -> anyhow::Result<String> {
+    let e = e.trim();
+    if e.len() > 254 || !e.contains('@') || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("`{e}` is not an e-mail address");
+    }
+    Ok(e.to_lowercase())
+}
+
+/// Runs a management command; passwords go to stdout, never to the log.
+pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Result<()> {
+    let db = Db::connect(database_url).await?;
+    match command {
+        Command::Serve(_) => unreachable!("serve is handled by main"),
+        Command::Tenant(TenantCommand::Create { name, admin_email }) => {
+            let email = valid_email(&admin_email)?;
+            if tenants::by_name(&db, &name).await?.is_some() {
+                bail!("tenant `{name}` exists already");
+            }
+            if principals::admin_by_email(&db, &email).await?.is_some() {
+                bail!("an admin with e-mail {email} exists already");
+            }
+            let password = secrets::new_password();
+            let hash = secrets::hash(password.clone()).await?;
+            let t = tenants::insert(&db, &name).await?;
+            principals::insert_admin(&db, t.id, &email, &hash, Role::SystemAdmin.as_str()).await?;
+            println!("created tenant `{name}` ({})", t.id);
+            println!("system-admin: {email}");
+            println!("password: {} (shown once)", password.expose());
+        }
+        Command::Admin(AdminCommand::Add {
+            tenant,
+            email,
+            role,
+        }) => {
+            let email = valid_email(&email)?;
+            let t = tenants::by_name(&db, &tenant)
+                .await?
+                .with_context(|| format!("no tenant `{tenant}`"))?;
+            if principals::admin_by_email(&db, &email).await?.is_some() {
+                bail!("an admin with e-mail {email} exists already");
+            }
+            let password = secrets::new_password();
+            let hash = secrets::hash(password.clone()).await?;
+            principals::insert_admin(&db, t.id, &email, &hash, role.as_str()).await?;
+            println!("added {role} {email} to tenant `{tenant}`");
+            println!("password: {} (shown once)", password.expose());
+        }
+        Command::Admin(AdminCommand::ResetPassword { email }) => {
+            let a = principals::admin_by_email(&db, &email)
+                .await?
+                .with_context(|| format!("no admin with e-mail {email}"))?;
+            let password = secrets::new_password();
+            let hash = secrets::hash(password.clone()).await?;
+            principals::set_admin_password(&db, a.id, &hash).await?;
+            println!(
+                "new password for {}: {} (shown once; their sessions were ended)",
+                a.email,
+                password.expose()
+            );
+        }
+    }
+    db.close().await;
+    Ok(())
+}

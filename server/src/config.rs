@@ -1,0 +1,75 @@
+//! Server configuration (DESIGN §7.6): one typed struct, filled from `--flags` or
+//! their `ADC_*` environment variables by clap.
+
+use crate::secrets::Secret;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `None`: the embedded SQLite file.
+    pub database_url: Option<String>,
+    /// The address agents and browsers use, e.g. `https://adc.example.com`.
+    pub public_url: Option<String>,
+    pub tls: Option<TlsFiles>,
+    pub agent_dist: Option<PathBuf>,
+    pub bootstrap_admin_email: Option<String>,
+    pub bootstrap_admin_password: Option<Secret>,
+    /// How often the server sends heartbeats and checks its agents.
+    pub heartbeat_interval: Duration,
+    /// A web session lasts this long.
+    pub session_ttl: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Config {
+    /// The defaults, on the database at `database_url`.
+    pub fn new(database_url: Option<String>) -> Self {
+        Config {
+            database_url,
+            public_url: None,
+            tls: None,
+            agent_dist: None,
+            bootstrap_admin_email: None,
+            bootstrap_admin_password: None,
+            heartbeat_interval: Duration::from_secs(adc_shared::protocol::HEARTBEAT_INTERVAL_SECS),
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// Every `ADC_*` variable the server reads; others are warned about at start, since
+/// a misspelt variable would otherwise be silently ignored.
+pub const KNOWN_ENV: &[&str] = &[
+    "ADC_LISTEN",
+    "ADC_DATABASE_URL",
+    "ADC_PUBLIC_URL",
+    "ADC_TLS_CERT",
+    "ADC_TLS_KEY",
+    "ADC_AGENT_DIST",
+    "ADC_BOOTSTRAP_ADMIN_EMAIL",
+    "ADC_BOOTSTRAP_ADMIN_PASSWORD",
+    "ADC_LOG",
+    "ADC_LOG_FORMAT",
+];
+
+pub fn unknown_env_vars() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("ADC_") && !KNOWN_ENV.contains(&k.as_str()))
+        .collect()
+}
+
+/// The listen address default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|e| format!("`{s}` is not host:port: {e}"))
+}

@@ -1,0 +1,134 @@
+//! Storage: one narrow interface over the two engines (DESIGN §2).
+//!
+//! SQL is written once with `$n` placeholders, which both drivers accept, and run on
+//! whichever pool is configured through [`on_db!`]; where the dialects differ a
+//! function says so. Every value is bound, never formatted into SQL (DESIGN §8.6).
+
+pub mod agents;
+pub mod principals;
+pub mod syncs;
+pub mod tenants;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same expression against whichever engine `db` holds; `$pool` is bound to
+/// the concrete pool so binds and row types are checked per engine.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like [`on_db!`] for a statement run with `.execute(..)`: yields the number of rows
+/// affected, whatever the engine.
+#[macro_export]
+macro_rules! db_execute {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body.map(|r| r.rows_affected()),
+            $crate::db::Db::Postgres($pool) => $body.map(|r| r.rows_affected()),
+        }
+    };
+}
+
+/// Where the embedded default database lives (DESIGN §2).
+pub const DEFAULT_SQLITE_PATH: &str = "./data/adc.sqlite";
+
+impl Db {
+    /// Connects to `url` (`postgres://…` or `sqlite:…`), or to the embedded SQLite file
+    /// when `url` is `None`, and brings the schema up to date.
+    pub async fn connect(url: Option<&str>) -> anyhow::Result<Db> {
+        let db = match url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                let opts = PgConnectOptions::from_str(u)
+                    .context("ADC_DATABASE_URL is not a valid PostgreSQL URL")?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .context("cannot connect to PostgreSQL")?;
+                Db::Postgres(pool)
+            }
+            Some(u) if u.starts_with("sqlite:") => {
+                Db::Sqlite(sqlite_pool(SqliteConnectOptions::from_str(u)?).await?)
+            }
+            Some(_) => anyhow::bail!(
+                "ADC_DATABASE_URL must start with postgres://, postgresql:// or sqlite:"
+            ),
+            None => {
+                let path = std::path::Path::new(DEFAULT_SQLITE_PATH);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                Db::Sqlite(sqlite_pool(SqliteConnectOptions::new().filename(path)).await?)
+            }
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(p) => sqlx::migrate!("../migrations/sqlite").run(p).await,
+            Db::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await,
+        }
+        .context("cannot apply database migrations")
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A cheap round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_db!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, |p| p.close().await)
+    }
+}
+
+async fn sqlite_pool(opts: SqliteConnectOptions) -> anyhow::Result<SqlitePool> {
+    let opts = opts
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+    SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(opts)
+        .await
+        .context("cannot open the SQLite database")
+}
+
+/// The current time, truncated to microseconds so that both engines store and return
+/// the same value.
+pub fn now() -> time::OffsetDateTime {
+    let t = time::OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .expect("valid nanosecond")
+}

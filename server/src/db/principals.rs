@@ -1,0 +1,214 @@
+//! Who may call the API: admin accounts, their web sessions, and API tokens.
+
+use super::{Db, now};
+use crate::{db_execute, on_db};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Admin {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+}
+
+pub async fn insert_admin(
+    db: &Db,
+    tenant_id: Uuid,
+    email: &str,
+    password_hash: &str,
+    role: &str,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::new_v4();
+    db_execute!(db, |p| {
+        sqlx::query(
+        "INSERT INTO admins (id, tenant_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(email.to_lowercase())
+    .bind(password_hash)
+    .bind(role)
+    .bind(now())
+    .execute(p)
+    .await
+    })?;
+    Ok(id)
+}
+
+pub async fn admin_by_email(db: &Db, email: &str) -> Result<Option<Admin>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Admin>(
+        "SELECT id, tenant_id, email, password_hash, role FROM admins WHERE email = $1"
+    )
+    .bind(email.to_lowercase())
+    .fetch_optional(p)
+    .await)
+}
+
+/// Sets a new password hash and ends every session of that admin.
+pub async fn set_admin_password(
+    db: &Db,
+    admin_id: Uuid,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, |p| {
+        let mut tx = p.begin().await?;
+        sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(admin_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
+            .bind(admin_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    })
+}
+
+/// What a valid session or token resolves to.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Grant {
+    pub tenant_id: Uuid,
+    pub role: String,
+    /// The admin's e-mail for a session, the token's name for a token.
+    pub name: String,
+    pub subject_id: Uuid,
+}
+
+pub async fn insert_session(
+    db: &Db,
+    token_hash: &str,
+    admin: &Admin,
+    expires_at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    db_execute!(db, |p| {
+        sqlx::query(
+        "INSERT INTO sessions (token_hash, admin_id, tenant_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(token_hash)
+    .bind(admin.id)
+    .bind(admin.tenant_id)
+    .bind(now())
+    .bind(expires_at)
+    .execute(p)
+    .await
+    })?;
+    Ok(())
+}
+
+pub async fn session_grant(db: &Db, token_hash: &str) -> Result<Option<Grant>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Grant>(
+        "SELECT s.tenant_id, a.role, a.email AS name, a.id AS subject_id
+         FROM sessions s JOIN admins a ON a.id = s.admin_id
+         WHERE s.token_hash = $1 AND s.expires_at > $2"
+    )
+    .bind(token_hash)
+    .bind(now())
+    .fetch_optional(p)
+    .await)
+}
+
+pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "DELETE FROM sessions WHERE token_hash = $1"
+    )
+    .bind(token_hash)
+    .execute(p)
+    .await)?;
+    Ok(())
+}
+
+pub async fn delete_expired_sessions(db: &Db) -> Result<u64, sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "DELETE FROM sessions WHERE expires_at <= $1"
+    )
+    .bind(now())
+    .execute(p)
+    .await)
+}
+
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+pub async fn insert_token(
+    db: &Db,
+    tenant_id: Uuid,
+    name: &str,
+    role: &str,
+    token_hash: &str,
+) -> Result<ApiToken, sqlx::Error> {
+    let t = ApiToken {
+        id: Uuid::new_v4(),
+        name: name.to_owned(),
+        role: role.to_owned(),
+        created_at: now(),
+        last_used_at: None,
+    };
+    db_execute!(db, |p| {
+        sqlx::query(
+        "INSERT INTO api_tokens (id, tenant_id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+    )
+    .bind(t.id)
+    .bind(tenant_id)
+    .bind(&t.name)
+    .bind(&t.role)
+    .bind(token_hash)
+    .bind(t.created_at)
+    .execute(p)
+    .await
+    })?;
+    Ok(t)
+}
+
+pub async fn list_tokens(db: &Db, tenant_id: Uuid) -> Result<Vec<ApiToken>, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_as::<_, ApiToken>(
+        "SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at, id"
+    )
+    .bind(tenant_id)
+    .fetch_all(p)
+    .await
+    })
+}
+
+pub async fn delete_token(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "DELETE FROM api_tokens WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}
+
+/// Resolves a token by its hash and records its use.
+pub async fn token_grant(db: &Db, token_hash: &str) -> Result<Option<Grant>, sqlx::Error> {
+    let grant = on_db!(db, |p| sqlx::query_as::<_, Grant>(
+        "SELECT tenant_id, role, name, id AS subject_id FROM api_tokens WHERE token_hash = $1"
+    )
+    .bind(token_hash)
+    .fetch_optional(p)
+    .await)?;
+    if let Some(g) = &grant {
+        db_execute!(db, |p| sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2"
+        )
+        .bind(now())
+        .bind(g.subject_id)
+        .execute(p)
+        .await)?;
+    }
+    Ok(grant)
+}

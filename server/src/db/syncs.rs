@@ -1,0 +1,192 @@
+//! Synchronizations (DESIGN §4).
+
+use super::{Db, now};
+use crate::{db_execute, on_db};
+use adc_shared::Settings;
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Accidental mass-delete prevention (DESIGN §4). `None` switches a limit off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletionGuard {
+    pub max_deletes: Option<u32>,
+    pub max_percent: Option<u32>,
+    /// The percentage applies once the synchronization holds at least this many users.
+    pub min_users_for_percent: u32,
+}
+
+impl Default for DeletionGuard {
+    fn default() -> Self {
+        DeletionGuard {
+            max_deletes: Some(500),
+            max_percent: Some(20),
+            min_users_for_percent: 100,
+        }
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Sync {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub secret_hash: String,
+    pub secret_version: i32,
+    pub settings: Json<Settings>,
+    pub schedule_minutes: Option<i32>,
+    pub guard: Json<DeletionGuard>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A SELECT of every column of a synchronization, followed by `$rest`.
+macro_rules! select_sync {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, tenant_id, name, secret_hash, secret_version, settings, schedule_minutes, guard, created_at, updated_at FROM synchronizations ",
+            $rest
+        )
+    };
+}
+
+pub struct NewSync<'a> {
+    pub tenant_id: Uuid,
+    pub name: &'a str,
+    pub secret_hash: &'a str,
+    pub settings: Settings,
+    pub schedule_minutes: Option<i32>,
+    pub guard: DeletionGuard,
+}
+
+pub async fn insert(db: &Db, new: NewSync<'_>) -> Result<Sync, sqlx::Error> {
+    let t = now();
+    let s = Sync {
+        id: Uuid::new_v4(),
+        tenant_id: new.tenant_id,
+        name: new.name.to_owned(),
+        secret_hash: new.secret_hash.to_owned(),
+        secret_version: 1,
+        settings: Json(new.settings),
+        schedule_minutes: new.schedule_minutes,
+        guard: Json(new.guard),
+        created_at: t,
+        updated_at: t,
+    };
+    db_execute!(db, |p| {
+        sqlx::query(
+        "INSERT INTO synchronizations (id, tenant_id, name, secret_hash, secret_version, settings, schedule_minutes, guard, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    )
+    .bind(s.id)
+    .bind(s.tenant_id)
+    .bind(&s.name)
+    .bind(&s.secret_hash)
+    .bind(s.secret_version)
+    .bind(&s.settings)
+    .bind(s.schedule_minutes)
+    .bind(&s.guard)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .execute(p)
+    .await
+    })?;
+    Ok(s)
+}
+
+pub async fn list(db: &Db, tenant_id: Uuid) -> Result<Vec<Sync>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Sync>(select_sync!(
+        "WHERE tenant_id = $1 ORDER BY name, id"
+    ))
+    .bind(tenant_id)
+    .fetch_all(p)
+    .await)
+}
+
+pub async fn get(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<Sync>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Sync>(select_sync!(
+        "WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Looks a synchronization up by its Application ID alone: how an agent is
+/// authenticated, before any tenant is known.
+pub async fn by_application_id(db: &Db, id: Uuid) -> Result<Option<Sync>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Sync>(select_sync!(
+        "WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(p)
+    .await)
+}
+
+/// The secret version of a synchronization, `None` once it is deleted; agents
+/// connected with an older version are disconnected.
+pub async fn secret_version(db: &Db, id: Uuid) -> Result<Option<i32>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_scalar::<_, i32>(
+        "SELECT secret_version FROM synchronizations WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Writes the changeable fields of `s` (name, settings, schedule, guard).
+pub async fn update(db: &Db, s: &Sync) -> Result<OffsetDateTime, sqlx::Error> {
+    let t = now();
+    db_execute!(db, |p| {
+        sqlx::query(
+        "UPDATE synchronizations SET name = $1, settings = $2, schedule_minutes = $3, guard = $4, updated_at = $5
+         WHERE tenant_id = $6 AND id = $7"
+    )
+    .bind(&s.name)
+    .bind(&s.settings)
+    .bind(s.schedule_minutes)
+    .bind(&s.guard)
+    .bind(t)
+    .bind(s.tenant_id)
+    .bind(s.id)
+    .execute(p)
+    .await
+    })?;
+    Ok(t)
+}
+
+/// Replaces the secret; returns the new secret version, `None` if there is no such
+/// synchronization in the tenant.
+pub async fn rotate_secret(
+    db: &Db,
+    tenant_id: Uuid,
+    id: Uuid,
+    secret_hash: &str,
+) -> Result<Option<i32>, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_scalar::<_, i32>(
+        "UPDATE synchronizations SET secret_hash = $1, secret_version = secret_version + 1, updated_at = $2
+         WHERE tenant_id = $3 AND id = $4 RETURNING secret_version"
+    )
+    .bind(secret_hash)
+    .bind(now())
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(p)
+    .await
+    })
+}
+
+pub async fn delete(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "DELETE FROM synchronizations WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}

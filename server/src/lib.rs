@@ -1,0 +1,17 @@
+//! adc-server: the ad-connect cloud service (DESIGN §1).
+
+pub mod agents;
+pub mod app;
+pub mod bootstrap;
+pub mod caller;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod role;
+mod routes;
+pub mod secrets;
+pub mod telemetry;
+
+pub use app::serve;
+pub use config::Config;

@@ -1,0 +1,105 @@
+//! Web sessions: sign in, sign out, who am I (DESIGN §7.4).
+
+use crate::app::AppState;
+use crate::caller::{Caller, SESSION_COOKIE, Via, csrf_token, session_token};
+use crate::db::{now, principals, tenants};
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::secrets::{self, Secret, sha256_hex};
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+fn cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
+    let secure = if state.config.tls.is_some() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}"
+    ))
+    .expect("cookie values are base64url")
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Login>,
+) -> ApiResult<Response> {
+    let admin = principals::admin_by_email(&state.db, body.email.trim()).await?;
+    // Same work and same answer whether or not the e-mail exists.
+    let ok = secrets::verify(
+        Secret::new(body.password),
+        admin.as_ref().map(|a| a.password_hash.clone()),
+    )
+    .await;
+    let Some(admin) = admin.filter(|_| ok) else {
+        tracing::info!("sign-in refused");
+        return Err(ApiError::Unauthenticated("wrong e-mail or password"));
+    };
+    let token = secrets::random_token(32);
+    let ttl = state.config.session_ttl;
+    principals::insert_session(&state.db, &sha256_hex(token.expose()), &admin, now() + ttl).await?;
+    let tenant = tenants::by_id(&state.db, admin.tenant_id)
+        .await?
+        .ok_or(ApiError::NotFound("tenant"))?;
+    tracing::info!(admin_id = %admin.id, "signed in");
+    let mut headers = HeaderMap::new();
+    headers.insert(SET_COOKIE, cookie(&state, token.expose(), ttl.as_secs()));
+    let body = json!({
+        "email": admin.email,
+        "role": admin.role,
+        "tenant": tenant,
+        "csrf_token": csrf_token(token.expose()),
+    });
+    Ok((StatusCode::OK, headers, Json(body)).into_response())
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if caller.via != Via::Session {
+        return Err(ApiError::BadRequest(
+            "logout ends a web session; revoke API tokens with DELETE /api/v1/tokens/{id}".into(),
+        ));
+    }
+    if let Some(token) = session_token(&headers) {
+        principals::delete_session(&state.db, &sha256_hex(&token)).await?;
+    }
+    let mut out = HeaderMap::new();
+    out.insert(SET_COOKIE, cookie(&state, "", 0));
+    Ok((StatusCode::NO_CONTENT, out).into_response())
+}
+
+pub async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
+    let tenant = tenants::by_id(&state.db, caller.tenant_id)
+        .await?
+        .ok_or(ApiError::NotFound("tenant"))?;
+    let csrf = match caller.via {
+        Via::Session => session_token(&headers).map(|t| csrf_token(&t)),
+        Via::Token => None,
+    };
+    Ok(Json(json!({
+        "name": caller.name,
+        "role": caller.role,
+        "via": match caller.via { Via::Session => "session", Via::Token => "token" },
+        "tenant": tenant,
+        "csrf_token": csrf,
+    })))
+}

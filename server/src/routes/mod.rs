@@ -1,0 +1,35 @@
+//! Every route of the server, in one place.
+
+mod auth;
+mod health;
+mod syncs;
+mod tokens;
+mod web;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Router;
+use axum::routing::{get, post};
+
+pub fn router() -> Router<AppState> {
+    let api = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/synchronizations", get(syncs::list).post(syncs::create))
+        .route(
+            "/synchronizations/{id}",
+            get(syncs::read).patch(syncs::update).delete(syncs::delete),
+        )
+        .route("/synchronizations/{id}/secret", post(syncs::rotate_secret))
+        .route("/synchronizations/{id}/agents", get(syncs::agents))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", axum::routing::delete(tokens::delete))
+        .route("/agent/connect", get(crate::agents::connect))
+        .fallback(|| async { ApiError::NotFound("route") });
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(web::router())
+}

@@ -1,0 +1,317 @@
+//! Synchronizations: list, add, read, change, delete, rotate the secret, and the
+//! agents connected to one (DESIGN §4, §7.4).
+
+use crate::app::AppState;
+use crate::caller::Caller;
+use crate::db::agents::{self, AgentConnection};
+use crate::db::syncs::{self, DeletionGuard, NewSync, Sync};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, on_unique};
+use crate::role::Role;
+use crate::secrets;
+use adc_shared::Settings;
+use adc_shared::protocol::ErrorCode;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use sqlx::types::Json as DbJson;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A synchronization as the API shows it: never its secret or the secret's hash.
+#[derive(Serialize)]
+pub struct SyncView {
+    id: Uuid,
+    name: String,
+    settings: Settings,
+    schedule_minutes: Option<i32>,
+    deletion_guard: DeletionGuard,
+    agents_connected: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl SyncView {
+    fn new(s: Sync, agents_connected: i64) -> Self {
+        SyncView {
+            id: s.id,
+            name: s.name,
+            settings: s.settings.0,
+            schedule_minutes: s.schedule_minutes,
+            deletion_guard: s.guard.0,
+            agents_connected,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// The one response that carries a secret: create and rotate.
+#[derive(Serialize)]
+pub struct WithSecret {
+    #[serde(flatten)]
+    sync: SyncView,
+    /// The Secret Token, shown this once.
+    secret: String,
+}
+
+const MAX_SCHEDULE_MINUTES: i32 = 7 * 24 * 60;
+
+fn valid_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(
+            "name must be 1-200 characters, without control characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn valid_schedule(m: Option<i32>) -> ApiResult<Option<i32>> {
+    match m {
+        Some(m) if !(1..=MAX_SCHEDULE_MINUTES).contains(&m) => Err(ApiError::Invalid(format!(
+            "schedule_minutes must be between 1 and {MAX_SCHEDULE_MINUTES}, or null for no schedule"
+        ))),
+        other => Ok(other),
+    }
+}
+
+fn valid_guard(g: DeletionGuard) -> ApiResult<DeletionGuard> {
+    if matches!(g.max_percent, Some(p) if p > 100) {
+        return Err(ApiError::Invalid(
+            "deletion_guard.max_percent must be 0-100, or null to switch it off".into(),
+        ));
+    }
+    Ok(g)
+}
+
+fn settings_from(patch: Option<Map<String, Value>>) -> ApiResult<Settings> {
+    let mut s = Settings::default();
+    if let Some(p) = patch {
+        s.apply_patch(&p).map_err(ApiError::Invalid)?;
+    }
+    Ok(s)
+}
+
+async fn find(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Sync> {
+    syncs::get(&state.db, caller.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("synchronization"))
+}
+
+async fn connected(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<i64> {
+    Ok(agents::list_for_sync(&state.db, caller.tenant_id, id)
+        .await?
+        .len() as i64)
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<SyncView>>> {
+    let counts: HashMap<Uuid, i64> = agents::counts(&state.db, caller.tenant_id)
+        .await?
+        .into_iter()
+        .collect();
+    let all = syncs::list(&state.db, caller.tenant_id).await?;
+    Ok(Json(
+        all.into_iter()
+            .map(|s| {
+                let n = counts.get(&s.id).copied().unwrap_or(0);
+                SyncView::new(s, n)
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Create {
+    name: String,
+    #[serde(default)]
+    settings: Option<Map<String, Value>>,
+    #[serde(default)]
+    schedule_minutes: Option<i32>,
+    #[serde(default)]
+    deletion_guard: Option<DeletionGuard>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Create>,
+) -> ApiResult<(StatusCode, Json<WithSecret>)> {
+    caller.require(Role::SystemAdmin)?;
+    let name = valid_name(&body.name)?;
+    let settings = settings_from(body.settings)?;
+    let schedule_minutes = valid_schedule(body.schedule_minutes)?;
+    let guard = valid_guard(body.deletion_guard.unwrap_or_default())?;
+    let secret = secrets::new_sync_secret();
+    let hash = secrets::hash(secret.clone()).await?;
+    let sync = syncs::insert(
+        &state.db,
+        NewSync {
+            tenant_id: caller.tenant_id,
+            name: &name,
+            secret_hash: &hash,
+            settings,
+            schedule_minutes,
+            guard,
+        },
+    )
+    .await
+    .map_err(|e| {
+        on_unique(
+            e,
+            format!("a synchronization named `{name}` exists already"),
+        )
+    })?;
+    tracing::info!(synchronization_id = %sync.id, "synchronization added");
+    Ok((
+        StatusCode::CREATED,
+        Json(WithSecret {
+            sync: SyncView::new(sync, 0),
+            secret: secret.expose().to_owned(),
+        }),
+    ))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<SyncView>> {
+    let s = find(&state, &caller, id).await?;
+    let n = connected(&state, &caller, id).await?;
+    Ok(Json(SyncView::new(s, n)))
+}
+
+/// `null` and absent differ in a PATCH: `Some(None)` clears, `None` keeps.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Update {
+    #[serde(default)]
+    name: Option<String>,
+    /// Only the settings named change; `null` leaves one to the agent.
+    #[serde(default)]
+    settings: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "present")]
+    schedule_minutes: Option<Option<i32>>,
+    #[serde(default)]
+    deletion_guard: Option<GuardPatch>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardPatch {
+    #[serde(default, deserialize_with = "present")]
+    max_deletes: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    max_percent: Option<Option<u32>>,
+    #[serde(default)]
+    min_users_for_percent: Option<u32>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<Update>,
+) -> ApiResult<Json<SyncView>> {
+    caller.require(Role::SystemAdmin)?;
+    let mut s = find(&state, &caller, id).await?;
+    if let Some(name) = body.name {
+        s.name = valid_name(&name)?;
+    }
+    if let Some(patch) = body.settings {
+        s.settings
+            .0
+            .apply_patch(&patch)
+            .map_err(ApiError::Invalid)?;
+    }
+    if let Some(m) = body.schedule_minutes {
+        s.schedule_minutes = valid_schedule(m)?;
+    }
+    if let Some(g) = body.deletion_guard {
+        let mut guard = s.guard.0;
+        if let Some(v) = g.max_deletes {
+            guard.max_deletes = v;
+        }
+        if let Some(v) = g.max_percent {
+            guard.max_percent = v;
+        }
+        if let Some(v) = g.min_users_for_percent {
+            guard.min_users_for_percent = v;
+        }
+        s.guard = DbJson(valid_guard(guard)?);
+    }
+    s.updated_at = syncs::update(&state.db, &s).await.map_err(|e| {
+        on_unique(
+            e,
+            format!("a synchronization named `{}` exists already", s.name),
+        )
+    })?;
+    tracing::info!(synchronization_id = %s.id, "synchronization changed");
+    let n = connected(&state, &caller, id).await?;
+    Ok(Json(SyncView::new(s, n)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::SystemAdmin)?;
+    if !syncs::delete(&state.db, caller.tenant_id, id).await? {
+        return Err(ApiError::NotFound("synchronization"));
+    }
+    state.agents.close_sync(
+        id,
+        ErrorCode::CredentialsRevoked,
+        "the synchronization was deleted",
+    );
+    tracing::info!(synchronization_id = %id, "synchronization deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<WithSecret>> {
+    caller.require(Role::SystemAdmin)?;
+    let secret = secrets::new_sync_secret();
+    let hash = secrets::hash(secret.clone()).await?;
+    syncs::rotate_secret(&state.db, caller.tenant_id, id, &hash)
+        .await?
+        .ok_or(ApiError::NotFound("synchronization"))?;
+    let closed = state.agents.close_sync(
+        id,
+        ErrorCode::CredentialsRevoked,
+        "the Secret Token was rotated",
+    );
+    tracing::info!(synchronization_id = %id, agents_disconnected = closed, "secret rotated");
+    let s = find(&state, &caller, id).await?;
+    Ok(Json(WithSecret {
+        sync: SyncView::new(s, 0),
+        secret: secret.expose().to_owned(),
+    }))
+}
+
+pub async fn agents(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<AgentConnection>>> {
+    find(&state, &caller, id).await?;
+    Ok(Json(
+        agents::list_for_sync(&state.db, caller.tenant_id, id).await?,
+    ))
+}

@@ -1,0 +1,80 @@
+//! API tokens for automation (DESIGN §3): created by a system-admin with a role,
+//! shown once, stored as a SHA-256 hash.
+
+use crate::app::AppState;
+use crate::caller::Caller;
+use crate::db::principals::{self, ApiToken};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::role::Role;
+use crate::secrets::{self, sha256_hex};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Create {
+    name: String,
+    role: Role,
+}
+
+#[derive(Serialize)]
+pub struct Created {
+    #[serde(flatten)]
+    token: ApiToken,
+    /// The token itself, shown this once.
+    secret: String,
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ApiToken>>> {
+    caller.require(Role::SystemAdmin)?;
+    Ok(Json(
+        principals::list_tokens(&state.db, caller.tenant_id).await?,
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Create>,
+) -> ApiResult<(StatusCode, Json<Created>)> {
+    caller.require(Role::SystemAdmin)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(
+            "name must be 1-200 characters, without control characters".into(),
+        ));
+    }
+    let secret = secrets::new_api_token();
+    let token = principals::insert_token(
+        &state.db,
+        caller.tenant_id,
+        name,
+        body.role.as_str(),
+        &sha256_hex(secret.expose()),
+    )
+    .await?;
+    tracing::info!(token_id = %token.id, role = %body.role, "API token created");
+    Ok((
+        StatusCode::CREATED,
+        Json(Created {
+            token,
+            secret: secret.expose().to_owned(),
+        }),
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::SystemAdmin)?;
+    if !principals::delete_token(&state.db, caller.tenant_id, id).await? {
+        return Err(ApiError::NotFound("API token"));
+    }
+    tracing::info!(token_id = %id, "API token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

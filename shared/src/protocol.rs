@@ -1,0 +1,180 @@
+//! The agent ⇄ server wire protocol (DESIGN §7.3): JSON messages, one per WebSocket
+//! text frame, tagged by `type`.
+//!
+//! Compatibility rules:
+//! - The first message on a connection is the agent's [`Hello`] carrying
+//!   [`PROTOCOL_VERSION`]; the server answers [`Welcome`] or an [`ServerMessage::Error`]
+//!   with code [`ErrorCode::IncompatibleProtocol`] and closes. Versions are compatible
+//!   when the peer's lies in `MIN_COMPATIBLE_VERSION..=PROTOCOL_VERSION`.
+//! - A field added later carries `#[serde(default)]` and a comment naming the protocol
+//!   version that introduced it, so older peers still parse.
+//! - A new message type needs a protocol version bump: an unknown `type` is a
+//!   malformed message, which closes the connection with a reason.
+
+use crate::settings::Settings;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The oldest peer version this build still talks to.
+pub const MIN_COMPATIBLE_VERSION: u32 = 1;
+/// The largest message either side accepts, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Seconds between heartbeats in each direction.
+pub const HEARTBEAT_INTERVAL_SECS: u64 = 15;
+/// A peer silent for this long is considered gone.
+pub const HEARTBEAT_TIMEOUT_SECS: u64 = 45;
+/// The WebSocket path on the server.
+pub const CONNECT_PATH: &str = "/api/v1/agent/connect";
+
+/// Whether a peer speaking `version` can talk to this build; the error says why not.
+pub fn check_compatible(version: u32) -> Result<(), String> {
+    if (MIN_COMPATIBLE_VERSION..=PROTOCOL_VERSION).contains(&version) {
+        Ok(())
+    } else if version > PROTOCOL_VERSION {
+        Err(format!(
+            "peer speaks protocol {version}, this build speaks {MIN_COMPATIBLE_VERSION}..={PROTOCOL_VERSION}: upgrade this side"
+        ))
+    } else {
+        Err(format!(
+            "peer speaks protocol {version}, this build needs at least {MIN_COMPATIBLE_VERSION}: upgrade the peer"
+        ))
+    }
+}
+
+/// Messages from the agent to the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentMessage {
+    Hello(Hello),
+    Heartbeat,
+    /// The agent reloaded adc.yaml (SIGHUP); these are its settings now.
+    SettingsChanged {
+        settings: Settings,
+    },
+}
+
+/// The first message of every connection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol_version: u32,
+    pub agent_version: String,
+    pub hostname: String,
+    /// The settings of the agent's adc.yaml; the server's win where set.
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+/// Messages from the server to the agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Welcome(Welcome),
+    Heartbeat,
+    /// Sent just before the server closes the connection.
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol_version: u32,
+    pub synchronization_id: Uuid,
+    pub synchronization_name: String,
+    pub heartbeat_interval_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    IncompatibleProtocol,
+    MalformedMessage,
+    MessageTooLarge,
+    /// The secret was rotated or the synchronization deleted.
+    CredentialsRevoked,
+    HeartbeatTimeout,
+    ShuttingDown,
+    /// A code this build does not know, from a newer peer.
+    #[serde(other)]
+    Other,
+}
+
+impl AgentMessage {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("agent messages always serialize")
+    }
+}
+
+impl ServerMessage {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_round_trips_with_a_type_tag() {
+        let m = AgentMessage::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            agent_version: "0.1.0".into(),
+            hostname: "dc1".into(),
+            settings: Settings {
+                dry_run: Some(true),
+                ..Default::default()
+            },
+        });
+        let json = m.to_json();
+        assert!(json.contains(r#""type":"hello""#), "{json}");
+        assert!(json.contains(r#""dry-run":true"#), "{json}");
+        assert_eq!(serde_json::from_str::<AgentMessage>(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn hello_without_settings_from_a_minimal_peer_parses() {
+        let m: AgentMessage = serde_json::from_str(
+            r#"{"type":"hello","protocol_version":1,"agent_version":"x","hostname":"h"}"#,
+        )
+        .unwrap();
+        assert!(matches!(m, AgentMessage::Hello(h) if h.settings == Settings::default()));
+    }
+
+    #[test]
+    fn unknown_message_types_are_errors_not_silently_dropped() {
+        assert!(serde_json::from_str::<AgentMessage>(r#"{"type":"launch"}"#).is_err());
+        assert!(serde_json::from_str::<ServerMessage>(r#"{"type":"launch"}"#).is_err());
+    }
+
+    #[test]
+    fn unknown_error_codes_from_newer_servers_still_parse() {
+        let m: ServerMessage =
+            serde_json::from_str(r#"{"type":"error","code":"brand_new","message":"m"}"#).unwrap();
+        assert!(matches!(
+            m,
+            ServerMessage::Error {
+                code: ErrorCode::Other,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn compatibility_is_a_range_with_a_reason_either_way() {
+        assert!(check_compatible(PROTOCOL_VERSION).is_ok());
+        assert!(
+            check_compatible(PROTOCOL_VERSION + 1)
+                .unwrap_err()
+                .contains("upgrade this side")
+        );
+        assert!(
+            check_compatible(0)
+                .unwrap_err()
+                .contains("upgrade the peer")
+        );
+    }
+}
