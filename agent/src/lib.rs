@@ -1,1 +1,16 @@
+//! adc: the ad-connect agent (DESIGN §1, §7.1, §7.2). It runs next to the customer's
+//! directory, connects out to the server over a WebSocket, and reads the directory
+//! when told to.
 
+pub mod backoff;
+pub mod check;
+pub mod config;
+pub mod connection;
+pub mod env;
+pub mod ldap;
+pub mod run;
+pub mod secret;
+pub mod tls;
+
+/// The agent's version, as reported to the server.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

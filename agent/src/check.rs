@@ -1,0 +1,92 @@
+//! `adc check` (DESIGN §7.2): each step reported, stopping at the first failure.
+
+use crate::config::AgentConfig;
+use crate::env::ServerAccess;
+use crate::{connection, ldap, tls};
+use adc_shared::protocol::{Hello, PROTOCOL_VERSION};
+use std::io::Write;
+use std::path::Path;
+
+/// Runs the checks, writing one line per step to `out`. `Err` carries the one-line
+/// reason of the first failure.
+pub async fn check(config_path: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+    let step = |out: &mut dyn Write, ok: bool, text: &str| {
+        let _ = writeln!(out, "{} {text}", if ok { "[ok]  " } else { "[FAIL]" });
+    };
+    let cfg = match AgentConfig::load(config_path) {
+        Ok(c) => {
+            step(out, true, &format!("config {}", config_path.display()));
+            c
+        }
+        Err(e) => {
+            step(out, false, &format!("config {e}"));
+            anyhow::bail!("{e}");
+        }
+    };
+    let l = &cfg.backend.ldap;
+    let mut conn = match ldap::connect(&cfg).await {
+        Ok(c) => {
+            step(
+                out,
+                true,
+                &format!(
+                    "directory {}: bound as `{}`",
+                    l.addr.as_str(),
+                    l.bind_dn.as_deref().unwrap_or("(anonymous)")
+                ),
+            );
+            c
+        }
+        Err(e) => {
+            step(out, false, &format!("directory {}: {e:#}", l.addr.as_str()));
+            return Err(e);
+        }
+    };
+    match ldap::count_entries(&mut conn, &cfg).await {
+        Ok(n) => step(
+            out,
+            true,
+            &format!("{n} entries match {} under {}", l.sync.filter, l.base_dn),
+        ),
+        Err(e) => {
+            step(out, false, &format!("search: {e:#}"));
+            return Err(e);
+        }
+    }
+    let _ = conn.unbind().await;
+    let access = match ServerAccess::from_env() {
+        Ok(a) => a,
+        Err(e) => {
+            step(out, false, &format!("server: {e:#}"));
+            return Err(e);
+        }
+    };
+    let hello = Hello {
+        protocol_version: PROTOCOL_VERSION,
+        agent_version: crate::VERSION.to_owned(),
+        hostname: crate::run::hostname(),
+        settings: cfg.settings,
+    };
+    let tls = tls::client_config(access.extra_ca.as_deref())?;
+    match connection::connect(&access, tls, hello).await {
+        Ok(mut c) => {
+            step(
+                out,
+                true,
+                &format!(
+                    "server {}: authenticated as synchronization \"{}\" ({}), protocol {}",
+                    access.url,
+                    c.welcome.synchronization_name,
+                    c.welcome.synchronization_id,
+                    c.welcome.protocol_version
+                ),
+            );
+            let _ = c.socket.close(None).await;
+            Ok(())
+        }
+        Err(e) => {
+            step(out, false, &format!("server {}: {e}", access.url));
+            Err(e.into())
+        }
+    }
+}

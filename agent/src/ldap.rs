@@ -1,0 +1,85 @@
+//! Talking to the customer's directory with ldap3 over rustls.
+
+use crate::config::AgentConfig;
+use anyhow::Context;
+use ldap3::adapters::{EntriesOnly, PagedResults};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Connects and binds as configured (anonymously when no bind_dn is given).
+pub async fn connect(cfg: &AgentConfig) -> anyhow::Result<Ldap> {
+    let l = &cfg.backend.ldap;
+    let mut settings = LdapConnSettings::new()
+        .set_conn_timeout(CONNECT_TIMEOUT)
+        .set_starttls(l.starttls);
+    if l.addr.is_ldaps() || l.starttls {
+        if l.tls_insecure_skip_verify {
+            tracing::warn!(
+                addr = l.addr.as_str(),
+                "tls_insecure_skip_verify is set: the directory's certificate is NOT checked; anyone on the path can read the bind password"
+            );
+            settings = settings.set_no_tls_verify(true);
+        } else {
+            // Our own config: ldap3's built-in root loading ends up empty on any error.
+            settings = settings.set_config(crate::tls::client_config(l.tls_ca_file.as_deref())?);
+        }
+    }
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, l.addr.as_str())
+        .await
+        .with_context(|| format!("cannot connect to {}", l.addr.as_str()))?;
+    ldap3::drive!(conn);
+    let dn = l.bind_dn.as_deref().unwrap_or("");
+    let password = cfg.bind_password()?;
+    let pw = password.as_ref().map(|p| p.expose()).unwrap_or("");
+    if !dn.is_empty() && pw.is_empty() {
+        anyhow::bail!(
+            "bind_dn is set but the bind password is empty; an LDAP bind with an empty password is unauthenticated"
+        );
+    }
+    ldap.with_timeout(OPERATION_TIMEOUT)
+        .simple_bind(dn, pw)
+        .await
+        .and_then(|r| r.success())
+        .with_context(|| format!("bind as `{dn}` failed"))?;
+    Ok(ldap)
+}
+
+/// Counts the entries the sync would read: the configured base, scope and filter,
+/// paged as configured, no attributes fetched.
+pub async fn count_entries(ldap: &mut Ldap, cfg: &AgentConfig) -> anyhow::Result<u64> {
+    let l = &cfg.backend.ldap;
+    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
+    let mut stream = ldap
+        .with_timeout(OPERATION_TIMEOUT)
+        .streaming_search_with(
+            vec![
+                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
+                Box::new(PagedResults::new(page)),
+            ],
+            &l.base_dn,
+            l.scope.into(),
+            &l.sync.filter,
+            vec!["1.1"],
+        )
+        .await
+        .with_context(|| format!("search under `{}` failed", l.base_dn))?;
+    let mut n = 0u64;
+    while stream
+        .next()
+        .await
+        .context("search failed while reading")?
+        .is_some()
+    {
+        n += 1;
+    }
+    stream.finish().await.success().with_context(|| {
+        format!(
+            "search `{}` under `{}` did not complete",
+            l.sync.filter, l.base_dn
+        )
+    })?;
+    Ok(n)
+}
