@@ -1,1 +1,9 @@
+//! The one end-to-end test binary (DESIGN §1 tests/): each module a user-visible area.
 
+mod agent_cli;
+mod agent_connection;
+mod api_auth;
+mod api_synchronizations;
+mod api_tokens;
+mod server_process;
+mod tenancy;

@@ -1,0 +1,204 @@
+//! A private OpenLDAP `slapd` per test: generated slapd.conf (mdb, the stock schemas),
+//! data bulk-loaded with `slapadd` from an LDIF the test writes, listening on a
+//! loopback port, killed when dropped. Never the system service.
+
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BASE_DN: &str = "dc=example,dc=com";
+pub const READONLY_DN: &str = "cn=readonly,dc=example,dc=com";
+pub const READONLY_PASSWORD: &str = "readonly-pw";
+const ROOT_DN: &str = "cn=admin,dc=example,dc=com";
+const ROOT_PASSWORD: &str = "root-pw";
+
+pub struct Slapd {
+    pub url: String,
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+/// One person entry of the test directory.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub uid: String,
+    pub given_name: String,
+    pub surname: String,
+    pub mail: String,
+    pub password: Option<String>,
+}
+
+impl Person {
+    pub fn numbered(i: usize) -> Person {
+        Person {
+            uid: format!("user{i:05}"),
+            given_name: format!("Given{i}"),
+            surname: format!("Surname{i}"),
+            mail: format!("user{i:05}@example.com"),
+            password: None,
+        }
+    }
+}
+
+/// The base entries, the read-only bind account, and `people` under ou=people.
+pub fn ldif(people: &[Person]) -> String {
+    let mut s = format!(
+        "dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n\
+         dn: ou=people,{BASE_DN}\nobjectClass: organizationalUnit\nou: people\n\n\
+         dn: {READONLY_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: readonly\nuserPassword: {READONLY_PASSWORD}\n\n"
+    );
+    for p in people {
+        let _ = write!(
+            s,
+            "dn: uid={uid},ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {g} {sn}\ngivenName: {g}\nsn: {sn}\nmail: {mail}\ndisplayName: {g} {sn}\n",
+            uid = p.uid,
+            g = p.given_name,
+            sn = p.surname,
+            mail = p.mail
+        );
+        if let Some(pw) = &p.password {
+            let _ = writeln!(s, "userPassword: {pw}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn conf(dir: &Path) -> String {
+    format!(
+        "include /etc/ldap/schema/core.schema\n\
+         include /etc/ldap/schema/cosine.schema\n\
+         include /etc/ldap/schema/inetorgperson.schema\n\
+         include /etc/ldap/schema/nis.schema\n\
+         pidfile {d}/slapd.pid\n\
+         modulepath /usr/lib/ldap\n\
+         moduleload back_mdb\n\
+         database mdb\n\
+         maxsize 1073741824\n\
+         suffix \"{BASE_DN}\"\n\
+         rootdn \"{ROOT_DN}\"\n\
+         rootpw {ROOT_PASSWORD}\n\
+         directory {d}/db\n\
+         index objectClass eq\n\
+         index entryUUID eq\n\
+         index uid,mail eq\n\
+         access to attrs=userPassword by self write by anonymous auth by * none\n\
+         access to * by * read\n",
+        d = dir.display()
+    )
+}
+
+impl Slapd {
+    /// Starts a directory holding `ldif`.
+    pub fn start(ldif: &str) -> Slapd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("db")).unwrap();
+        let conf_path = dir.path().join("slapd.conf");
+        std::fs::write(&conf_path, conf(dir.path())).unwrap();
+        let ldif_path = dir.path().join("data.ldif");
+        std::fs::write(&ldif_path, ldif).unwrap();
+        let out = Command::new(slapd_tool("slapadd"))
+            .args(["-q", "-f"])
+            .arg(&conf_path)
+            .arg("-l")
+            .arg(&ldif_path)
+            .output()
+            .expect("slapadd runs (install slapd: scripts/test does)");
+        assert!(
+            out.status.success(),
+            "slapadd failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        for _ in 0..5 {
+            let port = free_port();
+            let url = format!("ldap://127.0.0.1:{port}");
+            let mut child = Command::new(slapd_tool("slapd"))
+                .arg("-f")
+                .arg(&conf_path)
+                .arg("-h")
+                .arg(format!("{url}/"))
+                .args(["-d", "0"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(
+                    std::fs::File::create(dir.path().join("slapd.log")).unwrap(),
+                ))
+                .spawn()
+                .expect("slapd starts");
+            if wait_listening(&mut child, port) {
+                return Slapd {
+                    url,
+                    port,
+                    dir,
+                    child,
+                };
+            }
+            // Most likely the port was taken meanwhile: try another.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "slapd did not start: {}",
+            std::fs::read_to_string(dir.path().join("slapd.log")).unwrap_or_default()
+        );
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default()
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_owned()
+    }
+
+    /// An adc.yaml for this directory, as a user would write it.
+    pub fn adc_yaml(&self, settings: &str) -> String {
+        format!(
+            "settings:\n{settings}backend:\n  ldap:\n    addr: {url}\n    bind_dn: {READONLY_DN}\n    bind_password: {READONLY_PASSWORD}\n    base_dn: {BASE_DN}\n    scope: sub\n    sync:\n      page_size: 20\n      filter: (objectClass=inetOrgPerson)\n    authentication:\n      username_attribute: mail\n      username_filter_template: (&(objectClass=inetOrgPerson)(mail=%s))\n      timeout: 5\n",
+            url = self.url
+        )
+    }
+}
+
+fn wait_listening(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// slapd and slapadd live in /usr/sbin, which is not always on PATH.
+fn slapd_tool(name: &str) -> PathBuf {
+    let sbin = Path::new("/usr/sbin").join(name);
+    if sbin.exists() {
+        sbin
+    } else {
+        PathBuf::from(name)
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
