@@ -1,20 +1,36 @@
-//! A throwaway certificate for 127.0.0.1 and localhost, written as PEM files.
+//! Throwaway TLS material: a test CA and a server certificate it signed for
+//! localhost and 127.0.0.1, written as PEM files.
 
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use std::path::{Path, PathBuf};
 
 pub struct TestCert {
+    /// The server's certificate chain.
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// The CA that signed it: what a client trusts (`AD_CONNECT_CA`).
+    pub ca: PathBuf,
 }
 
-/// A self-signed certificate: the agent trusts it through `AD_CONNECT_CA`.
 pub fn self_signed(dir: &Path) -> TestCert {
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("generate certificate");
-    let cert = dir.join("server.pem");
-    let key = dir.join("server.key");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    TestCert { cert, key }
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "ad-connect test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let out = TestCert {
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+        ca: dir.join("ca.pem"),
+    };
+    std::fs::write(&out.cert, leaf.pem()).unwrap();
+    std::fs::write(&out.key, key.serialize_pem()).unwrap();
+    std::fs::write(&out.ca, ca.pem()).unwrap();
+    out
 }

@@ -16,6 +16,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub db: TestDb,
     pub tls: bool,
+    /// The certificate an HTTPS server presents, for clients to trust.
+    ca_pem: Option<Vec<u8>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -33,6 +35,11 @@ impl TestServer {
         config.bootstrap_admin_password = Some(Secret::new(ADMIN_PASSWORD));
         tweak(&mut config);
         let tls = config.tls.is_some();
+        // The test CA sits beside the certificate (see certs.rs).
+        let ca_pem = config
+            .tls
+            .as_ref()
+            .map(|t| std::fs::read(t.cert.with_file_name("ca.pem")).expect("test CA file"));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -43,6 +50,7 @@ impl TestServer {
             addr,
             db,
             tls,
+            ca_pem,
             shutdown: Some(tx),
             task: Some(task),
         };
@@ -53,14 +61,12 @@ impl TestServer {
     async fn wait_ready(&mut self) {
         let client = self.http_client();
         let url = format!("{}/healthz", self.base_url());
+        let mut last = String::new();
         for _ in 0..200 {
-            if client
-                .get(&url)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return;
+            match client.get(&url).send().await {
+                Ok(r) if r.status().is_success() => return,
+                Ok(r) => last = format!("status {}", r.status()),
+                Err(e) => last = format!("{e:?}"),
             }
             if self.task.as_ref().is_some_and(|t| t.is_finished()) {
                 let r = self.task.take().unwrap().await;
@@ -68,7 +74,7 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("the server did not become healthy");
+        panic!("the server did not become healthy: {last}");
     }
 
     pub fn base_url(&self) -> String {
@@ -87,10 +93,11 @@ impl TestServer {
     }
 
     fn http_client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap()
+        let mut b = reqwest::Client::builder().cookie_store(true);
+        if let Some(pem) = &self.ca_pem {
+            b = b.tls_certs_only([reqwest::Certificate::from_pem(pem).unwrap()]);
+        }
+        b.build().unwrap()
     }
 
     /// An API client with no credentials.
