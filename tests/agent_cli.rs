@@ -1,1 +1,192 @@
-use adc_e2e::*;
+//! The `adc` binary as an administrator runs it (DESIGN §7.1, §7.2): check, version,
+//! run with signals, and clear one-line failures.
+
+use adc_e2e::both_engines;
+use adc_e2e::eventually;
+use adc_e2e::process::{Proc, clean_command};
+use adc_e2e::server::TestServer;
+use adc_e2e::slapd::{self, Person, Slapd};
+use nix::sys::signal::Signal;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn people(n: usize) -> Vec<Person> {
+    (0..n).map(Person::numbered).collect()
+}
+
+/// `adc` with the environment a user sets.
+fn adc(dir: &Path, addr: &str, auth: &str, args: &[&str]) -> Command {
+    let mut cmd = clean_command("adc");
+    cmd.current_dir(dir)
+        .env("AD_CONNECT_ADDR", addr)
+        .env("AD_CONNECT_AUTH", auth)
+        .env("AD_CONNECT_CONFIG", dir.join("adc.yaml"))
+        .args(args);
+    cmd
+}
+
+fn output(mut cmd: Command) -> (i32, String, String) {
+    let out = cmd.output().expect("adc runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn adc_version_prints_the_agent_and_protocol_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = output(adc(dir.path(), "", "", &["version"]));
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        format!("adc {} (protocol 1)", adc_agent::VERSION)
+    );
+}
+
+both_engines! {
+    async fn adc_check_reports_each_step_against_the_real_directory_and_server(engine: Engine) {
+        let ldap = Slapd::start(&slapd::ldif(&people(3)));
+        let server = TestServer::start(engine).await;
+        let api = server.admin().await;
+        let (id, secret) = api.add_sync("head office").await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("  dry-run: true\n")).unwrap();
+
+        let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &format!("{id}:{secret}"), &["check"]));
+        assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(lines[0].starts_with("[ok]") && lines[0].contains("adc.yaml"), "{out}");
+        assert!(lines[1].starts_with("[ok]") && lines[1].contains(&format!("bound as `{}`", slapd::READONLY_DN)), "{out}");
+        assert!(lines[2].starts_with("[ok]") && lines[2].contains("3 entries match (objectClass=inetOrgPerson)"), "{out}");
+        assert!(lines[3].starts_with("[ok]") && lines[3].contains("authenticated as synchronization \"head office\""), "{out}");
+        assert!(!out.contains(&secret) && !err.contains(&secret) && !out.contains(slapd::READONLY_PASSWORD));
+
+        // The wrong secret fails at the last step, with the reason.
+        let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &format!("{id}:wrong"), &["check"]));
+        assert_eq!(code, 1);
+        assert!(out.lines().last().unwrap().starts_with("[FAIL] server"), "{out}");
+        assert!(err.contains("401") && err.contains("AD_CONNECT_AUTH"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "one-line reason: {err}");
+    }
+}
+
+#[tokio::test]
+async fn adc_check_stops_at_the_first_failing_step_with_the_reason() {
+    let ldap = Slapd::start(&slapd::ldif(&people(2)));
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = ldap
+        .adc_yaml("")
+        .replace(slapd::READONLY_PASSWORD, "wrong-password");
+    std::fs::write(dir.path().join("adc.yaml"), yaml).unwrap();
+    let (code, out, err) = output(adc(
+        dir.path(),
+        "127.0.0.1:1",
+        &format!("{}:x", uuid::Uuid::new_v4()),
+        &["check"],
+    ));
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "stops after the failing step: {out}");
+    assert!(lines[1].starts_with("[FAIL] directory"), "{out}");
+    assert!(
+        err.contains("bind as `cn=readonly,dc=example,dc=com` failed") && err.contains("49"),
+        "{err}"
+    );
+    assert!(
+        !out.contains("wrong-password") && !err.contains("wrong-password"),
+        "the password is never printed"
+    );
+
+    // A directory that is not there.
+    let yaml = ldap.adc_yaml("").replace(&ldap.url, "ldap://127.0.0.1:1");
+    std::fs::write(dir.path().join("adc.yaml"), yaml).unwrap();
+    let (code, out, _) = output(adc(dir.path(), "127.0.0.1:1", "x", &["check"]));
+    assert_eq!(code, 1);
+    assert!(out.contains("[FAIL] directory ldap://127.0.0.1:1"), "{out}");
+}
+
+#[test]
+fn a_misspelt_key_is_reported_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "settings:\n  dry-run: true\n  no-delet: true\nbackend:\n  ldap:\n    addr: ldap://127.0.0.1:1\n    base_dn: dc=x\n";
+    std::fs::write(dir.path().join("adc.yaml"), yaml).unwrap();
+    let path = dir.path().join("adc.yaml");
+    let (code, out, err) = output(adc(dir.path(), "127.0.0.1:1", "x", &["check"]));
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(&format!("[FAIL] config {}:3:3: ", path.display())),
+        "{out}"
+    );
+    assert!(out.contains("no-delet"), "{out}");
+    // `adc run` refuses to start on it, with the same reason on one line.
+    let (code, _, err_run) = output(adc(
+        dir.path(),
+        "127.0.0.1:1",
+        &format!("{}:x", uuid::Uuid::new_v4()),
+        &["run"],
+    ));
+    assert_eq!(code, 1);
+    assert!(
+        err_run.contains(&format!("{}:3:3", path.display())),
+        "{err_run}"
+    );
+    assert!(err.contains("no-delet"), "{err}");
+}
+
+#[test]
+fn adc_run_without_server_settings_exits_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = clean_command("adc");
+    cmd.current_dir(dir.path()).arg("run");
+    let (code, _, err) = output(cmd);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("AD_CONNECT_ADDR is not set"), "{err}");
+}
+
+both_engines! {
+    async fn adc_run_reloads_on_sighup_keeps_the_old_file_when_the_new_is_broken_and_exits_0_on_sigterm(engine: Engine) {
+        let server = TestServer::start(engine).await;
+        let api = server.admin().await;
+        let (id, secret) = api.add_sync("corp").await;
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = |v: &str| format!("settings:\n  dry-run: {v}\nbackend:\n  ldap:\n    addr: ldap://127.0.0.1:1\n    base_dn: dc=x\n");
+        std::fs::write(dir.path().join("adc.yaml"), yaml("true")).unwrap();
+        let mut agent = Proc::spawn(adc(dir.path(), &server.agent_addr(), &format!("{id}:{secret}"), &[]), dir.path(), "adc");
+
+        let first = eventually(Duration::from_secs(20), "the agent to connect", || async {
+            api.agents(&id).await.first().cloned()
+        })
+        .await;
+        assert_eq!(first["settings"]["dry-run"], true);
+
+        std::fs::write(dir.path().join("adc.yaml"), yaml("sometimes")).unwrap();
+        agent.signal(Signal::SIGHUP);
+        eventually(Duration::from_secs(10), "the reload error", || async {
+            agent.stderr().contains("reload failed, keeping the previous configuration").then_some(())
+        })
+        .await;
+        assert!(agent.stderr().contains("adc.yaml:2:12"), "{}", agent.stderr());
+        let now = api.agents(&id).await;
+        assert_eq!((now.len(), &now[0]["id"]), (1, &first["id"]), "still connected on the same connection");
+        assert_eq!(now[0]["settings"]["dry-run"], true);
+
+        std::fs::write(dir.path().join("adc.yaml"), yaml("false")).unwrap();
+        agent.signal(Signal::SIGHUP);
+        eventually(Duration::from_secs(10), "the new settings", || async {
+            (api.agents(&id).await.first()?["settings"]["dry-run"] == false).then_some(())
+        })
+        .await;
+
+        agent.signal(Signal::SIGTERM);
+        assert_eq!(agent.wait(Duration::from_secs(10)).await, 0, "SIGTERM exits 0: {}", agent.stderr());
+        eventually(Duration::from_secs(10), "the agent to leave the list", || async {
+            api.agents(&id).await.is_empty().then_some(())
+        })
+        .await;
+    }
+}

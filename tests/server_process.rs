@@ -1,1 +1,138 @@
-use adc_e2e::*;
+//! The `adc-server` binary as an operator runs it: first start, signals, and logs that
+//! never hold a secret (DESIGN §3, §7.6, §8.1).
+
+use adc_e2e::api::Api;
+use adc_e2e::both_engines;
+use adc_e2e::engine::TestDb;
+use adc_e2e::eventually;
+use adc_e2e::process::{Proc, clean_command, start_server_binary};
+use nix::sys::signal::Signal;
+use serde_json::json;
+use std::time::Duration;
+
+fn password_in(log: &str) -> String {
+    let after = log
+        .split("password: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no password in the log:\n{log}"));
+    after.split_whitespace().next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_first_start_creates_the_embedded_database_and_prints_a_random_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) =
+        start_server_binary(dir.path(), &[("ADC_LISTN", "typo")], "first").await;
+    assert!(
+        dir.path().join("data/adc.sqlite").exists(),
+        "the SQLite default of DESIGN §2"
+    );
+    let log = server.stderr();
+    assert!(log.contains("admin@localhost"), "{log}");
+    assert!(
+        log.contains("ADC_LISTN"),
+        "an unknown ADC_ variable is warned about: {log}"
+    );
+    let password = password_in(&log);
+    assert!(password.len() >= 20, "{password}");
+    let mut api = Api::new(
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        base,
+    );
+    api.login("admin@localhost", &password).await;
+
+    server.signal(Signal::SIGTERM);
+    assert_eq!(
+        server.wait(Duration::from_secs(15)).await,
+        0,
+        "{}",
+        server.stderr()
+    );
+    assert!(server.stderr().contains("stopped"));
+
+    let (mut again, base) = start_server_binary(dir.path(), &[], "second").await;
+    assert!(
+        !again.stderr().contains("password"),
+        "printed once only: {}",
+        again.stderr()
+    );
+    let mut api = Api::new(
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        base,
+    );
+    api.login("admin@localhost", &password).await;
+    again.signal(Signal::SIGTERM);
+    assert_eq!(again.wait(Duration::from_secs(15)).await, 0);
+}
+
+both_engines! {
+    async fn no_secret_appears_in_any_log_after_a_create_connect_rotate_cycle(engine: Engine) {
+        let db = TestDb::new(engine).await;
+        let dir = tempfile::tempdir().unwrap();
+        let admin_password = "bootstrap-password-0123456789";
+        let (mut server, base) = start_server_binary(
+            dir.path(),
+            &[
+                ("ADC_DATABASE_URL", db.url.as_str()),
+                ("ADC_BOOTSTRAP_ADMIN_EMAIL", "root@example.com"),
+                ("ADC_BOOTSTRAP_ADMIN_PASSWORD", admin_password),
+                ("ADC_LOG", "debug"),
+            ],
+            "server",
+        )
+        .await;
+        let mut api = Api::new(reqwest::Client::builder().cookie_store(true).build().unwrap(), base.clone());
+        api.login("root@example.com", admin_password).await;
+        let (_, me) = api.get("/api/v1/me").await;
+        let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+        let (id, first_secret) = api.add_sync("corp").await;
+        let (_, token) = api.post("/api/v1/tokens", json!({"name": "ci", "role": "viewer"})).await;
+        let token = token["secret"].as_str().unwrap().to_owned();
+        let (s, _) = api.with_token(&token).get("/api/v1/synchronizations").await;
+        assert!(s.is_success());
+
+        std::fs::write(dir.path().join("adc.yaml"), "backend:\n  ldap:\n    addr: ldap://127.0.0.1:1\n    bind_dn: cn=x\n    bind_password: ldap-bind-secret\n    base_dn: dc=x\n").unwrap();
+        let agent_cmd = |secret: &str| {
+            let mut c = clean_command("adc");
+            c.current_dir(dir.path())
+                .env("AD_CONNECT_ADDR", base.replace("http://", "ws://"))
+                .env("AD_CONNECT_AUTH", format!("{id}:{secret}"))
+                .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"))
+                .env("AD_CONNECT_LOG", "debug");
+            c
+        };
+        let mut agent = Proc::spawn(agent_cmd(&first_secret), dir.path(), "agent1");
+        eventually(Duration::from_secs(20), "the agent to connect", || async { (!api.agents(&id).await.is_empty()).then_some(()) }).await;
+
+        let (_, rotated) = api.post(&format!("/api/v1/synchronizations/{id}/secret"), json!({})).await;
+        let second_secret = rotated["secret"].as_str().unwrap().to_owned();
+        eventually(Duration::from_secs(20), "the old secret to be refused", || async {
+            agent.stderr().contains("refused the credentials").then_some(())
+        })
+        .await;
+        agent.signal(Signal::SIGTERM);
+        assert_eq!(agent.wait(Duration::from_secs(10)).await, 0);
+        let mut agent2 = Proc::spawn(agent_cmd(&second_secret), dir.path(), "agent2");
+        eventually(Duration::from_secs(20), "the renewed agent to connect", || async { (!api.agents(&id).await.is_empty()).then_some(()) }).await;
+        agent2.signal(Signal::SIGTERM);
+        assert_eq!(agent2.wait(Duration::from_secs(10)).await, 0);
+        server.signal(Signal::SIGTERM);
+        assert_eq!(server.wait(Duration::from_secs(15)).await, 0);
+
+        let logs = [server.stdout(), server.stderr(), agent.stderr(), agent.stdout(), agent2.stderr(), agent2.stdout()];
+        let all = logs.join("\n");
+        // The logs did record the cycle, so finding nothing below means something.
+        for event in ["synchronization added", "agent connected", "secret rotated", "agent refused", "API token created"] {
+            assert!(all.contains(event), "the log lacks `{event}`");
+        }
+        for secret in [first_secret.as_str(), second_secret.as_str(), token.as_str(), admin_password, csrf.as_str(), "ldap-bind-secret"] {
+            assert!(!all.contains(secret), "a secret appears in the logs");
+        }
+    }
+}

@@ -97,3 +97,57 @@ pub fn printed_password(stdout: &str) -> String {
         .map(str::to_owned)
         .unwrap_or_else(|| panic!("no password printed: {stdout}"))
 }
+
+/// A free loopback port (bound and released; the caller binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A command with none of the ad-connect variables of the surrounding environment.
+pub fn clean_command(name: &str) -> Command {
+    let mut cmd = Command::new(bin(name));
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("ADC_") || k.starts_with("AD_CONNECT_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Starts the `adc-server` binary on a free port in `dir` and waits until it answers.
+pub async fn start_server_binary(
+    dir: &std::path::Path,
+    envs: &[(&str, &str)],
+    label: &str,
+) -> (Proc, String) {
+    let port = free_port();
+    let mut cmd = clean_command("adc-server");
+    cmd.current_dir(dir)
+        .env("ADC_LISTEN", format!("127.0.0.1:{port}"));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut proc = Proc::spawn(cmd, dir, label);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..400 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return (proc, base);
+        }
+        if let Some(status) = proc.child.try_wait().unwrap() {
+            panic!("adc-server exited with {status}: {}", proc.stderr());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("adc-server did not answer: {}", proc.stderr());
+}

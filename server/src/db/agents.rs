@@ -42,7 +42,7 @@ pub async fn insert(db: &Db, c: &AgentConnection) -> Result<(), sqlx::Error> {
     .bind(&c.agent_version)
     .bind(c.protocol_version)
     .bind(&c.remote_addr)
-    .bind(&c.settings)
+    .bind(c.settings)
     .bind(c.connected_at)
     .bind(c.last_heartbeat_at)
     .execute(p)
