@@ -275,3 +275,57 @@ both_engines! {
         assert!(err.contains("shutting down"), "{err}");
     }
 }
+
+both_engines! {
+    async fn an_agent_reconnects_by_itself_when_the_server_comes_back(engine: Engine) {
+        let server = TestServer::start(engine).await;
+        let addr = server.addr.to_string();
+        let api = server.admin().await;
+        let (id, secret) = api.add_sync("corp").await;
+        let mut agent = TestAgent::start(setup(&server, &id, &secret));
+        agent.connected().await;
+        let db = server.stop().await;
+        agent.wait_for("the disconnect", |s| s.connected_to.is_none().then_some(())).await;
+
+        let server = TestServer::start_on(db, &addr, |_| {}).await;
+        assert_eq!(agent.connected().await, "corp");
+        let api = server.admin().await;
+        assert_eq!(api.agents(&id).await.len(), 1);
+    }
+}
+
+/// Two replicas on one PostgreSQL (DESIGN §2): either lists an agent the other holds,
+/// and a rotation through one disconnects the agent held by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_postgres_see_each_others_agents_and_rotations() {
+    let a = TestServer::start_with(TestDb::new(adc_e2e::engine::Engine::Postgres).await, |c| {
+        c.heartbeat_interval = Duration::from_secs(1)
+    })
+    .await;
+    let b = TestServer::start_with(a.db.borrowed(), |_| {}).await;
+    let api_a = a.admin().await;
+    let api_b = b.admin().await;
+    let (id, secret) = api_b.add_sync("corp").await;
+    let mut agent = TestAgent::start(setup(&a, &id, &secret));
+    agent.connected().await;
+    assert_eq!(
+        api_b.agents(&id).await.len(),
+        1,
+        "replica B lists the agent held by A"
+    );
+
+    let (s, _) = api_b
+        .post(&format!("/api/v1/synchronizations/{id}/secret"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let err = agent
+        .wait_for("A to notice the rotation", |s| s.last_error.clone())
+        .await;
+    assert!(err.contains("rotated"), "{err}");
+    eventually(
+        Duration::from_secs(10),
+        "the agent to leave B's list",
+        || async { api_b.agents(&id).await.is_empty().then_some(()) },
+    )
+    .await;
+}

@@ -4,6 +4,7 @@
 use crate::agents::Registry;
 use crate::config::Config;
 use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::{bootstrap, routes, secrets};
 use anyhow::Context;
 use axum::Router;
@@ -15,6 +16,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -26,8 +28,12 @@ pub struct Inner {
     pub db: Db,
     pub config: Config,
     pub agents: Registry,
+    pub metrics: Metrics,
     /// Cancelled when the server shuts down; agent sessions watch it.
     pub shutdown: CancellationToken,
+    /// The agent sessions, awaited at shutdown so each can remove its record while the
+    /// database is still open.
+    pub sessions: TaskTracker,
 }
 
 impl Deref for AppState {
@@ -43,7 +49,9 @@ impl AppState {
             db,
             config,
             agents: Registry::default(),
+            metrics: Metrics::default(),
             shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
         }))
     }
 }
@@ -72,6 +80,10 @@ pub fn router(state: AppState) -> Router {
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     routes::router()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
@@ -88,6 +100,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = Db::connect(config.database_url.as_deref()).await?;
     bootstrap::ensure_first_tenant(&db, &config).await?;
+    if let Db::Sqlite(_) = db {
+        // SQLite is single-replica: every recorded connection is a leftover of a crash.
+        crate::db::agents::remove_all(&db).await?;
+    }
     tokio::task::spawn_blocking(secrets::warm_up);
     let state = AppState::new(db.clone(), config.clone());
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -133,6 +149,13 @@ pub async fn serve(
         }
     }
     state.shutdown.cancel();
+    state.sessions.close();
+    if tokio::time::timeout(Duration::from_secs(10), state.sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some agent sessions did not finish within 10 s");
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -148,6 +171,10 @@ async fn housekeeping(state: AppState) {
         }
         if let Err(e) = crate::db::principals::delete_expired_sessions(&state.db).await {
             tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+        // Records of a replica that died without removing them.
+        if let Err(e) = crate::db::agents::remove_stale(&state.db).await {
+            tracing::warn!(error = %e, "could not delete stale agent records");
         }
     }
 }

@@ -61,6 +61,16 @@ impl TestDb {
         }
     }
 
+    /// The same database, for a second server (a replica); dropping it drops nothing.
+    pub fn borrowed(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            engine: self.engine,
+            dir: None,
+            pg_name: None,
+        }
+    }
+
     /// Where a SQLite test keeps its files (and other scratch files).
     pub fn dir(&self) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| d.path().to_owned())

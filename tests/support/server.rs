@@ -29,6 +29,11 @@ impl TestServer {
 
     /// Starts on `db` with the test defaults, after `tweak` has adjusted the config.
     pub async fn start_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_on(db, "127.0.0.1:0", tweak).await
+    }
+
+    /// Starts on a given address: a restart on the same port, as agents see it.
+    pub async fn start_on(db: TestDb, addr: &str, tweak: impl FnOnce(&mut Config)) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut config = Config::new(Some(db.url.clone()));
         config.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
@@ -40,7 +45,7 @@ impl TestServer {
             .tls
             .as_ref()
             .map(|t| std::fs::read(t.cert.with_file_name("ca.pem")).expect("test CA file"));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind(addr).unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(adc_server::serve(listener, config, async move {
@@ -116,14 +121,17 @@ impl TestServer {
         api
     }
 
-    /// Stops the server the way SIGTERM does, and waits for it.
-    pub async fn stop(mut self) {
+    /// Stops the server the way SIGTERM does, waits for it, and hands back its
+    /// database for a restart.
+    pub async fn stop(mut self) -> TestDb {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(t) = self.task.take() {
             t.await.expect("server task").expect("server exits cleanly");
         }
+        let empty = TestDb::borrowed(&self.db);
+        std::mem::replace(&mut self.db, empty)
     }
 }
 

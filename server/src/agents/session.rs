@@ -48,6 +48,7 @@ pub async fn connect(
     };
     // Verified even when the ID is unknown, against a dummy hash: no timing oracle.
     if !secrets::verify(secret, sync.as_ref().map(|s| s.secret_hash.clone())).await {
+        state.metrics.agent_auth_failures.inc();
         tracing::warn!(application_id = ?client_id, %remote, "agent refused: unknown Application ID or wrong Secret Token");
         return ApiError::Unauthenticated("unknown Application ID or wrong Secret Token")
             .into_response();
@@ -55,11 +56,14 @@ pub async fn connect(
     let sync = sync.expect("verified secrets belong to a synchronization");
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| async move {
-            let sync_id = sync.id;
-            if let Err(e) = session(state, sync, remote, socket).await {
-                tracing::warn!(synchronization_id = %sync_id, %remote, error = format!("{e:#}"), "agent session ended with an error");
-            }
+        .on_upgrade(move |socket| {
+            let tracker = state.sessions.clone();
+            tracker.track_future(async move {
+                let sync_id = sync.id;
+                if let Err(e) = session(state, sync, remote, socket).await {
+                    tracing::warn!(synchronization_id = %sync_id, %remote, error = format!("{e:#}"), "agent session ended with an error");
+                }
+            })
         })
 }
 
@@ -211,6 +215,7 @@ async fn session(
     };
     agents::insert(&state.db, &record).await?;
     let (_registration, mut orders) = state.agents.register(record.id, sync.id);
+    state.metrics.agents_connected.inc();
     tracing::info!(synchronization_id = %sync.id, connection_id = %record.id, hostname = hello.hostname, agent_version = hello.agent_version, %remote, "agent connected");
 
     let result = serve_connection(&state, &sync, record.id, &mut conn, &mut orders).await;
@@ -219,6 +224,7 @@ async fn session(
         Ok(None) => (ErrorCode::Other, String::new()),
         Err(e) => (ErrorCode::Other, format!("{e:#}")),
     };
+    state.metrics.agents_connected.dec();
     if let Err(e) = agents::remove(&state.db, record.id).await {
         tracing::warn!(connection_id = %record.id, error = %e, "could not remove the agent connection record");
     }

@@ -84,6 +84,23 @@ pub async fn remove(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+pub async fn remove_all(db: &Db) -> Result<u64, sqlx::Error> {
+    db_execute!(db, |p| sqlx::query("DELETE FROM agent_connections")
+        .execute(p)
+        .await)
+}
+
+/// Removes records whose heartbeat stopped twice the timeout ago.
+pub async fn remove_stale(db: &Db) -> Result<u64, sqlx::Error> {
+    let before = now() - time::Duration::seconds(2 * HEARTBEAT_TIMEOUT_SECS as i64);
+    db_execute!(db, |p| sqlx::query(
+        "DELETE FROM agent_connections WHERE last_heartbeat_at < $1"
+    )
+    .bind(before)
+    .execute(p)
+    .await)
+}
+
 fn live_since() -> OffsetDateTime {
     now() - time::Duration::seconds(HEARTBEAT_TIMEOUT_SECS as i64)
 }

@@ -11,6 +11,17 @@ use crate::error::ApiError;
 use axum::Router;
 use axum::routing::{get, post};
 
+/// The API description, written by hand next to the routes; a test checks that every
+/// path and method it names is routed.
+const OPENAPI: &str = include_str!("../../openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
 pub fn router() -> Router<AppState> {
     let api = Router::new()
         .route("/auth/login", post(auth::login))
@@ -26,10 +37,12 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::delete))
         .route("/agent/connect", get(crate::agents::connect))
+        .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::NotFound("route") });
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::endpoint))
         .merge(web::router())
 }
