@@ -308,6 +308,7 @@ async fn replicas_sharing_postgres_see_each_others_agents_and_rotations() {
     let (id, secret) = api_b.add_sync("corp").await;
     let mut agent = TestAgent::start(setup(&a, &id, &secret));
     agent.connected().await;
+    assert_eq!(api_a.agents(&id).await.len(), 1);
     assert_eq!(
         api_b.agents(&id).await.len(),
         1,
