@@ -9,8 +9,10 @@ pub mod connection;
 pub mod env;
 pub mod ldap;
 pub mod run;
-pub mod secret;
 pub mod tls;
+
+/// Secrets are the shared type, so neither half can print one by accident.
+pub use adc_shared::secret;
 
 /// The agent's version, as reported to the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -6,34 +6,16 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use std::fmt;
 use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
 
-/// A secret value whose `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use adc_shared::Secret;
 
 /// `bytes` bytes from the OS CSPRNG, base64url-encoded without padding.
 pub fn random_token(bytes: usize) -> Secret {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).expect("the OS random number generator is unavailable");
-    Secret(URL_SAFE_NO_PAD.encode(buf))
+    Secret::new(URL_SAFE_NO_PAD.encode(buf))
 }
 
 /// A new Secret Token for a synchronization: 256 bits.
@@ -43,7 +25,7 @@ pub fn new_sync_secret() -> Secret {
 
 /// A new API token: 256 bits behind a recognisable prefix, so secret scanners find it.
 pub fn new_api_token() -> Secret {
-    Secret(format!("adct_{}", random_token(32).expose()))
+    Secret::new(format!("adct_{}", random_token(32).expose()))
 }
 
 /// A random password for a new admin account, printed once.

@@ -5,7 +5,9 @@
 //! its own; the compatibility rules are written next to each type in `protocol`.
 
 pub mod protocol;
+pub mod secret;
 pub mod settings;
 
 pub use protocol::{AgentMessage, PROTOCOL_VERSION, ServerMessage};
+pub use secret::Secret;
 pub use settings::{EffectiveSettings, Setting, Settings, Source};

@@ -22,6 +22,18 @@ async fn openapi() -> impl axum::response::IntoResponse {
     )
 }
 
+/// A display name (synchronization, API token): trimmed, 1-200 characters, no control
+/// characters.
+pub(crate) fn valid_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(
+            "name must be 1-200 characters, without control characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 pub fn router() -> Router<AppState> {
     let api = Router::new()
         .route("/auth/login", post(auth::login))

@@ -1,6 +1,7 @@
 //! Synchronizations: list, add, read, change, delete, rotate the secret, and the
 //! agents connected to one (DESIGN §4, §7.4).
 
+use super::valid_name;
 use crate::app::AppState;
 use crate::caller::Caller;
 use crate::db::agents::{self, AgentConnection};
@@ -60,16 +61,6 @@ pub struct WithSecret {
 }
 
 const MAX_SCHEDULE_MINUTES: i32 = 7 * 24 * 60;
-
-fn valid_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ApiError::Invalid(
-            "name must be 1-200 characters, without control characters".into(),
-        ));
-    }
-    Ok(name.to_owned())
-}
 
 fn valid_schedule(m: Option<i32>) -> ApiResult<Option<i32>> {
     match m {

@@ -41,17 +41,12 @@ pub async fn create(
     ApiJson(body): ApiJson<Create>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     caller.require(Role::SystemAdmin)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ApiError::Invalid(
-            "name must be 1-200 characters, without control characters".into(),
-        ));
-    }
+    let name = super::valid_name(&body.name)?;
     let secret = secrets::new_api_token();
     let token = principals::insert_token(
         &state.db,
         caller.tenant_id,
-        name,
+        &name,
         body.role.as_str(),
         &sha256_hex(secret.expose()),
     )

@@ -1,4 +1,5 @@
-//! A secret whose `Debug` never shows it, so it cannot end up in a log by accident.
+//! A secret (password, Secret Token, API token) whose `Debug` never shows it, so it
+//! cannot end up in a log by accident. Used by both halves.
 
 use serde::{Deserialize, Deserializer};
 use std::fmt;
