@@ -7,4 +7,5 @@ mod api_meta;
 mod api_synchronizations;
 mod api_tokens;
 mod server_process;
+mod sync_runs;
 mod tenancy;

@@ -7,7 +7,7 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Connects and binds as configured (anonymously when no bind_dn is given).
 pub async fn connect(cfg: &AgentConfig) -> anyhow::Result<Ldap> {

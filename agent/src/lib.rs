@@ -8,7 +8,9 @@ pub mod config;
 pub mod connection;
 pub mod env;
 pub mod ldap;
+pub mod report;
 pub mod run;
+pub mod sync;
 pub mod tls;
 
 /// Secrets are the shared type, so neither half can print one by accident.

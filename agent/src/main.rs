@@ -19,6 +19,15 @@ struct Cli {
 enum Cmd {
     /// Stay connected to the server and wait for commands (the default).
     Run,
+    /// Import once: ask the server for a run, run it, print the summary, exit.
+    Imp {
+        /// Plan only: report every change, apply none.
+        #[arg(long)]
+        dry_run: bool,
+        /// Re-send every user, whatever the server holds.
+        #[arg(long)]
+        full: bool,
+    },
     /// Check the configuration, the directory and the server, step by step.
     Check,
     /// Print the agent and protocol versions.
@@ -47,6 +56,7 @@ async fn main() -> ExitCode {
         }
         Cmd::Check => adc_agent::check::check(&env::config_path(), &mut std::io::stdout()).await,
         Cmd::Run => run().await,
+        Cmd::Imp { dry_run, full } => imp(dry_run, full).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -78,4 +88,49 @@ async fn run() -> anyhow::Result<()> {
         }
     });
     agent.run(rx).await
+}
+
+async fn imp(dry_run: bool, full: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    use std::sync::atomic::Ordering;
+    let access = ServerAccess::from_env()?;
+    let (status, _) = watch::channel(Status::default());
+    let agent = Agent::new(access, &env::config_path(), status)?;
+    let (tx, rx) = mpsc::channel(8);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        let _ = tx.send(Control::Shutdown).await;
+    });
+    let read = agent.progress();
+    let progress = std::io::stderr().is_terminal().then(|| {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                eprint!("\rread {} entries", read.load(Ordering::Relaxed));
+            }
+        })
+    });
+    let result = agent.imp(dry_run, full, rx).await;
+    if let Some(p) = progress {
+        p.abort();
+        eprintln!();
+    }
+    let report = result?;
+    print!("{}", adc_agent::report::table(&report));
+    match report.status.as_str() {
+        "succeeded" => Ok(()),
+        "held" => Err(anyhow::anyhow!(
+            "{} deletions exceed the deletion guard and are held: approve or reject them on the admin page",
+            report.counts.held
+        )),
+        _ => Err(anyhow::anyhow!(
+            "the run {}: {}",
+            report.status,
+            report.error.unwrap_or_default()
+        )),
+    }
 }

@@ -5,17 +5,22 @@ use crate::backoff::Backoff;
 use crate::config::AgentConfig;
 use crate::connection::{self, ConnectError, Connection};
 use crate::env::ServerAccess;
+use crate::sync::{self, Link};
 use crate::tls;
 use adc_shared::protocol::{
-    AgentMessage, ErrorCode, HEARTBEAT_TIMEOUT_SECS, Hello, PROTOCOL_VERSION, ServerMessage,
+    AgentMessage, ErrorCode, HEARTBEAT_TIMEOUT_SECS, Hello, PROTOCOL_VERSION, RunSummary,
+    ServerMessage,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use uuid::Uuid;
 
 /// What the process asks of the running agent (signals, or a test).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +33,9 @@ pub enum Control {
 #[derive(Clone, Debug, Default)]
 pub struct Status {
     pub connected_to: Option<String>,
+    /// The report of the last run this agent worked on.
+    pub last_run: Option<RunSummary>,
+    pub runs_finished: u64,
     pub attempts: u64,
     pub last_error: Option<String>,
     pub reloads: u64,
@@ -43,6 +51,17 @@ pub fn hostname() -> String {
 enum End {
     Shutdown,
     Lost(String),
+    /// `adc imp`: the run ended with this report.
+    Finished(RunSummary),
+    /// `adc imp`: the server would not start a run.
+    Refused(String),
+}
+
+/// The run this connection is working on.
+struct Task {
+    run_id: Uuid,
+    inbox: mpsc::UnboundedSender<ServerMessage>,
+    handle: tokio::task::JoinHandle<Option<RunSummary>>,
 }
 
 pub struct Agent {
@@ -50,6 +69,9 @@ pub struct Agent {
     config_path: PathBuf,
     config: AgentConfig,
     status: watch::Sender<Status>,
+    /// `adc imp`: end after one run instead of waiting for the next command.
+    imp: bool,
+    read: Arc<AtomicU64>,
 }
 
 impl Agent {
@@ -65,6 +87,8 @@ impl Agent {
             config_path: config_path.to_owned(),
             config,
             status,
+            imp: false,
+            read: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -128,6 +152,7 @@ impl Agent {
                     self.status.send_modify(|s| s.connected_to = None);
                     match end {
                         End::Shutdown => return Ok(()),
+                        End::Finished(_) | End::Refused(_) => {}
                         End::Lost(reason) => {
                             tracing::warn!(reason, "disconnected");
                             self.status.send_modify(|s| s.last_error = Some(reason));
@@ -160,7 +185,80 @@ impl Agent {
         }
     }
 
+    /// `adc imp`: one connection, one run, its report.
+    pub async fn imp(
+        mut self,
+        dry_run: bool,
+        full: bool,
+        mut control: mpsc::Receiver<Control>,
+    ) -> anyhow::Result<RunSummary> {
+        let tls = tls::client_config(self.access.extra_ca.as_deref())?;
+        self.imp = true;
+        let mut conn = connection::connect(&self.access, tls, self.hello()).await?;
+        tracing::info!(
+            synchronization = conn.welcome.synchronization_name,
+            "connected; asking for a run"
+        );
+        connection::send(
+            &mut conn.socket,
+            &AgentMessage::RequestRun { dry_run, full },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the server: {e}"))?;
+        match self.serve(conn, &mut control).await {
+            End::Finished(report) => Ok(report),
+            End::Refused(reason) => anyhow::bail!("the server refused the run: {reason}"),
+            End::Lost(reason) => anyhow::bail!("{reason}"),
+            End::Shutdown => anyhow::bail!("stopped before the run ended"),
+        }
+    }
+
+    /// How many entries the current run has read, for a progress display.
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        self.read.clone()
+    }
+
     async fn serve(&mut self, mut conn: Connection, control: &mut mpsc::Receiver<Control>) -> End {
+        let (out_tx, mut out_rx) = mpsc::channel::<AgentMessage>(16);
+        let mut task: Option<Task> = None;
+        let end = self
+            .serve_loop(&mut conn, control, &out_tx, &mut out_rx, &mut task)
+            .await;
+        if let Some(t) = task {
+            t.handle.abort();
+            if matches!(end, End::Shutdown) {
+                // Tell the server now rather than after the heartbeat timeout.
+                let m = AgentMessage::RunFailed {
+                    run_id: t.run_id,
+                    reason: "the agent was stopped".into(),
+                };
+                let _ = connection::send(&mut conn.socket, &m).await;
+            }
+        }
+        if matches!(end, End::Shutdown | End::Finished(_) | End::Refused(_)) {
+            let frame = CloseFrame {
+                code: CloseCode::Normal,
+                reason: "agent stopping".into(),
+            };
+            let _ =
+                futures_util::SinkExt::send(&mut conn.socket, Message::Close(Some(frame))).await;
+            // Give the server a moment to see the close before the process exits.
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while let Ok(Some(_)) = connection::next_message(&mut conn.socket).await {}
+            })
+            .await;
+        }
+        end
+    }
+
+    async fn serve_loop(
+        &mut self,
+        conn: &mut Connection,
+        control: &mut mpsc::Receiver<Control>,
+        out_tx: &mpsc::Sender<AgentMessage>,
+        out_rx: &mut mpsc::Receiver<AgentMessage>,
+        task: &mut Option<Task>,
+    ) -> End {
         let interval = Duration::from_secs(conn.welcome.heartbeat_interval_secs.max(1));
         let silence = (interval * 3).max(Duration::from_secs(HEARTBEAT_TIMEOUT_SECS));
         let mut tick = tokio::time::interval(interval);
@@ -170,17 +268,62 @@ impl Agent {
             tokio::select! {
                 m = connection::next_message(&mut conn.socket) => {
                     last_seen = Instant::now();
+                    let m = match m {
+                        Ok(Some(m)) => m,
+                        Ok(None) => return End::Lost("the server closed the connection".into()),
+                        Err(e) => return End::Lost(e),
+                    };
                     match m {
-                        Ok(Some(ServerMessage::Heartbeat)) => {}
-                        Ok(Some(ServerMessage::Error { code, message })) => {
+                        ServerMessage::Heartbeat => {}
+                        ServerMessage::Error { code, message } => {
                             if code == ErrorCode::CredentialsRevoked {
                                 tracing::error!("the server revoked this agent's credentials: {message}");
                             }
                             return End::Lost(format!("the server closed the connection: {message}"));
                         }
-                        Ok(Some(other)) => return End::Lost(format!("unexpected message from the server: {other:?}")),
-                        Ok(None) => return End::Lost("the server closed the connection".into()),
-                        Err(e) => return End::Lost(e),
+                        ServerMessage::StartRun(start) => {
+                            if let Some(t) = task.as_ref().filter(|t| !t.handle.is_finished()) {
+                                tracing::warn!(run_id = %start.run_id, busy_with = %t.run_id, "a run was started while another is active; ignored");
+                                continue;
+                            }
+                            tracing::info!(run_id = %start.run_id, dry_run = start.settings.dry_run.value, full = start.full, "run started");
+                            let (inbox, rx) = mpsc::unbounded_channel();
+                            let link = Link { out: out_tx.clone(), inbox: rx };
+                            let handle = tokio::spawn(sync::execute(self.config.clone(), start.clone(), link, self.read.clone()));
+                            *task = Some(Task { run_id: start.run_id, inbox, handle });
+                        }
+                        ServerMessage::RunFinished { run_id, report } => {
+                            tracing::info!(%run_id, status = report.status, error = report.error.as_deref().unwrap_or(""), "run finished");
+                            if let Some(t) = task.as_ref().filter(|t| t.run_id == run_id) {
+                                let _ = t.inbox.send(ServerMessage::RunFinished { run_id, report: report.clone() });
+                            }
+                            self.status.send_modify(|s| {
+                                s.last_run = Some(report.clone());
+                                s.runs_finished += 1;
+                            });
+                            if self.imp {
+                                return End::Finished(report);
+                            }
+                        }
+                        ServerMessage::RunRefused { reason } => {
+                            tracing::warn!(reason, "the server refused the run");
+                            if self.imp {
+                                return End::Refused(reason);
+                            }
+                        }
+                        m @ (ServerMessage::ManifestChunk { .. } | ServerMessage::BatchAck { .. }) => {
+                            if let Some(t) = task.as_ref() {
+                                let _ = t.inbox.send(m);
+                            }
+                        }
+                        other @ ServerMessage::Welcome(_) => {
+                            return End::Lost(format!("unexpected message from the server: {other:?}"));
+                        }
+                    }
+                }
+                Some(m) = out_rx.recv() => {
+                    if let Err(e) = connection::send(&mut conn.socket, &m).await {
+                        return End::Lost(e);
                     }
                 }
                 _ = tick.tick() => {
@@ -201,14 +344,7 @@ impl Agent {
                         }
                     }
                     Some(Control::Shutdown) | None => {
-                        let frame = CloseFrame { code: CloseCode::Normal, reason: "agent stopping".into() };
-                        let _ = futures_util::SinkExt::send(&mut conn.socket, Message::Close(Some(frame))).await;
-                        // Give the server a moment to see the close before the process exits.
-                        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                            while let Ok(Some(_)) = connection::next_message(&mut conn.socket).await {}
-                        })
-                        .await;
-                        tracing::info!("stopped");
+                        tracing::info!("stopping");
                         return End::Shutdown;
                     }
                 },

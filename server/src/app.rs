@@ -104,6 +104,13 @@ pub async fn serve(
         // SQLite is single-replica: every recorded connection is a leftover of a crash.
         crate::db::agents::remove_all(&db).await?;
     }
+    let failed = crate::db::runs::fail_orphans(&db, "the server restarted during the run").await?;
+    if failed > 0 {
+        tracing::warn!(
+            runs = failed,
+            "marked runs of a previous server process as failed"
+        );
+    }
     tokio::task::spawn_blocking(secrets::warm_up);
     let state = AppState::new(db.clone(), config.clone());
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -163,7 +170,7 @@ pub async fn serve(
 
 /// Periodic clean-up that needs no coordination between replicas.
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -172,9 +179,17 @@ async fn housekeeping(state: AppState) {
         if let Err(e) = crate::db::principals::delete_expired_sessions(&state.db).await {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
-        // Records of a replica that died without removing them.
+        // Records of a replica that died without removing them, and its runs.
         if let Err(e) = crate::db::agents::remove_stale(&state.db).await {
             tracing::warn!(error = %e, "could not delete stale agent records");
+        }
+        if let Err(e) = crate::db::runs::fail_orphans(
+            &state.db,
+            "the server holding the agent stopped during the run",
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "could not fail orphaned runs");
         }
     }
 }

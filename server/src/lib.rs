@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod role;
 mod routes;
 pub mod secrets;
+pub mod sync;
 pub mod telemetry;
 
 pub use app::serve;

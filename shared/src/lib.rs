@@ -5,9 +5,11 @@
 //! its own; the compatibility rules are written next to each type in `protocol`.
 
 pub mod protocol;
+pub mod record;
 pub mod secret;
 pub mod settings;
 
 pub use protocol::{AgentMessage, PROTOCOL_VERSION, ServerMessage};
+pub use record::UserRecord;
 pub use secret::Secret;
-pub use settings::{EffectiveSettings, Setting, Settings, Source};
+pub use settings::{Effective, EffectiveSettings, Setting, Settings, Source};

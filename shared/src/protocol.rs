@@ -11,7 +11,8 @@
 //! - A new message type needs a protocol version bump: an unknown `type` is a
 //!   malformed message, which closes the connection with a reason.
 
-use crate::settings::Settings;
+use crate::record::UserRecord;
+use crate::settings::{EffectiveSettings, Settings};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -53,6 +54,46 @@ pub enum AgentMessage {
     SettingsChanged {
         settings: Settings,
     },
+    /// `adc imp`: asks the server to start a run on this connection.
+    RequestRun {
+        dry_run: bool,
+        full: bool,
+    },
+    /// Asks for the manifest of the run the server started.
+    ManifestRequest {
+        run_id: Uuid,
+    },
+    /// Users new or changed in the directory; acknowledged by [`ServerMessage::BatchAck`].
+    Batch {
+        run_id: Uuid,
+        seq: u64,
+        users: Vec<UserRecord>,
+        /// Entries the agent read but could not map; they are not deleted.
+        #[serde(default)]
+        errors: Vec<EntryError>,
+    },
+    /// The directory read finished completely: every page returned, no error, no limit
+    /// hit. Only after this may deletions be sent (DESIGN §5.3 step 5).
+    ReadComplete {
+        run_id: Uuid,
+        read: u64,
+    },
+    /// External IDs of the manifest the complete read did not see.
+    Deletions {
+        run_id: Uuid,
+        seq: u64,
+        external_ids: Vec<String>,
+    },
+    /// Everything was sent.
+    Done {
+        run_id: Uuid,
+    },
+    /// The run cannot go on (the read ended early, the directory failed); nothing more
+    /// will be sent for it and nothing may be deleted.
+    RunFailed {
+        run_id: Uuid,
+        reason: String,
+    },
 }
 
 /// The first message of every connection.
@@ -77,6 +118,74 @@ pub enum ServerMessage {
         code: ErrorCode,
         message: String,
     },
+    /// Read the directory and send the differences for this run.
+    StartRun(StartRun),
+    /// A request to start a run was refused (another run is active, …).
+    RunRefused {
+        reason: String,
+    },
+    /// Part of the manifest: (external ID, content hash) of the users the server holds
+    /// for this synchronization; an empty hash asks for the user to be re-sent.
+    ManifestChunk {
+        run_id: Uuid,
+        entries: Vec<(String, String)>,
+        last: bool,
+    },
+    /// A batch (or deletions) `seq` was applied.
+    BatchAck {
+        run_id: Uuid,
+        seq: u64,
+    },
+    /// The run ended; the agent stops working on it.
+    RunFinished {
+        run_id: Uuid,
+        report: RunSummary,
+    },
+}
+
+/// A directory entry that could not be turned into a user record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryError {
+    pub dn: String,
+    pub external_id: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartRun {
+    pub run_id: Uuid,
+    /// Re-send every user, whatever its hash.
+    pub full: bool,
+    /// The settings this run applies (the server enforces them; the agent shows them).
+    pub settings: EffectiveSettings,
+    /// How many batches the agent may have unacknowledged.
+    pub window: u32,
+    /// How many users a batch may hold.
+    pub batch_size: u32,
+}
+
+/// What a run did, as `adc imp` prints it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub status: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub counts: RunCounts,
+}
+
+/// The counts of a run (DESIGN §5.3 step 6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCounts {
+    pub read: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub disabled: u64,
+    pub unchanged: u64,
+    pub skipped: u64,
+    pub conflicts: u64,
+    pub errors: u64,
+    pub held: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,6 +205,8 @@ pub enum ErrorCode {
     /// The secret was rotated or the synchronization deleted.
     CredentialsRevoked,
     HeartbeatTimeout,
+    /// A message out of order for the run (deletions before the read completed, …).
+    ProtocolViolation,
     ShuttingDown,
     /// A code this build does not know, from a newer peer.
     #[serde(other)]

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod process;
 pub mod server;
 pub mod slapd;
+pub mod sync;
 
 use std::time::Duration;
 

@@ -19,6 +19,7 @@ pub struct Slapd {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Child,
+    conf_path: PathBuf,
 }
 
 /// One person entry of the test directory.
@@ -48,6 +49,7 @@ pub fn ldif(people: &[Person]) -> String {
     let mut s = format!(
         "dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n\
          dn: ou=people,{BASE_DN}\nobjectClass: organizationalUnit\nou: people\n\n\
+         dn: ou=staff,{BASE_DN}\nobjectClass: organizationalUnit\nou: staff\n\n\
          dn: {READONLY_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: readonly\nuserPassword: {READONLY_PASSWORD}\n\n"
     );
     for p in people {
@@ -75,7 +77,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn conf(dir: &Path) -> String {
+fn conf(dir: &Path, extra: &str) -> String {
     format!(
         "include /etc/ldap/schema/core.schema\n\
          include /etc/ldap/schema/cosine.schema\n\
@@ -93,6 +95,7 @@ fn conf(dir: &Path) -> String {
          index objectClass eq\n\
          index entryUUID eq\n\
          index uid,mail eq\n\
+         {extra}\
          access to attrs=userPassword by self write by anonymous auth by * none\n\
          access to * by * read\n",
         d = dir.display()
@@ -105,7 +108,7 @@ impl Slapd {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("db")).unwrap();
         let conf_path = dir.path().join("slapd.conf");
-        std::fs::write(&conf_path, conf(dir.path())).unwrap();
+        std::fs::write(&conf_path, conf(dir.path(), UNLIMITED)).unwrap();
         let ldif_path = dir.path().join("data.ldif");
         std::fs::write(&ldif_path, ldif).unwrap();
         let out = Command::new(slapd_tool("slapadd"))
@@ -143,6 +146,7 @@ impl Slapd {
                     port,
                     dir,
                     child,
+                    conf_path,
                 };
             }
             // Most likely the port was taken meanwhile: try another.
@@ -153,6 +157,106 @@ impl Slapd {
             "slapd did not start: {}",
             std::fs::read_to_string(dir.path().join("slapd.log")).unwrap_or_default()
         );
+    }
+
+    /// Stops the directory: connections are refused until [`Slapd::restart`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Restarts on the same port and data, with `extra` lines in the database section
+    /// instead of [`UNLIMITED`] (a `sizelimit`, say).
+    pub fn restart(&mut self, extra: &str) {
+        self.stop();
+        std::fs::write(&self.conf_path, conf(self.dir.path(), extra)).unwrap();
+        let child = Command::new(slapd_tool("slapd"))
+            .arg("-f")
+            .arg(&self.conf_path)
+            .arg("-h")
+            .arg(format!("{}/", self.url))
+            .args(["-d", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(self.dir.path().join("slapd.log")).unwrap(),
+            ))
+            .spawn()
+            .expect("slapd starts");
+        self.child = child;
+        assert!(
+            wait_listening(&mut self.child, self.port),
+            "slapd did not restart: {}",
+            self.log()
+        );
+    }
+
+    /// A connection bound as the directory's root, to change entries as an admin would.
+    pub async fn admin(&self) -> ldap3::Ldap {
+        let (conn, mut ldap) = ldap3::LdapConnAsync::new(&self.url)
+            .await
+            .expect("connect to slapd");
+        ldap3::drive!(conn);
+        ldap.simple_bind(ROOT_DN, ROOT_PASSWORD)
+            .await
+            .unwrap()
+            .success()
+            .expect("root bind");
+        ldap
+    }
+
+    /// Adds a person under ou=people.
+    pub async fn add(&self, p: &Person) {
+        let mut l = self.admin().await;
+        let dn = format!("uid={},ou=people,{BASE_DN}", p.uid);
+        let cn = format!("{} {}", p.given_name, p.surname);
+        let attrs = vec![
+            ("objectClass", ["inetOrgPerson"].into_iter().collect()),
+            ("uid", [p.uid.as_str()].into_iter().collect()),
+            ("cn", [cn.as_str()].into_iter().collect()),
+            ("givenName", [p.given_name.as_str()].into_iter().collect()),
+            ("sn", [p.surname.as_str()].into_iter().collect()),
+            ("mail", [p.mail.as_str()].into_iter().collect()),
+            ("displayName", [cn.as_str()].into_iter().collect()),
+        ];
+        l.add(&dn, attrs)
+            .await
+            .unwrap()
+            .success()
+            .expect("add entry");
+    }
+
+    /// Replaces one attribute of the person `uid`.
+    pub async fn set(&self, uid: &str, attr: &str, value: &str) {
+        let mut l = self.admin().await;
+        let dn = format!("uid={uid},ou=people,{BASE_DN}");
+        let values: std::collections::HashSet<&str> = [value].into_iter().collect();
+        l.modify(&dn, vec![ldap3::Mod::Replace(attr, values)])
+            .await
+            .unwrap()
+            .success()
+            .expect("modify entry");
+    }
+
+    /// Renames (and optionally moves) the person `uid`.
+    pub async fn rename(&self, uid: &str, new_uid: &str, new_ou: Option<&str>) {
+        let mut l = self.admin().await;
+        let dn = format!("uid={uid},ou=people,{BASE_DN}");
+        let sup = new_ou.map(|ou| format!("ou={ou},{BASE_DN}"));
+        l.modifydn(&dn, &format!("uid={new_uid}"), true, sup.as_deref())
+            .await
+            .unwrap()
+            .success()
+            .expect("rename entry");
+    }
+
+    pub async fn delete(&self, uid: &str, ou: &str) {
+        let mut l = self.admin().await;
+        l.delete(&format!("uid={uid},ou={ou},{BASE_DN}"))
+            .await
+            .unwrap()
+            .success()
+            .expect("delete entry");
     }
 
     pub fn log(&self) -> String {
@@ -185,6 +289,11 @@ fn wait_listening(child: &mut Child, port: u16) -> bool {
     }
     false
 }
+
+/// Lifts slapd's stock size limit of 500 for bound users, so large paged reads
+/// complete; [`Slapd::restart`] without it brings the limit back.
+pub const UNLIMITED: &str =
+    "limits users size.soft=unlimited size.hard=unlimited size.prtotal=unlimited\n";
 
 /// slapd and slapadd live in /usr/sbin, which is not always on PATH.
 fn slapd_tool(name: &str) -> PathBuf {

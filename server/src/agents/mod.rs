@@ -1,7 +1,8 @@
 //! Agents connected to this replica: the registry, and the WebSocket session of each.
 
 mod registry;
+mod runs;
 mod session;
 
-pub use registry::Registry;
+pub use registry::{Order, Registry};
 pub use session::connect;

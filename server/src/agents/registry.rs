@@ -12,6 +12,8 @@ use uuid::Uuid;
 pub enum Order {
     /// Tell the agent why, then close the connection.
     Close(ErrorCode, String),
+    /// Start this run (already recorded as running) on this connection.
+    StartRun(Box<crate::db::runs::Run>),
 }
 
 #[derive(Clone, Default)]
@@ -58,6 +60,24 @@ impl Registry {
             },
             rx,
         )
+    }
+
+    /// The connections of a synchronization on this replica.
+    pub fn connections(&self, sync_id: Uuid) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = self
+            .lock()
+            .iter()
+            .filter(|(_, e)| e.sync_id == sync_id)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Hands an order to one connection's session; false when it is gone or busy.
+    pub fn send(&self, conn_id: Uuid, order: Order) -> bool {
+        let tx = self.lock().get(&conn_id).map(|e| e.orders.clone());
+        tx.is_some_and(|tx| tx.try_send(order).is_ok())
     }
 
     /// Closes every connection of a synchronization on this replica (secret rotated,

@@ -3,6 +3,7 @@
 //! before every close the server initiates.
 
 use super::registry::Order;
+use super::runs::RunSlot;
 use crate::app::AppState;
 use crate::db::{agents, now, syncs};
 use crate::error::ApiError;
@@ -79,12 +80,12 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(Option<Uuid>, Secret)> {
     Some((Uuid::parse_str(id).ok(), Secret::new(secret)))
 }
 
-struct Conn {
+pub(super) struct Conn {
     socket: WebSocket,
 }
 
 impl Conn {
-    async fn send(&mut self, m: &ServerMessage) -> anyhow::Result<()> {
+    pub(super) async fn send(&mut self, m: &ServerMessage) -> anyhow::Result<()> {
         self.socket.send(Message::Text(m.to_json().into())).await?;
         Ok(())
     }
@@ -218,7 +219,7 @@ async fn session(
     state.metrics.agents_connected.inc();
     tracing::info!(synchronization_id = %sync.id, connection_id = %record.id, hostname = hello.hostname, agent_version = hello.agent_version, %remote, "agent connected");
 
-    let result = serve_connection(&state, &sync, record.id, &mut conn, &mut orders).await;
+    let result = serve_connection(&state, &sync, record.id, &hello, &mut conn, &mut orders).await;
     let (code, reason) = match &result {
         Ok(Some(end)) => end.clone(),
         Ok(None) => (ErrorCode::Other, String::new()),
@@ -241,6 +242,7 @@ async fn serve_connection(
     state: &AppState,
     sync: &syncs::Sync,
     conn_id: Uuid,
+    hello: &Hello,
     conn: &mut Conn,
     orders: &mut tokio::sync::mpsc::Receiver<Order>,
 ) -> anyhow::Result<Option<(ErrorCode, String)>> {
@@ -251,6 +253,20 @@ async fn serve_connection(
         heartbeat_interval_secs: state.config.heartbeat_interval.as_secs().max(1),
     }))
     .await?;
+    let mut runs = RunSlot::new(state, sync, conn_id, hello);
+    let result = serve_loop(state, sync, conn_id, conn, orders, &mut runs).await;
+    runs.abandon("the agent disconnected during the run").await;
+    result
+}
+
+async fn serve_loop(
+    state: &AppState,
+    sync: &syncs::Sync,
+    conn_id: Uuid,
+    conn: &mut Conn,
+    orders: &mut tokio::sync::mpsc::Receiver<Order>,
+    runs: &mut RunSlot<'_>,
+) -> anyhow::Result<Option<(ErrorCode, String)>> {
     let mut tick = tokio::time::interval(state.config.heartbeat_interval);
     tick.tick().await;
     let mut last_seen = Instant::now();
@@ -269,15 +285,29 @@ async fn serve_connection(
                     Incoming::Message(AgentMessage::Heartbeat) => agents::heartbeat(&state.db, conn_id).await?,
                     Incoming::Message(AgentMessage::SettingsChanged { settings }) => {
                         agents::set_settings(&state.db, conn_id, &settings).await?;
+                        runs.agent_settings = settings;
                         tracing::info!(connection_id = %conn_id, "agent reported new settings");
                     }
                     Incoming::Message(AgentMessage::Hello(_)) => {
                         return Ok(Some((ErrorCode::MalformedMessage, "hello may only be sent once".into())));
                     }
+                    Incoming::Message(m) => {
+                        for out in runs.handle(m).await {
+                            conn.send(&out).await?;
+                        }
+                        if runs.wants_manifest() {
+                            runs.send_manifest(conn).await?;
+                        }
+                    }
                 }
             }
             order = orders.recv() => match order {
                 Some(Order::Close(code, reason)) => return Ok(Some((code, reason))),
+                Some(Order::StartRun(run)) => {
+                    if let Some(m) = runs.begin(&run).await {
+                        conn.send(&m).await?;
+                    }
+                }
                 None => return Ok(None),
             },
             _ = tick.tick() => {

@@ -6,8 +6,10 @@
 
 pub mod agents;
 pub mod principals;
+pub mod runs;
 pub mod syncs;
 pub mod tenants;
+pub mod users;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

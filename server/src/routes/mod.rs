@@ -2,8 +2,10 @@
 
 mod auth;
 mod health;
+mod runs;
 mod syncs;
 mod tokens;
+mod users;
 mod web;
 
 use crate::app::AppState;
@@ -46,6 +48,19 @@ pub fn router() -> Router<AppState> {
         )
         .route("/synchronizations/{id}/secret", post(syncs::rotate_secret))
         .route("/synchronizations/{id}/agents", get(syncs::agents))
+        .route(
+            "/synchronizations/{id}/runs",
+            get(runs::list).post(runs::start),
+        )
+        .route("/runs/{id}", get(runs::read))
+        .route("/runs/{id}/changes", get(runs::changes))
+        .route("/runs/{id}/approve", post(runs::approve))
+        .route("/runs/{id}/reject", post(runs::reject))
+        .route("/users", get(users::search).post(users::create))
+        .route(
+            "/users/{id}",
+            get(users::read).patch(users::update).delete(users::delete),
+        )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::delete))
         .route("/agent/connect", get(crate::agents::connect))

@@ -1,0 +1,309 @@
+//! One run on the agent's side (DESIGN §5.3 steps 3-5): fetch the manifest, read the
+//! directory page by page, send what is new or changed in acknowledged batches, and —
+//! only after a complete read — the IDs that are gone.
+
+pub mod mapping;
+
+use crate::config::AgentConfig;
+use crate::ldap;
+use adc_shared::UserRecord;
+use adc_shared::protocol::{AgentMessage, EntryError, RunSummary, ServerMessage, StartRun};
+use ldap3::SearchEntry;
+use ldap3::adapters::{EntriesOnly, PagedResults};
+use mapping::{Entry, Mapper};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// Deletions per message.
+const DELETIONS_PER_MESSAGE: usize = 1000;
+/// A batch is sent early when its users' text passes this size, well under the
+/// protocol's message limit.
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// The run's link to the connection: messages out, server messages in.
+pub struct Link {
+    pub out: mpsc::Sender<AgentMessage>,
+    pub inbox: mpsc::UnboundedReceiver<ServerMessage>,
+}
+
+/// Why a run stopped before its end.
+enum Halt {
+    /// The run must fail with this reason; nothing may be deleted.
+    Fail(String),
+    /// The server ended the run (its report says why).
+    Finished(Box<RunSummary>),
+    /// The connection went away.
+    Gone,
+}
+
+/// The manifest: per external ID, its hash and whether this read saw it.
+struct Manifest {
+    entries: HashMap<String, (String, bool)>,
+}
+
+struct Sender<'a> {
+    run_id: Uuid,
+    link: &'a mut Link,
+    window: usize,
+    unacked: usize,
+    seq: u64,
+}
+
+impl Sender<'_> {
+    async fn send(&mut self, m: AgentMessage) -> Result<(), Halt> {
+        self.link.out.send(m).await.map_err(|_| Halt::Gone)
+    }
+
+    /// Sends a message the server acknowledges, waiting while the window is full.
+    async fn send_acked(&mut self, make: impl FnOnce(u64) -> AgentMessage) -> Result<(), Halt> {
+        while self.unacked >= self.window {
+            self.wait_ack().await?;
+        }
+        self.seq += 1;
+        let m = make(self.seq);
+        self.send(m).await?;
+        self.unacked += 1;
+        Ok(())
+    }
+
+    async fn wait_ack(&mut self) -> Result<(), Halt> {
+        match self.link.inbox.recv().await {
+            Some(ServerMessage::BatchAck { run_id, .. }) if run_id == self.run_id => {
+                self.unacked = self.unacked.saturating_sub(1);
+                Ok(())
+            }
+            Some(ServerMessage::RunFinished { report, .. }) => {
+                Err(Halt::Finished(Box::new(report)))
+            }
+            Some(_) => Ok(()),
+            None => Err(Halt::Gone),
+        }
+    }
+
+    /// Waits for the server's end of the run.
+    async fn finished(&mut self) -> Option<RunSummary> {
+        loop {
+            match self.link.inbox.recv().await {
+                Some(ServerMessage::RunFinished { report, .. }) => return Some(report),
+                Some(_) => continue,
+                None => return None,
+            }
+        }
+    }
+}
+
+/// Runs `start` to its end; `None` when the connection went away first. `read`
+/// counts the entries read, for a progress display.
+pub async fn execute(
+    cfg: AgentConfig,
+    start: StartRun,
+    mut link: Link,
+    read: Arc<AtomicU64>,
+) -> Option<RunSummary> {
+    let run_id = start.run_id;
+    let mut tx = Sender {
+        run_id,
+        link: &mut link,
+        window: start.window.max(1) as usize,
+        unacked: 0,
+        seq: 0,
+    };
+    let result = read_and_send(&cfg, &start, &mut tx, &read).await;
+    match result {
+        Ok(()) => {}
+        Err(Halt::Finished(report)) => return Some(*report),
+        Err(Halt::Gone) => return None,
+        Err(Halt::Fail(reason)) => {
+            tracing::error!(%run_id, reason, "run failed; nothing was deleted");
+            if tx
+                .send(AgentMessage::RunFailed { run_id, reason })
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+    tx.finished().await
+}
+
+async fn read_and_send(
+    cfg: &AgentConfig,
+    start: &StartRun,
+    tx: &mut Sender<'_>,
+    read: &AtomicU64,
+) -> Result<(), Halt> {
+    let run_id = start.run_id;
+    tx.send(AgentMessage::ManifestRequest { run_id }).await?;
+    let mut manifest = Manifest {
+        entries: HashMap::new(),
+    };
+    loop {
+        match tx.link.inbox.recv().await {
+            Some(ServerMessage::ManifestChunk { entries, last, .. }) => {
+                manifest
+                    .entries
+                    .extend(entries.into_iter().map(|(id, hash)| (id, (hash, false))));
+                if last {
+                    break;
+                }
+            }
+            Some(ServerMessage::RunFinished { report, .. }) => {
+                return Err(Halt::Finished(Box::new(report)));
+            }
+            Some(_) => continue,
+            None => return Err(Halt::Gone),
+        }
+    }
+    tracing::info!(%run_id, manifest = manifest.entries.len(), "reading the directory");
+
+    let l = &cfg.backend.ldap;
+    let mut conn = ldap::connect(cfg)
+        .await
+        .map_err(|e| Halt::Fail(format!("{e:#}")))?;
+    let mapper = Mapper::new(cfg);
+    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
+    let mut stream = conn
+        .with_timeout(ldap::OPERATION_TIMEOUT)
+        .streaming_search_with(
+            vec![
+                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
+                Box::new(PagedResults::new(page)),
+            ],
+            &l.base_dn,
+            l.scope.into(),
+            &l.sync.filter,
+            mapper.attributes(),
+        )
+        .await
+        .map_err(|e| Halt::Fail(format!("the search under `{}` failed: {e}", l.base_dn)))?;
+
+    let batch_size = start.batch_size.max(1) as usize;
+    let mut users: Vec<UserRecord> = Vec::new();
+    let mut errors: Vec<EntryError> = Vec::new();
+    let mut bytes = 0usize;
+    let mut count = 0u64;
+    loop {
+        let raw = match stream.next().await {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(Halt::Fail(format!(
+                    "the directory read ended early after {count} entries: {e}"
+                )));
+            }
+        };
+        count += 1;
+        read.store(count, Ordering::Relaxed);
+        // ldap3 panics on malformed entries: one bad entry must not take the agent down.
+        let entry = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            SearchEntry::construct(raw)
+        })) {
+            Ok(e) => e,
+            Err(_) => {
+                return Err(Halt::Fail(format!(
+                    "entry {count} from the directory is malformed"
+                )));
+            }
+        };
+        let view = Entry {
+            dn: &entry.dn,
+            attrs: &entry.attrs,
+            bin_attrs: &entry.bin_attrs,
+        };
+        let id = mapper.external_id(&view);
+        let known = id.as_ref().and_then(|i| manifest.entries.get_mut(i));
+        let known_hash = known.map(|(h, seen)| {
+            *seen = true;
+            h.clone()
+        });
+        match mapper.map(&view) {
+            Ok(record) => {
+                if known_hash.as_deref() == Some(record.content_hash().as_str()) && !start.full {
+                    continue;
+                }
+                bytes += record.source_dn.len() + record.username.len() + 256;
+                users.push(record);
+            }
+            Err(reason) => errors.push(EntryError {
+                dn: entry.dn.clone(),
+                external_id: id,
+                reason,
+            }),
+        }
+        if users.len() + errors.len() >= batch_size || bytes >= BATCH_BYTES {
+            let (u, e) = (std::mem::take(&mut users), std::mem::take(&mut errors));
+            bytes = 0;
+            tx.send_acked(|seq| AgentMessage::Batch {
+                run_id,
+                seq,
+                users: u,
+                errors: e,
+            })
+            .await?;
+        }
+    }
+    // Every page returned, but did the search end well? A size or time limit ends it
+    // early with a result code: then nothing may be deleted (DESIGN §5.3 step 5).
+    let result = stream.finish().await;
+    if result.rc != 0 {
+        let text = if result.text.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", result.text)
+        };
+        return Err(Halt::Fail(format!(
+            "the directory read was incomplete after {count} entries: {} (result code {}){text}",
+            rc_name(result.rc),
+            result.rc
+        )));
+    }
+    let _ = conn.unbind().await;
+    if !users.is_empty() || !errors.is_empty() {
+        tx.send_acked(|seq| AgentMessage::Batch {
+            run_id,
+            seq,
+            users,
+            errors,
+        })
+        .await?;
+    }
+    tx.send(AgentMessage::ReadComplete {
+        run_id,
+        read: count,
+    })
+    .await?;
+    let gone: Vec<String> = manifest
+        .entries
+        .into_iter()
+        .filter(|(_, (_, seen))| !seen)
+        .map(|(id, _)| id)
+        .collect();
+    for chunk in gone.chunks(DELETIONS_PER_MESSAGE) {
+        let ids = chunk.to_vec();
+        tx.send_acked(|seq| AgentMessage::Deletions {
+            run_id,
+            seq,
+            external_ids: ids,
+        })
+        .await?;
+    }
+    tx.send(AgentMessage::Done { run_id }).await?;
+    Ok(())
+}
+
+/// The LDAP result codes an incomplete read most often ends with.
+fn rc_name(rc: u32) -> &'static str {
+    match rc {
+        3 => "time limit exceeded",
+        4 => "size limit exceeded",
+        11 => "administrative limit exceeded",
+        51 => "the directory is busy",
+        52 => "the directory is unavailable",
+        80 => "other error",
+        _ => "the search failed",
+    }
+}

@@ -1,0 +1,58 @@
+-- The tenant's directory and the runs that keep it in step (DESIGN §5).
+
+CREATE TABLE users (
+    id                  UUID PRIMARY KEY,
+    tenant_id           UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    -- NULL for users created by hand (provider `manual`) or detached.
+    synchronization_id  UUID REFERENCES synchronizations(id) ON DELETE SET NULL,
+    external_id         TEXT,
+    username            TEXT NOT NULL,
+    username_key        TEXT NOT NULL,        -- lower-case, for matching
+    email               TEXT,
+    display_name        TEXT,
+    given_name          TEXT,
+    surname             TEXT,
+    enabled             BOOLEAN NOT NULL,     -- the cloud's state
+    source_enabled      BOOLEAN NOT NULL,     -- what the source said last
+    removed_from_source BOOLEAN NOT NULL,     -- disabled because it left the source
+    source_dn           TEXT,
+    extra               JSONB NOT NULL,
+    content_hash        TEXT,
+    created_at          TIMESTAMPTZ NOT NULL,
+    updated_at          TIMESTAMPTZ NOT NULL,
+    UNIQUE (tenant_id, username_key)
+);
+CREATE UNIQUE INDEX users_external ON users (tenant_id, synchronization_id, external_id);
+
+CREATE TABLE runs (
+    id                  UUID PRIMARY KEY,
+    tenant_id           UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    synchronization_id  UUID NOT NULL REFERENCES synchronizations(id) ON DELETE CASCADE,
+    status              TEXT NOT NULL,        -- running | succeeded | failed | held | cancelled
+    trigger_source      TEXT NOT NULL,        -- api | schedule | agent
+    triggered_by        TEXT NOT NULL,
+    dry_run             BOOLEAN NOT NULL,
+    full_resync         BOOLEAN NOT NULL,
+    settings            JSONB NOT NULL,       -- effective settings with their sources
+    connection_id       UUID,
+    read_complete       BOOLEAN NOT NULL,
+    counts              JSONB NOT NULL,
+    error               TEXT,
+    decision            TEXT,                 -- approved | rejected, for held runs
+    started_at          TIMESTAMPTZ NOT NULL,
+    finished_at         TIMESTAMPTZ
+);
+CREATE INDEX runs_sync ON runs (synchronization_id, started_at);
+-- At most one active run per synchronization (DESIGN §5.3 step 1).
+CREATE UNIQUE INDEX runs_one_active ON runs (synchronization_id) WHERE status = 'running';
+
+CREATE TABLE run_changes (
+    run_id       UUID NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq          BIGINT NOT NULL,
+    user_id      UUID,
+    external_id  TEXT,
+    username     TEXT NOT NULL,
+    operation    TEXT NOT NULL,   -- create | update | delete | disable
+    outcome      TEXT NOT NULL,   -- applied | planned | held | skipped: … | conflict: … | error: …
+    PRIMARY KEY (run_id, seq)
+);

@@ -1,0 +1,210 @@
+//! The run side of an agent session: at most one active run per connection, fed by the
+//! agent's messages, ended with `run_finished` (DESIGN §5.3).
+
+use super::session::Conn;
+use crate::app::AppState;
+use crate::db::runs::Run;
+use crate::db::{syncs, users};
+use crate::sync::run::{self, ActiveRun, MANIFEST_CHUNK, NewRun, StartError};
+use adc_shared::Settings;
+use adc_shared::protocol::{AgentMessage, Hello, ServerMessage};
+use uuid::Uuid;
+
+pub struct RunSlot<'a> {
+    state: &'a AppState,
+    sync: &'a syncs::Sync,
+    conn_id: Uuid,
+    hostname: String,
+    pub agent_settings: Settings,
+    active: Option<ActiveRun>,
+    manifest_pending: bool,
+}
+
+impl<'a> RunSlot<'a> {
+    pub fn new(state: &'a AppState, sync: &'a syncs::Sync, conn_id: Uuid, hello: &Hello) -> Self {
+        RunSlot {
+            state,
+            sync,
+            conn_id,
+            hostname: hello.hostname.clone(),
+            agent_settings: hello.settings,
+            active: None,
+            manifest_pending: false,
+        }
+    }
+
+    /// Takes on a run recorded by REST or the schedule; the message to send the agent.
+    pub async fn begin(&mut self, run: &Run) -> Option<ServerMessage> {
+        if let Some(a) = &self.active {
+            // Cannot happen while the database allows one active run per synchronization.
+            tracing::error!(run_id = %run.id, active = %a.id, "a second run was sent to a busy connection");
+            crate::db::runs::finish(
+                &self.state.db,
+                run.id,
+                "failed",
+                &Default::default(),
+                Some("the agent was busy"),
+            )
+            .await
+            .ok();
+            return None;
+        }
+        let guard = syncs::get(&self.state.db, run.tenant_id, run.synchronization_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.guard.0)
+            .unwrap_or_default();
+        self.active = Some(ActiveRun::new(run, guard));
+        tracing::info!(run_id = %run.id, connection_id = %self.conn_id, "run started");
+        Some(run::start_message(run))
+    }
+
+    pub fn wants_manifest(&self) -> bool {
+        self.manifest_pending
+    }
+
+    /// Streams the manifest in chunks, in external-ID order.
+    pub async fn send_manifest(&mut self, conn: &mut Conn) -> anyhow::Result<()> {
+        self.manifest_pending = false;
+        let Some(active) = self.active.as_mut() else {
+            return Ok(());
+        };
+        let mut after = String::new();
+        loop {
+            let mut page =
+                users::manifest_page(&self.state.db, active.sync_id(), &after, MANIFEST_CHUNK)
+                    .await?;
+            let last = (page.len() as i64) < MANIFEST_CHUNK;
+            if let Some((id, _)) = page.last() {
+                after = id.clone();
+            }
+            active.manifest_size += page.len() as u64;
+            if active.full {
+                // A full resync asks for every user again.
+                page.iter_mut().for_each(|(_, h)| h.clear());
+            }
+            conn.send(&ServerMessage::ManifestChunk {
+                run_id: active.id,
+                entries: page,
+                last,
+            })
+            .await?;
+            if last {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Handles a run message; returns what to send back.
+    pub async fn handle(&mut self, m: AgentMessage) -> Vec<ServerMessage> {
+        let db = &self.state.db;
+        if let AgentMessage::RequestRun { dry_run, full } = m {
+            return self.request(dry_run, full).await;
+        }
+        let run_id = match &m {
+            AgentMessage::ManifestRequest { run_id }
+            | AgentMessage::Batch { run_id, .. }
+            | AgentMessage::ReadComplete { run_id, .. }
+            | AgentMessage::Deletions { run_id, .. }
+            | AgentMessage::Done { run_id }
+            | AgentMessage::RunFailed { run_id, .. } => *run_id,
+            _ => return vec![],
+        };
+        let Some(active) = self.active.as_mut().filter(|a| a.id == run_id) else {
+            // A late message of a run that ended (e.g. failed on the server side).
+            tracing::debug!(%run_id, "message for a run that is not active here");
+            return vec![];
+        };
+        let step = match m {
+            AgentMessage::ManifestRequest { .. } => {
+                self.manifest_pending = true;
+                return vec![];
+            }
+            AgentMessage::Batch {
+                seq, users, errors, ..
+            } => active
+                .batch(db, users, errors)
+                .await
+                .map(|()| Some(ServerMessage::BatchAck { run_id, seq })),
+            AgentMessage::ReadComplete { read, .. } => {
+                active.read_complete(db, read).await.map(|()| None)
+            }
+            AgentMessage::Deletions {
+                seq, external_ids, ..
+            } => active
+                .deletions(external_ids)
+                .map(|()| Some(ServerMessage::BatchAck { run_id, seq })),
+            AgentMessage::Done { .. } => match active.done(db).await {
+                Ok(status) => {
+                    let report = active.summary(status, None);
+                    tracing::info!(%run_id, status, "run finished");
+                    self.active = None;
+                    return vec![ServerMessage::RunFinished { run_id, report }];
+                }
+                Err(e) => Err(e),
+            },
+            AgentMessage::RunFailed { reason, .. } => Err(format!("the agent reported: {reason}")),
+            _ => Ok(None),
+        };
+        match step {
+            Ok(reply) => reply.into_iter().collect(),
+            Err(reason) => {
+                tracing::warn!(%run_id, reason, "run failed");
+                active.fail(db, &reason).await;
+                let report = active.summary("failed", Some(reason));
+                self.active = None;
+                vec![ServerMessage::RunFinished { run_id, report }]
+            }
+        }
+    }
+
+    /// `adc imp`: the agent asks for a run on this connection.
+    async fn request(&mut self, dry_run: bool, full: bool) -> Vec<ServerMessage> {
+        if self.active.is_some() {
+            return vec![ServerMessage::RunRefused {
+                reason: "this agent is running a sync already".into(),
+            }];
+        }
+        let sync = match syncs::get(&self.state.db, self.sync.tenant_id, self.sync.id).await {
+            Ok(Some(s)) => s,
+            _ => {
+                return vec![ServerMessage::RunRefused {
+                    reason: "the synchronization is gone".into(),
+                }];
+            }
+        };
+        let new = NewRun {
+            sync: &sync,
+            connection_id: self.conn_id,
+            agent_settings: self.agent_settings,
+            trigger: "agent",
+            triggered_by: format!("adc imp on {}", self.hostname),
+            dry_run,
+            full,
+        };
+        match run::start(&self.state.db, new).await {
+            Ok(r) => self.begin(&r).await.into_iter().collect(),
+            Err(StartError::Active(id)) => vec![ServerMessage::RunRefused {
+                reason: match id {
+                    Some(id) => format!("another run of this synchronization is active ({id})"),
+                    None => "another run of this synchronization is active".into(),
+                },
+            }],
+            Err(StartError::Db(e)) => {
+                tracing::error!(error = %e, "could not record a run");
+                vec![ServerMessage::RunRefused {
+                    reason: "the server could not record the run".into(),
+                }]
+            }
+        }
+    }
+
+    /// Fails the active run, if any: the connection ended under it.
+    pub async fn abandon(&mut self, reason: &str) {
+        if let Some(a) = self.active.take() {
+            tracing::warn!(run_id = %a.id, reason, "run failed");
+            a.fail(&self.state.db, reason).await;
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Runs and their change lists (DESIGN §5.3).
+
+use super::{Db, now};
+use crate::{db_execute, on_db};
+use adc_shared::EffectiveSettings;
+use adc_shared::protocol::RunCounts;
+use serde::Serialize;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Run {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub synchronization_id: Uuid,
+    pub status: String,
+    pub trigger_source: String,
+    pub triggered_by: String,
+    pub dry_run: bool,
+    pub full_resync: bool,
+    pub settings: Json<EffectiveSettings>,
+    pub connection_id: Option<Uuid>,
+    pub read_complete: bool,
+    pub counts: Json<RunCounts>,
+    pub error: Option<String>,
+    pub decision: Option<String>,
+    pub started_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+macro_rules! select_run {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, decision, started_at, finished_at FROM runs ",
+            $rest
+        )
+    };
+}
+
+pub const RUNNING: &str = "running";
+
+/// Records a new running run; a unique violation means another run is active.
+pub async fn insert(db: &Db, r: &Run) -> Result<(), sqlx::Error> {
+    db_execute!(db, |p| {
+        sqlx::query(
+        "INSERT INTO runs (id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, decision, started_at, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13, NULL)"
+    )
+    .bind(r.id)
+    .bind(r.tenant_id)
+    .bind(r.synchronization_id)
+    .bind(&r.status)
+    .bind(&r.trigger_source)
+    .bind(&r.triggered_by)
+    .bind(r.dry_run)
+    .bind(r.full_resync)
+    .bind(r.settings)
+    .bind(r.connection_id)
+    .bind(r.read_complete)
+    .bind(r.counts)
+    .bind(r.started_at)
+    .execute(p)
+    .await
+    })?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<Run>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Run>(select_run!(
+        "WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(p)
+    .await)
+}
+
+pub async fn active_for_sync(db: &Db, sync_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_scalar::<_, Uuid>(
+        "SELECT id FROM runs WHERE synchronization_id = $1 AND status = $2"
+    )
+    .bind(sync_id)
+    .bind(RUNNING)
+    .fetch_optional(p)
+    .await)
+}
+
+/// The runs of a synchronization, newest first.
+pub async fn list(
+    db: &Db,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+    limit: i64,
+) -> Result<Vec<Run>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Run>(select_run!(
+        "WHERE tenant_id = $1 AND synchronization_id = $2 ORDER BY started_at DESC, id LIMIT $3"
+    ))
+    .bind(tenant_id)
+    .bind(sync_id)
+    .bind(limit)
+    .fetch_all(p)
+    .await)
+}
+
+pub async fn set_read_complete(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "UPDATE runs SET read_complete = $1 WHERE id = $2"
+    )
+    .bind(true)
+    .bind(id)
+    .execute(p)
+    .await)?;
+    Ok(())
+}
+
+/// Ends a run that is still running; returns false when it had ended already.
+pub async fn finish(
+    db: &Db,
+    id: Uuid,
+    status: &str,
+    counts: &RunCounts,
+    error: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "UPDATE runs SET status = $1, counts = $2, error = $3, finished_at = $4 WHERE id = $5 AND status = $6"
+    )
+    .bind(status)
+    .bind(Json(counts))
+    .bind(error)
+    .bind(now())
+    .bind(id)
+    .bind(RUNNING)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}
+
+/// Fails every running run whose agent connection is gone: the server restarted or a
+/// replica died mid-run (DESIGN §5.3 step 8).
+pub async fn fail_orphans(db: &Db, reason: &str) -> Result<u64, sqlx::Error> {
+    db_execute!(db, |p| {
+        sqlx::query(
+        "UPDATE runs SET status = 'failed', error = $1, finished_at = $2
+         WHERE status = $3 AND (connection_id IS NULL OR connection_id NOT IN (SELECT id FROM agent_connections))"
+    )
+    .bind(reason)
+    .bind(now())
+    .bind(RUNNING)
+    .execute(p)
+    .await
+    })
+}
+
+/// One row of a run's change list.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Change {
+    pub seq: i64,
+    pub user_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub username: String,
+    pub operation: String,
+    pub outcome: String,
+}
+
+/// A page of changes after `after` (a seq), filtered by operation and outcome prefix.
+pub async fn changes(
+    db: &Db,
+    run_id: Uuid,
+    operation: Option<&str>,
+    outcome: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Change>, sqlx::Error> {
+    on_db!(db, |p| {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT seq, user_id, external_id, username, operation, outcome FROM run_changes WHERE run_id = ",
+        );
+        qb.push_bind(run_id).push(" AND seq > ").push_bind(after);
+        if let Some(op) = operation {
+            qb.push(" AND operation = ").push_bind(op.to_owned());
+        }
+        if let Some(o) = outcome {
+            // `skipped` matches `skipped: no-create` and the like.
+            qb.push(" AND (outcome = ")
+                .push_bind(o.to_owned())
+                .push(" OR outcome LIKE ")
+                .push_bind(format!("{o}:%"))
+                .push(")");
+        }
+        qb.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        qb.build_query_as::<Change>().fetch_all(p).await
+    })
+}

@@ -1,0 +1,300 @@
+//! The tenant's directory (DESIGN §5.1, §5.4). Batch reads and writes for the sync
+//! engine: one statement per kind per batch, never a round trip per user.
+
+use super::{Db, now};
+use crate::on_db;
+use serde::Serialize;
+use sqlx::types::Json;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What the sync engine needs to know about a stored user.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Stored {
+    pub id: Uuid,
+    pub synchronization_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub username: String,
+    pub username_key: String,
+    pub enabled: bool,
+    pub source_enabled: bool,
+    pub removed_from_source: bool,
+    pub content_hash: Option<String>,
+}
+
+/// Largest IN list per statement (SQLite allows 32766 variables).
+pub const CHUNK: usize = 1000;
+
+pub async fn by_external_ids(
+    db: &Db,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+    ids: &[String],
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = on_db!(db, |p| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash FROM users WHERE tenant_id = ",
+            );
+            qb.push_bind(tenant_id)
+                .push(" AND synchronization_id = ")
+                .push_bind(sync_id)
+                .push(" AND external_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.as_str());
+            }
+            qb.push(")");
+            qb.build_query_as::<Stored>().fetch_all(p).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+pub async fn by_username_keys(
+    db: &Db,
+    tenant_id: Uuid,
+    keys: &[String],
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let rows = on_db!(db, |p| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash FROM users WHERE tenant_id = ",
+            );
+            qb.push_bind(tenant_id).push(" AND username_key IN (");
+            let mut sep = qb.separated(", ");
+            for k in chunk {
+                sep.push_bind(k.as_str());
+            }
+            qb.push(")");
+            qb.build_query_as::<Stored>().fetch_all(p).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// One page of the manifest: (external ID, hash) after `after`, in ID order. Users
+/// disabled because they left the source are not in it: if they come back they are
+/// sent as new and re-enabled.
+pub async fn manifest_page(
+    db: &Db,
+    sync_id: Uuid,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, (String, String)>(
+        "SELECT external_id, COALESCE(content_hash, '') FROM users
+         WHERE synchronization_id = $1 AND removed_from_source = $2 AND external_id > $3
+         ORDER BY external_id LIMIT $4"
+    )
+    .bind(sync_id)
+    .bind(false)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(p)
+    .await)
+}
+
+/// Users of a synchronization still in the source: the base of the deletion guard's
+/// percentage.
+pub async fn count_in_source(db: &Db, sync_id: Uuid) -> Result<i64, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM users WHERE synchronization_id = $1 AND removed_from_source = $2"
+    )
+    .bind(sync_id)
+    .bind(false)
+    .fetch_one(p)
+    .await)
+}
+
+/// A user as the API shows it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub synchronization_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub username: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub enabled: bool,
+    pub removed_from_source: bool,
+    pub source_dn: Option<String>,
+    pub extra: Json<BTreeMap<String, String>>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Default)]
+pub struct Filter {
+    /// Matches username, e-mail or display name, case-insensitively.
+    pub q: Option<String>,
+    /// `manual`, or a synchronization ID.
+    pub provider: Option<Provider>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Provider {
+    Manual,
+    Sync(Uuid),
+}
+
+/// One page of users ordered by username, after the username key `after`.
+pub async fn search(
+    db: &Db,
+    tenant_id: Uuid,
+    f: &Filter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<User>, sqlx::Error> {
+    on_db!(db, |p| {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT id, synchronization_id, external_id, username, email, display_name, given_name, surname, enabled, removed_from_source, source_dn, extra, created_at, updated_at FROM users WHERE tenant_id = ",
+        );
+        qb.push_bind(tenant_id);
+        if let Some(q) = &f.q {
+            // LIKE wildcards in the query are escaped: a search for `a_b` means `a_b`.
+            let pattern = format!(
+                "%{}%",
+                q.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            qb.push(" AND (username_key LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+            qb.push(" OR LOWER(COALESCE(email, '')) LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+            qb.push(" OR LOWER(COALESCE(display_name, '')) LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        match f.provider {
+            Some(Provider::Manual) => {
+                qb.push(" AND synchronization_id IS NULL");
+            }
+            Some(Provider::Sync(id)) => {
+                qb.push(" AND synchronization_id = ").push_bind(id);
+            }
+            None => {}
+        }
+        if let Some(e) = f.enabled {
+            qb.push(" AND enabled = ").push_bind(e);
+        }
+        if let Some(a) = after {
+            qb.push(" AND username_key > ").push_bind(a.to_owned());
+        }
+        qb.push(" ORDER BY username_key LIMIT ").push_bind(limit);
+        qb.build_query_as::<User>().fetch_all(p).await
+    })
+}
+
+pub async fn get(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_as::<_, User>(
+        "SELECT id, synchronization_id, external_id, username, email, display_name, given_name, surname, enabled, removed_from_source, source_dn, extra, created_at, updated_at
+         FROM users WHERE tenant_id = $1 AND id = $2"
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(p)
+    .await
+    })
+}
+
+/// A user added by hand (provider `manual`).
+pub struct NewManual<'a> {
+    pub username: &'a str,
+    pub email: Option<&'a str>,
+    pub display_name: Option<&'a str>,
+    pub given_name: Option<&'a str>,
+    pub surname: Option<&'a str>,
+    pub enabled: bool,
+}
+
+pub async fn insert_manual(
+    db: &Db,
+    tenant_id: Uuid,
+    u: NewManual<'_>,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::new_v4();
+    let t = now();
+    crate::db_execute!(db, |p| {
+        sqlx::query(
+        "INSERT INTO users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname,
+                            enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at)
+         VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6, $7, $8, $9, $9, $10, NULL, $11, NULL, $12, $12)"
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(u.username)
+    .bind(u.username.to_lowercase())
+    .bind(u.email)
+    .bind(u.display_name)
+    .bind(u.given_name)
+    .bind(u.surname)
+    .bind(u.enabled)
+    .bind(false)
+    .bind(Json(BTreeMap::<String, String>::new()))
+    .bind(t)
+    .execute(p)
+    .await
+    })?;
+    Ok(id)
+}
+
+pub async fn set_enabled(
+    db: &Db,
+    tenant_id: Uuid,
+    id: Uuid,
+    enabled: bool,
+) -> Result<bool, sqlx::Error> {
+    crate::db_execute!(db, |p| sqlx::query(
+        "UPDATE users SET enabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4"
+    )
+    .bind(enabled)
+    .bind(now())
+    .bind(tenant_id)
+    .bind(id)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}
+
+/// Detaches a synced user: it becomes `manual` and the synchronization leaves it alone.
+pub async fn detach(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    crate::db_execute!(db, |p| sqlx::query(
+        "UPDATE users SET synchronization_id = NULL, external_id = NULL, content_hash = NULL, removed_from_source = $1, updated_at = $2
+         WHERE tenant_id = $3 AND id = $4"
+    )
+    .bind(false)
+    .bind(now())
+    .bind(tenant_id)
+    .bind(id)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}
+
+/// Deletes a user that no synchronization owns.
+pub async fn delete_manual(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    crate::db_execute!(db, |p| sqlx::query(
+        "DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND synchronization_id IS NULL"
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}

@@ -1,0 +1,261 @@
+//! Runs: start one, read the history, one run's report and change list, and decide on
+//! held deletions (DESIGN §5.3, §7.4).
+
+use crate::agents::Order;
+use crate::app::AppState;
+use crate::caller::Caller;
+use crate::db::runs::{self, Change, Run};
+use crate::db::{agents, syncs};
+use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::role::Role;
+use crate::sync::run::{self as engine, NewRun, StartError};
+use adc_shared::EffectiveSettings;
+use adc_shared::protocol::RunCounts;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Serialize)]
+pub struct RunView {
+    id: Uuid,
+    synchronization_id: Uuid,
+    status: String,
+    trigger: String,
+    triggered_by: String,
+    dry_run: bool,
+    full: bool,
+    /// Each effective setting with where its value came from.
+    settings: EffectiveSettings,
+    counts: RunCounts,
+    error: Option<String>,
+    decision: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    finished_at: Option<OffsetDateTime>,
+    duration_ms: Option<i64>,
+}
+
+impl From<Run> for RunView {
+    fn from(r: Run) -> Self {
+        RunView {
+            id: r.id,
+            synchronization_id: r.synchronization_id,
+            status: r.status,
+            trigger: r.trigger_source,
+            triggered_by: r.triggered_by,
+            dry_run: r.dry_run,
+            full: r.full_resync,
+            settings: r.settings.0,
+            counts: r.counts.0,
+            error: r.error,
+            decision: r.decision,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            duration_ms: r
+                .finished_at
+                .map(|f| (f - r.started_at).whole_milliseconds() as i64),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    full: bool,
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(sync_id): ApiPath<Uuid>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<RunView>)> {
+    caller.require(Role::Operator)?;
+    // The body is optional: no body means a normal run.
+    let body: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
+        StartBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::Invalid(format!("run request: {e}")))?
+    };
+    let sync = syncs::get(&state.db, caller.tenant_id, sync_id)
+        .await?
+        .ok_or(ApiError::NotFound("synchronization"))?;
+    let local = state.agents.connections(sync_id);
+    let connected = agents::list_for_sync(&state.db, caller.tenant_id, sync_id).await?;
+    // Any connected agent will do (high availability); pick one held by this replica.
+    let Some(agent) = connected.iter().find(|a| local.contains(&a.id)) else {
+        return Err(ApiError::Unavailable(if connected.is_empty() {
+            "no agent is connected for this synchronization; start `adc run` next to the directory"
+                .into()
+        } else {
+            "the agent is connected to another server replica; send the request to that replica"
+                .into()
+        }));
+    };
+    let new = NewRun {
+        sync: &sync,
+        connection_id: agent.id,
+        agent_settings: agent.settings.0,
+        trigger: "api",
+        triggered_by: caller.name.clone(),
+        dry_run: body.dry_run,
+        full: body.full,
+    };
+    let run = match engine::start(&state.db, new).await {
+        Ok(r) => r,
+        Err(StartError::Active(id)) => {
+            return Err(ApiError::Conflict(match id {
+                Some(id) => format!(
+                    "a run of this synchronization is already active ({id}); wait for it to end"
+                ),
+                None => {
+                    "a run of this synchronization is already active; wait for it to end".into()
+                }
+            }));
+        }
+        Err(StartError::Db(e)) => return Err(e.into()),
+    };
+    if !state
+        .agents
+        .send(agent.id, Order::StartRun(Box::new(run.clone())))
+    {
+        runs::finish(
+            &state.db,
+            run.id,
+            "failed",
+            &RunCounts::default(),
+            Some("the agent disconnected before the run started"),
+        )
+        .await?;
+        return Err(ApiError::Unavailable(
+            "the agent disconnected before the run started".into(),
+        ));
+    }
+    tracing::info!(run_id = %run.id, synchronization_id = %sync_id, "run requested");
+    Ok((StatusCode::ACCEPTED, Json(run.into())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(sync_id): ApiPath<Uuid>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<RunView>>> {
+    syncs::get(&state.db, caller.tenant_id, sync_id)
+        .await?
+        .ok_or(ApiError::NotFound("synchronization"))?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    Ok(Json(
+        runs::list(&state.db, caller.tenant_id, sync_id, limit)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+async fn find(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Run> {
+    runs::get(&state.db, caller.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("run"))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<RunView>> {
+    Ok(Json(find(&state, &caller, id).await?.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    operation: Option<String>,
+    outcome: Option<String>,
+    /// The `next_after` of the previous page.
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct ChangesPage {
+    changes: Vec<Change>,
+    /// Pass as `after` for the next page; null on the last one.
+    next_after: Option<i64>,
+}
+
+pub async fn changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    Query(q): Query<ChangesQuery>,
+) -> ApiResult<Json<ChangesPage>> {
+    find(&state, &caller, id).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let changes = runs::changes(
+        &state.db,
+        id,
+        q.operation.as_deref(),
+        q.outcome.as_deref(),
+        q.after.unwrap_or(-1),
+        limit,
+    )
+    .await?;
+    let next_after = (changes.len() as i64 == limit)
+        .then(|| changes.last().map(|c| c.seq))
+        .flatten();
+    Ok(Json(ChangesPage {
+        changes,
+        next_after,
+    }))
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<RunView>> {
+    decide(state, caller, id, true).await
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<RunView>> {
+    decide(state, caller, id, false).await
+}
+
+async fn decide(
+    state: AppState,
+    caller: Caller,
+    id: Uuid,
+    approve: bool,
+) -> ApiResult<Json<RunView>> {
+    caller.require(Role::Operator)?;
+    let run = find(&state, &caller, id).await?;
+    if run.status != "held" {
+        return Err(ApiError::Conflict(format!(
+            "the run is {}, not held: there is nothing to decide",
+            run.status
+        )));
+    }
+    crate::sync::held::decide(&state.db, &run, approve, &caller.name).await?;
+    tracing::info!(run_id = %id, approve, "held deletions decided");
+    Ok(Json(find(&state, &caller, id).await?.into()))
+}

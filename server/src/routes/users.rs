@@ -1,0 +1,193 @@
+//! The tenant's directory (DESIGN §5.4, §7.4): search and paging; manual users; a
+//! synced user can only be disabled, enabled or detached, since its source owns it.
+
+use crate::app::AppState;
+use crate::caller::Caller;
+use crate::db::users::{self, Filter, NewManual, Provider, User};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, on_unique};
+use crate::role::Role;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Serialize)]
+pub struct UserView {
+    #[serde(flatten)]
+    user: User,
+    /// `manual`, or the ID of the synchronization that owns the user.
+    provider: String,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        let provider = u
+            .synchronization_id
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "manual".into());
+        UserView { user: u, provider }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    q: Option<String>,
+    provider: Option<String>,
+    enabled: Option<bool>,
+    /// The `next_after` of the previous page.
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct Page {
+    users: Vec<UserView>,
+    next_after: Option<String>,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Page>> {
+    let provider = match q.provider.as_deref() {
+        None | Some("") => None,
+        Some("manual") => Some(Provider::Manual),
+        Some(id) => Some(Provider::Sync(Uuid::parse_str(id).map_err(|_| {
+            ApiError::BadRequest("provider must be `manual` or a synchronization ID".into())
+        })?)),
+    };
+    let filter = Filter {
+        q: q.q
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().to_owned()),
+        provider,
+        enabled: q.enabled,
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let found = users::search(
+        &state.db,
+        caller.tenant_id,
+        &filter,
+        q.after.as_deref(),
+        limit,
+    )
+    .await?;
+    let next_after = (found.len() as i64 == limit)
+        .then(|| found.last().map(|u| u.username.to_lowercase()))
+        .flatten();
+    Ok(Json(Page {
+        users: found.into_iter().map(Into::into).collect(),
+        next_after,
+    }))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<UserView>> {
+    let u = users::get(&state.db, caller.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    Ok(Json(u.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Create {
+    username: String,
+    email: Option<String>,
+    display_name: Option<String>,
+    given_name: Option<String>,
+    surname: Option<String>,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<Create>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    caller.require(Role::SystemAdmin)?;
+    let username = b.username.trim();
+    if username.is_empty()
+        || username.chars().count() > 256
+        || username.chars().any(char::is_control)
+    {
+        return Err(ApiError::Invalid(
+            "username must be 1-256 characters, without control characters".into(),
+        ));
+    }
+    let new = NewManual {
+        username,
+        email: b.email.as_deref(),
+        display_name: b.display_name.as_deref(),
+        given_name: b.given_name.as_deref(),
+        surname: b.surname.as_deref(),
+        enabled: b.enabled,
+    };
+    let id = users::insert_manual(&state.db, caller.tenant_id, new)
+        .await
+        .map_err(|e| on_unique(e, format!("a user named `{username}` exists already")))?;
+    let u = users::get(&state.db, caller.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    Ok((StatusCode::CREATED, Json(u.into())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    enabled: Option<bool>,
+    /// `true` makes a synced user `manual`: its synchronization leaves it alone.
+    #[serde(default)]
+    detach: bool,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(b): ApiJson<Change>,
+) -> ApiResult<Json<UserView>> {
+    caller.require(Role::SystemAdmin)?;
+    users::get(&state.db, caller.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    if b.detach {
+        users::detach(&state.db, caller.tenant_id, id).await?;
+    }
+    if let Some(e) = b.enabled {
+        users::set_enabled(&state.db, caller.tenant_id, id, e).await?;
+    }
+    let u = users::get(&state.db, caller.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    Ok(Json(u.into()))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::SystemAdmin)?;
+    let u = users::get(&state.db, caller.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    if u.synchronization_id.is_some() {
+        return Err(ApiError::Conflict(
+            "this user belongs to a synchronization: its source decides; disable or detach it instead".into(),
+        ));
+    }
+    users::delete_manual(&state.db, caller.tenant_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,174 @@
+//! Writing a plan: each batch in one transaction, one statement per kind of row
+//! (DESIGN §9: never a round trip or a commit per user).
+
+use super::plan::{BatchPlan, ChangeRow, DeletionPlan};
+use crate::db::{Db, now};
+use crate::on_db;
+use adc_shared::protocol::RunCounts;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// Rows per multi-row INSERT: well under SQLite's 32766 bound variables.
+const ROWS: usize = 500;
+
+/// Inserts change rows numbered from `$first` inside the transaction `$tx`.
+macro_rules! insert_changes {
+    ($tx:ident, $run_id:expr, $first:expr, $changes:expr) => {{
+        let changes: &[ChangeRow] = $changes;
+        for (i, chunk) in changes.chunks(ROWS).enumerate() {
+            let base = $first + (i * ROWS) as i64;
+            let mut qb =
+                sqlx::QueryBuilder::new("INSERT INTO run_changes (run_id, seq, user_id, external_id, username, operation, outcome) ");
+            qb.push_values(chunk.iter().enumerate(), |mut b, (j, c)| {
+                b.push_bind($run_id)
+                    .push_bind(base + j as i64)
+                    .push_bind(c.user_id)
+                    .push_bind(c.external_id.clone())
+                    .push_bind(c.username.clone())
+                    .push_bind(c.operation)
+                    .push_bind(c.outcome.clone());
+            });
+            qb.build().execute(&mut *$tx).await?;
+        }
+    }};
+}
+
+macro_rules! update_counts {
+    ($tx:ident, $run_id:expr, $counts:expr) => {
+        sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2")
+            .bind(Json($counts))
+            .bind($run_id)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
+/// Where a run stands while its batches are written.
+pub struct Progress<'a> {
+    pub run_id: Uuid,
+    pub tenant_id: Uuid,
+    pub sync_id: Uuid,
+    /// The next change-list sequence number; advanced by what is written.
+    pub next_seq: &'a mut i64,
+    /// The run's counts after this write, stored with it.
+    pub counts: &'a RunCounts,
+}
+
+/// Applies a batch plan and records its changes and the run's counts atomically.
+pub async fn write_batch(db: &Db, at: Progress<'_>, plan: &BatchPlan) -> Result<(), sqlx::Error> {
+    let t = now();
+    let first_seq = *at.next_seq;
+    on_db!(db, |p| {
+        let mut tx = p.begin().await?;
+        for chunk in plan.inserts.chunks(ROWS) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut b, u| {
+                let r = &u.record;
+                b.push_bind(u.id)
+                    .push_bind(at.tenant_id)
+                    .push_bind(at.sync_id)
+                    .push_bind(r.external_id.clone())
+                    .push_bind(r.username.clone())
+                    .push_bind(r.username.to_lowercase())
+                    .push_bind(r.email.clone())
+                    .push_bind(r.display_name.clone())
+                    .push_bind(r.given_name.clone())
+                    .push_bind(r.surname.clone())
+                    .push_bind(u.enabled)
+                    .push_bind(r.enabled)
+                    .push_bind(false)
+                    .push_bind(r.source_dn.clone())
+                    .push_bind(Json(r.extra.clone()))
+                    .push_bind(u.hash.clone())
+                    .push_bind(t)
+                    .push_bind(t);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        for u in &plan.updates {
+            let r = &u.record;
+            sqlx::query(
+                "UPDATE users SET synchronization_id = $1, external_id = $2, username = $3, username_key = $4, email = $5, display_name = $6,
+                 given_name = $7, surname = $8, enabled = $9, source_enabled = $10, removed_from_source = $11, source_dn = $12, extra = $13,
+                 content_hash = $14, updated_at = $15 WHERE id = $16 AND tenant_id = $17",
+            )
+            .bind(at.sync_id)
+            .bind(&r.external_id)
+            .bind(&r.username)
+            .bind(r.username.to_lowercase())
+            .bind(&r.email)
+            .bind(&r.display_name)
+            .bind(&r.given_name)
+            .bind(&r.surname)
+            .bind(u.enabled)
+            .bind(r.enabled)
+            .bind(false)
+            .bind(&r.source_dn)
+            .bind(Json(&r.extra))
+            .bind(&u.hash)
+            .bind(t)
+            .bind(u.id)
+            .bind(at.tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_changes!(tx, at.run_id, first_seq, &plan.changes);
+        update_counts!(tx, at.run_id, at.counts);
+        tx.commit().await
+    })?;
+    *at.next_seq += plan.changes.len() as i64;
+    Ok(())
+}
+
+/// Applies a deletion plan (deletes, disables, or only the change rows when held,
+/// skipped or planned) in one transaction per call.
+pub async fn write_deletions(
+    db: &Db,
+    at: Progress<'_>,
+    plan: &DeletionPlan,
+) -> Result<(), sqlx::Error> {
+    let t = now();
+    let first_seq = *at.next_seq;
+    on_db!(db, |p| {
+        let mut tx = p.begin().await?;
+        for chunk in plan.delete.chunks(ROWS) {
+            let mut qb = sqlx::QueryBuilder::new("DELETE FROM users WHERE tenant_id = ");
+            qb.push_bind(at.tenant_id)
+                .push(" AND synchronization_id = ")
+                .push_bind(at.sync_id)
+                .push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await?;
+        }
+        for chunk in plan.disable.chunks(ROWS) {
+            let mut qb = sqlx::QueryBuilder::new("UPDATE users SET enabled = ");
+            qb.push_bind(false)
+                .push(", removed_from_source = ")
+                .push_bind(true)
+                .push(", updated_at = ")
+                .push_bind(t);
+            qb.push(" WHERE tenant_id = ")
+                .push_bind(at.tenant_id)
+                .push(" AND synchronization_id = ")
+                .push_bind(at.sync_id);
+            qb.push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await?;
+        }
+        insert_changes!(tx, at.run_id, first_seq, &plan.changes);
+        update_counts!(tx, at.run_id, at.counts);
+        tx.commit().await
+    })?;
+    *at.next_seq += plan.changes.len() as i64;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! The sync engine (DESIGN §5): what a batch or a set of deletions means under the
+//! effective settings (`plan`, pure), writing it (`apply`), and the life of a run
+//! (`run`).
+
+pub mod apply;
+pub mod held;
+pub mod plan;
+pub mod run;

@@ -1,0 +1,353 @@
+//! Deciding, without touching the database, what each record of a batch and each
+//! deletion does under the effective settings. The server enforces policy here; it
+//! never trusts the agent to have honoured it (DESIGN §4, §8.3).
+
+use crate::db::syncs::DeletionGuard;
+use crate::db::users::Stored;
+use adc_shared::protocol::{EntryError, RunCounts};
+use adc_shared::{EffectiveSettings, Setting, UserRecord};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// A new user to insert.
+#[derive(Clone, Debug)]
+pub struct Insert {
+    pub id: Uuid,
+    pub record: UserRecord,
+    pub hash: String,
+    pub enabled: bool,
+}
+
+/// A stored user to rewrite from its record.
+#[derive(Clone, Debug)]
+pub struct Update {
+    pub id: Uuid,
+    pub record: UserRecord,
+    pub hash: String,
+    pub enabled: bool,
+    /// A user of another provider that this synchronization takes over.
+    pub take_over: bool,
+}
+
+/// One row of the run's change list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeRow {
+    pub user_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub username: String,
+    pub operation: &'static str,
+    pub outcome: String,
+}
+
+#[derive(Debug, Default)]
+pub struct BatchPlan {
+    pub inserts: Vec<Insert>,
+    pub updates: Vec<Update>,
+    pub changes: Vec<ChangeRow>,
+    pub counts: RunCounts,
+}
+
+pub const APPLIED: &str = "applied";
+pub const PLANNED: &str = "planned";
+pub const HELD: &str = "held";
+
+/// Plans one batch. `by_external` holds this synchronization's users matching the
+/// batch's external IDs, `by_username` the tenant's users matching its usernames.
+pub fn plan_batch(
+    settings: &EffectiveSettings,
+    sync_id: Uuid,
+    records: Vec<UserRecord>,
+    by_external: &HashMap<String, Stored>,
+    by_username: &HashMap<String, Stored>,
+) -> BatchPlan {
+    let dry = settings.on(Setting::DryRun);
+    let done = if dry { PLANNED } else { APPLIED };
+    let mut plan = BatchPlan::default();
+    let mut seen_ids = HashSet::new();
+    let mut seen_keys = HashSet::new();
+    for record in records {
+        let existing = by_external.get(&record.external_id);
+        let op_of = |e: Option<&Stored>| if e.is_some() { "update" } else { "create" };
+        let change = |plan: &mut BatchPlan,
+                      user_id: Option<Uuid>,
+                      op: &'static str,
+                      outcome: String,
+                      r: &UserRecord| {
+            plan.changes.push(ChangeRow {
+                user_id,
+                external_id: Some(r.external_id.clone()),
+                username: r.username.clone(),
+                operation: op,
+                outcome,
+            });
+        };
+        if let Err(reason) = record.validate() {
+            plan.counts.errors += 1;
+            change(
+                &mut plan,
+                existing.map(|e| e.id),
+                op_of(existing),
+                format!("error: {reason}"),
+                &record,
+            );
+            continue;
+        }
+        let key = record.username.to_lowercase();
+        if !seen_ids.insert(record.external_id.clone()) || !seen_keys.insert(key.clone()) {
+            plan.counts.errors += 1;
+            change(
+                &mut plan,
+                None,
+                op_of(existing),
+                "error: sent twice in one batch".into(),
+                &record,
+            );
+            continue;
+        }
+        let hash = record.content_hash();
+        let holder = by_username.get(&key);
+        match existing {
+            Some(e) => {
+                if let Some(h) = holder.filter(|h| h.id != e.id) {
+                    plan.counts.conflicts += 1;
+                    let reason = format!(
+                        "conflict: username `{}` belongs to another user",
+                        h.username
+                    );
+                    change(&mut plan, Some(e.id), "update", reason, &record);
+                    continue;
+                }
+                if !e.removed_from_source && e.content_hash.as_deref() == Some(hash.as_str()) {
+                    plan.counts.unchanged += 1;
+                    continue;
+                }
+                let op = if e.removed_from_source && record.enabled {
+                    "enable"
+                } else {
+                    "update"
+                };
+                if settings.on(Setting::NoUpdate) {
+                    plan.counts.skipped += 1;
+                    change(
+                        &mut plan,
+                        Some(e.id),
+                        op,
+                        "skipped: no-update".into(),
+                        &record,
+                    );
+                    continue;
+                }
+                // The sync changes the cloud's enabled state only when the source's
+                // changed, or when the user comes back (DESIGN §5.3 step 7).
+                let enabled = if e.removed_from_source || record.enabled != e.source_enabled {
+                    record.enabled
+                } else {
+                    e.enabled
+                };
+                plan.counts.updated += 1;
+                change(&mut plan, Some(e.id), op, done.into(), &record);
+                plan.updates.push(Update {
+                    id: e.id,
+                    record,
+                    hash,
+                    enabled,
+                    take_over: false,
+                });
+            }
+            None => match holder {
+                Some(h) if h.synchronization_id == Some(sync_id) => {
+                    plan.counts.conflicts += 1;
+                    let reason =
+                        "conflict: username in use by another user of this synchronization"
+                            .to_owned();
+                    change(&mut plan, Some(h.id), "create", reason, &record);
+                }
+                Some(h) => {
+                    if settings.on(Setting::NoUpdateProviderMismatch) {
+                        plan.counts.conflicts += 1;
+                        change(
+                            &mut plan,
+                            Some(h.id),
+                            "update",
+                            "conflict: provider mismatch".into(),
+                            &record,
+                        );
+                    } else if settings.on(Setting::NoUpdate) {
+                        plan.counts.skipped += 1;
+                        change(
+                            &mut plan,
+                            Some(h.id),
+                            "update",
+                            "skipped: no-update".into(),
+                            &record,
+                        );
+                    } else {
+                        plan.counts.updated += 1;
+                        change(
+                            &mut plan,
+                            Some(h.id),
+                            "update",
+                            format!("{done} (taken over)"),
+                            &record,
+                        );
+                        let enabled = record.enabled;
+                        plan.updates.push(Update {
+                            id: h.id,
+                            record,
+                            hash,
+                            enabled,
+                            take_over: true,
+                        });
+                    }
+                }
+                None => {
+                    if settings.on(Setting::NoCreate) {
+                        plan.counts.skipped += 1;
+                        change(
+                            &mut plan,
+                            None,
+                            "create",
+                            "skipped: no-create".into(),
+                            &record,
+                        );
+                        continue;
+                    }
+                    let id = Uuid::new_v4();
+                    let enabled = record.enabled && !settings.on(Setting::CreateAsDisabled);
+                    plan.counts.created += 1;
+                    change(&mut plan, Some(id), "create", done.into(), &record);
+                    plan.inserts.push(Insert {
+                        id,
+                        record,
+                        hash,
+                        enabled,
+                    });
+                }
+            },
+        }
+    }
+    if dry {
+        plan.inserts.clear();
+        plan.updates.clear();
+    }
+    plan
+}
+
+/// Entries the agent could not map: reported as errors, never deleted (their IDs
+/// count as seen on the agent's side).
+pub fn add_entry_errors(plan: &mut BatchPlan, errors: Vec<EntryError>) {
+    for e in errors {
+        plan.counts.errors += 1;
+        let name: String = e.dn.chars().filter(|c| !c.is_control()).take(512).collect();
+        let reason: String = e
+            .reason
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(512)
+            .collect();
+        plan.changes.push(ChangeRow {
+            user_id: None,
+            external_id: e.external_id.map(|i| i.chars().take(256).collect()),
+            username: name,
+            operation: "read",
+            outcome: format!("error: {reason}"),
+        });
+    }
+}
+
+/// What the deletions of a run do.
+#[derive(Debug, Default)]
+pub struct DeletionPlan {
+    /// Users to delete outright.
+    pub delete: Vec<Uuid>,
+    /// Users to disable because they left the source.
+    pub disable: Vec<Uuid>,
+    pub changes: Vec<ChangeRow>,
+    pub counts: RunCounts,
+    /// The guard stopped them: the run ends `held`.
+    pub held: bool,
+}
+
+/// Whether `n` deletions out of `total` users trip the guard; the reason if so.
+pub fn guard_trips(guard: &DeletionGuard, n: u64, total: u64) -> Option<String> {
+    if let Some(max) = guard.max_deletes
+        && n > u64::from(max)
+    {
+        return Some(format!("{n} deletions exceed the limit of {max}"));
+    }
+    if let Some(pct) = guard.max_percent
+        && total >= u64::from(guard.min_users_for_percent)
+        && n * 100 > u64::from(pct) * total
+    {
+        return Some(format!("{n} deletions exceed {pct} % of {total} users"));
+    }
+    None
+}
+
+/// Plans the deletions of a complete read: `gone` are this synchronization's users
+/// the read did not see; `total` its users still in the source before this run.
+pub fn plan_deletions(
+    settings: &EffectiveSettings,
+    guard: &DeletionGuard,
+    gone: &[Stored],
+    total: u64,
+) -> DeletionPlan {
+    let mut plan = DeletionPlan::default();
+    let disables = settings.on(Setting::DeleteDisables);
+    let op = if disables { "disable" } else { "delete" };
+    let row = |u: &Stored, outcome: String| ChangeRow {
+        user_id: Some(u.id),
+        external_id: u.external_id.clone(),
+        username: u.username.clone(),
+        operation: op,
+        outcome,
+    };
+    if settings.on(Setting::NoDelete) {
+        plan.counts.skipped += gone.len() as u64;
+        plan.changes = gone
+            .iter()
+            .map(|u| row(u, "skipped: no-delete".into()))
+            .collect();
+        return plan;
+    }
+    let n = gone.len() as u64;
+    if guard_trips(guard, n, total).is_some() && !settings.on(Setting::DryRun) {
+        plan.held = true;
+        plan.counts.held = n;
+        plan.changes = gone.iter().map(|u| row(u, HELD.into())).collect();
+        return plan;
+    }
+    let outcome = if settings.on(Setting::DryRun) {
+        PLANNED
+    } else {
+        APPLIED
+    };
+    plan.changes = gone.iter().map(|u| row(u, outcome.into())).collect();
+    if disables {
+        plan.counts.disabled = n;
+    } else {
+        plan.counts.deleted = n;
+    }
+    if !settings.on(Setting::DryRun) {
+        let ids = gone.iter().map(|u| u.id).collect();
+        if disables {
+            plan.disable = ids;
+        } else {
+            plan.delete = ids;
+        }
+    }
+    plan
+}
+
+pub fn add_counts(into: &mut RunCounts, c: &RunCounts) {
+    into.read += c.read;
+    into.created += c.created;
+    into.updated += c.updated;
+    into.deleted += c.deleted;
+    into.disabled += c.disabled;
+    into.unchanged += c.unchanged;
+    into.skipped += c.skipped;
+    into.conflicts += c.conflicts;
+    into.errors += c.errors;
+    into.held += c.held;
+}

@@ -1,0 +1,264 @@
+//! The life of a run on the server (DESIGN §5.3): started from REST, the schedule or
+//! the agent; fed by the agent's batches; deletions only after a complete read; ended
+//! with a status and counts.
+
+use super::apply::{self, Progress};
+use super::plan::{self, add_counts};
+use crate::db::runs::{self, RUNNING, Run};
+use crate::db::syncs::{self, DeletionGuard};
+use crate::db::users::{self, Stored};
+use crate::db::{Db, now};
+use adc_shared::protocol::{EntryError, RunCounts, RunSummary, ServerMessage, StartRun};
+use adc_shared::{Effective, EffectiveSettings, Settings, Source, UserRecord};
+use sqlx::types::Json;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Users per batch and batches in flight the server asks of the agent.
+pub const BATCH_SIZE: u32 = 500;
+pub const WINDOW: u32 = 4;
+/// Manifest entries per chunk.
+pub const MANIFEST_CHUNK: i64 = 5000;
+
+pub enum StartError {
+    /// Another run of this synchronization is active.
+    Active(Option<Uuid>),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StartError {
+    fn from(e: sqlx::Error) -> Self {
+        StartError::Db(e)
+    }
+}
+
+pub struct NewRun<'a> {
+    pub sync: &'a syncs::Sync,
+    pub connection_id: Uuid,
+    pub agent_settings: Settings,
+    pub trigger: &'static str,
+    pub triggered_by: String,
+    pub dry_run: bool,
+    pub full: bool,
+}
+
+/// The settings a run applies: server over agent over default, and a dry run when
+/// asked for one.
+pub fn effective(server: &Settings, agent: &Settings, dry_run: bool) -> EffectiveSettings {
+    let mut e = Settings::effective(server, agent);
+    if dry_run {
+        e.dry_run = Effective::new(true, Source::Server);
+    }
+    e
+}
+
+/// Records a running run; refused when another is active (DESIGN §5.3 step 1).
+pub async fn start(db: &Db, n: NewRun<'_>) -> Result<Run, StartError> {
+    let settings = effective(&n.sync.settings.0, &n.agent_settings, n.dry_run);
+    let run = Run {
+        id: Uuid::new_v4(),
+        tenant_id: n.sync.tenant_id,
+        synchronization_id: n.sync.id,
+        status: RUNNING.into(),
+        trigger_source: n.trigger.into(),
+        triggered_by: n.triggered_by,
+        dry_run: settings.dry_run.value,
+        full_resync: n.full,
+        settings: Json(settings),
+        connection_id: Some(n.connection_id),
+        read_complete: false,
+        counts: Json(RunCounts::default()),
+        error: None,
+        decision: None,
+        started_at: now(),
+        finished_at: None,
+    };
+    match runs::insert(db, &run).await {
+        Ok(()) => Ok(run),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(StartError::Active(
+            runs::active_for_sync(db, n.sync.id).await.ok().flatten(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn start_message(run: &Run) -> ServerMessage {
+    ServerMessage::StartRun(StartRun {
+        run_id: run.id,
+        full: run.full_resync,
+        settings: run.settings.0,
+        window: WINDOW,
+        batch_size: BATCH_SIZE,
+    })
+}
+
+/// A run in progress on one agent connection.
+pub struct ActiveRun {
+    pub id: Uuid,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+    settings: EffectiveSettings,
+    guard: DeletionGuard,
+    pub full: bool,
+    counts: RunCounts,
+    next_seq: i64,
+    received: u64,
+    read_complete: bool,
+    /// Manifest entries sent: no more deletions than that can be genuine.
+    pub manifest_size: u64,
+    deletions: Vec<String>,
+}
+
+impl ActiveRun {
+    pub fn new(run: &Run, guard: DeletionGuard) -> ActiveRun {
+        ActiveRun {
+            id: run.id,
+            tenant_id: run.tenant_id,
+            sync_id: run.synchronization_id,
+            settings: run.settings.0,
+            guard,
+            full: run.full_resync,
+            counts: RunCounts::default(),
+            next_seq: 0,
+            received: 0,
+            read_complete: false,
+            manifest_size: 0,
+            deletions: Vec::new(),
+        }
+    }
+
+    pub fn sync_id(&self) -> Uuid {
+        self.sync_id
+    }
+
+    fn progress(&mut self) -> Progress<'_> {
+        Progress {
+            run_id: self.id,
+            tenant_id: self.tenant_id,
+            sync_id: self.sync_id,
+            next_seq: &mut self.next_seq,
+            counts: &self.counts,
+        }
+    }
+
+    /// Applies one batch of new or changed users.
+    pub async fn batch(
+        &mut self,
+        db: &Db,
+        records: Vec<UserRecord>,
+        errors: Vec<EntryError>,
+    ) -> Result<(), String> {
+        if self.read_complete {
+            return Err("a batch arrived after the read was reported complete".into());
+        }
+        if records.len() + errors.len() > BATCH_SIZE as usize {
+            return Err(format!(
+                "a batch of {} entries exceeds the limit of {BATCH_SIZE}",
+                records.len() + errors.len()
+            ));
+        }
+        self.received += (records.len() + errors.len()) as u64;
+        let ids: Vec<String> = records.iter().map(|r| r.external_id.clone()).collect();
+        let keys: Vec<String> = records.iter().map(|r| r.username.to_lowercase()).collect();
+        let by_external: HashMap<String, Stored> =
+            users::by_external_ids(db, self.tenant_id, self.sync_id, &ids)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .filter_map(|u| u.external_id.clone().map(|e| (e, u)))
+                .collect();
+        let by_username: HashMap<String, Stored> =
+            users::by_username_keys(db, self.tenant_id, &keys)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .map(|u| (u.username_key.clone(), u))
+                .collect();
+        let mut plan = plan::plan_batch(
+            &self.settings,
+            self.sync_id,
+            records,
+            &by_external,
+            &by_username,
+        );
+        plan::add_entry_errors(&mut plan, errors);
+        add_counts(&mut self.counts, &plan.counts);
+        apply::write_batch(db, self.progress(), &plan)
+            .await
+            .map_err(internal)
+    }
+
+    /// The read finished completely; `read` entries matched.
+    pub async fn read_complete(&mut self, db: &Db, read: u64) -> Result<(), String> {
+        if self.read_complete {
+            return Err("the read was reported complete twice".into());
+        }
+        self.read_complete = true;
+        self.counts.read = read;
+        self.counts.unchanged += read.saturating_sub(self.received);
+        runs::set_read_complete(db, self.id).await.map_err(internal)
+    }
+
+    /// Collects deletions; refused before the read is complete (DESIGN §8.2).
+    pub fn deletions(&mut self, ids: Vec<String>) -> Result<(), String> {
+        if !self.read_complete {
+            return Err(
+                "deletions arrived before the read was reported complete; nothing is deleted"
+                    .into(),
+            );
+        }
+        if self.deletions.len() as u64 + ids.len() as u64 > self.manifest_size {
+            return Err("more deletions than users in the manifest".into());
+        }
+        self.deletions.extend(ids);
+        Ok(())
+    }
+
+    /// Everything was sent: applies the deletions under policy and the guard, and
+    /// ends the run. Returns the status.
+    pub async fn done(&mut self, db: &Db) -> Result<&'static str, String> {
+        if !self.read_complete {
+            return Err("the run ended without a complete read; nothing is deleted".into());
+        }
+        let gone: Vec<Stored> =
+            users::by_external_ids(db, self.tenant_id, self.sync_id, &self.deletions)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .filter(|u| !u.removed_from_source)
+                .collect();
+        let total = users::count_in_source(db, self.sync_id)
+            .await
+            .map_err(internal)? as u64;
+        let plan = plan::plan_deletions(&self.settings, &self.guard, &gone, total);
+        add_counts(&mut self.counts, &plan.counts);
+        apply::write_deletions(db, self.progress(), &plan)
+            .await
+            .map_err(internal)?;
+        let status = if plan.held { "held" } else { "succeeded" };
+        runs::finish(db, self.id, status, &self.counts, None)
+            .await
+            .map_err(internal)?;
+        Ok(status)
+    }
+
+    /// Ends the run as failed with `reason`; what was applied stays (it is idempotent).
+    pub async fn fail(&self, db: &Db, reason: &str) {
+        if let Err(e) = runs::finish(db, self.id, "failed", &self.counts, Some(reason)).await {
+            tracing::error!(run_id = %self.id, error = %e, "could not record the run's failure");
+        }
+    }
+
+    pub fn summary(&self, status: &str, error: Option<String>) -> RunSummary {
+        RunSummary {
+            status: status.into(),
+            error,
+            counts: self.counts,
+        }
+    }
+}
+
+fn internal(e: sqlx::Error) -> String {
+    tracing::error!(error = %e, "database error during a run");
+    "the server could not store the run's changes".into()
+}

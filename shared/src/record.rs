@@ -1,0 +1,181 @@
+//! The canonical user record (DESIGN §5.2) and its content hash, defined once here so
+//! the agent's diff and the server's check agree byte for byte.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Limits a record must respect; the server refuses records beyond them.
+pub const MAX_FIELD_CHARS: usize = 1024;
+pub const MAX_DN_CHARS: usize = 4096;
+pub const MAX_EXTRA_ATTRIBUTES: usize = 64;
+
+/// One directory user, as the agent maps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRecord {
+    /// The stable ID (entryUUID, or objectGUID as a UUID for Active Directory).
+    pub external_id: String,
+    pub username: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub surname: Option<String>,
+    /// False when the source says the account is disabled.
+    pub enabled: bool,
+    pub source_dn: String,
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// The fields the hash covers, in a fixed order: everything but the external ID.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    v: u8,
+    username: &'a str,
+    email: &'a Option<String>,
+    display_name: &'a Option<String>,
+    given_name: &'a Option<String>,
+    surname: &'a Option<String>,
+    enabled: bool,
+    source_dn: &'a str,
+    extra: &'a BTreeMap<String, String>,
+}
+
+impl UserRecord {
+    /// SHA-256 of the canonical JSON serialization, hex. Struct fields serialize in
+    /// declaration order and the extras are a sorted map, so the bytes are canonical.
+    pub fn content_hash(&self) -> String {
+        let c = Canonical {
+            v: 1,
+            username: &self.username,
+            email: &self.email,
+            display_name: &self.display_name,
+            given_name: &self.given_name,
+            surname: &self.surname,
+            enabled: self.enabled,
+            source_dn: &self.source_dn,
+            extra: &self.extra,
+        };
+        let bytes = serde_json::to_vec(&c).expect("records always serialize");
+        Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Checks what the server stores: a clear reason for the first problem found.
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |name: &str, v: &str, max: usize, required: bool| -> Result<(), String> {
+            if required && v.trim().is_empty() {
+                return Err(format!("{name} is empty"));
+            }
+            if v.chars().count() > max {
+                return Err(format!("{name} is longer than {max} characters"));
+            }
+            if v.chars().any(char::is_control) {
+                return Err(format!("{name} contains control characters"));
+            }
+            Ok(())
+        };
+        check("external ID", &self.external_id, 256, true)?;
+        check("username", &self.username, 256, true)?;
+        for (name, v) in [
+            ("email", &self.email),
+            ("display_name", &self.display_name),
+            ("given_name", &self.given_name),
+            ("surname", &self.surname),
+        ] {
+            if let Some(v) = v {
+                check(name, v, MAX_FIELD_CHARS, false)?;
+            }
+        }
+        check("source DN", &self.source_dn, MAX_DN_CHARS, false)?;
+        if self.extra.len() > MAX_EXTRA_ATTRIBUTES {
+            return Err(format!("more than {MAX_EXTRA_ATTRIBUTES} extra attributes"));
+        }
+        for (k, v) in &self.extra {
+            check("extra attribute name", k, 128, true)?;
+            check(k, v, MAX_FIELD_CHARS, false)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> UserRecord {
+        UserRecord {
+            external_id: "5d8e7f2a-0000-4000-8000-000000000001".into(),
+            username: "alice".into(),
+            email: Some("alice@example.com".into()),
+            display_name: Some("Alice Example".into()),
+            given_name: Some("Alice".into()),
+            surname: Some("Example".into()),
+            enabled: true,
+            source_dn: "uid=alice,ou=people,dc=example,dc=com".into(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_hash_is_stable_and_pinned() {
+        // Changing the canonical form changes every hash, so every user would be re-sent
+        // once. Do it on purpose only, with a new `v`.
+        assert_eq!(
+            alice().content_hash(),
+            "ff81b1ed0887ad418a110c5462026675eb03d0fd1515af4905c176d6c11ce33e"
+        );
+    }
+
+    #[test]
+    fn every_field_but_the_external_id_changes_the_hash() {
+        let base = alice().content_hash();
+        let mut r = alice();
+        r.external_id = "other".into();
+        assert_eq!(
+            r.content_hash(),
+            base,
+            "a moved ID is the matcher's business, not content"
+        );
+        let changes: [fn(&mut UserRecord); 8] = [
+            |r| r.username = "alice2".into(),
+            |r| r.email = None,
+            |r| r.display_name = Some("A".into()),
+            |r| r.given_name = None,
+            |r| r.surname = Some("X".into()),
+            |r| r.enabled = false,
+            |r| r.source_dn = "uid=alice,ou=moved,dc=example,dc=com".into(),
+            |r| {
+                r.extra.insert("department".into(), "IT".into());
+            },
+        ];
+        for change in changes {
+            let mut r = alice();
+            change(&mut r);
+            assert_ne!(r.content_hash(), base, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_values_are_refused_with_a_reason() {
+        let mut r = alice();
+        r.username = "ali\u{0}ce".into();
+        assert!(r.validate().unwrap_err().contains("username"));
+        let mut r = alice();
+        r.username = "  ".into();
+        assert!(r.validate().is_err());
+        let mut r = alice();
+        r.display_name = Some("x".repeat(MAX_FIELD_CHARS + 1));
+        assert!(r.validate().unwrap_err().contains("display_name"));
+        let mut r = alice();
+        r.display_name = Some("<img src=x onerror=alert(1)>".into());
+        assert!(r.validate().is_ok(), "markup is data, escaped where shown");
+    }
+}

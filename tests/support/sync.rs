@@ -1,0 +1,160 @@
+//! A whole synchronization set up for a test: a directory, a server, a synchronization
+//! and a connected agent, plus helpers to run and read reports.
+
+use crate::agent::{AgentSetup, TestAgent};
+use crate::api::Api;
+use crate::engine::{Engine, TestDb};
+use crate::server::TestServer;
+use crate::slapd::{self, Person, Slapd};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pub struct Fixture {
+    pub slapd: Slapd,
+    pub server: TestServer,
+    pub api: Api,
+    pub sync_id: String,
+    pub secret: String,
+    pub agent: TestAgent,
+}
+
+pub fn people(n: usize) -> Vec<Person> {
+    (0..n).map(Person::numbered).collect()
+}
+
+/// `n` people in the directory, an agent connected with adc.yaml `settings` (lines
+/// like `  no-delete: true\n`) and the filter `filter`.
+pub async fn fixture(engine: Engine, n: usize, settings: &str, filter: Option<&str>) -> Fixture {
+    let slapd = Slapd::start(&slapd::ldif(&people(n)));
+    let server = TestServer::start_with(TestDb::new(engine).await, |c| {
+        c.heartbeat_interval = Duration::from_secs(1)
+    })
+    .await;
+    let api = server.admin().await;
+    let (sync_id, secret) = api.add_sync("corp").await;
+    let mut yaml = slapd.adc_yaml(settings);
+    if let Some(f) = filter {
+        yaml = yaml.replace(
+            "filter: (objectClass=inetOrgPerson)",
+            &format!("filter: {f}"),
+        );
+    }
+    let mut agent = TestAgent::start(AgentSetup {
+        addr: server.agent_addr(),
+        client_id: sync_id.clone(),
+        secret: secret.clone(),
+        yaml,
+        extra_ca: None,
+    });
+    agent.connected().await;
+    Fixture {
+        slapd,
+        server,
+        api,
+        sync_id,
+        secret,
+        agent,
+    }
+}
+
+/// Only people not marked inactive: marking one takes it out of the source.
+pub const ACTIVE_ONLY: &str = "(&(objectClass=inetOrgPerson)(!(employeeType=inactive)))";
+
+impl Fixture {
+    /// Starts a run and waits for its end; the final report.
+    pub async fn run(&self, body: Value) -> Value {
+        let id = self.start(body).await;
+        self.wait(&id).await
+    }
+
+    pub async fn start(&self, body: Value) -> String {
+        let (s, run) = self
+            .api
+            .post(
+                &format!("/api/v1/synchronizations/{}/runs", self.sync_id),
+                body,
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+        assert_eq!(run["status"], "running");
+        run["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn wait(&self, run_id: &str) -> Value {
+        crate::eventually(Duration::from_secs(60), "the run to end", || async {
+            let (_, r) = self.api.get(&format!("/api/v1/runs/{run_id}")).await;
+            (r["status"] != "running").then_some(r)
+        })
+        .await
+    }
+
+    pub async fn patch_settings(&self, settings: Value) {
+        let (s, b) = self
+            .api
+            .patch(
+                &format!("/api/v1/synchronizations/{}", self.sync_id),
+                json!({"settings": settings}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+
+    /// Every user of the tenant matching `query` (e.g. `enabled=false`), all pages.
+    pub async fn users(&self, query: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("/api/v1/users?limit=100&{query}");
+            if let Some(a) = &after {
+                url.push_str(&format!("&after={}", urlencode(a)));
+            }
+            let (s, page) = self.api.get(&url).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            out.extend(page["users"].as_array().unwrap().iter().cloned());
+            match page["next_after"].as_str() {
+                Some(a) => after = Some(a.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
+    pub async fn user(&self, username: &str) -> Value {
+        let found = self.users(&format!("q={}", urlencode(username))).await;
+        found
+            .into_iter()
+            .find(|u| u["username"] == username)
+            .unwrap_or_else(|| panic!("no user {username}"))
+    }
+
+    /// A run's changes matching `query` (e.g. `operation=create`), all pages.
+    pub async fn changes(&self, run_id: &str, query: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after = -1i64;
+        loop {
+            let (s, page) = self
+                .api
+                .get(&format!(
+                    "/api/v1/runs/{run_id}/changes?limit=200&after={after}&{query}"
+                ))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            out.extend(page["changes"].as_array().unwrap().iter().cloned());
+            match page["next_after"].as_i64() {
+                Some(a) => after = a,
+                None => return out,
+            }
+        }
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

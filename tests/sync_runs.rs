@@ -1,0 +1,105 @@
+//! Runs end to end (DESIGN §5.3): real slapd, the real agent, both engines.
+
+use adc_e2e::both_engines;
+use adc_e2e::sync::fixture;
+use reqwest::StatusCode;
+use serde_json::json;
+
+both_engines! {
+    async fn a_first_run_creates_every_directory_user_and_reports_each_one(engine: Engine) {
+        let f = fixture(engine, 25, "  dry-run: false\n", None).await;
+        let run = f.run(json!({})).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["trigger"], "api");
+        let c = &run["counts"];
+        assert_eq!((c["read"].as_u64(), c["created"].as_u64(), c["deleted"].as_u64()), (Some(25), Some(25), Some(0)), "{run}");
+        assert_eq!(run["settings"]["dry-run"], json!({"value": false, "source": "agent"}));
+        assert_eq!(run["settings"]["delete-disables"], json!({"value": true, "source": "default"}));
+        assert!(run["duration_ms"].as_i64().is_some());
+
+        let users = f.users(&format!("provider={}", f.sync_id)).await;
+        assert_eq!(users.len(), 25);
+        let u = f.user("user00007@example.com").await;
+        assert_eq!(u["email"], "user00007@example.com");
+        assert_eq!(u["display_name"], "Given7 Surname7");
+        assert_eq!(u["given_name"], "Given7");
+        assert_eq!(u["surname"], "Surname7");
+        assert_eq!(u["enabled"], true);
+        assert_eq!(u["provider"], f.sync_id.as_str());
+        assert_eq!(u["source_dn"], "uid=user00007,ou=people,dc=example,dc=com");
+        assert_eq!(u["external_id"].as_str().unwrap().len(), 36, "entryUUID: {u}");
+
+        let changes = f.changes(run["id"].as_str().unwrap(), "").await;
+        assert_eq!(changes.len(), 25);
+        assert!(changes.iter().all(|c| c["operation"] == "create" && c["outcome"] == "applied"));
+        let (_, history) = f.api.get(&format!("/api/v1/synchronizations/{}/runs", f.sync_id)).await;
+        assert_eq!(history.as_array().unwrap().len(), 1);
+    }
+}
+
+both_engines! {
+    async fn a_second_run_over_an_unchanged_directory_writes_no_user(engine: Engine) {
+        let f = fixture(engine, 30, "", None).await;
+        f.run(json!({})).await;
+        let before = f.users("").await;
+        let run = f.run(json!({})).await;
+        assert_eq!(run["status"], "succeeded");
+        let c = &run["counts"];
+        assert_eq!((c["read"].as_u64(), c["unchanged"].as_u64()), (Some(30), Some(30)), "{run}");
+        assert_eq!((c["created"].as_u64(), c["updated"].as_u64()), (Some(0), Some(0)));
+        assert!(f.changes(run["id"].as_str().unwrap(), "").await.is_empty(), "nothing touched, nothing listed");
+        assert_eq!(f.users("").await, before, "not even updated_at moved");
+
+        // A full resync re-sends every user; nothing differs, so nothing is written either.
+        let full = f.run(json!({"full": true})).await;
+        assert_eq!(full["full"], true);
+        assert_eq!(full["counts"]["unchanged"], 30, "{full}");
+        assert_eq!(f.users("").await, before);
+    }
+}
+
+both_engines! {
+    async fn a_renamed_moved_or_readdressed_user_is_updated_in_place(engine: Engine) {
+        let f = fixture(engine, 5, "", None).await;
+        f.run(json!({})).await;
+        let before: Vec<_> = f.users("").await;
+        let id_of = |name: &str| before.iter().find(|u| u["source_dn"].as_str().unwrap().contains(name)).unwrap()["id"].clone();
+        f.slapd.rename("user00001", "renamed", None).await;
+        f.slapd.rename("user00002", "user00002", Some("staff")).await;
+        f.slapd.set("user00003", "mail", "new.address@example.com").await;
+
+        let run = f.run(json!({})).await;
+        let c = &run["counts"];
+        assert_eq!((c["updated"].as_u64(), c["created"].as_u64(), c["deleted"].as_u64(), c["disabled"].as_u64()), (Some(3), Some(0), Some(0), Some(0)), "{run}");
+        let after = f.users("").await;
+        assert_eq!(after.len(), 5);
+        let renamed = after.iter().find(|u| u["source_dn"] == "uid=renamed,ou=people,dc=example,dc=com").unwrap();
+        assert_eq!(renamed["id"], id_of("uid=user00001,"), "same cloud user");
+        let moved = after.iter().find(|u| u["source_dn"] == "uid=user00002,ou=staff,dc=example,dc=com").unwrap();
+        assert_eq!(moved["id"], id_of("uid=user00002,"));
+        // The username is the mail here (username_attribute: mail): a new address renames.
+        let readdressed = f.user("new.address@example.com").await;
+        assert_eq!(readdressed["id"], id_of("uid=user00003,"));
+        let ops: Vec<_> = f.changes(run["id"].as_str().unwrap(), "").await.iter().map(|c| c["operation"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ops, vec!["update"; 3]);
+    }
+}
+
+both_engines! {
+    async fn a_second_run_while_one_is_active_is_refused_with_409(engine: Engine) {
+        let f = fixture(engine, 3000, "", None).await;
+        let first = f.start(json!({})).await;
+        let (s, b) = f.api.post(&format!("/api/v1/synchronizations/{}/runs", f.sync_id), json!({})).await;
+        if s == StatusCode::ACCEPTED {
+            // The first run ended before the second request: only then may it start.
+            let (_, r) = f.api.get(&format!("/api/v1/runs/{first}")).await;
+            assert_ne!(r["status"], "running", "two runs active at once");
+        } else {
+            assert_eq!(s, StatusCode::CONFLICT, "{b}");
+            assert!(b["error"]["message"].as_str().unwrap().contains(&first), "names the active run: {b}");
+        }
+        let done = f.wait(&first).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["counts"]["created"], 3000);
+    }
+}
