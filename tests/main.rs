@@ -7,5 +7,7 @@ mod api_meta;
 mod api_synchronizations;
 mod api_tokens;
 mod server_process;
+mod sync_policy;
 mod sync_runs;
+mod sync_safety;
 mod tenancy;

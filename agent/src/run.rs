@@ -282,9 +282,11 @@ impl Agent {
                             return End::Lost(format!("the server closed the connection: {message}"));
                         }
                         ServerMessage::StartRun(start) => {
-                            if let Some(t) = task.as_ref().filter(|t| !t.handle.is_finished()) {
-                                tracing::warn!(run_id = %start.run_id, busy_with = %t.run_id, "a run was started while another is active; ignored");
-                                continue;
+                            // The server knows which run is active: a task still here
+                            // belongs to a run it has ended.
+                            if let Some(t) = task.take() {
+                                tracing::warn!(run_id = %start.run_id, abandoned = %t.run_id, "a new run replaces one the server ended");
+                                t.handle.abort();
                             }
                             tracing::info!(run_id = %start.run_id, dry_run = start.settings.dry_run.value, full = start.full, "run started");
                             let (inbox, rx) = mpsc::unbounded_channel();
@@ -294,7 +296,9 @@ impl Agent {
                         }
                         ServerMessage::RunFinished { run_id, report } => {
                             tracing::info!(%run_id, status = report.status, error = report.error.as_deref().unwrap_or(""), "run finished");
-                            if let Some(t) = task.as_ref().filter(|t| t.run_id == run_id) {
+                            if task.as_ref().is_some_and(|t| t.run_id == run_id) {
+                                let t = task.take().expect("checked");
+                                // The task ends by itself once it sees the report.
                                 let _ = t.inbox.send(ServerMessage::RunFinished { run_id, report: report.clone() });
                             }
                             self.status.send_modify(|s| {

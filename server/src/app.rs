@@ -129,6 +129,7 @@ pub async fn serve(
         });
     }
     tokio::spawn(housekeeping(state.clone()));
+    tokio::spawn(scheduler(state.clone()));
 
     match &config.tls {
         Some(tls) => {
@@ -166,6 +167,20 @@ pub async fn serve(
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts scheduled runs when they are due.
+async fn scheduler(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.schedule_check);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = state.shutdown.cancelled() => return,
+        }
+        if let Err(e) = crate::sync::dispatch::run_schedules(&state).await {
+            tracing::warn!(error = %e, "could not start scheduled runs");
+        }
+    }
 }
 
 /// Periodic clean-up that needs no coordination between replicas.

@@ -20,6 +20,10 @@ pub struct Config {
     pub heartbeat_interval: Duration,
     /// A web session lasts this long.
     pub session_ttl: Duration,
+    /// How often the scheduler looks for due runs.
+    pub schedule_check: Duration,
+    /// A run whose agent sends nothing for it this long fails.
+    pub run_stall_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -40,6 +44,8 @@ impl Config {
             bootstrap_admin_password: None,
             heartbeat_interval: Duration::from_secs(adc_shared::protocol::HEARTBEAT_INTERVAL_SECS),
             session_ttl: Duration::from_secs(12 * 3600),
+            schedule_check: Duration::from_secs(30),
+            run_stall_timeout: Duration::from_secs(600),
         }
     }
 }

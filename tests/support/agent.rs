@@ -78,6 +78,13 @@ impl TestAgent {
         })
     }
 
+    /// Ends the agent abruptly, as a crash would: no goodbye to the server.
+    pub fn kill(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+
     pub async fn reload(&self) {
         self.control.send(Control::Reload).await.unwrap();
     }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod certs;
 pub mod engine;
 pub mod process;
+pub mod raw;
 pub mod server;
 pub mod slapd;
 pub mod sync;

@@ -28,7 +28,8 @@ pub fn people(n: usize) -> Vec<Person> {
 pub async fn fixture(engine: Engine, n: usize, settings: &str, filter: Option<&str>) -> Fixture {
     let slapd = Slapd::start(&slapd::ldif(&people(n)));
     let server = TestServer::start_with(TestDb::new(engine).await, |c| {
-        c.heartbeat_interval = Duration::from_secs(1)
+        c.heartbeat_interval = Duration::from_secs(1);
+        c.schedule_check = Duration::from_millis(500);
     })
     .await;
     let api = server.admin().await;

@@ -74,6 +74,14 @@ impl Registry {
         ids
     }
 
+    /// The synchronizations with an agent on this replica.
+    pub fn synchronizations(&self) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = self.lock().values().map(|e| e.sync_id).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
     /// Hands an order to one connection's session; false when it is gone or busy.
     pub fn send(&self, conn_id: Uuid, order: Order) -> bool {
         let tx = self.lock().get(&conn_id).map(|e| e.orders.clone());

@@ -116,6 +116,7 @@ impl<'a> RunSlot<'a> {
             tracing::debug!(%run_id, "message for a run that is not active here");
             return vec![];
         };
+        active.last_progress = std::time::Instant::now();
         let step = match m {
             AgentMessage::ManifestRequest { .. } => {
                 self.manifest_pending = true;
@@ -198,6 +199,25 @@ impl<'a> RunSlot<'a> {
                 }]
             }
         }
+    }
+
+    /// Fails the active run when the agent sent nothing for it for `limit`, though the
+    /// connection is alive: a run is never left running forever.
+    pub async fn check_stalled(&mut self, limit: std::time::Duration) -> Option<ServerMessage> {
+        let a = self
+            .active
+            .as_ref()
+            .filter(|a| a.last_progress.elapsed() > limit)?;
+        let reason = format!(
+            "the agent sent nothing for this run for {} s",
+            limit.as_secs()
+        );
+        tracing::warn!(run_id = %a.id, reason, "run failed");
+        a.fail(&self.state.db, &reason).await;
+        let report = a.summary("failed", Some(reason));
+        let run_id = a.id;
+        self.active = None;
+        Some(ServerMessage::RunFinished { run_id, report })
     }
 
     /// Fails the active run, if any: the connection ended under it.

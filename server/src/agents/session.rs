@@ -9,8 +9,7 @@ use crate::db::{agents, now, syncs};
 use crate::error::ApiError;
 use crate::secrets::{self, Secret};
 use adc_shared::protocol::{
-    self, AgentMessage, ErrorCode, HEARTBEAT_TIMEOUT_SECS, Hello, MAX_MESSAGE_BYTES, ServerMessage,
-    Welcome,
+    self, AgentMessage, ErrorCode, Hello, MAX_MESSAGE_BYTES, ServerMessage, Welcome,
 };
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -255,7 +254,17 @@ async fn serve_connection(
     .await?;
     let mut runs = RunSlot::new(state, sync, conn_id, hello);
     let result = serve_loop(state, sync, conn_id, conn, orders, &mut runs).await;
-    runs.abandon("the agent disconnected during the run").await;
+    let reason = match &result {
+        Ok(Some((ErrorCode::HeartbeatTimeout, why))) => {
+            format!("the agent stopped answering ({why})")
+        }
+        Ok(Some((ErrorCode::ShuttingDown, _))) => "the server shut down during the run".to_owned(),
+        Ok(Some((ErrorCode::CredentialsRevoked, why))) => {
+            format!("the agent was disconnected: {why}")
+        }
+        _ => "the agent disconnected during the run".to_owned(),
+    };
+    runs.abandon(&reason).await;
     result
 }
 
@@ -270,8 +279,8 @@ async fn serve_loop(
     let mut tick = tokio::time::interval(state.config.heartbeat_interval);
     tick.tick().await;
     let mut last_seen = Instant::now();
-    let timeout =
-        Duration::from_secs(HEARTBEAT_TIMEOUT_SECS).max(state.config.heartbeat_interval * 3);
+    // Three missed heartbeats: 45 s with the default interval of 15 s.
+    let timeout = state.config.heartbeat_interval * 3;
     loop {
         tokio::select! {
             incoming = receive(&mut conn.socket) => {
@@ -321,6 +330,9 @@ async fn serve_loop(
                     None => return Ok(Some((ErrorCode::CredentialsRevoked, "the synchronization was deleted".into()))),
                 }
                 conn.send(&ServerMessage::Heartbeat).await?;
+                if let Some(m) = runs.check_stalled(state.config.run_stall_timeout).await {
+                    conn.send(&m).await?;
+                }
             }
             _ = state.shutdown.cancelled() => {
                 return Ok(Some((ErrorCode::ShuttingDown, "the server is shutting down; reconnect".into())));

@@ -181,12 +181,15 @@ pub async fn changes(
             qb.push(" AND operation = ").push_bind(op.to_owned());
         }
         if let Some(o) = outcome {
-            // `skipped` matches `skipped: no-create` and the like.
-            qb.push(" AND (outcome = ")
-                .push_bind(o.to_owned())
-                .push(" OR outcome LIKE ")
-                .push_bind(format!("{o}:%"))
-                .push(")");
+            // A prefix: `skipped` matches `skipped: no-create`, `applied` matches
+            // `applied (approved)`. LIKE's wildcards in the filter are taken literally.
+            let prefix = o
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            qb.push(" AND outcome LIKE ")
+                .push_bind(format!("{prefix}%"))
+                .push(" ESCAPE '\\'");
         }
         qb.push(" ORDER BY seq LIMIT ").push_bind(limit);
         qb.build_query_as::<Change>().fetch_all(p).await

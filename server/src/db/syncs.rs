@@ -180,6 +180,32 @@ pub async fn rotate_secret(
     })
 }
 
+/// Claims a due scheduled run: true for exactly one caller per due time.
+pub async fn claim_schedule(db: &Db, id: Uuid, minutes: i32) -> Result<bool, sqlx::Error> {
+    let t = now();
+    let next = t + time::Duration::minutes(i64::from(minutes));
+    crate::db_execute!(db, |p| sqlx::query(
+        "UPDATE synchronizations SET next_run_at = $1 WHERE id = $2 AND schedule_minutes IS NOT NULL AND (next_run_at IS NULL OR next_run_at <= $3)"
+    )
+    .bind(next)
+    .bind(id)
+    .bind(t)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}
+
+/// A changed schedule starts afresh: the first run at the next check.
+pub async fn reset_schedule(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
+    crate::db_execute!(db, |p| sqlx::query(
+        "UPDATE synchronizations SET next_run_at = NULL WHERE id = $1"
+    )
+    .bind(id)
+    .execute(p)
+    .await)?;
+    Ok(())
+}
+
 pub async fn delete(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
     db_execute!(db, |p| sqlx::query(
         "DELETE FROM synchronizations WHERE tenant_id = $1 AND id = $2"

@@ -1,14 +1,13 @@
 //! Runs: start one, read the history, one run's report and change list, and decide on
 //! held deletions (DESIGN §5.3, §7.4).
 
-use crate::agents::Order;
 use crate::app::AppState;
 use crate::caller::Caller;
 use crate::db::runs::{self, Change, Run};
-use crate::db::{agents, syncs};
+use crate::db::syncs;
 use crate::error::{ApiError, ApiPath, ApiResult};
 use crate::role::Role;
-use crate::sync::run::{self as engine, NewRun, StartError};
+use crate::sync::dispatch::{self, DispatchError, Request};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
 use axum::Json;
@@ -87,57 +86,33 @@ pub async fn start(
     let sync = syncs::get(&state.db, caller.tenant_id, sync_id)
         .await?
         .ok_or(ApiError::NotFound("synchronization"))?;
-    let local = state.agents.connections(sync_id);
-    let connected = agents::list_for_sync(&state.db, caller.tenant_id, sync_id).await?;
-    // Any connected agent will do (high availability); pick one held by this replica.
-    let Some(agent) = connected.iter().find(|a| local.contains(&a.id)) else {
-        return Err(ApiError::Unavailable(if connected.is_empty() {
-            "no agent is connected for this synchronization; start `adc run` next to the directory"
-                .into()
-        } else {
-            "the agent is connected to another server replica; send the request to that replica"
-                .into()
-        }));
-    };
-    let new = NewRun {
-        sync: &sync,
-        connection_id: agent.id,
-        agent_settings: agent.settings.0,
+    let req = Request {
         trigger: "api",
         triggered_by: caller.name.clone(),
         dry_run: body.dry_run,
         full: body.full,
+        sync: &sync,
     };
-    let run = match engine::start(&state.db, new).await {
-        Ok(r) => r,
-        Err(StartError::Active(id)) => {
-            return Err(ApiError::Conflict(match id {
-                Some(id) => format!(
-                    "a run of this synchronization is already active ({id}); wait for it to end"
-                ),
-                None => {
-                    "a run of this synchronization is already active; wait for it to end".into()
-                }
-            }));
+    let run = dispatch::start(&state, req).await.map_err(|e| match e {
+        DispatchError::NoAgent => ApiError::Unavailable(
+            "no agent is connected for this synchronization; start `adc run` next to the directory"
+                .into(),
+        ),
+        DispatchError::OtherReplica => ApiError::Unavailable(
+            "the agent is connected to another server replica; send the request to that replica"
+                .into(),
+        ),
+        DispatchError::AgentGone => {
+            ApiError::Unavailable("the agent disconnected before the run started".into())
         }
-        Err(StartError::Db(e)) => return Err(e.into()),
-    };
-    if !state
-        .agents
-        .send(agent.id, Order::StartRun(Box::new(run.clone())))
-    {
-        runs::finish(
-            &state.db,
-            run.id,
-            "failed",
-            &RunCounts::default(),
-            Some("the agent disconnected before the run started"),
-        )
-        .await?;
-        return Err(ApiError::Unavailable(
-            "the agent disconnected before the run started".into(),
-        ));
-    }
+        DispatchError::Active(Some(id)) => ApiError::Conflict(format!(
+            "a run of this synchronization is already active ({id}); wait for it to end"
+        )),
+        DispatchError::Active(None) => ApiError::Conflict(
+            "a run of this synchronization is already active; wait for it to end".into(),
+        ),
+        DispatchError::Db(e) => e.into(),
+    })?;
     tracing::info!(run_id = %run.id, synchronization_id = %sync_id, "run requested");
     Ok((StatusCode::ACCEPTED, Json(run.into())))
 }

@@ -227,9 +227,15 @@ pub async fn update(
             .apply_patch(&patch)
             .map_err(ApiError::Invalid)?;
     }
-    if let Some(m) = body.schedule_minutes {
-        s.schedule_minutes = valid_schedule(m)?;
-    }
+    let schedule_changed = match body.schedule_minutes {
+        Some(m) => {
+            let m = valid_schedule(m)?;
+            let changed = m != s.schedule_minutes;
+            s.schedule_minutes = m;
+            changed
+        }
+        None => false,
+    };
     if let Some(g) = body.deletion_guard {
         let mut guard = s.guard.0;
         if let Some(v) = g.max_deletes {
@@ -249,6 +255,9 @@ pub async fn update(
             format!("a synchronization named `{}` exists already", s.name),
         )
     })?;
+    if schedule_changed {
+        syncs::reset_schedule(&state.db, s.id).await?;
+    }
     tracing::info!(synchronization_id = %s.id, "synchronization changed");
     let n = connected(&state, &caller, id).await?;
     Ok(Json(SyncView::new(s, n)))

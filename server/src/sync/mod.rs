@@ -3,6 +3,7 @@
 //! (`run`).
 
 pub mod apply;
+pub mod dispatch;
 pub mod held;
 pub mod plan;
 pub mod run;

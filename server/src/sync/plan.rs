@@ -351,3 +351,166 @@ pub fn add_counts(into: &mut RunCounts, c: &RunCounts) {
     into.errors += c.errors;
     into.held += c.held;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use adc_shared::Settings;
+    use std::collections::BTreeMap;
+
+    const SYNC: Uuid = Uuid::from_u128(1);
+
+    fn settings(f: impl FnOnce(&mut Settings)) -> EffectiveSettings {
+        let mut s = Settings::default();
+        f(&mut s);
+        Settings::effective(&s, &Settings::default())
+    }
+
+    fn record(id: &str, name: &str, enabled: bool) -> UserRecord {
+        UserRecord {
+            external_id: id.into(),
+            username: name.into(),
+            email: None,
+            display_name: None,
+            given_name: None,
+            surname: None,
+            enabled,
+            source_dn: format!("uid={name},dc=x"),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    fn stored(r: &UserRecord, enabled: bool, removed: bool) -> Stored {
+        Stored {
+            id: Uuid::new_v4(),
+            synchronization_id: Some(SYNC),
+            external_id: Some(r.external_id.clone()),
+            username: r.username.clone(),
+            username_key: r.username.to_lowercase(),
+            enabled,
+            source_enabled: r.enabled,
+            removed_from_source: removed,
+            content_hash: Some(r.content_hash()),
+        }
+    }
+
+    fn plan(s: &EffectiveSettings, records: Vec<UserRecord>, known: &[Stored]) -> BatchPlan {
+        let by_ext = known
+            .iter()
+            .map(|u| (u.external_id.clone().unwrap(), u.clone()))
+            .collect();
+        let by_name = known
+            .iter()
+            .map(|u| (u.username_key.clone(), u.clone()))
+            .collect();
+        plan_batch(s, SYNC, records, &by_ext, &by_name)
+    }
+
+    #[test]
+    fn a_user_disabled_in_the_source_stays_disabled_until_the_source_enables_it() {
+        let before = record("1", "ann", false);
+        let known = stored(&before, false, false);
+        // Another attribute changes; the source still says disabled.
+        let mut changed = before.clone();
+        changed.surname = Some("New".into());
+        let p = plan(
+            &settings(|_| {}),
+            vec![changed],
+            std::slice::from_ref(&known),
+        );
+        assert!(!p.updates[0].enabled);
+        // The source enables it.
+        let enabled = record("1", "ann", true);
+        let p = plan(&settings(|_| {}), vec![enabled], &[known]);
+        assert!(p.updates[0].enabled);
+    }
+
+    #[test]
+    fn a_user_back_in_the_source_is_re_enabled_as_the_same_user() {
+        let r = record("1", "ann", true);
+        let known = stored(&r, false, true);
+        let p = plan(&settings(|_| {}), vec![r], std::slice::from_ref(&known));
+        assert_eq!(p.updates.len(), 1);
+        assert_eq!(p.updates[0].id, known.id, "the same cloud user");
+        assert!(p.updates[0].enabled);
+        assert_eq!(p.changes[0].operation, "enable");
+        assert!(p.inserts.is_empty());
+    }
+
+    #[test]
+    fn a_cloud_side_disable_survives_updates_while_the_source_state_is_unchanged() {
+        let r = record("1", "ann", true);
+        let known = stored(&r, false, false); // disabled by an admin, or created disabled
+        let mut changed = r.clone();
+        changed.email = Some("a@x".into());
+        let p = plan(&settings(|_| {}), vec![changed], &[known]);
+        assert!(!p.updates[0].enabled);
+    }
+
+    #[test]
+    fn the_guard_trips_on_the_count_or_on_the_share_once_there_are_enough_users() {
+        let g = DeletionGuard {
+            max_deletes: Some(500),
+            max_percent: Some(20),
+            min_users_for_percent: 100,
+        };
+        assert!(guard_trips(&g, 500, 100_000).is_none());
+        assert!(guard_trips(&g, 501, 100_000).is_some());
+        assert!(guard_trips(&g, 20, 100).is_none());
+        assert!(guard_trips(&g, 21, 100).is_some());
+        assert!(
+            guard_trips(&g, 50, 99).is_none(),
+            "too few users for the percentage"
+        );
+        let off = DeletionGuard {
+            max_deletes: None,
+            max_percent: None,
+            min_users_for_percent: 0,
+        };
+        assert!(guard_trips(&off, 1_000_000, 1_000_000).is_none());
+    }
+
+    #[test]
+    fn deletions_follow_no_delete_then_delete_disables_then_the_guard() {
+        let gone: Vec<Stored> = (0..3)
+            .map(|i| stored(&record(&i.to_string(), &format!("u{i}"), true), true, false))
+            .collect();
+        let g = DeletionGuard::default();
+        let p = plan_deletions(&settings(|s| s.no_delete = Some(true)), &g, &gone, 3);
+        assert!(p.delete.is_empty() && p.disable.is_empty());
+        assert!(p.changes.iter().all(|c| c.outcome == "skipped: no-delete"));
+        let p = plan_deletions(&settings(|_| {}), &g, &gone, 3);
+        assert_eq!(
+            (p.disable.len(), p.counts.disabled),
+            (3, 3),
+            "delete-disables is the default"
+        );
+        let p = plan_deletions(&settings(|s| s.delete_disables = Some(false)), &g, &gone, 3);
+        assert_eq!((p.delete.len(), p.counts.deleted), (3, 3));
+        let tight = DeletionGuard {
+            max_deletes: Some(2),
+            ..g
+        };
+        let p = plan_deletions(&settings(|_| {}), &tight, &gone, 3);
+        assert!(p.held && p.delete.is_empty() && p.disable.is_empty());
+        assert_eq!(p.counts.held, 3);
+        let p = plan_deletions(&settings(|s| s.dry_run = Some(true)), &g, &gone, 3);
+        assert!(p.disable.is_empty() && p.changes.iter().all(|c| c.outcome == "planned"));
+    }
+
+    #[test]
+    fn a_batch_cannot_smuggle_a_duplicate_or_a_taken_username() {
+        let a = record("1", "ann", true);
+        let known = stored(&a, true, false);
+        let twin = record("2", "ANN", true);
+        let p = plan(&settings(|_| {}), vec![twin], std::slice::from_ref(&known));
+        assert_eq!(p.counts.conflicts, 1);
+        assert!(p.inserts.is_empty());
+        let p = plan(
+            &settings(|_| {}),
+            vec![record("3", "bob", true), record("4", "Bob", true)],
+            &[],
+        );
+        assert_eq!((p.inserts.len(), p.counts.errors), (1, 1));
+    }
+}

@@ -107,6 +107,8 @@ pub struct ActiveRun {
     /// Manifest entries sent: no more deletions than that can be genuine.
     pub manifest_size: u64,
     deletions: Vec<String>,
+    /// When the agent last sent something for this run.
+    pub last_progress: std::time::Instant,
 }
 
 impl ActiveRun {
@@ -124,6 +126,7 @@ impl ActiveRun {
             read_complete: false,
             manifest_size: 0,
             deletions: Vec::new(),
+            last_progress: std::time::Instant::now(),
         }
     }
 

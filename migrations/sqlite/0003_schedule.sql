@@ -1,0 +1,2 @@
+-- When the schedule next starts a run; NULL: at the next check.
+ALTER TABLE synchronizations ADD COLUMN next_run_at TEXT;
