@@ -190,3 +190,49 @@ both_engines! {
         .await;
     }
 }
+
+fn count_in(table: &str, row: &str) -> u64 {
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(row))
+        .unwrap_or_else(|| panic!("no `{row}` in:\n{table}"));
+    line.split_whitespace().last().unwrap().parse().unwrap()
+}
+
+both_engines! {
+    async fn adc_imp_runs_one_sync_prints_the_summary_and_exits_with_its_outcome(engine: Engine) {
+        let mut ldap = Slapd::start(&slapd::ldif(&people(7)));
+        let server = TestServer::start(engine).await;
+        let api = server.admin().await;
+        let (id, secret) = api.add_sync("corp").await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
+        let auth = format!("{id}:{secret}");
+
+        let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp", "--dry-run"]));
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(out.lines().next().unwrap().ends_with("succeeded"), "{out}");
+        assert_eq!(count_in(&out, "created"), 7, "the plan: {out}");
+        let (_, users) = api.get("/api/v1/users").await;
+        assert!(users["users"].as_array().unwrap().is_empty(), "a dry run applies nothing");
+
+        let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(out.lines().next().unwrap().ends_with("succeeded"), "{out}");
+        assert_eq!((count_in(&out, "read"), count_in(&out, "created")), (7, 7), "{out}");
+        let (_, runs) = api.get(&format!("/api/v1/synchronizations/{id}/runs")).await;
+        assert_eq!(runs[0]["trigger"], "agent");
+        assert!(runs[0]["triggered_by"].as_str().unwrap().starts_with("adc imp on "));
+
+        let (code, out, _) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
+        assert_eq!(code, 0);
+        assert_eq!(count_in(&out, "unchanged"), 7, "{out}");
+
+        ldap.stop();
+        let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
+        assert_eq!(code, 1, "{out}");
+        assert!(out.lines().next().unwrap().ends_with("failed"), "{out}");
+        let last = err.trim().lines().last().unwrap();
+        assert!(last.starts_with("adc: the run failed") && last.contains("cannot connect"), "one-line reason last: {err}");
+    }
+}

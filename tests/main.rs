@@ -11,3 +11,4 @@ mod sync_policy;
 mod sync_runs;
 mod sync_safety;
 mod tenancy;
+mod users_api;

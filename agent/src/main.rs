@@ -38,7 +38,10 @@ enum Cmd {
 async fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    let filter = std::env::var("AD_CONNECT_LOG").unwrap_or_else(|_| "info".into());
+    // `imp` prints its own progress and summary: only warnings and errors besides.
+    let quiet = matches!(cli.command, Some(Cmd::Imp { .. }));
+    let filter = std::env::var("AD_CONNECT_LOG")
+        .unwrap_or_else(|_| if quiet { "warn" } else { "info" }.into());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
