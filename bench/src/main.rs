@@ -1,0 +1,316 @@
+//! The sync benchmark (issue: sync engine, performance). Builds a directory of N
+//! inetOrgPerson users in a throwaway slapd (bulk-loaded with slapadd), runs the real
+//! release `adc-server` on PostgreSQL and the real release `adc`, and prints each
+//! figure beside the reference measured in the same run: a paged `ldapsearch` dump of
+//! the same entries and a PostgreSQL `COPY` of as many rows.
+//!
+//! Run with `bench/run` (it builds the release binaries first).
+
+use adc_e2e::engine::{Engine, TestDb};
+use adc_e2e::process::{Proc, free_port};
+use adc_e2e::slapd::{self, BASE_DN, Person, READONLY_DN, READONLY_PASSWORD, Slapd, UNLIMITED};
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+struct Args {
+    /// Users in the directory.
+    #[arg(long, default_value_t = 100_000)]
+    users: usize,
+    /// LDAP page size of the agent and of the reference ldapsearch.
+    #[arg(long, default_value_t = 500)]
+    page_size: u32,
+}
+
+fn release_bin(name: &str) -> anyhow::Result<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/release")
+        .join(name);
+    if !p.exists() {
+        bail!(
+            "{} is missing: run `cargo build --release --workspace --bins` (bench/run does)",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+/// Peak resident memory of a process so far, in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn ldapsearch_dump(ldap: &Slapd, page: u32) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    let out = Command::new("ldapsearch")
+        .args([
+            "-x",
+            "-LLL",
+            "-H",
+            &ldap.url,
+            "-D",
+            READONLY_DN,
+            "-w",
+            READONLY_PASSWORD,
+            "-b",
+            BASE_DN,
+        ])
+        .args([
+            "-E",
+            &format!("pr={page}/noprompt"),
+            "(objectClass=inetOrgPerson)",
+        ])
+        .output()
+        .context("ldapsearch runs (ldap-utils)")?;
+    if !out.status.success() {
+        bail!(
+            "ldapsearch failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(t.elapsed())
+}
+
+/// COPY of `n` rows shaped like the users table into a scratch table.
+async fn copy_reference(db_url: &str, n: usize) -> anyhow::Result<Duration> {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(db_url).await?;
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE copy_ref (id uuid, tenant_id uuid, synchronization_id uuid, external_id text, username text, username_key text,
+         email text, display_name text, given_name text, surname text, enabled bool, source_enabled bool, removed_from_source bool,
+         source_dn text, extra jsonb, content_hash text, created_at timestamptz, updated_at timestamptz)",
+    )
+    .execute(&mut c)
+    .await?;
+    let mut data = String::with_capacity(n * 400);
+    let t0 = "00000000-0000-4000-8000-000000000000";
+    for i in 0..n {
+        data.push_str(&format!(
+            "{:08x}-0000-4000-8000-000000000001\t{t0}\t{t0}\t{:08x}-1111-4000-8000-000000000000\tuser{i:06}@example.com\tuser{i:06}@example.com\tuser{i:06}@example.com\tGiven{i} Surname{i}\tGiven{i}\tSurname{i}\tt\tt\tf\tuid=user{i:06},ou=people,{BASE_DN}\t{{}}\t{:064x}\t2026-01-01T00:00:00Z\t2026-01-01T00:00:00Z\n",
+            i, i, i
+        ));
+    }
+    let t = Instant::now();
+    let mut copy = c.copy_in_raw("COPY copy_ref FROM STDIN").await?;
+    copy.send(data.as_bytes()).await?;
+    copy.finish().await?;
+    Ok(t.elapsed())
+}
+
+struct Rig {
+    api: reqwest::Client,
+    base: String,
+    sync_id: String,
+    csrf: String,
+}
+
+impl Rig {
+    async fn run(&self) -> anyhow::Result<(Duration, Value)> {
+        let t = Instant::now();
+        let r: Value = self
+            .api
+            .post(format!(
+                "{}/api/v1/synchronizations/{}/runs",
+                self.base, self.sync_id
+            ))
+            .header("x-csrf-token", &self.csrf)
+            .json(&json!({}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = r["id"]
+            .as_str()
+            .with_context(|| format!("run not started: {r}"))?
+            .to_owned();
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let r: Value = self
+                .api
+                .get(format!("{}/api/v1/runs/{id}", self.base))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if r["status"] != "running" {
+                if r["status"] != "succeeded" {
+                    bail!("the run ended {}: {}", r["status"], r["error"]);
+                }
+                return Ok((t.elapsed(), r));
+            }
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:7.2} s", d.as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = Args::parse();
+    let n = args.users;
+    let server_bin = release_bin("adc-server")?;
+    let agent_bin = release_bin("adc")?;
+    let dir = tempfile::tempdir()?;
+
+    eprintln!("loading {n} users into slapd…");
+    let people: Vec<Person> = (0..n).map(Person::numbered).collect();
+    let mut ldap = Slapd::start(&slapd::ldif(&people));
+    // The 1 % modification goes over the wire; without fsync it takes seconds, not minutes.
+    ldap.restart(&format!("{UNLIMITED}dbnosync\n"));
+    let db = TestDb::new(Engine::Postgres).await;
+
+    let port = free_port();
+    let mut server_cmd = Command::new(&server_bin);
+    server_cmd
+        .env("ADC_DATABASE_URL", &db.url)
+        .env("ADC_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ADC_BOOTSTRAP_ADMIN_EMAIL", "bench@example.com")
+        .env("ADC_BOOTSTRAP_ADMIN_PASSWORD", "bench-password")
+        .env("ADC_LOG", "warn");
+    let server = Proc::spawn(server_cmd, dir.path(), "server");
+    let base = format!("http://127.0.0.1:{port}");
+    let api = reqwest::Client::builder().cookie_store(true).build()?;
+    let mut login = None;
+    for _ in 0..200 {
+        if let Ok(r) = api
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
+            .send()
+            .await
+        {
+            login = Some(r.json::<Value>().await?);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let login = login.context("the server did not start")?;
+    let csrf = login["csrf_token"]
+        .as_str()
+        .context("no csrf token")?
+        .to_owned();
+    let sync: Value = api
+        .post(format!("{base}/api/v1/synchronizations"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let sync_id = sync["id"].as_str().context("no sync")?.to_owned();
+    let secret = sync["secret"].as_str().context("no secret")?.to_owned();
+
+    let yaml = ldap
+        .adc_yaml("")
+        .replace("page_size: 20", &format!("page_size: {}", args.page_size));
+    std::fs::write(dir.path().join("adc.yaml"), yaml)?;
+    let mut agent_cmd = Command::new(&agent_bin);
+    agent_cmd
+        .current_dir(dir.path())
+        .env("AD_CONNECT_ADDR", format!("ws://127.0.0.1:{port}"))
+        .env("AD_CONNECT_AUTH", format!("{sync_id}:{secret}"))
+        .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"))
+        .env("AD_CONNECT_LOG", "warn")
+        .arg("run");
+    let agent = Proc::spawn(agent_cmd, dir.path(), "agent");
+    let rig = Rig {
+        api,
+        base: base.clone(),
+        sync_id: sync_id.clone(),
+        csrf,
+    };
+    for _ in 0..200 {
+        let a: Value = rig
+            .api
+            .get(format!("{base}/api/v1/synchronizations/{sync_id}/agents"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if a.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    eprintln!("measuring…");
+    let search = ldapsearch_dump(&ldap, args.page_size)?;
+    let copy = copy_reference(&db.url, n).await?;
+    let (initial, r1) = rig.run().await?;
+    let agent_peak = peak_rss_mib(agent.child.id());
+    let server_peak = peak_rss_mib(server.child.id());
+    let (nochange, r2) = rig.run().await?;
+    let search2 = ldapsearch_dump(&ldap, args.page_size)?;
+
+    let modified = (n / 100).max(1);
+    {
+        let mut l = ldap.admin().await;
+        for i in 0..modified {
+            let dn = format!("uid={},ou=people,{BASE_DN}", Person::numbered(i * 100).uid);
+            let v: std::collections::HashSet<&str> = ["Modified"].into_iter().collect();
+            l.modify(&dn, vec![ldap3::Mod::Replace("sn", v)])
+                .await?
+                .success()?;
+        }
+    }
+    let (onepct, r3) = rig.run().await?;
+    let agent_peak = agent_peak.max(peak_rss_mib(agent.child.id()));
+    let server_peak = server_peak.max(peak_rss_mib(server.child.id()));
+
+    let reference = search + copy;
+    let search_ref = (search + search2) / 2;
+    println!(
+        "ad-connect sync benchmark: {n} users, page size {}, PostgreSQL, {} cores",
+        args.page_size,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "reference  ldapsearch -E pr={}/noprompt dump   {}  (second dump {})",
+        args.page_size,
+        secs(search),
+        secs(search2)
+    );
+    println!("reference  PostgreSQL COPY of {n} rows     {}", secs(copy));
+    println!(
+        "initial full sync                          {}  ratio to ldapsearch + COPY {:.2}  (target <= 1.5; created {})",
+        secs(initial),
+        initial.as_secs_f64() / reference.as_secs_f64(),
+        r1["counts"]["created"]
+    );
+    println!(
+        "re-sync, no change                         {}  ratio to ldapsearch {:.2}  (target <= 1.3; unchanged {})",
+        secs(nochange),
+        nochange.as_secs_f64() / search_ref.as_secs_f64(),
+        r2["counts"]["unchanged"]
+    );
+    println!(
+        "re-sync, 1 % modified ({modified} users)          {}  ratio to ldapsearch {:.2}  (target <= 1.3; updated {})",
+        secs(onepct),
+        onepct.as_secs_f64() / search_ref.as_secs_f64(),
+        r3["counts"]["updated"]
+    );
+    println!("peak RSS agent                             {agent_peak:7.1} MiB  (target <= 64)");
+    println!("peak RSS server                            {server_peak:7.1} MiB  (target <= 256)");
+    println!(
+        "users per second, initial sync             {:7.0}",
+        n as f64 / initial.as_secs_f64()
+    );
+    drop(agent);
+    drop(server);
+    Ok(())
+}
