@@ -238,3 +238,27 @@ both_engines! {
         drop(silent);
     }
 }
+
+both_engines! {
+    async fn a_server_stopped_mid_run_records_the_run_as_failed(engine: Engine) {
+        let f = fixture(engine, 3000, "", None).await;
+        let run_id = f.start(json!({})).await;
+        eventually(Duration::from_secs(30), "the first batch", || async {
+            let (_, r) = f.api.get(&format!("/api/v1/runs/{run_id}")).await;
+            (r["counts"]["created"].as_u64().unwrap_or(0) > 0 || r["status"] != "running").then_some(())
+        })
+        .await;
+        let addr = f.server.addr.to_string();
+        let adc_e2e::sync::Fixture { server, agent, slapd, .. } = f;
+        let db = server.stop().await;
+        drop(agent);
+        let server = adc_e2e::server::TestServer::start_on(db, &addr, |_| {}).await;
+        let api = server.admin().await;
+        let (_, run) = api.get(&format!("/api/v1/runs/{run_id}")).await;
+        if run["counts"]["read"] != 3000 {
+            assert_eq!(run["status"], "failed", "never left running: {run}");
+            assert!(run["error"].as_str().unwrap().contains("server"), "{run}");
+        }
+        drop(slapd);
+    }
+}

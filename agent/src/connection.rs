@@ -97,7 +97,7 @@ async fn connect_inner(
     let (mut socket, _) = tokio_tungstenite::connect_async_tls_with_config(
         request,
         Some(config),
-        false,
+        true, // no Nagle: acks and heartbeats are small and latency-bound
         Some(Connector::Rustls(tls)),
     )
     .await

@@ -180,7 +180,10 @@ async fn main() -> anyhow::Result<()> {
         .env("ADC_LISTEN", format!("127.0.0.1:{port}"))
         .env("ADC_BOOTSTRAP_ADMIN_EMAIL", "bench@example.com")
         .env("ADC_BOOTSTRAP_ADMIN_PASSWORD", "bench-password")
-        .env("ADC_LOG", "warn");
+        .env(
+            "ADC_LOG",
+            std::env::var("ADC_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        );
     let server = Proc::spawn(server_cmd, dir.path(), "server");
     let base = format!("http://127.0.0.1:{port}");
     let api = reqwest::Client::builder().cookie_store(true).build()?;
@@ -310,6 +313,9 @@ async fn main() -> anyhow::Result<()> {
         "users per second, initial sync             {:7.0}",
         n as f64 / initial.as_secs_f64()
     );
+    if std::env::var_os("ADC_BENCH_SERVER_LOG").is_some() {
+        eprintln!("{}", server.stderr());
+    }
     drop(agent);
     drop(server);
     Ok(())

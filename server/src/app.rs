@@ -8,8 +8,11 @@ use crate::metrics::Metrics;
 use crate::{bootstrap, routes, secrets};
 use anyhow::Context;
 use axum::Router;
+// Agents exchange many small messages (acks, heartbeats): Nagle's algorithm would hold
+// each back behind the peer's delayed ACK.
 use axum::extract::MatchedPath;
 use axum::http::{HeaderName, Request};
+use axum_server::accept::NoDelayAcceptor;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -143,7 +146,10 @@ pub async fn serve(
                     )
                 })?;
             tracing::info!(%addr, engine = db.engine(), "listening (HTTPS)");
-            axum_server::from_tcp_rustls(listener, rustls)?
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+                .acceptor(NoDelayAcceptor::new());
+            axum_server::from_tcp(listener)?
+                .acceptor(acceptor)
                 .handle(handle)
                 .serve(app)
                 .await?;
@@ -151,6 +157,7 @@ pub async fn serve(
         None => {
             tracing::info!(%addr, engine = db.engine(), "listening (HTTP)");
             axum_server::from_tcp(listener)?
+                .acceptor(NoDelayAcceptor::new())
                 .handle(handle)
                 .serve(app)
                 .await?;

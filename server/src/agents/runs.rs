@@ -72,9 +72,14 @@ impl<'a> RunSlot<'a> {
         };
         let mut after = String::new();
         loop {
-            let mut page =
-                users::manifest_page(&self.state.db, active.sync_id(), &after, MANIFEST_CHUNK)
-                    .await?;
+            let mut page = users::manifest_page(
+                &self.state.db,
+                active.tenant_id(),
+                active.sync_id(),
+                &after,
+                MANIFEST_CHUNK,
+            )
+            .await?;
             let last = (page.len() as i64) < MANIFEST_CHUNK;
             if let Some((id, _)) = page.last() {
                 after = id.clone();

@@ -26,6 +26,8 @@ pub struct Stored {
 /// Largest IN list per statement (SQLite allows 32766 variables).
 pub const CHUNK: usize = 1000;
 
+const STORED_COLUMNS: &str = "id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash";
+
 pub async fn by_external_ids(
     db: &Db,
     tenant_id: Uuid,
@@ -34,21 +36,32 @@ pub async fn by_external_ids(
 ) -> Result<Vec<Stored>, sqlx::Error> {
     let mut out = Vec::new();
     for chunk in ids.chunks(CHUNK) {
-        let rows = on_db!(db, |p| {
-            let mut qb = sqlx::QueryBuilder::new(
-                "SELECT id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash FROM users WHERE tenant_id = ",
-            );
-            qb.push_bind(tenant_id)
-                .push(" AND synchronization_id = ")
-                .push_bind(sync_id)
-                .push(" AND external_id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id.as_str());
+        let rows = match db {
+            // A join with the unnested array: the planner then walks the unique index
+            // even in a cached generic plan made while the table was still empty (an
+            // IN list of 500 parameters fell back to a sequential scan).
+            Db::Postgres(p) => {
+                sqlx::query_as::<_, Stored>(
+                    "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash
+                     FROM unnest($3::text[]) AS k(id) JOIN users u ON u.tenant_id = $1 AND u.synchronization_id = $2 AND u.external_id = k.id",
+                )
+                .bind(tenant_id)
+                .bind(sync_id)
+                .bind(chunk)
+                .fetch_all(p)
+                .await?
             }
-            qb.push(")");
-            qb.build_query_as::<Stored>().fetch_all(p).await
-        })?;
+            Db::Sqlite(p) => {
+                let mut qb = sqlx::QueryBuilder::new(format!("SELECT {STORED_COLUMNS} FROM users WHERE tenant_id = "));
+                qb.push_bind(tenant_id).push(" AND synchronization_id = ").push_bind(sync_id).push(" AND external_id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(id.as_str());
+                }
+                qb.push(")");
+                qb.build_query_as::<Stored>().fetch_all(p).await?
+            }
+        };
         out.extend(rows);
     }
     Ok(out)
@@ -61,21 +74,42 @@ pub async fn by_username_keys(
 ) -> Result<Vec<Stored>, sqlx::Error> {
     let mut out = Vec::new();
     for chunk in keys.chunks(CHUNK) {
-        let rows = on_db!(db, |p| {
-            let mut qb = sqlx::QueryBuilder::new(
-                "SELECT id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash FROM users WHERE tenant_id = ",
-            );
-            qb.push_bind(tenant_id).push(" AND username_key IN (");
-            let mut sep = qb.separated(", ");
-            for k in chunk {
-                sep.push_bind(k.as_str());
+        let rows = match db {
+            Db::Postgres(p) => {
+                sqlx::query_as::<_, Stored>(
+                    "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash
+                     FROM unnest($2::text[]) AS k(key) JOIN users u ON u.tenant_id = $1 AND u.username_key = k.key",
+                )
+                .bind(tenant_id)
+                .bind(chunk)
+                .fetch_all(p)
+                .await?
             }
-            qb.push(")");
-            qb.build_query_as::<Stored>().fetch_all(p).await
-        })?;
+            Db::Sqlite(p) => {
+                let mut qb = sqlx::QueryBuilder::new(format!("SELECT {STORED_COLUMNS} FROM users WHERE tenant_id = "));
+                qb.push_bind(tenant_id).push(" AND username_key IN (");
+                let mut sep = qb.separated(", ");
+                for k in chunk {
+                    sep.push_bind(k.as_str());
+                }
+                qb.push(")");
+                qb.build_query_as::<Stored>().fetch_all(p).await?
+            }
+        };
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// Refreshes the planner's statistics of the users table (PostgreSQL). Without them,
+/// a table that grew from nothing during a first sync is planned as if the tenant and
+/// synchronization columns were selective, and every lookup scans all its users.
+pub async fn analyze(db: &Db) -> Result<(), sqlx::Error> {
+    match db {
+        Db::Postgres(p) => sqlx::query("ANALYZE users").execute(p).await.map(|_| ()),
+        // SQLite's planner takes the unique indexes without statistics.
+        Db::Sqlite(_) => Ok(()),
+    }
 }
 
 /// One page of the manifest: (external ID, hash) after `after`, in ID order. Users
@@ -83,33 +117,41 @@ pub async fn by_username_keys(
 /// sent as new and re-enabled.
 pub async fn manifest_page(
     db: &Db,
+    tenant_id: Uuid,
     sync_id: Uuid,
     after: &str,
     limit: i64,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    on_db!(db, |p| sqlx::query_as::<_, (String, String)>(
+    // Keyed on the (tenant, synchronization, external ID) index: a page is a range scan.
+    on_db!(db, |p| {
+        sqlx::query_as::<_, (String, String)>(
         "SELECT external_id, COALESCE(content_hash, '') FROM users
-         WHERE synchronization_id = $1 AND removed_from_source = $2 AND external_id > $3
+         WHERE tenant_id = $5 AND synchronization_id = $1 AND external_id > $3 AND removed_from_source = $2
          ORDER BY external_id LIMIT $4"
     )
     .bind(sync_id)
     .bind(false)
     .bind(after)
     .bind(limit)
+    .bind(tenant_id)
     .fetch_all(p)
-    .await)
+    .await
+    })
 }
 
 /// Users of a synchronization still in the source: the base of the deletion guard's
 /// percentage.
-pub async fn count_in_source(db: &Db, sync_id: Uuid) -> Result<i64, sqlx::Error> {
-    on_db!(db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM users WHERE synchronization_id = $1 AND removed_from_source = $2"
+pub async fn count_in_source(db: &Db, tenant_id: Uuid, sync_id: Uuid) -> Result<i64, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM users WHERE tenant_id = $3 AND synchronization_id = $1 AND removed_from_source = $2"
     )
     .bind(sync_id)
     .bind(false)
+    .bind(tenant_id)
     .fetch_one(p)
-    .await)
+    .await
+    })
 }
 
 /// A user as the API shows it.

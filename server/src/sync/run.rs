@@ -109,6 +109,11 @@ pub struct ActiveRun {
     deletions: Vec<String>,
     /// When the agent last sent something for this run.
     pub last_progress: std::time::Instant,
+    /// Users inserted since the table's statistics were last refreshed, and how many
+    /// more trigger the next refresh (doubling, so a first sync of N users refreshes
+    /// about log2(N / 1000) times).
+    inserted: u64,
+    analyze_after: u64,
 }
 
 impl ActiveRun {
@@ -127,11 +132,17 @@ impl ActiveRun {
             manifest_size: 0,
             deletions: Vec::new(),
             last_progress: std::time::Instant::now(),
+            inserted: 0,
+            analyze_after: 1000,
         }
     }
 
     pub fn sync_id(&self) -> Uuid {
         self.sync_id
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
     }
 
     fn progress(&mut self) -> Progress<'_> {
@@ -161,6 +172,7 @@ impl ActiveRun {
             ));
         }
         self.received += (records.len() + errors.len()) as u64;
+        let started = std::time::Instant::now();
         let ids: Vec<String> = records.iter().map(|r| r.external_id.clone()).collect();
         let keys: Vec<String> = records.iter().map(|r| r.username.to_lowercase()).collect();
         let by_external: HashMap<String, Stored> =
@@ -177,6 +189,7 @@ impl ActiveRun {
                 .into_iter()
                 .map(|u| (u.username_key.clone(), u))
                 .collect();
+        let looked_up = started.elapsed();
         let mut plan = plan::plan_batch(
             &self.settings,
             self.sync_id,
@@ -186,9 +199,24 @@ impl ActiveRun {
         );
         plan::add_entry_errors(&mut plan, errors);
         add_counts(&mut self.counts, &plan.counts);
+        let planned = started.elapsed();
         apply::write_batch(db, self.progress(), &plan)
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        self.inserted += plan.inserts.len() as u64;
+        if self.inserted >= self.analyze_after {
+            users::analyze(db).await.map_err(internal)?;
+            self.analyze_after = self.inserted * 2;
+        }
+        tracing::debug!(
+            run_id = %self.id,
+            users = plan.changes.len(),
+            lookup_ms = looked_up.as_millis() as u64,
+            plan_ms = (planned - looked_up).as_millis() as u64,
+            write_ms = (started.elapsed() - planned).as_millis() as u64,
+            "batch applied"
+        );
+        Ok(())
     }
 
     /// The read finished completely; `read` entries matched.
@@ -230,7 +258,7 @@ impl ActiveRun {
                 .into_iter()
                 .filter(|u| !u.removed_from_source)
                 .collect();
-        let total = users::count_in_source(db, self.sync_id)
+        let total = users::count_in_source(db, self.tenant_id, self.sync_id)
             .await
             .map_err(internal)? as u64;
         let plan = plan::plan_deletions(&self.settings, &self.guard, &gone, total);

@@ -1,47 +1,18 @@
 //! Writing a plan: each batch in one transaction, one statement per kind of row
 //! (DESIGN §9: never a round trip or a commit per user).
 
-use super::plan::{BatchPlan, ChangeRow, DeletionPlan};
+mod bulk;
+
+use super::plan::{BatchPlan, DeletionPlan};
 use crate::db::{Db, now};
 use crate::on_db;
 use adc_shared::protocol::RunCounts;
+use bulk::Bulk;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-/// Rows per multi-row INSERT: well under SQLite's 32766 bound variables.
+/// Rows per IN list: well under SQLite's 32766 bound variables.
 const ROWS: usize = 500;
-
-/// Inserts change rows numbered from `$first` inside the transaction `$tx`.
-macro_rules! insert_changes {
-    ($tx:ident, $run_id:expr, $first:expr, $changes:expr) => {{
-        let changes: &[ChangeRow] = $changes;
-        for (i, chunk) in changes.chunks(ROWS).enumerate() {
-            let base = $first + (i * ROWS) as i64;
-            let mut qb =
-                sqlx::QueryBuilder::new("INSERT INTO run_changes (run_id, seq, user_id, external_id, username, operation, outcome) ");
-            qb.push_values(chunk.iter().enumerate(), |mut b, (j, c)| {
-                b.push_bind($run_id)
-                    .push_bind(base + j as i64)
-                    .push_bind(c.user_id)
-                    .push_bind(c.external_id.clone())
-                    .push_bind(c.username.clone())
-                    .push_bind(c.operation)
-                    .push_bind(c.outcome.clone());
-            });
-            qb.build().execute(&mut *$tx).await?;
-        }
-    }};
-}
-
-macro_rules! update_counts {
-    ($tx:ident, $run_id:expr, $counts:expr) => {
-        sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2")
-            .bind(Json($counts))
-            .bind($run_id)
-            .execute(&mut *$tx)
-            .await?
-    };
-}
 
 /// Where a run stands while its batches are written.
 pub struct Progress<'a> {
@@ -60,33 +31,9 @@ pub async fn write_batch(db: &Db, at: Progress<'_>, plan: &BatchPlan) -> Result<
     let first_seq = *at.next_seq;
     on_db!(db, |p| {
         let mut tx = p.begin().await?;
-        for chunk in plan.inserts.chunks(ROWS) {
-            let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at) ",
-            );
-            qb.push_values(chunk, |mut b, u| {
-                let r = &u.record;
-                b.push_bind(u.id)
-                    .push_bind(at.tenant_id)
-                    .push_bind(at.sync_id)
-                    .push_bind(r.external_id.clone())
-                    .push_bind(r.username.clone())
-                    .push_bind(r.username.to_lowercase())
-                    .push_bind(r.email.clone())
-                    .push_bind(r.display_name.clone())
-                    .push_bind(r.given_name.clone())
-                    .push_bind(r.surname.clone())
-                    .push_bind(u.enabled)
-                    .push_bind(r.enabled)
-                    .push_bind(false)
-                    .push_bind(r.source_dn.clone())
-                    .push_bind(Json(r.extra.clone()))
-                    .push_bind(u.hash.clone())
-                    .push_bind(t)
-                    .push_bind(t);
-            });
-            qb.build().execute(&mut *tx).await?;
-        }
+        tx.relax().await?;
+        tx.insert_users(at.tenant_id, at.sync_id, t, &plan.inserts)
+            .await?;
         for u in &plan.updates {
             let r = &u.record;
             sqlx::query(
@@ -114,8 +61,13 @@ pub async fn write_batch(db: &Db, at: Progress<'_>, plan: &BatchPlan) -> Result<
             .execute(&mut *tx)
             .await?;
         }
-        insert_changes!(tx, at.run_id, first_seq, &plan.changes);
-        update_counts!(tx, at.run_id, at.counts);
+        tx.insert_changes(at.run_id, first_seq, &plan.changes)
+            .await?;
+        sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2")
+            .bind(Json(at.counts))
+            .bind(at.run_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
     })?;
     *at.next_seq += plan.changes.len() as i64;
@@ -133,6 +85,7 @@ pub async fn write_deletions(
     let first_seq = *at.next_seq;
     on_db!(db, |p| {
         let mut tx = p.begin().await?;
+        tx.relax().await?;
         for chunk in plan.delete.chunks(ROWS) {
             let mut qb = sqlx::QueryBuilder::new("DELETE FROM users WHERE tenant_id = ");
             qb.push_bind(at.tenant_id)
@@ -165,8 +118,13 @@ pub async fn write_deletions(
             qb.push(")");
             qb.build().execute(&mut *tx).await?;
         }
-        insert_changes!(tx, at.run_id, first_seq, &plan.changes);
-        update_counts!(tx, at.run_id, at.counts);
+        tx.insert_changes(at.run_id, first_seq, &plan.changes)
+            .await?;
+        sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2")
+            .bind(Json(at.counts))
+            .bind(at.run_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
     })?;
     *at.next_seq += plan.changes.len() as i64;

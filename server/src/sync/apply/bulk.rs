@@ -1,0 +1,241 @@
+//! Bulk inserts, per engine: PostgreSQL takes `COPY` (the benchmark's reference
+//! speed), SQLite multi-row INSERTs of bound values. Both inside the caller's
+//! transaction.
+
+use crate::sync::plan::{ChangeRow, Insert};
+use sqlx::types::Json;
+use std::fmt::Write;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Rows per multi-row INSERT on SQLite: 18 columns × 500 stays under its variable limit.
+const ROWS: usize = 500;
+
+pub trait Bulk {
+    /// A run's writes are idempotent (the next run converges, DESIGN §5.3 step 8), so a
+    /// batch need not wait for its WAL to reach the disk: a crash loses at most the
+    /// last moments of a run, never consistency. This removes an fsync per batch.
+    async fn relax(&mut self) -> Result<(), sqlx::Error>;
+    async fn insert_users(
+        &mut self,
+        tenant: Uuid,
+        sync: Uuid,
+        at: OffsetDateTime,
+        rows: &[Insert],
+    ) -> Result<(), sqlx::Error>;
+    async fn insert_changes(
+        &mut self,
+        run: Uuid,
+        first_seq: i64,
+        rows: &[ChangeRow],
+    ) -> Result<(), sqlx::Error>;
+}
+
+/// One field of COPY's text format: `\N` for NULL; backslash, tab, newline and
+/// carriage return escaped, so a directory value can never end a field or a row.
+fn field(out: &mut String, v: Option<&str>) {
+    match v {
+        None => out.push_str("\\N"),
+        Some(v) => {
+            for c in v.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+}
+
+fn row(out: &mut String, fields: &[Option<&str>]) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        field(out, *f);
+    }
+    out.push('\n');
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("a valid time formats")
+}
+
+impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
+    async fn relax(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut **self)
+            .await
+            .map(|_| ())
+    }
+
+    async fn insert_users(
+        &mut self,
+        tenant: Uuid,
+        sync: Uuid,
+        at: OffsetDateTime,
+        rows: &[Insert],
+    ) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (tenant, sync, at) = (tenant.to_string(), sync.to_string(), rfc3339(at));
+        let mut data = String::with_capacity(rows.len() * 400);
+        for u in rows {
+            let r = &u.record;
+            let extra = serde_json::to_string(&r.extra).expect("a map serializes");
+            let b = |v: bool| Some(if v { "t" } else { "f" });
+            row(
+                &mut data,
+                &[
+                    Some(&u.id.to_string()),
+                    Some(&tenant),
+                    Some(&sync),
+                    Some(&r.external_id),
+                    Some(&r.username),
+                    Some(&r.username.to_lowercase()),
+                    r.email.as_deref(),
+                    r.display_name.as_deref(),
+                    r.given_name.as_deref(),
+                    r.surname.as_deref(),
+                    b(u.enabled),
+                    b(r.enabled),
+                    b(false),
+                    Some(&r.source_dn),
+                    Some(&extra),
+                    Some(&u.hash),
+                    Some(&at),
+                    Some(&at),
+                ],
+            );
+        }
+        let mut copy = self
+            .copy_in_raw(
+                "COPY users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at) FROM STDIN",
+            )
+            .await?;
+        copy.send(data.as_bytes()).await?;
+        copy.finish().await.map(|_| ())
+    }
+
+    async fn insert_changes(
+        &mut self,
+        run: Uuid,
+        first_seq: i64,
+        rows: &[ChangeRow],
+    ) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let run = run.to_string();
+        let mut data = String::with_capacity(rows.len() * 160);
+        let mut seq = String::new();
+        for (i, c) in rows.iter().enumerate() {
+            seq.clear();
+            let _ = write!(seq, "{}", first_seq + i as i64);
+            let user = c.user_id.map(|u| u.to_string());
+            row(
+                &mut data,
+                &[
+                    Some(&run),
+                    Some(&seq),
+                    user.as_deref(),
+                    c.external_id.as_deref(),
+                    Some(&c.username),
+                    Some(c.operation),
+                    Some(&c.outcome),
+                ],
+            );
+        }
+        let mut copy = self
+            .copy_in_raw("COPY run_changes (run_id, seq, user_id, external_id, username, operation, outcome) FROM STDIN")
+            .await?;
+        copy.send(data.as_bytes()).await?;
+        copy.finish().await.map(|_| ())
+    }
+}
+
+impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
+    async fn relax(&mut self) -> Result<(), sqlx::Error> {
+        // SQLite runs in WAL mode with synchronous=NORMAL already (db/mod.rs).
+        Ok(())
+    }
+
+    async fn insert_users(
+        &mut self,
+        tenant: Uuid,
+        sync: Uuid,
+        at: OffsetDateTime,
+        rows: &[Insert],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in rows.chunks(ROWS) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut b, u| {
+                let r = &u.record;
+                b.push_bind(u.id)
+                    .push_bind(tenant)
+                    .push_bind(sync)
+                    .push_bind(r.external_id.clone())
+                    .push_bind(r.username.clone())
+                    .push_bind(r.username.to_lowercase())
+                    .push_bind(r.email.clone())
+                    .push_bind(r.display_name.clone())
+                    .push_bind(r.given_name.clone())
+                    .push_bind(r.surname.clone())
+                    .push_bind(u.enabled)
+                    .push_bind(r.enabled)
+                    .push_bind(false)
+                    .push_bind(r.source_dn.clone())
+                    .push_bind(Json(r.extra.clone()))
+                    .push_bind(u.hash.clone())
+                    .push_bind(at)
+                    .push_bind(at);
+            });
+            qb.build().execute(&mut **self).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_changes(
+        &mut self,
+        run: Uuid,
+        first_seq: i64,
+        rows: &[ChangeRow],
+    ) -> Result<(), sqlx::Error> {
+        for (i, chunk) in rows.chunks(ROWS).enumerate() {
+            let base = first_seq + (i * ROWS) as i64;
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO run_changes (run_id, seq, user_id, external_id, username, operation, outcome) ",
+            );
+            qb.push_values(chunk.iter().enumerate(), |mut b, (j, c)| {
+                b.push_bind(run)
+                    .push_bind(base + j as i64)
+                    .push_bind(c.user_id)
+                    .push_bind(c.external_id.clone())
+                    .push_bind(c.username.clone())
+                    .push_bind(c.operation)
+                    .push_bind(c.outcome.clone());
+            });
+            qb.build().execute(&mut **self).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_fields_escape_everything_that_could_end_a_field_or_a_row() {
+        let mut out = String::new();
+        row(&mut out, &[Some("a\tb\nc\\d\re"), None, Some("")]);
+        assert_eq!(out, "a\\tb\\nc\\\\d\\re\t\\N\t\n");
+    }
+}
