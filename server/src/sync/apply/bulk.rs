@@ -2,7 +2,7 @@
 //! speed), SQLite multi-row INSERTs of bound values. Both inside the caller's
 //! transaction.
 
-use crate::sync::plan::{ChangeRow, Insert};
+use crate::sync::plan::{ChangeRow, Insert, Update};
 use sqlx::types::Json;
 use std::fmt::Write;
 use time::OffsetDateTime;
@@ -29,7 +29,19 @@ pub trait Bulk {
         first_seq: i64,
         rows: &[ChangeRow],
     ) -> Result<(), sqlx::Error>;
+    async fn update_users(
+        &mut self,
+        tenant: Uuid,
+        sync: Uuid,
+        at: OffsetDateTime,
+        rows: &[Update],
+    ) -> Result<(), sqlx::Error>;
 }
+
+/// The one UPDATE of a stored user from its record, for engines without arrays.
+const UPDATE_ONE: &str = "UPDATE users SET synchronization_id = $1, external_id = $2, username = $3, username_key = $4, email = $5, display_name = $6,
+     given_name = $7, surname = $8, enabled = $9, source_enabled = $10, removed_from_source = $11, source_dn = $12, extra = $13,
+     content_hash = $14, updated_at = $15 WHERE id = $16 AND tenant_id = $17";
 
 /// One field of COPY's text format: `\N` for NULL; backslash, tab, newline and
 /// carriage return escaped, so a directory value can never end a field or a row.
@@ -157,6 +169,54 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
         copy.send(data.as_bytes()).await?;
         copy.finish().await.map(|_| ())
     }
+
+    /// All of a batch's updates in one statement: the rows arrive as arrays, one per
+    /// column, joined to the table by ID.
+    async fn update_users(
+        &mut self,
+        tenant: Uuid,
+        sync: Uuid,
+        at: OffsetDateTime,
+        rows: &[Update],
+    ) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let col =
+            |f: fn(&Update) -> Option<String>| rows.iter().map(f).collect::<Vec<Option<String>>>();
+        let ids: Vec<Uuid> = rows.iter().map(|u| u.id).collect();
+        let enabled: Vec<bool> = rows.iter().map(|u| u.enabled).collect();
+        let source_enabled: Vec<bool> = rows.iter().map(|u| u.record.enabled).collect();
+        sqlx::query(
+            "UPDATE users AS u SET synchronization_id = $1, external_id = d.external_id, username = d.username, username_key = d.username_key,
+                 email = d.email, display_name = d.display_name, given_name = d.given_name, surname = d.surname, enabled = d.enabled,
+                 source_enabled = d.source_enabled, removed_from_source = FALSE, source_dn = d.source_dn, extra = d.extra::jsonb,
+                 content_hash = d.content_hash, updated_at = $2
+             FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                         $11::bool[], $12::bool[], $13::text[], $14::text[], $15::text[])
+                  AS d(id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, source_dn, extra, content_hash)
+             WHERE u.id = d.id AND u.tenant_id = $16",
+        )
+        .bind(sync)
+        .bind(at)
+        .bind(ids)
+        .bind(col(|u| Some(u.record.external_id.clone())))
+        .bind(col(|u| Some(u.record.username.clone())))
+        .bind(col(|u| Some(u.record.username.to_lowercase())))
+        .bind(col(|u| u.record.email.clone()))
+        .bind(col(|u| u.record.display_name.clone()))
+        .bind(col(|u| u.record.given_name.clone()))
+        .bind(col(|u| u.record.surname.clone()))
+        .bind(enabled)
+        .bind(source_enabled)
+        .bind(col(|u| Some(u.record.source_dn.clone())))
+        .bind(col(|u| Some(serde_json::to_string(&u.record.extra).expect("a map serializes"))))
+        .bind(col(|u| Some(u.hash.clone())))
+        .bind(tenant)
+        .execute(&mut **self)
+        .await
+        .map(|_| ())
+    }
 }
 
 impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
@@ -223,6 +283,39 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
                     .push_bind(c.outcome.clone());
             });
             qb.build().execute(&mut **self).await?;
+        }
+        Ok(())
+    }
+
+    async fn update_users(
+        &mut self,
+        tenant: Uuid,
+        sync: Uuid,
+        at: OffsetDateTime,
+        rows: &[Update],
+    ) -> Result<(), sqlx::Error> {
+        for u in rows {
+            let r = &u.record;
+            sqlx::query(UPDATE_ONE)
+                .bind(sync)
+                .bind(&r.external_id)
+                .bind(&r.username)
+                .bind(r.username.to_lowercase())
+                .bind(&r.email)
+                .bind(&r.display_name)
+                .bind(&r.given_name)
+                .bind(&r.surname)
+                .bind(u.enabled)
+                .bind(r.enabled)
+                .bind(false)
+                .bind(&r.source_dn)
+                .bind(Json(&r.extra))
+                .bind(&u.hash)
+                .bind(at)
+                .bind(u.id)
+                .bind(tenant)
+                .execute(&mut **self)
+                .await?;
         }
         Ok(())
     }

@@ -34,33 +34,8 @@ pub async fn write_batch(db: &Db, at: Progress<'_>, plan: &BatchPlan) -> Result<
         tx.relax().await?;
         tx.insert_users(at.tenant_id, at.sync_id, t, &plan.inserts)
             .await?;
-        for u in &plan.updates {
-            let r = &u.record;
-            sqlx::query(
-                "UPDATE users SET synchronization_id = $1, external_id = $2, username = $3, username_key = $4, email = $5, display_name = $6,
-                 given_name = $7, surname = $8, enabled = $9, source_enabled = $10, removed_from_source = $11, source_dn = $12, extra = $13,
-                 content_hash = $14, updated_at = $15 WHERE id = $16 AND tenant_id = $17",
-            )
-            .bind(at.sync_id)
-            .bind(&r.external_id)
-            .bind(&r.username)
-            .bind(r.username.to_lowercase())
-            .bind(&r.email)
-            .bind(&r.display_name)
-            .bind(&r.given_name)
-            .bind(&r.surname)
-            .bind(u.enabled)
-            .bind(r.enabled)
-            .bind(false)
-            .bind(&r.source_dn)
-            .bind(Json(&r.extra))
-            .bind(&u.hash)
-            .bind(t)
-            .bind(u.id)
-            .bind(at.tenant_id)
-            .execute(&mut *tx)
+        tx.update_users(at.tenant_id, at.sync_id, t, &plan.updates)
             .await?;
-        }
         tx.insert_changes(at.run_id, first_seq, &plan.changes)
             .await?;
         sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2")
