@@ -264,7 +264,7 @@ async fn main() -> anyhow::Result<()> {
         nochanges.push(d);
         r2 = r;
     }
-    let mut searches = vec![
+    let mut searches = [
         search,
         ldapsearch_dump(&ldap, args.page_size)?,
         ldapsearch_dump(&ldap, args.page_size)?,
