@@ -236,3 +236,54 @@ both_engines! {
         assert!(last.starts_with("adc: the run failed") && last.contains("cannot connect"), "one-line reason last: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adc_check_tests_authentication_with_a_password_read_from_the_terminal_or_stdin() {
+    use std::io::Write;
+    let with_pw: Vec<Person> = (0..2)
+        .map(|i| Person {
+            password: Some(format!("pw-{i}-secret")),
+            ..Person::numbered(i)
+        })
+        .collect();
+    let ldap = Slapd::start(&slapd::ldif(&with_pw));
+    let server = TestServer::start(adc_e2e::engine::Engine::Sqlite).await;
+    let (id, secret) = server.admin().await.add_sync("corp").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
+    let run_with = |password: &str| {
+        let mut cmd = adc(
+            dir.path(),
+            &server.agent_addr(),
+            &format!("{id}:{secret}"),
+            &["check", "--auth-user", "user00001@example.com"],
+        );
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run_with("pw-1-secret");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("[ok]   authentication of user00001@example.com: the password is right"),
+        "{out}"
+    );
+    let (code, out, err) = run_with("wrong-guess");
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("[FAIL] authentication of user00001@example.com"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("wrong-guess") && !err.contains("wrong-guess"),
+        "the password is never printed"
+    );
+}

@@ -6,6 +6,7 @@ mod api_auth;
 mod api_meta;
 mod api_synchronizations;
 mod api_tokens;
+mod authenticate;
 mod server_process;
 mod sync_policy;
 mod sync_runs;

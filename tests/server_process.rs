@@ -97,7 +97,11 @@ both_engines! {
         let (s, _) = api.with_token(&token).get("/api/v1/synchronizations").await;
         assert!(s.is_success());
 
-        std::fs::write(dir.path().join("adc.yaml"), "backend:\n  ldap:\n    addr: ldap://127.0.0.1:1\n    bind_dn: cn=x\n    bind_password: ldap-bind-secret\n    base_dn: dc=x\n").unwrap();
+        std::fs::write(
+            dir.path().join("adc.yaml"),
+            "backend:\n  ldap:\n    addr: ldap://127.0.0.1:1\n    bind_dn: cn=x\n    bind_password: ldap-bind-secret\n    base_dn: dc=x\n    authentication:\n      username_filter_template: (mail=%s)\n      timeout: 2\n",
+        )
+        .unwrap();
         let agent_cmd = |secret: &str| {
             let mut c = clean_command("adc");
             c.current_dir(dir.path())
@@ -110,6 +114,15 @@ both_engines! {
         let mut agent = Proc::spawn(agent_cmd(&first_secret), dir.path(), "agent1");
         eventually(Duration::from_secs(20), "the agent to connect", || async { (!api.agents(&id).await.is_empty()).then_some(()) }).await;
 
+        // A pass-through authentication carries a password through server and agent.
+        let (_, authn) = api.post("/api/v1/tokens", json!({"name": "cloud", "role": "viewer", "can_authenticate": true})).await;
+        let authn = authn["secret"].as_str().unwrap().to_owned();
+        let user_password = "end-user-password-31337";
+        let (s, b) = api
+            .with_token(&authn)
+            .post("/api/v1/authenticate", json!({"username": "someone@example.com", "password": user_password}))
+            .await;
+        assert_eq!(s, reqwest::StatusCode::UNAUTHORIZED, "{b}");
         let (_, rotated) = api.post(&format!("/api/v1/synchronizations/{id}/secret"), json!({})).await;
         let second_secret = rotated["secret"].as_str().unwrap().to_owned();
         eventually(Duration::from_secs(20), "the old secret to be refused", || async {
@@ -131,7 +144,16 @@ both_engines! {
         for event in ["synchronization added", "agent connected", "secret rotated", "agent refused", "API token created"] {
             assert!(all.contains(event), "the log lacks `{event}`");
         }
-        for secret in [first_secret.as_str(), second_secret.as_str(), token.as_str(), admin_password, csrf.as_str(), "ldap-bind-secret"] {
+        for secret in [
+            first_secret.as_str(),
+            second_secret.as_str(),
+            token.as_str(),
+            authn.as_str(),
+            admin_password,
+            csrf.as_str(),
+            "ldap-bind-secret",
+            user_password,
+        ] {
             assert!(!all.contains(secret), "a secret appears in the logs");
         }
     }

@@ -9,7 +9,11 @@ use std::path::Path;
 
 /// Runs the checks, writing one line per step to `out`. `Err` carries the one-line
 /// reason of the first failure.
-pub async fn check(config_path: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+pub async fn check(
+    config_path: &Path,
+    auth: Option<(String, adc_shared::Secret)>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let step = |out: &mut dyn Write, ok: bool, text: &str| {
         let _ = writeln!(out, "{} {text}", if ok { "[ok]  " } else { "[FAIL]" });
     };
@@ -54,6 +58,31 @@ pub async fn check(config_path: &Path, out: &mut impl Write) -> anyhow::Result<(
         }
     }
     let _ = conn.unbind().await;
+    if let Some((user, password)) = auth {
+        match crate::auth::authenticate(&cfg, &user, &password).await {
+            adc_shared::protocol::AuthOutcome::Ok { dn } => step(
+                out,
+                true,
+                &format!("authentication of {user}: the password is right (bound as `{dn}`)"),
+            ),
+            adc_shared::protocol::AuthOutcome::Invalid => {
+                step(
+                    out,
+                    false,
+                    &format!(
+                        "authentication of {user}: wrong username or password, or not exactly one entry"
+                    ),
+                );
+                anyhow::bail!(
+                    "authentication of {user} failed: wrong username or password, or not exactly one entry"
+                );
+            }
+            adc_shared::protocol::AuthOutcome::Unavailable { reason } => {
+                step(out, false, &format!("authentication of {user}: {reason}"));
+                anyhow::bail!("authentication of {user} failed: {reason}");
+            }
+        }
+    }
     let access = match ServerAccess::from_env() {
         Ok(a) => a,
         Err(e) => {

@@ -2,6 +2,7 @@
 //! directory, connects out to the server over a WebSocket, and reads the directory
 //! when told to.
 
+pub mod auth;
 pub mod backoff;
 pub mod check;
 pub mod config;

@@ -29,7 +29,12 @@ enum Cmd {
         full: bool,
     },
     /// Check the configuration, the directory and the server, step by step.
-    Check,
+    Check {
+        /// Also check pass-through authentication for this user; the password is asked
+        /// for on the terminal (or read from standard input), never on the command line.
+        #[arg(long, value_name = "NAME")]
+        auth_user: Option<String>,
+    },
     /// Print the agent and protocol versions.
     Version,
 }
@@ -57,7 +62,19 @@ async fn main() -> ExitCode {
             );
             Ok(())
         }
-        Cmd::Check => adc_agent::check::check(&env::config_path(), &mut std::io::stdout()).await,
+        Cmd::Check { auth_user } => {
+            let auth = match auth_user {
+                Some(user) => match read_password(&user) {
+                    Ok(pw) => Some((user, pw)),
+                    Err(e) => {
+                        eprintln!("adc: cannot read the password: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => None,
+            };
+            adc_agent::check::check(&env::config_path(), auth, &mut std::io::stdout()).await
+        }
         Cmd::Run => run().await,
         Cmd::Imp { dry_run, full } => imp(dry_run, full).await,
     };
@@ -136,4 +153,18 @@ async fn imp(dry_run: bool, full: bool) -> anyhow::Result<()> {
             report.error.unwrap_or_default()
         )),
     }
+}
+
+/// The password of `user`: asked on the terminal without echo, or the first line of
+/// standard input when that is not a terminal (scripts, tests).
+fn read_password(user: &str) -> std::io::Result<adc_shared::Secret> {
+    use std::io::{BufRead, IsTerminal};
+    let line = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("password of {user}: "))?
+    } else {
+        let mut l = String::new();
+        std::io::stdin().lock().read_line(&mut l)?;
+        l.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    Ok(adc_shared::Secret::new(line))
 }

@@ -36,6 +36,8 @@ pub struct Status {
     /// The report of the last run this agent worked on.
     pub last_run: Option<RunSummary>,
     pub runs_finished: u64,
+    /// Pass-through authentications this agent answered.
+    pub authentications: u64,
     pub attempts: u64,
     pub last_error: Option<String>,
     pub reloads: u64,
@@ -319,6 +321,18 @@ impl Agent {
                             if let Some(t) = task.as_ref() {
                                 let _ = t.inbox.send(m);
                             }
+                        }
+                        ServerMessage::Authenticate { request_id, username, password } => {
+                            // Answered on a task of its own: a slow directory must not
+                            // hold up heartbeats or a run.
+                            let cfg = self.config.clone();
+                            let out = out_tx.clone();
+                            let status = self.status.clone();
+                            tokio::spawn(async move {
+                                let outcome = crate::auth::authenticate(&cfg, &username, &password).await;
+                                status.send_modify(|s| s.authentications += 1);
+                                let _ = out.send(AgentMessage::AuthResult { request_id, outcome }).await;
+                            });
                         }
                         other @ ServerMessage::Welcome(_) => {
                             return End::Lost(format!("unexpected message from the server: {other:?}"));

@@ -4,6 +4,7 @@
 use crate::agents::Registry;
 use crate::config::Config;
 use crate::db::Db;
+use crate::limits::FailureLimits;
 use crate::metrics::Metrics;
 use crate::{bootstrap, routes, secrets};
 use anyhow::Context;
@@ -32,6 +33,7 @@ pub struct Inner {
     pub config: Config,
     pub agents: Registry,
     pub metrics: Metrics,
+    pub auth_limits: FailureLimits,
     /// Cancelled when the server shuts down; agent sessions watch it.
     pub shutdown: CancellationToken,
     /// The agent sessions, awaited at shutdown so each can remove its record while the
@@ -48,11 +50,17 @@ impl Deref for AppState {
 
 impl AppState {
     pub fn new(db: Db, config: Config) -> Self {
+        let auth_limits = FailureLimits::new(
+            config.auth_window,
+            config.auth_failures_per_username,
+            config.auth_failures_per_address,
+        );
         AppState(Arc::new(Inner {
             db,
             config,
             agents: Registry::default(),
             metrics: Metrics::default(),
+            auth_limits,
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         }))

@@ -23,6 +23,8 @@ pub struct Caller {
     /// The admin's e-mail, or the API token's name.
     pub name: String,
     pub via: Via,
+    /// An API token allowed to use pass-through authentication.
+    pub can_authenticate: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +75,7 @@ fn into_caller(g: Grant, via: Via) -> ApiResult<Caller> {
         role,
         name: g.name,
         via,
+        can_authenticate: g.can_authenticate,
     })
 }
 

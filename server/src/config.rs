@@ -24,6 +24,12 @@ pub struct Config {
     pub schedule_check: Duration,
     /// A run whose agent sends nothing for it this long fails.
     pub run_stall_timeout: Duration,
+    /// How long pass-through authentication waits for an agent's answer (504 after).
+    pub auth_timeout: Duration,
+    /// Wrong passwords allowed per username, and per source address, in `auth_window`.
+    pub auth_failures_per_username: u32,
+    pub auth_failures_per_address: u32,
+    pub auth_window: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -46,6 +52,10 @@ impl Config {
             session_ttl: Duration::from_secs(12 * 3600),
             schedule_check: Duration::from_secs(30),
             run_stall_timeout: Duration::from_secs(600),
+            auth_timeout: Duration::from_secs(10),
+            auth_failures_per_username: 5,
+            auth_failures_per_address: 50,
+            auth_window: Duration::from_secs(300),
         }
     }
 }

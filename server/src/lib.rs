@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod role;
 mod routes;

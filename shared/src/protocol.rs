@@ -12,6 +12,7 @@
 //!   malformed message, which closes the connection with a reason.
 
 use crate::record::UserRecord;
+use crate::secret::Secret;
 use crate::settings::{EffectiveSettings, Settings};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -94,6 +95,23 @@ pub enum AgentMessage {
         run_id: Uuid,
         reason: String,
     },
+    /// The answer to [`ServerMessage::Authenticate`].
+    AuthResult {
+        request_id: Uuid,
+        outcome: AuthOutcome,
+    },
+}
+
+/// What the directory said about a username and password (DESIGN §6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AuthOutcome {
+    /// Exactly one entry matched and the bind as it succeeded.
+    Ok { dn: String },
+    /// Wrong username or password, no entry, or several: all look the same outside.
+    Invalid,
+    /// The directory could not answer (down, timed out, not configured).
+    Unavailable { reason: String },
 }
 
 /// The first message of every connection.
@@ -140,6 +158,13 @@ pub enum ServerMessage {
     RunFinished {
         run_id: Uuid,
         report: RunSummary,
+    },
+    /// Check a user's password against the directory (pass-through authentication).
+    /// The password is a [`Secret`]: its `Debug` never shows it.
+    Authenticate {
+        request_id: Uuid,
+        username: String,
+        password: Secret,
     },
 }
 

@@ -26,10 +26,22 @@ pub fn people(n: usize) -> Vec<Person> {
 /// `n` people in the directory, an agent connected with adc.yaml `settings` (lines
 /// like `  no-delete: true\n`) and the filter `filter`.
 pub async fn fixture(engine: Engine, n: usize, settings: &str, filter: Option<&str>) -> Fixture {
-    let slapd = Slapd::start(&slapd::ldif(&people(n)));
+    fixture_with(engine, &people(n), settings, filter, |_| {}).await
+}
+
+/// [`fixture`] with the given people and a further server `tweak`.
+pub async fn fixture_with(
+    engine: Engine,
+    people: &[Person],
+    settings: &str,
+    filter: Option<&str>,
+    tweak: impl FnOnce(&mut adc_server::Config),
+) -> Fixture {
+    let slapd = Slapd::start(&slapd::ldif(people));
     let server = TestServer::start_with(TestDb::new(engine).await, |c| {
         c.heartbeat_interval = Duration::from_secs(1);
         c.schedule_check = Duration::from_millis(500);
+        tweak(c);
     })
     .await;
     let api = server.admin().await;

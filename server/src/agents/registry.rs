@@ -14,11 +14,20 @@ pub enum Order {
     Close(ErrorCode, String),
     /// Start this run (already recorded as running) on this connection.
     StartRun(Box<crate::db::runs::Run>),
+    /// Ask the agent to check a password; the answer goes to `reply`. Dropping `reply`
+    /// unanswered (the connection ended) tells the caller to try another agent.
+    Authenticate {
+        username: String,
+        password: adc_shared::Secret,
+        reply: tokio::sync::oneshot::Sender<adc_shared::protocol::AuthOutcome>,
+    },
 }
 
 #[derive(Clone, Default)]
 pub struct Registry {
     inner: Arc<Mutex<HashMap<Uuid, Entry>>>,
+    /// Turns the starting point of [`Registry::rotation`] so requests spread evenly.
+    turn: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 struct Entry {
@@ -71,6 +80,17 @@ impl Registry {
             .map(|(id, _)| *id)
             .collect();
         ids.sort();
+        ids
+    }
+
+    /// The connections of a synchronization here, starting at a different one on each
+    /// call: the order in which to try them.
+    pub fn rotation(&self, sync_id: Uuid) -> Vec<Uuid> {
+        let mut ids = self.connections(sync_id);
+        if !ids.is_empty() {
+            let k = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % ids.len();
+            ids.rotate_left(k);
+        }
         ids
     }
 

@@ -281,6 +281,11 @@ async fn serve_loop(
     let mut last_seen = Instant::now();
     // Three missed heartbeats: 45 s with the default interval of 15 s.
     let timeout = state.config.heartbeat_interval * 3;
+    // Authentications waiting for this agent's answer.
+    let mut pending: std::collections::HashMap<
+        Uuid,
+        tokio::sync::oneshot::Sender<adc_shared::protocol::AuthOutcome>,
+    > = std::collections::HashMap::new();
     loop {
         tokio::select! {
             incoming = receive(&mut conn.socket) => {
@@ -300,6 +305,12 @@ async fn serve_loop(
                     Incoming::Message(AgentMessage::Hello(_)) => {
                         return Ok(Some((ErrorCode::MalformedMessage, "hello may only be sent once".into())));
                     }
+                    Incoming::Message(AgentMessage::AuthResult { request_id, outcome }) => {
+                        // An answer nobody waits for any more (timed out) is dropped.
+                        if let Some(reply) = pending.remove(&request_id) {
+                            let _ = reply.send(outcome);
+                        }
+                    }
                     Incoming::Message(m) => {
                         for out in runs.handle(m).await {
                             conn.send(&out).await?;
@@ -312,6 +323,11 @@ async fn serve_loop(
             }
             order = orders.recv() => match order {
                 Some(Order::Close(code, reason)) => return Ok(Some((code, reason))),
+                Some(Order::Authenticate { username, password, reply }) => {
+                    let request_id = Uuid::new_v4();
+                    pending.insert(request_id, reply);
+                    conn.send(&ServerMessage::Authenticate { request_id, username, password }).await?;
+                }
                 Some(Order::StartRun(run)) => {
                     if let Some(m) = runs.begin(&run).await {
                         conn.send(&m).await?;

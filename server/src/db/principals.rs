@@ -76,6 +76,8 @@ pub struct Grant {
     /// The admin's e-mail for a session, the token's name for a token.
     pub name: String,
     pub subject_id: Uuid,
+    /// Only tokens may carry this right; sessions never do.
+    pub can_authenticate: bool,
 }
 
 pub async fn insert_session(
@@ -101,7 +103,7 @@ pub async fn insert_session(
 
 pub async fn session_grant(db: &Db, token_hash: &str) -> Result<Option<Grant>, sqlx::Error> {
     on_db!(db, |p| sqlx::query_as::<_, Grant>(
-        "SELECT s.tenant_id, a.role, a.email AS name, a.id AS subject_id
+        "SELECT s.tenant_id, a.role, a.email AS name, a.id AS subject_id, FALSE AS can_authenticate
          FROM sessions s JOIN admins a ON a.id = s.admin_id
          WHERE s.token_hash = $1 AND s.expires_at > $2"
     )
@@ -135,6 +137,8 @@ pub struct ApiToken {
     pub id: Uuid,
     pub name: String,
     pub role: String,
+    /// May call POST /api/v1/authenticate.
+    pub can_authenticate: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -146,23 +150,26 @@ pub async fn insert_token(
     tenant_id: Uuid,
     name: &str,
     role: &str,
+    can_authenticate: bool,
     token_hash: &str,
 ) -> Result<ApiToken, sqlx::Error> {
     let t = ApiToken {
         id: Uuid::new_v4(),
         name: name.to_owned(),
         role: role.to_owned(),
+        can_authenticate,
         created_at: now(),
         last_used_at: None,
     };
     db_execute!(db, |p| {
         sqlx::query(
-        "INSERT INTO api_tokens (id, tenant_id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO api_tokens (id, tenant_id, name, role, can_authenticate, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
     .bind(t.id)
     .bind(tenant_id)
     .bind(&t.name)
     .bind(&t.role)
+    .bind(t.can_authenticate)
     .bind(token_hash)
     .bind(t.created_at)
     .execute(p)
@@ -174,7 +181,7 @@ pub async fn insert_token(
 pub async fn list_tokens(db: &Db, tenant_id: Uuid) -> Result<Vec<ApiToken>, sqlx::Error> {
     on_db!(db, |p| {
         sqlx::query_as::<_, ApiToken>(
-        "SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at, id"
+        "SELECT id, name, role, can_authenticate, created_at, last_used_at FROM api_tokens WHERE tenant_id = $1 ORDER BY created_at, id"
     )
     .bind(tenant_id)
     .fetch_all(p)
@@ -195,12 +202,14 @@ pub async fn delete_token(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sq
 
 /// Resolves a token by its hash and records its use.
 pub async fn token_grant(db: &Db, token_hash: &str) -> Result<Option<Grant>, sqlx::Error> {
-    let grant = on_db!(db, |p| sqlx::query_as::<_, Grant>(
-        "SELECT tenant_id, role, name, id AS subject_id FROM api_tokens WHERE token_hash = $1"
+    let grant = on_db!(db, |p| {
+        sqlx::query_as::<_, Grant>(
+        "SELECT tenant_id, role, name, id AS subject_id, can_authenticate FROM api_tokens WHERE token_hash = $1"
     )
     .bind(token_hash)
     .fetch_optional(p)
-    .await)?;
+    .await
+    })?;
     if let Some(g) = &grant {
         db_execute!(db, |p| sqlx::query(
             "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2"

@@ -1,6 +1,7 @@
 //! Every route of the server, in one place.
 
 mod auth;
+mod authenticate;
 mod health;
 mod runs;
 mod syncs;
@@ -64,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::delete))
         .route("/agent/connect", get(crate::agents::connect))
+        .route("/authenticate", post(authenticate::authenticate))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::NotFound("route") });
     Router::new()

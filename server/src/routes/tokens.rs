@@ -18,6 +18,9 @@ use uuid::Uuid;
 pub struct Create {
     name: String,
     role: Role,
+    /// Lets the token call POST /api/v1/authenticate (for the cloud's other services).
+    #[serde(default)]
+    can_authenticate: bool,
 }
 
 #[derive(Serialize)]
@@ -48,6 +51,7 @@ pub async fn create(
         caller.tenant_id,
         &name,
         body.role.as_str(),
+        body.can_authenticate,
         &sha256_hex(secret.expose()),
     )
     .await?;

@@ -1,0 +1,136 @@
+//! `POST /api/v1/authenticate` (DESIGN §6): checks a synced user's password against the
+//! customer's directory through a connected agent. Never logs, stores or keeps the
+//! password beyond the request.
+
+use crate::agents::Order;
+use crate::app::AppState;
+use crate::caller::{Caller, Via};
+use crate::db::{syncs, users};
+use crate::error::{ApiError, ApiJson, ApiResult};
+use adc_shared::Secret;
+use adc_shared::protocol::AuthOutcome;
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    username: String,
+    password: Secret,
+}
+
+const WRONG: &str = "wrong username or password";
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Body>,
+) -> ApiResult<Json<Value>> {
+    if caller.via != Via::Token || !caller.can_authenticate {
+        return Err(ApiError::Forbidden(
+            "this needs an API token created with `can_authenticate`".into(),
+        ));
+    }
+    // An LDAP bind with an empty password is anonymous and would "succeed".
+    if body.password.expose().is_empty() {
+        return Err(ApiError::BadRequest("the password is empty".into()));
+    }
+    let key = format!("{}:{}", caller.tenant_id, body.username.to_lowercase());
+    let address = remote.ip().to_string();
+    let limits = &state.auth_limits;
+    if limits.blocked(&key, &address) {
+        return Err(ApiError::TooManyRequests);
+    }
+    let plausible =
+        !body.username.is_empty() && body.username.len() <= 256 && !body.username.contains('\0');
+    let user = if plausible {
+        users::by_username_keys(&state.db, caller.tenant_id, &[body.username.to_lowercase()])
+            .await?
+            .into_iter()
+            .next()
+    } else {
+        None
+    };
+    let user = user.filter(|u| u.synchronization_id.is_some() && u.enabled);
+    // An unknown user is still asked of some agent of the tenant, so that the answer
+    // takes about as long as a wrong password's (no timing oracle on usernames).
+    let sync_id = match &user {
+        Some(u) => u.synchronization_id,
+        None => any_local_sync(&state, caller.tenant_id).await?,
+    };
+    let agents = sync_id
+        .map(|s| state.agents.rotation(s))
+        .unwrap_or_default();
+    let deadline = Instant::now() + state.config.auth_timeout;
+    let mut outcome = None;
+    for conn in agents {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let order = Order::Authenticate {
+            username: body.username.clone(),
+            password: body.password.clone(),
+            reply: tx,
+        };
+        if !state.agents.send(conn, order) {
+            continue;
+        }
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(o)) => {
+                outcome = Some(o);
+                break;
+            }
+            // That agent went away before answering: the next one may still serve.
+            Ok(Err(_)) => continue,
+            Err(_) => {
+                tracing::warn!(connection_id = %conn, "pass-through authentication timed out");
+                return Err(ApiError::Timeout(
+                    "the directory agent did not answer in time".into(),
+                ));
+            }
+        }
+    }
+    match (outcome, user) {
+        (Some(AuthOutcome::Ok { .. }), Some(u)) => {
+            limits.succeeded(&key);
+            let full = users::get(&state.db, caller.tenant_id, u.id)
+                .await?
+                .ok_or(ApiError::Unauthenticated(WRONG))?;
+            Ok(Json(json!({
+                "ok": true,
+                "user": {"id": full.id, "username": full.username, "email": full.email, "display_name": full.display_name},
+            })))
+        }
+        (Some(AuthOutcome::Unavailable { reason }), Some(_)) => {
+            tracing::warn!(
+                reason,
+                "pass-through authentication: the directory is unavailable"
+            );
+            Err(ApiError::Unavailable(format!(
+                "the directory could not answer: {reason}"
+            )))
+        }
+        (None, Some(_)) => Err(ApiError::Unavailable(
+            "no agent of this user's synchronization is connected".into(),
+        )),
+        _ => {
+            limits.failed(&key, &address);
+            tracing::info!("pass-through authentication refused");
+            Err(ApiError::Unauthenticated(WRONG))
+        }
+    }
+}
+
+/// A synchronization of the tenant with an agent on this replica, if any.
+async fn any_local_sync(state: &AppState, tenant: Uuid) -> ApiResult<Option<Uuid>> {
+    let local = state.agents.synchronizations();
+    Ok(syncs::list(&state.db, tenant)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .find(|id| local.contains(id)))
+}

@@ -1,0 +1,201 @@
+//! Pass-through authentication (DESIGN §6): the password is checked by the customer's
+//! directory through the real agent, never stored, never logged.
+
+use adc_e2e::agent::{AgentSetup, TestAgent};
+use adc_e2e::both_engines;
+use adc_e2e::eventually;
+use adc_e2e::raw::RawAgent;
+use adc_e2e::slapd::Person;
+use adc_e2e::sync::{Fixture, fixture_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn people_with_passwords(n: usize) -> Vec<Person> {
+    (0..n)
+        .map(|i| Person {
+            password: Some(format!("pw-{i}-secret")),
+            ..Person::numbered(i)
+        })
+        .collect()
+}
+
+/// A synced directory and an API token allowed to authenticate.
+async fn setup(
+    engine: adc_e2e::engine::Engine,
+    tweak: impl FnOnce(&mut adc_server::Config),
+) -> (Fixture, adc_e2e::api::Api) {
+    let f = fixture_with(engine, &people_with_passwords(4), "", None, tweak).await;
+    let run = f.run(json!({})).await;
+    assert_eq!(run["counts"]["created"], 4);
+    let (s, t) = f
+        .api
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "cloud", "role": "viewer", "can_authenticate": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let api = f.api.with_token(t["secret"].as_str().unwrap());
+    (f, api)
+}
+
+async fn auth(api: &adc_e2e::api::Api, username: &str, password: &str) -> (StatusCode, Value) {
+    api.post(
+        "/api/v1/authenticate",
+        json!({"username": username, "password": password}),
+    )
+    .await
+}
+
+both_engines! {
+    async fn a_right_password_is_accepted_and_a_wrong_one_or_unknown_user_gets_the_same_401(engine: Engine) {
+        let (f, api) = setup(engine, |_| {}).await;
+        let (s, ok) = auth(&api, "user00001@example.com", "pw-1-secret").await;
+        assert_eq!(s, StatusCode::OK, "{ok}");
+        assert_eq!(ok["ok"], true);
+        assert_eq!(ok["user"]["username"], "user00001@example.com");
+        assert_eq!(ok["user"]["display_name"], "Given1 Surname1");
+        let (s, ok) = auth(&api, "USER00002@example.com", "pw-2-secret").await;
+        assert_eq!(s, StatusCode::OK, "usernames match case-insensitively: {ok}");
+
+        let (s1, wrong) = auth(&api, "user00001@example.com", "pw-2-secret").await;
+        let (s2, unknown) = auth(&api, "nobody@example.com", "pw-1-secret").await;
+        assert_eq!((s1, s2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+        assert_eq!(wrong, unknown, "the same answer for both");
+        assert_eq!(wrong["error"]["message"], "wrong username or password");
+
+        let (s, b) = auth(&api, "user00001@example.com", "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "an empty password is refused before any bind: {b}");
+        let (s, _) = f.api.post("/api/v1/authenticate", json!({"username": "user00001@example.com", "password": "pw-1-secret"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a web session may not use it");
+        let (_, plain) = f.api.post("/api/v1/tokens", json!({"name": "plain", "role": "system-admin"})).await;
+        let (s, _) = auth(&f.api.with_token(plain["secret"].as_str().unwrap()), "user00001@example.com", "pw-1-secret").await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "nor a token without the right");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_usernames_never_widen_the_search_or_authenticate() {
+    let (_f, api) = setup(adc_e2e::engine::Engine::Sqlite, |_| {}).await;
+    let long = "a".repeat(10_000);
+    for name in [
+        "*",
+        "*)(uid=*",
+        "admin)(|(objectClass=*",
+        "user00001@example.com\0",
+        "user0000*",
+        long.as_str(),
+    ] {
+        for password in ["pw-1-secret", "*"] {
+            let (s, b) = auth(&api, name, password).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{name:.40}: {b}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_username_matching_two_entries_is_refused() {
+    let mut people = people_with_passwords(2);
+    // Two entries share user00000's address.
+    people[1].mail = people[0].mail.clone();
+    let f = fixture_with(adc_e2e::engine::Engine::Sqlite, &people, "", None, |_| {}).await;
+    f.run(json!({})).await;
+    let (_, t) = f
+        .api
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "cloud", "role": "viewer", "can_authenticate": true}),
+        )
+        .await;
+    let api = f.api.with_token(t["secret"].as_str().unwrap());
+    let (s, b) = auth(&api, "user00000@example.com", "pw-0-secret").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "ambiguous: {b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_are_rate_limited_per_username_without_locking_out_others() {
+    let (_f, api) = setup(adc_e2e::engine::Engine::Sqlite, |c| {
+        c.auth_failures_per_username = 3
+    })
+    .await;
+    for _ in 0..3 {
+        let (s, _) = auth(&api, "user00003@example.com", "guess").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, b) = auth(&api, "user00003@example.com", "pw-3-secret").await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits: {b}"
+    );
+    let (s, _) = auth(&api, "user00002@example.com", "pw-2-secret").await;
+    assert_eq!(s, StatusCode::OK, "another user is not locked out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_agent_gives_503_a_silent_agent_504_and_a_dead_directory_503_quickly() {
+    let (mut f, api) = setup(adc_e2e::engine::Engine::Sqlite, |c| {
+        c.auth_timeout = Duration::from_secs(2)
+    })
+    .await;
+    f.slapd.stop();
+    let started = std::time::Instant::now();
+    let (s, b) = auth(&api, "user00001@example.com", "pw-1-secret").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no hang on a dead directory"
+    );
+
+    f.agent.kill();
+    eventually(Duration::from_secs(10), "the agent to be gone", || async {
+        f.api.agents(&f.sync_id).await.is_empty().then_some(())
+    })
+    .await;
+    let (s, b) = auth(&api, "user00001@example.com", "pw-1-secret").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+
+    let _silent = RawAgent::connect(&f.server.agent_addr(), &f.sync_id, &f.secret).await;
+    let (s, b) = auth(&api, "user00001@example.com", "pw-1-secret").await;
+    assert_eq!(s, StatusCode::GATEWAY_TIMEOUT, "{b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_share_the_requests_and_one_stopping_loses_none() {
+    let (f, api) = setup(adc_e2e::engine::Engine::Postgres, |_| {}).await;
+    let mut second = TestAgent::start(AgentSetup {
+        addr: f.server.agent_addr(),
+        client_id: f.sync_id.clone(),
+        secret: f.secret.clone(),
+        yaml: f.slapd.adc_yaml(""),
+        extra_ca: None,
+    });
+    second.connected().await;
+    for i in 0..8 {
+        let (s, b) = auth(
+            &api,
+            &format!("user0000{}@example.com", i % 4),
+            &format!("pw-{}-secret", i % 4),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let (a, b) = (
+        f.agent.status.borrow().authentications,
+        second.status.borrow().authentications,
+    );
+    assert_eq!(a + b, 8);
+    assert!(a >= 2 && b >= 2, "spread over both agents: {a} and {b}");
+
+    f.agent.stop().await.unwrap();
+    for i in 0..4 {
+        let (s, b) = auth(
+            &api,
+            &format!("user0000{i}@example.com"),
+            &format!("pw-{i}-secret"),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "served by the remaining agent: {b}");
+    }
+}
