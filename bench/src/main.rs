@@ -122,6 +122,17 @@ fn release_bin(name: &str) -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ")".
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Peak resident memory of a process so far, in MiB.
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -340,7 +351,12 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("measuring…");
     let search = ldapsearch_dump(&ldap, args.page_size)?;
     let copy = copy_reference(&db.url, n).await?;
+    let cpu_before = (cpu_secs(server.child.id()), cpu_secs(agent.child.id()));
     let (initial, r1) = rig.run().await?;
+    let cpu_initial = (
+        cpu_secs(server.child.id()) - cpu_before.0,
+        cpu_secs(agent.child.id()) - cpu_before.1,
+    );
     let agent_peak = peak_rss_mib(agent.child.id());
     let server_peak = peak_rss_mib(server.child.id());
     // Re-syncs and the bare dump are short: take the median of three of each, so one
@@ -424,6 +440,10 @@ async fn main() -> anyhow::Result<()> {
         secs(onepct),
         onepct.as_secs_f64() / search_ref.as_secs_f64(),
         r3["counts"]["updated"]
+    );
+    println!(
+        "CPU during the initial sync                server {:.2} s, agent {:.2} s (the rest: slapd, PostgreSQL)",
+        cpu_initial.0, cpu_initial.1
     );
     println!("peak RSS agent                             {agent_peak:7.1} MiB  (target <= 64)");
     println!("peak RSS server                            {server_peak:7.1} MiB  (target <= 256)");
