@@ -140,12 +140,15 @@ async fn no_agent_gives_503_a_silent_agent_504_and_a_dead_directory_503_quickly(
     })
     .await;
     f.slapd.stop();
-    let started = std::time::Instant::now();
+    // 503 from the agent, not 504 from the server's 2 s wait: the agent did not hang.
     let (s, b) = auth(&api, "user00001@example.com", "pw-1-secret").await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "no hang on a dead directory"
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("directory could not answer"),
+        "{b}"
     );
 
     f.agent.kill();
