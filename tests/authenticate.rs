@@ -202,3 +202,22 @@ async fn two_agents_share_the_requests_and_one_stopping_loses_none() {
         assert_eq!(s, StatusCode::OK, "served by the remaining agent: {b}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_directory_gives_504_after_the_agents_timeout() {
+    let (f, api) = setup(adc_e2e::engine::Engine::Sqlite, |_| {}).await;
+    // The agent's adc.yaml says `timeout: 5`; the server waits 10 s: the agent answers first.
+    f.slapd.pause();
+    let (s, b) = auth(&api, "user00001@example.com", "pw-1-secret").await;
+    f.slapd.resume();
+    assert_eq!(s, StatusCode::GATEWAY_TIMEOUT, "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("agent's timeout"),
+        "{b}"
+    );
+    let (s, _) = auth(&api, "user00001@example.com", "pw-1-secret").await;
+    assert_eq!(s, StatusCode::OK, "fine again once the directory answers");
+}

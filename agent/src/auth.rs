@@ -39,9 +39,7 @@ pub async fn authenticate(cfg: &AgentConfig, username: &str, password: &Secret) 
     .await
     {
         Ok(outcome) => outcome,
-        Err(_) => AuthOutcome::Unavailable {
-            reason: format!("the directory did not answer within {} s", limit.as_secs()),
-        },
+        Err(_) => AuthOutcome::TimedOut,
     }
 }
 

@@ -77,6 +77,16 @@ pub async fn check(
                     "authentication of {user} failed: wrong username or password, or not exactly one entry"
                 );
             }
+            adc_shared::protocol::AuthOutcome::TimedOut => {
+                step(
+                    out,
+                    false,
+                    &format!("authentication of {user}: the directory did not answer in time"),
+                );
+                anyhow::bail!(
+                    "authentication of {user} failed: the directory did not answer in time"
+                );
+            }
             adc_shared::protocol::AuthOutcome::Unavailable { reason } => {
                 step(out, false, &format!("authentication of {user}: {reason}"));
                 anyhow::bail!("authentication of {user} failed: {reason}");

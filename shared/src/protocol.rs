@@ -110,8 +110,11 @@ pub enum AuthOutcome {
     Ok { dn: String },
     /// Wrong username or password, no entry, or several: all look the same outside.
     Invalid,
-    /// The directory could not answer (down, timed out, not configured).
+    /// The directory could not answer (down, not configured).
     Unavailable { reason: String },
+    /// The directory did not answer within adc.yaml's `authentication.timeout`.
+    /// (Added in protocol 1 before its first release.)
+    TimedOut,
 }
 
 /// The first message of every connection.

@@ -159,6 +159,18 @@ impl Slapd {
         );
     }
 
+    /// Freezes the directory (SIGSTOP): connections are accepted by the kernel but
+    /// nothing answers — a hung server — until [`Slapd::resume`].
+    pub fn pause(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP");
+    }
+
+    pub fn resume(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT");
+    }
+
     /// Stops the directory: connections are refused until [`Slapd::restart`].
     pub fn stop(&mut self) {
         let _ = self.child.kill();

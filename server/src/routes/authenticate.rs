@@ -114,6 +114,9 @@ pub async fn authenticate(
                 "the directory could not answer: {reason}"
             )))
         }
+        (Some(AuthOutcome::TimedOut), Some(_)) => Err(ApiError::Timeout(
+            "the directory did not answer within the agent's timeout".into(),
+        )),
         (None, Some(_)) => Err(ApiError::Unavailable(
             "no agent of this user's synchronization is connected".into(),
         )),
