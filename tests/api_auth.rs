@@ -15,6 +15,10 @@ both_engines! {
         assert_eq!((s1, s2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
         assert_eq!(b1, b2, "the answer must not reveal whether the e-mail exists");
         assert_eq!(b1["error"]["message"], "wrong e-mail or password");
+        // A malformed body never quotes the password back (DESIGN §8.1).
+        let (s, b) = api.post("/api/v1/auth/login", json!({"email": ADMIN_EMAIL, "password": 987654321})).await;
+        assert_eq!((s, error_code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
+        assert!(!b.to_string().contains("987654321"), "{b}");
         // Still nothing is reachable without a session.
         let (s, b) = api.get("/api/v1/synchronizations").await;
         assert_eq!((s, error_code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"));

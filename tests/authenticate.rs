@@ -65,6 +65,9 @@ both_engines! {
         assert_eq!(wrong, unknown, "the same answer for both");
         assert_eq!(wrong["error"]["message"], "wrong username or password");
 
+        let (s, b) = api.post("/api/v1/authenticate", json!({"username": "user00001@example.com", "password": 424242424})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert!(!b.to_string().contains("424242424"), "a malformed body never quotes the password: {b}");
         let (s, b) = auth(&api, "user00001@example.com", "").await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "an empty password is refused before any bind: {b}");
         let (s, _) = f.api.post("/api/v1/authenticate", json!({"username": "user00001@example.com", "password": "pw-1-secret"})).await;

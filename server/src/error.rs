@@ -90,6 +90,15 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+/// For bodies holding a password: serde's message may quote the value it choked on
+/// (a password sent as a number, say), so only the expected shape is told (DESIGN §8.1).
+pub fn body_error_without_values(r: JsonRejection, shape: &'static str) -> ApiError {
+    match r {
+        JsonRejection::JsonDataError(_) => ApiError::Invalid(format!("the body must be {shape}")),
+        _ => ApiError::BadRequest(format!("the body must be JSON: {shape}")),
+    }
+}
+
 /// A unique-constraint violation becomes a 409 with `message`; anything else stays an
 /// internal error.
 pub fn on_unique(e: sqlx::Error, message: impl Into<String>) -> ApiError {

@@ -28,69 +28,76 @@ pub const CHUNK: usize = 1000;
 
 const STORED_COLUMNS: &str = "id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash";
 
+/// This synchronization's users with these external IDs.
 pub async fn by_external_ids(
     db: &Db,
     tenant_id: Uuid,
     sync_id: Uuid,
     ids: &[String],
 ) -> Result<Vec<Stored>, sqlx::Error> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows = match db {
-            // A join with the unnested array: the planner then walks the unique index
-            // even in a cached generic plan made while the table was still empty (an
-            // IN list of 500 parameters fell back to a sequential scan).
-            Db::Postgres(p) => {
-                sqlx::query_as::<_, Stored>(
-                    "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash
-                     FROM unnest($3::text[]) AS k(id) JOIN users u ON u.tenant_id = $1 AND u.synchronization_id = $2 AND u.external_id = k.id",
-                )
-                .bind(tenant_id)
-                .bind(sync_id)
-                .bind(chunk)
-                .fetch_all(p)
-                .await?
-            }
-            Db::Sqlite(p) => {
-                let mut qb = sqlx::QueryBuilder::new(format!("SELECT {STORED_COLUMNS} FROM users WHERE tenant_id = "));
-                qb.push_bind(tenant_id).push(" AND synchronization_id = ").push_bind(sync_id).push(" AND external_id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(id.as_str());
-                }
-                qb.push(")");
-                qb.build_query_as::<Stored>().fetch_all(p).await?
-            }
-        };
-        out.extend(rows);
-    }
-    Ok(out)
+    lookup(db, tenant_id, Key::External(sync_id), ids).await
 }
 
+/// The tenant's users with these (lower-case) usernames, whatever their provider.
 pub async fn by_username_keys(
     db: &Db,
     tenant_id: Uuid,
     keys: &[String],
 ) -> Result<Vec<Stored>, sqlx::Error> {
+    lookup(db, tenant_id, Key::Username, keys).await
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    External(Uuid),
+    Username,
+}
+
+async fn lookup(
+    db: &Db,
+    tenant_id: Uuid,
+    key: Key,
+    values: &[String],
+) -> Result<Vec<Stored>, sqlx::Error> {
     let mut out = Vec::new();
-    for chunk in keys.chunks(CHUNK) {
+    for chunk in values.chunks(CHUNK) {
         let rows = match db {
+            // A join with the unnested array: with statistics the planner walks the
+            // unique index once per value (see `analyze`).
             Db::Postgres(p) => {
-                sqlx::query_as::<_, Stored>(
-                    "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash
-                     FROM unnest($2::text[]) AS k(key) JOIN users u ON u.tenant_id = $1 AND u.username_key = k.key",
-                )
-                .bind(tenant_id)
-                .bind(chunk)
+                let sql = match key {
+                    Key::External(_) => {
+                        "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash
+                         FROM unnest($2::text[]) AS k(v) JOIN users u ON u.tenant_id = $1 AND u.synchronization_id = $3 AND u.external_id = k.v"
+                    }
+                    Key::Username => {
+                        "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash
+                         FROM unnest($2::text[]) AS k(v) JOIN users u ON u.tenant_id = $1 AND u.username_key = k.v"
+                    }
+                };
+                let q = sqlx::query_as::<_, Stored>(sql).bind(tenant_id).bind(chunk);
+                match key {
+                    Key::External(sync_id) => q.bind(sync_id),
+                    Key::Username => q,
+                }
                 .fetch_all(p)
                 .await?
             }
             Db::Sqlite(p) => {
-                let mut qb = sqlx::QueryBuilder::new(format!("SELECT {STORED_COLUMNS} FROM users WHERE tenant_id = "));
-                qb.push_bind(tenant_id).push(" AND username_key IN (");
+                let mut qb = sqlx::QueryBuilder::new(format!(
+                    "SELECT {STORED_COLUMNS} FROM users WHERE tenant_id = "
+                ));
+                qb.push_bind(tenant_id);
+                match key {
+                    Key::External(sync_id) => qb
+                        .push(" AND synchronization_id = ")
+                        .push_bind(sync_id)
+                        .push(" AND external_id IN ("),
+                    Key::Username => qb.push(" AND username_key IN ("),
+                };
                 let mut sep = qb.separated(", ");
-                for k in chunk {
-                    sep.push_bind(k.as_str());
+                for v in chunk {
+                    sep.push_bind(v.as_str());
                 }
                 qb.push(")");
                 qb.build_query_as::<Stored>().fetch_all(p).await?

@@ -3,10 +3,11 @@
 use crate::app::AppState;
 use crate::caller::{Caller, SESSION_COOKIE, Via, csrf_token, session_token};
 use crate::db::{now, principals, tenants};
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiResult, body_error_without_values};
 use crate::secrets::{self, Secret, sha256_hex};
 use axum::Json;
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,8 +35,10 @@ fn cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
 
 pub async fn login(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<Login>,
+    body: Result<Json<Login>, JsonRejection>,
 ) -> ApiResult<Response> {
+    let Json(body) =
+        body.map_err(|r| body_error_without_values(r, r#"{"email": string, "password": string}"#))?;
     let admin = principals::admin_by_email(&state.db, body.email.trim()).await?;
     // Same work and same answer whether or not the e-mail exists.
     let ok = secrets::verify(

@@ -6,10 +6,11 @@ use crate::agents::Order;
 use crate::app::AppState;
 use crate::caller::{Caller, Via};
 use crate::db::{syncs, users};
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiResult, body_error_without_values};
 use adc_shared::Secret;
 use adc_shared::protocol::AuthOutcome;
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,8 +31,10 @@ pub async fn authenticate(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     caller: Caller,
-    ApiJson(body): ApiJson<Body>,
+    body: Result<Json<Body>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Json(body) = body
+        .map_err(|r| body_error_without_values(r, r#"{"username": string, "password": string}"#))?;
     if caller.via != Via::Token || !caller.can_authenticate {
         return Err(ApiError::Forbidden(
             "this needs an API token created with `can_authenticate`".into(),

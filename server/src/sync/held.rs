@@ -5,6 +5,7 @@ use crate::db::runs::Run;
 use crate::db::{Db, now};
 use crate::error::{ApiError, ApiResult};
 use crate::on_db;
+use crate::sync::apply::remove_users;
 use adc_shared::protocol::RunCounts;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -54,34 +55,14 @@ pub async fn decide(db: &Db, run: &Run, approve: bool, by: &str) -> ApiResult<()
     on_db!(db, |p| {
         let mut tx = p.begin().await?;
         if approve {
-            for chunk in deletes.chunks(500) {
-                let mut qb =
-                    sqlx::QueryBuilder::new("DELETE FROM users WHERE synchronization_id = ");
-                qb.push_bind(run.synchronization_id).push(" AND id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                qb.push(")");
-                qb.build().execute(&mut *tx).await?;
-            }
-            for chunk in disables.chunks(500) {
-                let mut qb = sqlx::QueryBuilder::new("UPDATE users SET enabled = ");
-                qb.push_bind(false)
-                    .push(", removed_from_source = ")
-                    .push_bind(true)
-                    .push(", updated_at = ")
-                    .push_bind(t);
-                qb.push(" WHERE synchronization_id = ")
-                    .push_bind(run.synchronization_id)
-                    .push(" AND id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                qb.push(")");
-                qb.build().execute(&mut *tx).await?;
-            }
+            remove_users!(
+                tx,
+                run.tenant_id,
+                run.synchronization_id,
+                &deletes,
+                &disables,
+                t
+            );
         }
         sqlx::query("UPDATE run_changes SET outcome = $1 WHERE run_id = $2 AND outcome = 'held'")
             .bind(outcome)

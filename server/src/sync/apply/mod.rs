@@ -12,7 +12,39 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// Rows per IN list: well under SQLite's 32766 bound variables.
-const ROWS: usize = 500;
+pub(crate) const ROWS: usize = 500;
+
+/// Deletes `$delete` and disables `$disable` (users of one synchronization that left the
+/// source) inside the transaction `$tx`, an IN list per chunk. Shared by a run's
+/// deletions and the approval of held ones.
+macro_rules! remove_users {
+    ($tx:ident, $tenant:expr, $sync:expr, $delete:expr, $disable:expr, $at:expr) => {{
+        let (delete, disable): (&[uuid::Uuid], &[uuid::Uuid]) = ($delete, $disable);
+        for chunk in delete.chunks($crate::sync::apply::ROWS) {
+            let mut qb = sqlx::QueryBuilder::new("DELETE FROM users WHERE tenant_id = ");
+            qb.push_bind($tenant).push(" AND synchronization_id = ").push_bind($sync).push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *$tx).await?;
+        }
+        for chunk in disable.chunks($crate::sync::apply::ROWS) {
+            let mut qb = sqlx::QueryBuilder::new("UPDATE users SET enabled = ");
+            qb.push_bind(false).push(", removed_from_source = ").push_bind(true).push(", updated_at = ").push_bind($at);
+            qb.push(" WHERE tenant_id = ").push_bind($tenant).push(" AND synchronization_id = ").push_bind($sync);
+            qb.push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use remove_users;
 
 /// Where a run stands while its batches are written.
 pub struct Progress<'a> {
@@ -61,38 +93,7 @@ pub async fn write_deletions(
     on_db!(db, |p| {
         let mut tx = p.begin().await?;
         tx.relax().await?;
-        for chunk in plan.delete.chunks(ROWS) {
-            let mut qb = sqlx::QueryBuilder::new("DELETE FROM users WHERE tenant_id = ");
-            qb.push_bind(at.tenant_id)
-                .push(" AND synchronization_id = ")
-                .push_bind(at.sync_id)
-                .push(" AND id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            qb.build().execute(&mut *tx).await?;
-        }
-        for chunk in plan.disable.chunks(ROWS) {
-            let mut qb = sqlx::QueryBuilder::new("UPDATE users SET enabled = ");
-            qb.push_bind(false)
-                .push(", removed_from_source = ")
-                .push_bind(true)
-                .push(", updated_at = ")
-                .push_bind(t);
-            qb.push(" WHERE tenant_id = ")
-                .push_bind(at.tenant_id)
-                .push(" AND synchronization_id = ")
-                .push_bind(at.sync_id);
-            qb.push(" AND id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            qb.build().execute(&mut *tx).await?;
-        }
+        remove_users!(tx, at.tenant_id, at.sync_id, &plan.delete, &plan.disable, t);
         tx.insert_changes(at.run_id, first_seq, &plan.changes)
             .await?;
         sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2")
