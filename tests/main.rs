@@ -13,3 +13,4 @@ mod sync_runs;
 mod sync_safety;
 mod tenancy;
 mod users_api;
+mod web_page;

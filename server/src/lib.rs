@@ -7,6 +7,7 @@ pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod downloads;
 pub mod error;
 pub mod limits;
 pub mod metrics;

@@ -78,6 +78,15 @@ impl Api {
         (status, value)
     }
 
+    /// A GET whose response is not JSON (the page, an archive).
+    pub async fn raw_get(&self, path: &str) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.bearer {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request reaches the server")
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
     }

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod browser;
 pub mod certs;
 pub mod engine;
 pub mod process;

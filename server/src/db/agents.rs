@@ -124,14 +124,20 @@ pub async fn list_for_sync(
     })
 }
 
-/// Connected-agent counts per synchronization of a tenant, for the list view.
-pub async fn counts(db: &Db, tenant_id: Uuid) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
-    on_db!(db, |p| sqlx::query_as::<_, (Uuid, i64)>(
-        "SELECT synchronization_id, COUNT(*) FROM agent_connections
-         WHERE tenant_id = $1 AND last_heartbeat_at > $2 GROUP BY synchronization_id"
+/// The connected agents of every synchronization of a tenant, for the list view.
+pub async fn list_for_tenant(
+    db: &Db,
+    tenant_id: Uuid,
+) -> Result<Vec<AgentConnection>, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_as::<_, AgentConnection>(
+        "SELECT id, tenant_id, synchronization_id, hostname, agent_version, protocol_version, remote_addr, settings, connected_at, last_heartbeat_at
+         FROM agent_connections WHERE tenant_id = $1 AND last_heartbeat_at > $2
+         ORDER BY connected_at, id"
     )
     .bind(tenant_id)
     .bind(live_since())
     .fetch_all(p)
-    .await)
+    .await
+    })
 }

@@ -86,6 +86,16 @@ pub async fn active_for_sync(db: &Db, sync_id: Uuid) -> Result<Option<Uuid>, sql
     .await)
 }
 
+/// The newest run of each synchronization of a tenant, for the list view.
+pub async fn latest_per_sync(db: &Db, tenant_id: Uuid) -> Result<Vec<Run>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Run>(select_run!(
+        "r WHERE tenant_id = $1 AND started_at = (SELECT MAX(started_at) FROM runs WHERE synchronization_id = r.synchronization_id)"
+    ))
+    .bind(tenant_id)
+    .fetch_all(p)
+    .await)
+}
+
 /// The runs of a synchronization, newest first.
 pub async fn list(
     db: &Db,

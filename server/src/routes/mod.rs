@@ -2,6 +2,7 @@
 
 mod auth;
 mod authenticate;
+mod downloads;
 mod health;
 mod runs;
 mod syncs;
@@ -64,6 +65,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::delete))
+        .route("/downloads", get(downloads::list))
+        .route("/downloads/{platform}", get(downloads::get))
         .route("/agent/connect", get(crate::agents::connect))
         .route("/authenticate", post(authenticate::authenticate))
         .route("/openapi.json", get(openapi))

@@ -5,6 +5,7 @@ use super::valid_name;
 use crate::app::AppState;
 use crate::caller::Caller;
 use crate::db::agents::{self, AgentConnection};
+use crate::db::runs::{self, Run};
 use crate::db::syncs::{self, DeletionGuard, NewSync, Sync};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, on_unique};
 use crate::role::Role;
@@ -30,21 +31,59 @@ pub struct SyncView {
     schedule_minutes: Option<i32>,
     deletion_guard: DeletionGuard,
     agents_connected: i64,
+    /// The connected agents: host, version, last heartbeat.
+    agents: Vec<AgentBrief>,
+    /// The newest run, if any.
+    last_run: Option<LastRun>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
 }
 
+#[derive(Serialize)]
+pub struct AgentBrief {
+    hostname: String,
+    agent_version: String,
+    #[serde(with = "time::serde::rfc3339")]
+    last_heartbeat_at: OffsetDateTime,
+}
+
+#[derive(Serialize)]
+pub struct LastRun {
+    id: Uuid,
+    status: String,
+    dry_run: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    finished_at: Option<OffsetDateTime>,
+}
+
 impl SyncView {
-    fn new(s: Sync, agents_connected: i64) -> Self {
+    fn new(s: Sync, agents: &[AgentConnection], last_run: Option<&Run>) -> Self {
         SyncView {
             id: s.id,
             name: s.name,
             settings: s.settings.0,
             schedule_minutes: s.schedule_minutes,
             deletion_guard: s.guard.0,
-            agents_connected,
+            agents_connected: agents.len() as i64,
+            agents: agents
+                .iter()
+                .map(|a| AgentBrief {
+                    hostname: a.hostname.clone(),
+                    agent_version: a.agent_version.clone(),
+                    last_heartbeat_at: a.last_heartbeat_at,
+                })
+                .collect(),
+            last_run: last_run.map(|r| LastRun {
+                id: r.id,
+                status: r.status.clone(),
+                dry_run: r.dry_run,
+                started_at: r.started_at,
+                finished_at: r.finished_at,
+            }),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -94,23 +133,30 @@ async fn find(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Sync> {
         .ok_or(ApiError::NotFound("synchronization"))
 }
 
-async fn connected(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<i64> {
-    Ok(agents::list_for_sync(&state.db, caller.tenant_id, id)
-        .await?
-        .len() as i64)
+/// The view of one synchronization, with its agents and newest run.
+async fn view(state: &AppState, caller: &Caller, s: Sync) -> ApiResult<SyncView> {
+    let agents = agents::list_for_sync(&state.db, caller.tenant_id, s.id).await?;
+    let last = runs::list(&state.db, caller.tenant_id, s.id, 1).await?;
+    Ok(SyncView::new(s, &agents, last.first()))
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<SyncView>>> {
-    let counts: HashMap<Uuid, i64> = agents::counts(&state.db, caller.tenant_id)
+    let mut agents: HashMap<Uuid, Vec<AgentConnection>> = HashMap::new();
+    for a in agents::list_for_tenant(&state.db, caller.tenant_id).await? {
+        agents.entry(a.synchronization_id).or_default().push(a);
+    }
+    let last: HashMap<Uuid, Run> = runs::latest_per_sync(&state.db, caller.tenant_id)
         .await?
         .into_iter()
+        .map(|r| (r.synchronization_id, r))
         .collect();
     let all = syncs::list(&state.db, caller.tenant_id).await?;
     Ok(Json(
         all.into_iter()
             .map(|s| {
-                let n = counts.get(&s.id).copied().unwrap_or(0);
-                SyncView::new(s, n)
+                let a = agents.get(&s.id).map(Vec::as_slice).unwrap_or_default();
+                let r = last.get(&s.id);
+                SyncView::new(s, a, r)
             })
             .collect(),
     ))
@@ -162,7 +208,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         Json(WithSecret {
-            sync: SyncView::new(sync, 0),
+            sync: SyncView::new(sync, &[], None),
             secret: secret.expose().to_owned(),
         }),
     ))
@@ -174,8 +220,7 @@ pub async fn read(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SyncView>> {
     let s = find(&state, &caller, id).await?;
-    let n = connected(&state, &caller, id).await?;
-    Ok(Json(SyncView::new(s, n)))
+    Ok(Json(view(&state, &caller, s).await?))
 }
 
 /// `null` and absent differ in a PATCH: `Some(None)` clears, `None` keeps.
@@ -259,8 +304,7 @@ pub async fn update(
         syncs::reset_schedule(&state.db, s.id).await?;
     }
     tracing::info!(synchronization_id = %s.id, "synchronization changed");
-    let n = connected(&state, &caller, id).await?;
-    Ok(Json(SyncView::new(s, n)))
+    Ok(Json(view(&state, &caller, s).await?))
 }
 
 pub async fn delete(
@@ -300,7 +344,7 @@ pub async fn rotate_secret(
     tracing::info!(synchronization_id = %id, agents_disconnected = closed, "secret rotated");
     let s = find(&state, &caller, id).await?;
     Ok(Json(WithSecret {
-        sync: SyncView::new(s, 0),
+        sync: view(&state, &caller, s).await?,
         secret: secret.expose().to_owned(),
     }))
 }

@@ -1,0 +1,176 @@
+// The whole admin flow in a real browser, against the real server, agent and slapd the
+// Rust test started: sign in, add a synchronization and read its secret once, watch
+// the agent connect, sync, look at users and changes, approve a held deletion,
+// download the agent, make an API token, rotate the secret, and use it on a phone.
+
+import { ask, log, scenario, newPage, shot, expectClean, expectLabels, expectFitsWidth, assert, signIn, ARTIFACTS } from './lib.mjs';
+import { join } from 'node:path';
+
+const EMAIL = process.env.ADC_ADMIN_EMAIL;
+const PASSWORD = process.env.ADC_ADMIN_PASSWORD;
+const PEOPLE = Number(process.env.ADC_PEOPLE);
+const HOSTILE = '<img src=x onerror=alert(1)>';
+
+await scenario(async (browser) => {
+  const page = await newPage(browser);
+
+  log('sign in: a wrong password first');
+  await page.goto('/');
+  await page.getByLabel('E-mail').fill(EMAIL);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Wrong e-mail or password.' }).waitFor();
+  assert(await page.getByLabel('Password').inputValue() === '', 'the wrong password is cleared');
+  await shot(page, '01-sign-in');
+  await expectLabels(page);
+  await signIn(page, EMAIL, PASSWORD);
+  await page.getByText('No synchronization yet').waitFor();
+
+  log('add a synchronization; its secret is shown once');
+  await page.getByRole('button', { name: 'Add synchronization' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Name').fill('Head office');
+  await expectLabels(page);
+  await dialog.getByRole('button', { name: 'Add' }).click();
+  await dialog.getByRole('textbox', { name: 'Secret Token', exact: true }).waitFor();
+  const id = await dialog.getByRole('textbox', { name: 'Application ID', exact: true }).inputValue();
+  const secret = await dialog.getByRole('textbox', { name: 'Secret Token', exact: true }).inputValue();
+  assert(/^[0-9a-f-]{36}$/.test(id), `an Application ID: ${id}`);
+  assert(secret.length >= 43, 'a long secret');
+  await dialog.getByText('shown only this once').waitFor();
+  await dialog.getByRole('button', { name: 'Copy Secret Token' }).click();
+  await shot(page, '02-secret-shown-once');
+  await dialog.getByRole('button', { name: /close/ }).click();
+  await page.getByRole('heading', { name: 'Head office', level: 1 }).waitFor();
+  const html = await page.content();
+  assert(!html.includes(secret), 'the secret is gone from the page once the dialog is closed');
+  const stored = await page.evaluate(() => JSON.stringify([localStorage, sessionStorage]) + document.cookie);
+  assert(!stored.includes(secret), 'the secret is in no browser storage');
+  await page.getByText('No agent connected').waitFor();
+  assert(await page.getByRole('button', { name: 'Sync now' }).isDisabled(), 'no sync without an agent');
+
+  log('a real agent connects; the page turns connected by itself');
+  const { hostname } = await ask({ ask: 'start-agent', id, secret });
+  const agents = page.getByRole('region', { name: 'Connected agents' });
+  await agents.getByRole('cell', { name: hostname, exact: true }).waitFor();
+  await shot(page, '03-synchronization');
+  await expectLabels(page);
+
+  log('the policy: enforce dry-run off, so the agent’s dry-run: true does not apply');
+  const dry = page.getByRole('group', { name: 'dry-run' });
+  await dry.getByLabel('Enforced off').check();
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await page.getByText('Policy saved.').waitFor();
+
+  log('sync now; the run page follows it live');
+  await page.getByRole('button', { name: 'Sync now' }).click();
+  await page.waitForURL(/#\/runs\//);
+  await page.locator('.run-status').getByText('Succeeded').waitFor({ timeout: 60000 });
+  const created = await page.locator('[data-count=created] b').textContent();
+  assert(Number(created) === PEOPLE, `created ${created} of ${PEOPLE}`);
+  const eff = page.locator('tr[data-setting=dry-run]');
+  assert((await eff.textContent()).includes('offserver'), `dry-run off from the server: ${await eff.textContent()}`);
+  await page.getByRole('cell', { name: 'user00000@example.com', exact: true }).waitFor();
+  await page.getByLabel('Operation').selectOption('update');
+  await page.getByText('No change matches.').waitFor();
+  await page.getByLabel('Operation').selectOption('create');
+  await page.getByRole('cell', { name: 'user00001@example.com', exact: true }).waitFor();
+  await shot(page, '04-run');
+
+  log('users: the hostile display name is text');
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+  await page.getByLabel('Search').fill('hostile');
+  await page.locator('td.display-name').filter({ hasText: HOSTILE }).waitFor();
+  assert(await page.locator('main img').count() === 0, 'no <img> element was made from directory data');
+  await page.getByLabel('Search').fill('');
+  await page.getByText('Page 1').waitFor();
+  await page.getByRole('button', { name: 'Next →' }).click();
+  await page.getByText('Page 2').waitFor();
+  await shot(page, '05-users');
+  await expectLabels(page);
+
+  log('deletion guard: three people leave, the guard allows two');
+  await page.getByRole('link', { name: 'Synchronizations' }).click();
+  await page.getByRole('link', { name: 'Head office' }).click();
+  await page.getByLabel('Most deletions per run').fill('2');
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await page.getByText('Policy saved.').waitFor();
+  await ask({ ask: 'remove-people', uids: ['user00001', 'user00002', 'user00003'] });
+  await page.getByRole('button', { name: 'Sync now' }).click();
+  await page.waitForURL(/#\/runs\//);
+  const held = page.getByRole('region', { name: /3 deletions held/ });
+  await held.waitFor({ timeout: 60000 });
+  for (const u of ['user00001', 'user00002', 'user00003']) await held.getByRole('cell', { name: `${u}@example.com` }).waitFor();
+  await shot(page, '06-run-held');
+  await held.getByRole('button', { name: 'Approve' }).click();
+  await page.getByRole('dialog').getByText('Exactly the 3 users').waitFor();
+  await page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click();
+  await page.getByText('deletions approved').waitFor();
+  assert(await held.count() === 0, 'the held panel is gone');
+  const left = await ask({ ask: 'user-state', username: 'user00002@example.com' });
+  assert(left.enabled === false, 'the approved deletion disabled user00002 (delete-disables by default)');
+
+  log('run history chart on the synchronization');
+  await page.getByRole('link', { name: '← Synchronization' }).click();
+  await page.locator('svg.chart g.bar').nth(1).waitFor();
+  assert(await page.locator('svg.chart g.bar').count() === 2, 'two runs in the chart');
+
+  log('download the agent');
+  await page.getByRole('link', { name: 'Downloads' }).click();
+  const link = page.getByRole('link', { name: /Download ad-connect-linux-/ }).first();
+  await link.waitFor();
+  await page.locator('tr[data-platform]').first().getByText('This computer').waitFor();
+  await shot(page, '07-downloads');
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  const archive = join(ARTIFACTS, download.suggestedFilename());
+  await download.saveAs(archive);
+  await ask({ ask: 'check-archive', path: archive });
+
+  log('an API token, shown once');
+  await page.getByRole('link', { name: 'API tokens' }).click();
+  await page.getByLabel('Name').fill('HR system');
+  await page.getByLabel('Role').selectOption('operator');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const token = await page.getByRole('dialog').getByRole('textbox', { name: 'Token', exact: true }).inputValue();
+  assert(token.startsWith('adct_'), 'a token');
+  await page.getByRole('dialog').getByRole('button', { name: /close/ }).click();
+  await page.getByRole('cell', { name: 'HR system' }).waitFor();
+  assert(!(await page.content()).includes(token), 'the token is gone from the page');
+  await ask({ ask: 'token-works', token });
+  await shot(page, '08-api-tokens');
+  await expectLabels(page);
+
+  log('rotate the secret: the confirmation says the agent will be disconnected');
+  await page.getByRole('link', { name: 'Synchronizations' }).click();
+  await page.locator('.agent-cell').getByText(hostname).waitFor();
+  await shot(page, '09-synchronizations');
+  await page.getByRole('link', { name: 'Head office' }).click();
+  await page.getByRole('button', { name: 'Rotate secret' }).click();
+  await page.getByRole('dialog').getByText('1 connected agent will be disconnected').waitFor();
+  await page.getByRole('dialog').getByRole('button', { name: 'Rotate secret' }).click();
+  const fresh = await page.getByRole('dialog').getByRole('textbox', { name: 'Secret Token', exact: true }).inputValue();
+  assert(fresh !== secret, 'a new secret');
+  await page.getByRole('dialog').getByRole('button', { name: /close/ }).click();
+  await page.getByText('No agent connected').waitFor();
+
+  log('a phone');
+  const phone = await newPage(browser, { width: 390, height: 844 });
+  await signIn(phone, EMAIL, PASSWORD);
+  await expectFitsWidth(phone);
+  await shot(phone, '10-phone-synchronizations');
+  await phone.getByRole('link', { name: 'Head office' }).click();
+  await phone.getByRole('heading', { name: 'Policy' }).waitFor();
+  await expectFitsWidth(phone);
+  await shot(phone, '11-phone-synchronization');
+  await phone.getByRole('link', { name: 'Users' }).click();
+  await phone.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+  await expectFitsWidth(phone);
+  expectClean(phone);
+
+  log('sign out');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  // The only errors allowed: the 401 of the wrong password, logged by the browser.
+  expectClean(page, ['401']);
+});

@@ -1,0 +1,60 @@
+// Roles in the page: a viewer sees no button it may not use and the server refuses it
+// anyway; an operator starts runs and decides on held deletions, and manages nothing.
+
+import { log, scenario, newPage, shot, expectClean, assert, signIn } from './lib.mjs';
+
+const SYNC = process.env.ADC_SYNC_ID;
+const HELD = process.env.ADC_HELD_RUN;
+
+/** A state-changing call from inside the page, as its own code would make it. */
+async function tryPost(page, path) {
+  return page.evaluate(async (p) => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const r = await fetch(`/api/v1${p}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrf_token }, body: '{}' });
+    return r.status;
+  }, path);
+}
+
+await scenario(async (browser) => {
+  log('viewer');
+  const viewer = await newPage(browser);
+  await signIn(viewer, process.env.ADC_VIEWER_EMAIL, process.env.ADC_VIEWER_PASSWORD);
+  await viewer.getByRole('link', { name: 'corp' }).waitFor();
+  assert(await viewer.getByRole('button', { name: 'Add synchronization' }).count() === 0, 'no Add for a viewer');
+  assert(await viewer.getByRole('link', { name: 'API tokens' }).count() === 0, 'no API tokens for a viewer');
+  await viewer.getByRole('link', { name: 'corp' }).click();
+  await viewer.getByRole('heading', { name: 'Policy' }).waitFor();
+  for (const name of ['Sync now', 'Dry run', 'Full resync', 'Rotate secret', 'Delete synchronization', 'Save policy']) {
+    assert(await viewer.getByRole('button', { name }).count() === 0, `no ${name} for a viewer`);
+  }
+  assert(await viewer.getByRole('group', { name: 'no-delete' }).getByLabel('Enforced on').isDisabled(), 'settings are read-only');
+  await viewer.getByText('Only a system-admin can change the policy.').waitFor();
+  await shot(viewer, 'viewer-synchronization');
+  await viewer.goto(`/#/runs/${HELD}`);
+  const held = viewer.getByRole('region', { name: /deletions held/ });
+  await held.getByText('An operator or system-admin can approve or reject them.').waitFor();
+  assert(await held.getByRole('button').count() === 0, 'no Approve or Reject for a viewer');
+  assert(await tryPost(viewer, `/runs/${HELD}/approve`) === 403, 'the server refuses a viewer’s approval');
+  assert(await tryPost(viewer, `/synchronizations/${SYNC}/runs`) === 403, 'the server refuses a viewer’s run');
+  await viewer.goto('/#/tokens');
+  await viewer.getByRole('heading', { name: 'Not found' }).waitFor();
+  expectClean(viewer, ['403']);
+
+  log('operator');
+  const op = await newPage(browser);
+  await signIn(op, process.env.ADC_OPERATOR_EMAIL, process.env.ADC_OPERATOR_PASSWORD);
+  assert(await op.getByRole('button', { name: 'Add synchronization' }).count() === 0, 'no Add for an operator');
+  await op.getByRole('link', { name: 'corp' }).click();
+  await op.getByRole('button', { name: 'Sync now' }).waitFor();
+  for (const name of ['Rotate secret', 'Delete synchronization', 'Save policy']) {
+    assert(await op.getByRole('button', { name }).count() === 0, `no ${name} for an operator`);
+  }
+  await op.goto(`/#/runs/${HELD}`);
+  const panel = op.getByRole('region', { name: /deletions held/ });
+  await panel.getByRole('cell', { name: 'user00001@example.com' }).waitFor();
+  await shot(op, 'operator-held-run');
+  await panel.getByRole('button', { name: 'Reject' }).click();
+  await op.getByRole('dialog').getByRole('button', { name: 'Reject' }).click();
+  await op.getByText('deletions rejected by operator@example.com').waitFor();
+  expectClean(op);
+});

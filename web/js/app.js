@@ -1,0 +1,138 @@
+// The page's frame: who is signed in, the navigation, and which page the address
+// (#/...) shows. Each page gets a context whose timers stop when the page is left.
+
+import { api, post, setCsrf, ApiError } from './api.js';
+import { h, fill, toast } from './dom.js';
+import { signinPage } from './pages/signin.js';
+import { syncsPage } from './pages/syncs.js';
+import { syncPage } from './pages/sync.js';
+import { runPage } from './pages/run.js';
+import { usersPage } from './pages/users.js';
+import { downloadsPage } from './pages/downloads.js';
+import { tokensPage } from './pages/tokens.js';
+
+const RANK = { viewer: 0, operator: 1, 'system-admin': 2 };
+
+const routes = [
+  { re: /^\/$/, page: syncsPage, nav: 'syncs' },
+  { re: /^\/syncs\/([0-9a-f-]{36})$/, page: syncPage, nav: 'syncs' },
+  { re: /^\/runs\/([0-9a-f-]{36})$/, page: runPage, nav: 'syncs' },
+  { re: /^\/users$/, page: usersPage, nav: 'users' },
+  { re: /^\/downloads$/, page: downloadsPage, nav: 'downloads' },
+  { re: /^\/tokens$/, page: tokensPage, nav: 'tokens', role: 'system-admin' },
+];
+
+const NAV = [
+  ['syncs', '#/', 'Synchronizations'],
+  ['users', '#/users', 'Users'],
+  ['downloads', '#/downloads', 'Downloads'],
+  ['tokens', '#/tokens', 'API tokens', 'system-admin'],
+];
+
+let me = null;
+let current = null; // AbortController of the page on screen
+
+function can(role) {
+  return me !== null && RANK[me.role] >= RANK[role];
+}
+
+function renderFrame(active) {
+  const nav = document.getElementById('nav');
+  const who = document.getElementById('who');
+  if (!me) {
+    fill(nav);
+    fill(who);
+    return;
+  }
+  fill(nav, NAV.filter(([, , , role]) => !role || can(role)).map(([key, href, text]) =>
+    h('a', { href, 'aria-current': key === active ? 'page' : null }, text)));
+  fill(who,
+    h('span', null, me.name || me.email),
+    h('span', { class: 'role', title: 'Your role' }, me.role),
+    h('button', { type: 'button', class: 'small', onclick: signOut }, 'Sign out'));
+}
+
+async function signOut() {
+  try { await post('/auth/logout'); } catch { /* signed out either way */ }
+  me = null;
+  setCsrf(null);
+  location.hash = '#/';
+  render();
+}
+
+function signedIn(who) {
+  me = who;
+  setCsrf(who.csrf_token);
+  render();
+}
+
+function render() {
+  if (current) current.abort();
+  current = new AbortController();
+  const { signal } = current;
+  const main = document.getElementById('main');
+  if (!me) {
+    renderFrame(null);
+    document.title = 'Sign in — ad-connect';
+    signinPage(main, signedIn);
+    return;
+  }
+  const path = (location.hash.replace(/^#/, '') || '/').split('?')[0];
+  const route = routes.find((r) => r.re.test(path));
+  renderFrame(route ? route.nav : null);
+  if (!route || (route.role && !can(route.role))) {
+    fill(main, h('h1', null, 'Not found'), h('p', null, 'There is no such page. ', h('a', { href: '#/' }, 'Back to the synchronizations.')));
+    return;
+  }
+  const params = path.match(route.re).slice(1);
+  const ctx = {
+    me,
+    can,
+    signal,
+    main,
+    alive: () => !signal.aborted,
+    title: (t) => { document.title = `${t} — ad-connect`; },
+    /** Calls fn every ms while the page is on screen, never twice at once. */
+    every(ms, fn) {
+      let busy = false;
+      const id = setInterval(async () => {
+        if (busy || signal.aborted) return;
+        busy = true;
+        try { await fn(); } catch (e) { if (!(e instanceof ApiError && e.status === 401)) console.warn(e); }
+        busy = false;
+      }, ms);
+      signal.addEventListener('abort', () => clearInterval(id));
+      return () => clearInterval(id);
+    },
+  };
+  fill(main, h('p', { class: 'muted' }, 'Loading…'));
+  route.page(ctx, ...params).catch((e) => {
+    if (signal.aborted) return;
+    if (e instanceof ApiError && e.status === 401) return;
+    fill(main, h('h1', null, 'Something went wrong'), h('p', { class: 'error-box', role: 'alert' }, e.message));
+  });
+  main.focus({ preventScroll: true });
+}
+
+window.addEventListener('hashchange', render);
+window.addEventListener('adc:signed-out', () => {
+  if (!me) return;
+  me = null;
+  setCsrf(null);
+  toast('Your session ended. Please sign in again.', 'error');
+  render();
+});
+
+async function start() {
+  try {
+    me = await api('GET', '/me');
+    if (me.via !== 'session') me = null;
+    else setCsrf(me.csrf_token);
+  } catch {
+    me = null;
+  }
+  render();
+}
+
+start();
+

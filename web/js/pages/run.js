@@ -1,0 +1,128 @@
+// One run: status, counts, the effective settings and their sources, the change list
+// with filters, and for a held run the held deletions with Approve / Reject.
+
+import { get, post, query } from '../api.js';
+import { h, fill, field, table, toast, confirmAction } from '../dom.js';
+import { time, duration, SETTINGS } from '../format.js';
+import { statusBadge } from './syncs.js';
+
+const COUNTS = ['read', 'created', 'updated', 'deleted', 'disabled', 'unchanged', 'skipped', 'conflicts', 'errors', 'held'];
+const OPERATIONS = ['create', 'update', 'enable', 'delete', 'disable', 'read'];
+const OUTCOMES = [['applied', 'Applied'], ['planned', 'Planned (dry run)'], ['held', 'Held'], ['skipped', 'Skipped by policy'], ['conflict', 'Conflict'], ['error', 'Error']];
+const SOURCE = { server: 'server', agent: 'agent', default: 'default' };
+
+function changeRow(c) {
+  return h('tr', null,
+    h('td', null, c.user_id ? h('span', { class: 'username' }, c.username) : c.username),
+    h('td', null, c.operation),
+    h('td', null, c.outcome),
+    h('td', { class: 'hide-narrow' }, h('code', null, c.external_id || '')));
+}
+
+function changeList(runId, preset) {
+  const op = h('select', null, h('option', { value: '' }, 'All operations'), OPERATIONS.map((o) => h('option', { value: o }, o)));
+  const out = h('select', null, h('option', { value: '' }, 'All outcomes'), OUTCOMES.map(([v, l]) => h('option', { value: v }, l)));
+  if (preset) out.value = preset;
+  const list = h('div');
+  const more = h('button', { type: 'button' }, 'Show more');
+  let after = null;
+  let rows = [];
+  const load = async (reset) => {
+    if (reset) { after = null; rows = []; }
+    const page = await get(`/runs/${runId}/changes${query({ operation: op.value, outcome: out.value, after, limit: 100 })}`);
+    rows = rows.concat(page.changes.map(changeRow));
+    after = page.next_after;
+    fill(list, table(['User', 'Operation', 'Outcome', { text: 'External ID', class: 'hide-narrow' }], rows, 'No change matches.'));
+    more.classList.toggle('hidden', after === null);
+  };
+  more.addEventListener('click', () => load(false).catch((e) => toast(e.message, 'error')));
+  op.addEventListener('change', () => load(true).catch((e) => toast(e.message, 'error')));
+  out.addEventListener('change', () => load(true).catch((e) => toast(e.message, 'error')));
+  const box = h('section', { class: 'panel', 'aria-labelledby': 'changes-h' },
+    h('h2', { id: 'changes-h' }, 'Changes'),
+    h('div', { class: 'filters' }, field('Operation', op), field('Outcome', out)),
+    list, h('div', { class: 'pager' }, more));
+  return { box, load };
+}
+
+function heldPanel(ctx, run, reload) {
+  const list = h('div');
+  const buttons = ctx.can('operator') ? h('div', { class: 'actions' },
+    h('button', { type: 'button', class: 'primary', onclick: async () => {
+      const ok = await confirmAction('Approve the held deletions?', `Exactly the ${run.counts.held} users listed are deleted or disabled, once.`, 'Approve', true);
+      if (!ok) return;
+      try { await post(`/runs/${run.id}/approve`); toast('Approved: the held deletions were applied.'); reload(); } catch (e) { toast(e.message, 'error'); }
+    } }, 'Approve'),
+    h('button', { type: 'button', onclick: async () => {
+      const ok = await confirmAction('Reject the held deletions?', 'Nobody listed is deleted or disabled. A later run may hold them again.', 'Reject');
+      if (!ok) return;
+      try { await post(`/runs/${run.id}/reject`); toast('Rejected: nobody was deleted.'); reload(); } catch (e) { toast(e.message, 'error'); }
+    } }, 'Reject')) : h('p', { class: 'muted' }, 'An operator or system-admin can approve or reject them.');
+  const box = h('section', { class: 'panel held-panel', 'aria-labelledby': 'held-h' },
+    h('h2', { id: 'held-h' }, `${run.counts.held} deletions held by the deletion guard`),
+    h('p', { class: 'warning' }, 'This run would delete or disable more users than the deletion guard allows. Creates and updates were applied; these deletions wait for a decision.'),
+    list, buttons);
+  get(`/runs/${run.id}/changes?outcome=held&limit=1000`).then((p) => {
+    fill(list, table(['User', 'Operation'], p.changes.map((c) => h('tr', null, h('td', null, c.username), h('td', null, c.operation))), 'None.'));
+  }).catch((e) => toast(e.message, 'error'));
+  return box;
+}
+
+export async function runPage(ctx, id) {
+  let run = await get(`/runs/${id}`);
+  if (!ctx.alive()) return;
+  const held = () => run.status === 'held' && !run.decision;
+  const changes = changeList(id, held() ? 'held' : '');
+  const back = h('a', { href: `#/syncs/${run.synchronization_id}` }, '← Synchronization');
+  const heading = h('h1');
+  const errorBox = h('div');
+  const heldBox = h('div');
+  const facts = h('div');
+  const counts = h('div');
+  const settings = h('div');
+  let heldShown = null;
+  const update = () => {
+    ctx.title(`Run ${time(run.started_at)}`);
+    fill(heading, 'Run of ', time(run.started_at));
+    fill(errorBox, run.error ? h('p', { class: 'error-box', role: 'alert' }, run.error) : null);
+    if (heldShown !== held()) {
+      heldShown = held();
+      fill(heldBox, heldShown ? heldPanel(ctx, run, reload) : null);
+    }
+    fill(facts, h('dl', { class: 'facts' },
+      h('dt', null, 'Status'), h('dd', { class: 'run-status' }, statusBadge(run.status), run.decision ? ` — deletions ${run.decision}` : ''),
+      h('dt', null, 'Started'), h('dd', null, time(run.started_at)),
+      h('dt', null, 'Duration'), h('dd', null, run.status === 'running' ? 'running…' : duration(run.duration_ms)),
+      h('dt', null, 'Trigger'), h('dd', null, `${run.trigger} (${run.triggered_by})`),
+      h('dt', null, 'Kind'), h('dd', null, [run.dry_run ? 'dry run' : 'applies changes', run.full ? 'full resync' : null].filter(Boolean).join(', '))));
+    fill(counts, h('div', { class: 'counts' }, COUNTS.map((k) =>
+      h('div', { class: 'count', 'data-count': k }, h('b', null, String(run.counts[k])), h('span', null, k)))));
+    fill(settings, table(['Setting', 'Value', 'Source'], SETTINGS.map(([k]) => {
+      const e = run.settings[k];
+      return h('tr', { 'data-setting': k }, h('td', null, k), h('td', null, e.value ? 'on' : 'off'), h('td', null, SOURCE[e.source] || e.source));
+    }), ''));
+  };
+  async function reload() {
+    run = await get(`/runs/${id}`);
+    if (!ctx.alive()) return;
+    update();
+    await changes.load(true);
+  }
+  fill(ctx.main,
+    h('p', null, back),
+    h('div', { class: 'page-head' }, heading),
+    errorBox, heldBox,
+    h('div', { class: 'grid2' },
+      h('section', { class: 'panel', 'aria-labelledby': 'summary-h' }, h('h2', { id: 'summary-h' }, 'Summary'), facts, h('h2', null, 'Counts'), counts),
+      h('section', { class: 'panel', 'aria-labelledby': 'eff-h' }, h('h2', { id: 'eff-h' }, 'Effective settings'), settings)),
+    changes.box);
+  update();
+  await changes.load(true);
+  // Live while the run is active; one last refresh when it ends.
+  if (run.status === 'running') {
+    const stop = ctx.every(1500, async () => {
+      await reload();
+      if (run.status !== 'running') stop();
+    });
+  }
+}

@@ -1,0 +1,213 @@
+// One synchronization: its agents, runs (chart and table, live while one runs), its
+// policy (settings, schedule, deletion guard), and the secret and delete actions.
+
+import { get, post, patch, del } from '../api.js';
+import { h, fill, field, table, toast, confirmAction, showSecretOnce, copyRow, uid } from '../dom.js';
+import { ago, time, duration, SETTINGS } from '../format.js';
+import { runChart, legend } from '../chart.js';
+import { statusBadge } from './syncs.js';
+
+const CHOICES = [['true', 'Enforced on'], ['false', 'Enforced off'], ['null', 'Left to the agent']];
+const SOURCE = { server: 'set here', agent: 'from the agent’s adc.yaml', default: 'the default' };
+
+function runRow(r) {
+  const c = r.counts;
+  return h('tr', { 'data-run': r.id },
+    h('td', null, h('a', { href: `#/runs/${r.id}` }, time(r.started_at))),
+    h('td', null, statusBadge(r.status), r.dry_run ? h('span', { class: 'muted' }, ' dry run') : null, r.full ? h('span', { class: 'muted' }, ' full') : null),
+    h('td', { class: 'hide-narrow' }, r.trigger),
+    ['created', 'updated', 'deleted', 'disabled', 'conflicts', 'errors'].map((k) => h('td', { class: 'num' }, String(c[k]))),
+    h('td', { class: 'num hide-narrow' }, duration(r.duration_ms)));
+}
+
+function agentsTable(agents) {
+  return table(['Host', 'Version', { text: 'Address', class: 'hide-narrow' }, 'Connected', 'Last heartbeat'],
+    agents.map((a) => h('tr', null,
+      h('td', null, a.hostname),
+      h('td', null, a.agent_version),
+      h('td', { class: 'hide-narrow' }, a.remote_addr),
+      h('td', null, ago(a.connected_at)),
+      h('td', null, ago(a.last_heartbeat_at)))),
+    'No agent connected. Download the agent, put this Application ID and its Secret Token in adc.cfg, and start it.');
+}
+
+function policyForm(ctx, sync, lastRun, onSaved) {
+  const admin = ctx.can('system-admin');
+  const inputs = {};
+  const fieldsets = SETTINGS.map(([key, desc]) => {
+    const name = uid('set');
+    const current = sync.settings[key] === undefined ? null : sync.settings[key];
+    const radios = CHOICES.map(([value, label]) => {
+      const input = h('input', { type: 'radio', name, value, disabled: !admin, checked: String(current) === value });
+      return h('label', null, input, label);
+    });
+    inputs[key] = name;
+    const eff = lastRun && lastRun.settings[key];
+    return h('fieldset', { class: 'setting', 'data-setting': key },
+      h('legend', null, key),
+      h('p', { class: 'desc' }, desc),
+      h('div', { class: 'choices' }, radios),
+      h('div', { class: 'used muted' }, eff
+        ? `Last run used: ${eff.value ? 'on' : 'off'} (${SOURCE[eff.source] || eff.source})`
+        : 'Not used by a run yet'));
+  });
+  const schedOn = h('input', { type: 'checkbox', checked: sync.schedule_minutes !== null, disabled: !admin });
+  const sched = h('input', { type: 'number', min: 1, max: 10080, value: sync.schedule_minutes ?? 60, disabled: !admin, style: null });
+  const g = sync.deletion_guard;
+  const maxDelOn = h('input', { type: 'checkbox', checked: g.max_deletes !== null, disabled: !admin });
+  const maxDel = h('input', { type: 'number', min: 0, value: g.max_deletes ?? 500, disabled: !admin });
+  const maxPctOn = h('input', { type: 'checkbox', checked: g.max_percent !== null, disabled: !admin });
+  const maxPct = h('input', { type: 'number', min: 0, max: 100, value: g.max_percent ?? 20, disabled: !admin });
+  const minUsers = h('input', { type: 'number', min: 0, value: g.min_users_for_percent, disabled: !admin });
+  const check = (input, label) => { input.id = uid(); return h('div', { class: 'inline' }, input, h('label', { for: input.id }, label)); };
+  const error = h('p', { class: 'error-box', role: 'alert' });
+  error.classList.add('hidden');
+  const form = h('form', { class: 'panel', 'aria-labelledby': 'policy-h' },
+    h('h2', { id: 'policy-h' }, 'Policy'),
+    h('p', { class: 'muted' }, 'Settings enforced here win over the agent’s adc.yaml, and the server enforces them when it applies changes.'),
+    fieldsets,
+    h('h2', null, 'Schedule'),
+    check(schedOn, 'Run automatically'),
+    field('Minutes between runs', sched),
+    h('h2', null, 'Deletion guard'),
+    h('p', { class: 'muted' }, 'A run that would delete or disable more than this holds its deletions until someone approves them.'),
+    check(maxDelOn, 'Limit the number of deletions'),
+    field('Most deletions per run', maxDel),
+    check(maxPctOn, 'Limit the share of users deleted'),
+    field('Most users deleted, in percent', maxPct),
+    field('The share applies from this many users', minUsers),
+    error,
+    admin ? h('button', { type: 'submit', class: 'primary' }, 'Save policy') : h('p', { class: 'muted' }, 'Only a system-admin can change the policy.'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.classList.add('hidden');
+    const settings = {};
+    for (const [key, name] of Object.entries(inputs)) {
+      const v = form.querySelector(`input[name="${name}"]:checked`).value;
+      settings[key] = v === 'null' ? null : v === 'true';
+    }
+    const num = (input) => Number.parseInt(input.value, 10);
+    try {
+      const saved = await patch(`/synchronizations/${sync.id}`, {
+        settings,
+        schedule_minutes: schedOn.checked ? num(sched) : null,
+        deletion_guard: {
+          max_deletes: maxDelOn.checked ? num(maxDel) : null,
+          max_percent: maxPctOn.checked ? num(maxPct) : null,
+          min_users_for_percent: num(minUsers),
+        },
+      });
+      toast('Policy saved.');
+      onSaved(saved);
+    } catch (e) {
+      error.textContent = e.message;
+      error.classList.remove('hidden');
+    }
+  });
+  return form;
+}
+
+async function startRun(ctx, sync, body, what) {
+  try {
+    const run = await post(`/synchronizations/${sync.id}/runs`, body);
+    toast(`${what} started.`);
+    location.hash = `#/runs/${run.id}`;
+  } catch (e) {
+    toast(e.message, 'error');
+  }
+}
+
+export async function syncPage(ctx, id) {
+  let sync = await get(`/synchronizations/${id}`);
+  let runs = await get(`/synchronizations/${id}/runs?limit=30`);
+  let agents = await get(`/synchronizations/${id}/agents`);
+  if (!ctx.alive()) return;
+  ctx.title(sync.name);
+
+  const title = h('h1');
+  const runButtons = h('div', { class: 'actions' });
+  const agentsBox = h('div');
+  const chartBox = h('div');
+  const runsBox = h('div');
+  const policyBox = h('div');
+  const status = h('p', { class: 'muted', role: 'status' });
+
+  const renderButtons = () => {
+    if (!ctx.can('operator')) { fill(runButtons); return; }
+    const running = runs.some((r) => r.status === 'running');
+    const none = agents.length === 0;
+    const why = none ? 'No agent is connected.' : running ? 'A run is in progress.' : null;
+    fill(runButtons,
+      h('button', { type: 'button', class: 'primary', disabled: !!why, title: why, onclick: () => startRun(ctx, sync, {}, 'Sync') }, 'Sync now'),
+      h('button', { type: 'button', disabled: !!why, title: why, onclick: () => startRun(ctx, sync, { dry_run: true }, 'Dry run') }, 'Dry run'),
+      h('button', { type: 'button', disabled: !!why, title: why, onclick: () => startRun(ctx, sync, { full: true }, 'Full resync') }, 'Full resync'));
+    fill(status, why || '');
+  };
+  const renderLive = () => {
+    fill(title, sync.name);
+    renderButtons();
+    fill(agentsBox, agentsTable(agents));
+    fill(chartBox, runs.length
+      ? [runChart(runs, (r) => { location.hash = `#/runs/${r.id}`; }), legend()]
+      : h('p', { class: 'muted' }, 'No run yet.'));
+    fill(runsBox, table(['Started', 'Status', { text: 'Trigger', class: 'hide-narrow' },
+      { text: 'Created', class: 'num' }, { text: 'Updated', class: 'num' }, { text: 'Deleted', class: 'num' },
+      { text: 'Disabled', class: 'num' }, { text: 'Conflicts', class: 'num' }, { text: 'Errors', class: 'num' },
+      { text: 'Duration', class: 'num hide-narrow' }], runs.map(runRow), 'No run yet.'));
+  };
+  const renderPolicy = () => fill(policyBox, policyForm(ctx, sync, runs.find((r) => r.status !== 'running'), (s) => { sync = s; renderLive(); }));
+
+  const danger = ctx.can('system-admin') ? h('section', { class: 'panel', 'aria-labelledby': 'danger-h' },
+    h('h2', { id: 'danger-h' }, 'Secret and removal'),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'danger', onclick: async () => {
+        const n = agents.length;
+        const ok = await confirmAction('Rotate the Secret Token?', [
+          'A new Secret Token is made and the current one stops working at once.',
+          n ? `${n} connected agent${n > 1 ? 's' : ''} will be disconnected now and cannot reconnect until adc.cfg holds the new secret.` : 'No agent is connected now.',
+        ], 'Rotate secret', true);
+        if (!ok) return;
+        try {
+          const r = await post(`/synchronizations/${sync.id}/secret`);
+          await showSecretOnce('New Secret Token', [['Application ID', r.id], ['Secret Token', r.secret], ['AD_CONNECT_AUTH line for adc.cfg', `AD_CONNECT_AUTH=${r.id}:${r.secret}`]],
+            'Copy the new Secret Token now. It is shown only this once; put it in adc.cfg on every agent host and restart the agents.');
+        } catch (e) { toast(e.message, 'error'); }
+      } }, 'Rotate secret'),
+      h('button', { type: 'button', class: 'danger', onclick: async () => {
+        const ok = await confirmAction(`Delete “${sync.name}”?`, [
+          'Its agents are disconnected and its run history is deleted.',
+          'Its users stay in the directory and become manual users.',
+        ], 'Delete synchronization', true);
+        if (!ok) return;
+        try {
+          await del(`/synchronizations/${sync.id}`);
+          toast(`“${sync.name}” deleted.`);
+          location.hash = '#/';
+        } catch (e) { toast(e.message, 'error'); }
+      } }, 'Delete synchronization'))) : null;
+
+  fill(ctx.main,
+    h('p', null, h('a', { href: '#/' }, '← Synchronizations')),
+    h('div', { class: 'page-head' }, h('div', null, title, h('div', { class: 'app-id' }, copyRow('Application ID', sync.id))), h('div', null, runButtons, status)),
+    h('section', { class: 'panel', 'aria-labelledby': 'agents-h' }, h('h2', { id: 'agents-h' }, 'Connected agents'), agentsBox),
+    h('section', { class: 'panel', 'aria-labelledby': 'runs-h' }, h('h2', { id: 'runs-h' }, 'Run history'),
+      h('div', { class: 'grid2 history' }, h('div', null, chartBox), h('div', null, runsBox))),
+    policyBox,
+    danger);
+  renderLive();
+  renderPolicy();
+
+  // Live: quickly while a run is active, calmly otherwise (agent status, scheduled runs).
+  let last = 0;
+  ctx.every(1500, async () => {
+    const running = runs.some((r) => r.status === 'running');
+    if (!running && Date.now() - last < 4000) return;
+    last = Date.now();
+    const [s, r, a] = await Promise.all([get(`/synchronizations/${id}`), get(`/synchronizations/${id}/runs?limit=30`), get(`/synchronizations/${id}/agents`)]);
+    if (!ctx.alive()) return;
+    sync = { ...sync, name: s.name };
+    runs = r;
+    agents = a;
+    renderLive();
+  });
+}

@@ -1,0 +1,66 @@
+// The tenant's directory: search by name or e-mail, provider and state; keyset paging,
+// so page 2 000 is as fast as page 1.
+
+import { get, query } from '../api.js';
+import { h, fill, field, table, toast } from '../dom.js';
+import { ago } from '../format.js';
+
+const PAGE = 50;
+
+export async function usersPage(ctx) {
+  ctx.title('Users');
+  const syncs = await get('/synchronizations');
+  if (!ctx.alive()) return;
+  const names = new Map(syncs.map((s) => [s.id, s.name]));
+  const q = h('input', { type: 'search', name: 'q', placeholder: 'Name or e-mail', autocomplete: 'off' });
+  const provider = h('select', { name: 'provider' },
+    h('option', { value: '' }, 'All'),
+    h('option', { value: 'manual' }, 'Manual users'),
+    syncs.map((s) => h('option', { value: s.id }, s.name)));
+  const enabled = h('select', { name: 'enabled' },
+    h('option', { value: '' }, 'All'), h('option', { value: 'true' }, 'Enabled'), h('option', { value: 'false' }, 'Disabled'));
+  const list = h('div');
+  const pageInfo = h('span', { class: 'muted', role: 'status' });
+  const prev = h('button', { type: 'button' }, '← Previous');
+  const next = h('button', { type: 'button' }, 'Next →');
+  // Cursors of the pages seen so far: cursors[i] starts page i.
+  let cursors = [null];
+  let page = 0;
+  let nextAfter = null;
+
+  const load = async () => {
+    const res = await get(`/users${query({ q: q.value.trim(), provider: provider.value, enabled: enabled.value, after: cursors[page], limit: PAGE })}`);
+    if (!ctx.alive()) return;
+    nextAfter = res.next_after;
+    fill(list, table(['Username', 'Display name', { text: 'E-mail', class: 'hide-narrow' }, 'Provider', 'State', { text: 'Updated', class: 'hide-narrow' }],
+      res.users.map((u) => h('tr', { 'data-user': u.id },
+        h('td', { class: 'username' }, u.username),
+        h('td', { class: 'display-name' }, u.display_name || ''),
+        h('td', { class: 'hide-narrow' }, u.email || ''),
+        h('td', null, u.provider === 'manual' ? 'manual' : names.get(u.provider) || 'a deleted synchronization'),
+        h('td', null, u.enabled ? h('span', { class: 'badge enabled' }, 'Enabled') : h('span', { class: 'badge disabled' }, u.removed_from_source ? 'Disabled (left the source)' : 'Disabled')),
+        h('td', { class: 'hide-narrow' }, ago(u.updated_at)))),
+      'No user matches.'));
+    prev.disabled = page === 0;
+    next.disabled = nextAfter === null;
+    fill(pageInfo, `Page ${page + 1} · ${res.users.length} users shown`);
+  };
+  const restart = () => { cursors = [null]; page = 0; load().catch((e) => toast(e.message, 'error')); };
+  prev.addEventListener('click', () => { if (page > 0) { page -= 1; load().catch((e) => toast(e.message, 'error')); } });
+  next.addEventListener('click', () => {
+    if (nextAfter === null) return;
+    cursors[page + 1] = nextAfter;
+    page += 1;
+    load().catch((e) => toast(e.message, 'error'));
+  });
+  let timer = null;
+  q.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(restart, 250); });
+  provider.addEventListener('change', restart);
+  enabled.addEventListener('change', restart);
+  const form = h('form', { class: 'filters', role: 'search' }, field('Search', q), field('Provider', provider), field('State', enabled));
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); restart(); });
+  fill(ctx.main,
+    h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Users'), h('p', { class: 'muted' }, 'Everyone in this tenant’s directory: from synchronizations and made by hand.'))),
+    h('section', { class: 'panel' }, form, list, h('div', { class: 'pager' }, pageInfo, prev, next)));
+  await load();
+}
