@@ -2,13 +2,13 @@
 //! and the agent download it links to.
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
+use adc_e2e::both_engines;
 use adc_e2e::browser::Browser;
 use adc_e2e::engine::{Engine, TestDb};
 use adc_e2e::process::{bin, printed_password, server_cli};
 use adc_e2e::server::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use adc_e2e::slapd::{self, Person, Slapd};
 use adc_e2e::sync::{self, urlencode};
-use adc_e2e::both_engines;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::io::Read;
@@ -146,7 +146,10 @@ async fn other_platforms_come_from_their_folders_and_windows_gets_a_zip() {
     };
     assert_eq!(read("bin/adc.exe"), b"MZ fake agent");
     let cfg = String::from_utf8(read("adc.cfg")).unwrap();
-    assert!(cfg.contains("AD_CONNECT_ADDR=adc.example.com:443\n"), "{cfg}");
+    assert!(
+        cfg.contains("AD_CONNECT_ADDR=adc.example.com:443\n"),
+        "{cfg}"
+    );
     for f in ["adc.yaml", "adc.service", "README.md"] {
         assert!(!read(f).is_empty());
     }
@@ -185,12 +188,21 @@ async fn the_page_is_served_with_a_policy_that_forbids_inline_script() {
         let r = api.raw_get(path).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         let csp = r.headers()["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
         assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     }
     let index = api.raw_get("/").await.text().await.unwrap();
-    assert!(!index.contains("<script>"), "no inline script in index.html");
-    assert_eq!(api.raw_get("/ui/../Cargo.toml").await.status(), StatusCode::NOT_FOUND);
+    assert!(
+        !index.contains("<script>"),
+        "no inline script in index.html"
+    );
+    assert_eq!(
+        api.raw_get("/ui/../Cargo.toml").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// The whole flow of issue 4 in chromium. SQLite here; the roles scenario runs on
@@ -295,7 +307,9 @@ async fn each_role_sees_only_what_it_may_do() {
         let email = format!("{role}@example.com");
         let out = server_cli(
             &f.server.db.url,
-            &["admin", "add", "--tenant", "default", "--email", &email, "--role", role],
+            &[
+                "admin", "add", "--tenant", "default", "--email", &email, "--role", role,
+            ],
         );
         assert!(out.status.success());
         let password = printed_password(&String::from_utf8_lossy(&out.stdout));
@@ -316,8 +330,17 @@ async fn each_role_sees_only_what_it_may_do() {
     }
     browser.finish().await;
     // The operator rejected the held deletions in the browser.
-    let (_, run) = f.api.get(&format!("/api/v1/runs/{}", held["id"].as_str().unwrap())).await;
-    assert!(run["decision"].as_str().unwrap().starts_with("rejected by operator@"), "{run}");
+    let (_, run) = f
+        .api
+        .get(&format!("/api/v1/runs/{}", held["id"].as_str().unwrap()))
+        .await;
+    assert!(
+        run["decision"]
+            .as_str()
+            .unwrap()
+            .starts_with("rejected by operator@"),
+        "{run}"
+    );
     let user = f.user("user00001@example.com").await;
     assert_eq!(user["enabled"], true, "nobody was removed");
 }

@@ -88,12 +88,14 @@ pub async fn active_for_sync(db: &Db, sync_id: Uuid) -> Result<Option<Uuid>, sql
 
 /// The newest run of each synchronization of a tenant, for the list view.
 pub async fn latest_per_sync(db: &Db, tenant_id: Uuid) -> Result<Vec<Run>, sqlx::Error> {
-    on_db!(db, |p| sqlx::query_as::<_, Run>(select_run!(
+    on_db!(db, |p| {
+        sqlx::query_as::<_, Run>(select_run!(
         "r WHERE tenant_id = $1 AND started_at = (SELECT MAX(started_at) FROM runs WHERE synchronization_id = r.synchronization_id)"
     ))
     .bind(tenant_id)
     .fetch_all(p)
-    .await)
+    .await
+    })
 }
 
 /// The runs of a synchronization, newest first.

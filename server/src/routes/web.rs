@@ -53,7 +53,10 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { serve("index.html") }))
-        .route("/ui/{*path}", get(|Path(p): Path<String>| async move { serve(&p) }))
+        .route(
+            "/ui/{*path}",
+            get(|Path(p): Path<String>| async move { serve(&p) }),
+        )
 }
 
 fn serve(path: &str) -> Response {
@@ -86,7 +89,12 @@ mod tests {
             if p.is_dir() {
                 walk(&p, root, out);
             } else {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+                out.push(
+                    p.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
             }
         }
     }
