@@ -83,11 +83,12 @@ await scenario(async (browser) => {
   await page.getByLabel('Search').fill('hostile');
   await page.locator('td.display-name').filter({ hasText: HOSTILE }).waitFor();
   assert(await page.locator('main img').count() === 0, 'no <img> element was made from directory data');
+  await shot(page, '05-users-hostile-display-name');
   await page.getByLabel('Search').fill('');
   await page.getByText('Page 1').waitFor();
   await page.getByRole('button', { name: 'Next →' }).click();
   await page.getByText('Page 2').waitFor();
-  await shot(page, '05-users');
+  await shot(page, '05-users-page-2');
   await expectLabels(page);
 
   log('deletion guard: three people leave, the guard allows two');
