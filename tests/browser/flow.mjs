@@ -81,6 +81,7 @@ await scenario(async (browser) => {
   await page.getByRole('link', { name: 'Users' }).click();
   await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
   await page.getByLabel('Search').fill('hostile');
+  await page.getByText('Page 1 · 1 user shown').waitFor();
   await page.locator('td.display-name').filter({ hasText: HOSTILE }).waitFor();
   assert(await page.locator('main img').count() === 0, 'no <img> element was made from directory data');
   await shot(page, '05-users-hostile-display-name');

@@ -27,10 +27,15 @@ function changeList(runId, preset) {
   const more = h('button', { type: 'button' }, 'Show more');
   let after = null;
   let rows = [];
+  let seq = 0;
   const load = async (reset) => {
-    if (reset) { after = null; rows = []; }
-    const page = await get(`/runs/${runId}/changes${query({ operation: op.value, outcome: out.value, after, limit: 100 })}`);
-    rows = rows.concat(page.changes.map(changeRow));
+    // A newer load (another filter, a live refresh) makes an older answer moot.
+    seq += 1;
+    const mine = seq;
+    const from = reset ? null : after;
+    const page = await get(`/runs/${runId}/changes${query({ operation: op.value, outcome: out.value, after: from, limit: 100 })}`);
+    if (mine !== seq) return;
+    rows = (reset ? [] : rows).concat(page.changes.map(changeRow));
     after = page.next_after;
     fill(list, table(['User', 'Operation', 'Outcome', { text: 'External ID', class: 'hide-narrow' }], rows, 'No change matches.'));
     more.classList.toggle('hidden', after === null);

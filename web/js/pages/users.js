@@ -28,9 +28,13 @@ export async function usersPage(ctx) {
   let page = 0;
   let nextAfter = null;
 
+  let seq = 0;
   const load = async () => {
+    // Typing fires several searches; only the newest may fill the table.
+    seq += 1;
+    const mine = seq;
     const res = await get(`/users${query({ q: q.value.trim(), provider: provider.value, enabled: enabled.value, after: cursors[page], limit: PAGE })}`);
-    if (!ctx.alive()) return;
+    if (!ctx.alive() || mine !== seq) return;
     nextAfter = res.next_after;
     fill(list, table(['Username', 'Display name', { text: 'E-mail', class: 'hide-narrow' }, 'Provider', 'State', { text: 'Updated', class: 'hide-narrow' }],
       res.users.map((u) => h('tr', { 'data-user': u.id },
@@ -43,7 +47,7 @@ export async function usersPage(ctx) {
       'No user matches.'));
     prev.disabled = page === 0;
     next.disabled = nextAfter === null;
-    fill(pageInfo, `Page ${page + 1} · ${res.users.length} users shown`);
+    fill(pageInfo, `Page ${page + 1} · ${res.users.length} ${res.users.length === 1 ? 'user' : 'users'} shown`);
   };
   const restart = () => { cursors = [null]; page = 0; load().catch((e) => toast(e.message, 'error')); };
   prev.addEventListener('click', () => { if (page > 0) { page -= 1; load().catch((e) => toast(e.message, 'error')); } });
