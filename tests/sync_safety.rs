@@ -4,6 +4,7 @@
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
 use adc_e2e::both_engines;
+use adc_e2e::cut::CutRelay;
 use adc_e2e::eventually;
 use adc_e2e::slapd::UNLIMITED;
 use adc_e2e::sync::{ACTIVE_ONLY, fixture};
@@ -38,6 +39,39 @@ both_engines! {
         f.slapd.restart(UNLIMITED);
         let run = f.run(json!({})).await;
         assert_eq!((run["status"].as_str(), run["counts"]["unchanged"].as_u64()), (Some("succeeded"), Some(15)), "{run}");
+    }
+}
+
+both_engines! {
+    async fn a_directory_connection_cut_mid_read_fails_the_run_and_deletes_nobody(engine: Engine) {
+        let mut f = fixture(engine, 400, "", None).await;
+        f.patch_settings(json!({"delete-disables": false})).await;
+        assert_eq!(f.run(json!({})).await["counts"]["created"], 400);
+
+        // The agent now reaches the directory through a relay that can cut the line.
+        let relay = CutRelay::start(([127, 0, 0, 1], f.slapd.port).into()).await;
+        let yaml = f.slapd.adc_yaml("").replace(&f.slapd.url, &format!("ldap://{}", relay.addr));
+        std::fs::write(&f.agent.config_path, yaml).unwrap();
+        f.agent.reload().await;
+        f.agent.wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(())).await;
+        for i in 395..400 {
+            f.slapd.delete(&format!("user{i:05}"), "people").await;
+        }
+
+        // About a sixth of the entries arrive, then the connection drops mid-message.
+        relay.cut_after(20_000);
+        let run = f.run(json!({})).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        let reason = run["error"].as_str().unwrap();
+        assert!(reason.contains("ended early") || reason.contains("incomplete"), "{reason}");
+        assert_eq!(f.users("").await.len(), 400, "nobody deleted after a cut read");
+        assert!(f.changes(run["id"].as_str().unwrap(), "operation=delete").await.is_empty());
+
+        // The line is whole again: the next run converges, deleting exactly the five.
+        relay.cut_after(-1);
+        let run = f.run(json!({})).await;
+        assert_eq!((run["status"].as_str(), run["counts"]["deleted"].as_u64()), (Some("succeeded"), Some(5)), "{run}");
+        assert_eq!(f.users("").await.len(), 395);
     }
 }
 

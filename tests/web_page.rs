@@ -262,13 +262,12 @@ async fn an_admin_runs_the_whole_flow_in_a_browser() {
                 check_archive(&untar(&bytes), &server, "adc");
                 json!({})
             }
-            "token-works" => {
-                let (s, body) = api
+            "token-status" => {
+                let (s, _) = api
                     .with_token(req["token"].as_str().unwrap())
                     .get("/api/v1/synchronizations")
                     .await;
-                assert_eq!(s, StatusCode::OK, "{body}");
-                json!({})
+                json!({"status": s.as_u16()})
             }
             _ => {
                 browser.refuse(&req).await;
@@ -278,9 +277,11 @@ async fn an_admin_runs_the_whole_flow_in_a_browser() {
         browser.answer(answer).await;
     }
     browser.finish().await;
-    // The run the page started really applied the server's policy.
+    // The run the page started applied the server's policy (dry-run enforced off), and
+    // the deleted synchronization left its users behind as manual users.
     let (_, users) = api.get("/api/v1/users?q=user00000%40example.com").await;
-    assert_eq!(users["users"][0]["enabled"], true);
+    assert_eq!(users["users"][0]["enabled"], true, "{users}");
+    assert_eq!(users["users"][0]["provider"], "manual", "{users}");
     drop(agent);
 }
 

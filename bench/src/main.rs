@@ -393,6 +393,34 @@ async fn main() -> anyhow::Result<()> {
     let agent_peak = agent_peak.max(peak_rss_mib(agent.child.id()));
     let server_peak = server_peak.max(peak_rss_mib(server.child.id()));
 
+    // The users page at this size: the first page, one 90 % of the way in (keyset
+    // paging), and searches, as the admin page asks for them.
+    let deep = Person::numbered(n * 9 / 10).uid;
+    let mut pages = Vec::new();
+    for (label, query) in [
+        ("first page", String::new()),
+        ("page 90 % in", format!("&after={deep}")),
+        ("search, one match", format!("&q={deep}")),
+        ("search, many matches", "&q=given1".to_owned()),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let r = rig
+                .api
+                .get(format!("{base}/api/v1/users?limit=50{query}"))
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("users page {label}: {}", r.status());
+            }
+            r.bytes().await?;
+            times.push(t.elapsed());
+        }
+        times.sort();
+        pages.push((label, times[2]));
+    }
+
     // Pass-through authentication: concurrent callers through server, agent and slapd,
     // beside bare `ldapwhoami` binds against the same slapd.
     let token: Value = rig
@@ -451,6 +479,12 @@ async fn main() -> anyhow::Result<()> {
         "users per second, initial sync             {:7.0}",
         n as f64 / initial.as_secs_f64()
     );
+    for (label, d) in &pages {
+        println!(
+            "users API, 50 per page, {label:<22}{:7.1} ms  (median of five)",
+            d.as_secs_f64() * 1000.0
+        );
+    }
     println!(
         "pass-through authentication                {auth_rate:7.0} /s  p50 {p50:.1} ms  p99 {p99:.1} ms  ({} requests, 8 concurrent)",
         args.auth_requests

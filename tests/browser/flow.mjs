@@ -93,7 +93,7 @@ await scenario(async (browser) => {
   await expectLabels(page);
 
   log('deletion guard: three people leave, the guard allows two');
-  await page.getByRole('link', { name: 'Synchronizations' }).click();
+  await page.getByRole('link', { name: 'Synchronizations', exact: true }).click();
   await page.getByRole('link', { name: 'Head office' }).click();
   await page.getByLabel('Most deletions per run').fill('2');
   await page.getByRole('button', { name: 'Save policy' }).click();
@@ -139,12 +139,16 @@ await scenario(async (browser) => {
   await page.getByRole('dialog').getByRole('button', { name: /close/ }).click();
   await page.getByRole('cell', { name: 'HR system', exact: true }).waitFor();
   assert(!(await page.content()).includes(token), 'the token is gone from the page');
-  await ask({ ask: 'token-works', token });
+  assert((await ask({ ask: 'token-status', token })).status === 200, 'the new token works');
   await shot(page, '08-api-tokens');
   await expectLabels(page);
+  await page.getByRole('button', { name: 'Revoke HR system' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+  await page.getByText('No API token yet.').waitFor();
+  assert((await ask({ ask: 'token-status', token })).status === 401, 'the revoked token is refused');
 
   log('rotate the secret: the confirmation says the agent will be disconnected');
-  await page.getByRole('link', { name: 'Synchronizations' }).click();
+  await page.getByRole('link', { name: 'Synchronizations', exact: true }).click();
   await page.locator('.agent-cell').getByText(hostname).waitFor();
   await shot(page, '09-synchronizations');
   await page.getByRole('link', { name: 'Head office' }).click();
@@ -169,6 +173,17 @@ await scenario(async (browser) => {
   await phone.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
   await expectFitsWidth(phone);
   expectClean(phone);
+
+  log('delete the synchronization, after a confirmation');
+  await page.getByRole('link', { name: 'Synchronizations', exact: true }).click();
+  await page.getByRole('link', { name: 'Head office' }).click();
+  await page.getByRole('button', { name: 'Delete synchronization' }).click();
+  await page.getByRole('dialog').getByText('become manual users').waitFor();
+  await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('heading', { name: 'Head office', level: 1 }).waitFor();
+  await page.getByRole('button', { name: 'Delete synchronization' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete synchronization' }).click();
+  await page.getByText('No synchronization yet').waitFor();
 
   log('sign out');
   await page.getByRole('button', { name: 'Sign out' }).click();

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod api;
 pub mod browser;
 pub mod certs;
+pub mod cut;
 pub mod engine;
 pub mod process;
 pub mod raw;
