@@ -103,3 +103,25 @@ both_engines! {
         assert_eq!(done["counts"]["created"], 3000);
     }
 }
+
+both_engines! {
+    async fn two_entries_with_one_username_in_neighbouring_batches_give_a_conflict_not_a_failure(engine: Engine) {
+        // Batches of 500 are written while the next is planned: the second holder of a
+        // name must still see the first, written by the batch just before.
+        let f = fixture(engine, 1200, "", None).await;
+        for (first, second) in [(400, 600), (499, 500), (900, 1100)] {
+            f.slapd.set(&format!("user{second:05}"), "mail", &format!("user{first:05}@example.com")).await;
+        }
+        let run = f.run(json!({})).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!((run["counts"]["created"].as_u64(), run["counts"]["conflicts"].as_u64()), (Some(1197), Some(3)), "{run}");
+        let conflicts = f.changes(run["id"].as_str().unwrap(), "outcome=conflict").await;
+        let names: Vec<&str> = conflicts.iter().map(|c| c["username"].as_str().unwrap()).collect();
+        assert_eq!(names.len(), 3, "{conflicts:?}");
+        for n in ["user00400@example.com", "user00499@example.com", "user00900@example.com"] {
+            assert!(names.contains(&n), "{n} in {names:?}");
+        }
+        let again = f.run(json!({})).await;
+        assert_eq!((again["status"].as_str(), again["counts"]["conflicts"].as_u64()), (Some("succeeded"), Some(3)), "{again}");
+    }
+}

@@ -129,18 +129,11 @@ impl<'a> RunSlot<'a> {
             }
             AgentMessage::Batch {
                 seq, users, errors, ..
-            } => active
-                .batch(db, users, errors)
-                .await
-                .map(|()| Some(ServerMessage::BatchAck { run_id, seq })),
-            AgentMessage::ReadComplete { read, .. } => {
-                active.read_complete(db, read).await.map(|()| None)
-            }
+            } => active.batch(db, seq, users, errors).await,
+            AgentMessage::ReadComplete { read, .. } => active.read_complete(db, read).await,
             AgentMessage::Deletions {
                 seq, external_ids, ..
-            } => active
-                .deletions(external_ids)
-                .map(|()| Some(ServerMessage::BatchAck { run_id, seq })),
+            } => active.deletions(external_ids).map(|()| vec![seq]),
             AgentMessage::Done { .. } => match active.done(db).await {
                 Ok(status) => {
                     let report = active.summary(status, None);
@@ -151,13 +144,43 @@ impl<'a> RunSlot<'a> {
                 Err(e) => Err(e),
             },
             AgentMessage::RunFailed { reason, .. } => Err(format!("the agent reported: {reason}")),
-            _ => Ok(None),
+            _ => Ok(vec![]),
         };
         match step {
-            Ok(reply) => reply.into_iter().collect(),
+            Ok(acked) => acked
+                .into_iter()
+                .map(|seq| ServerMessage::BatchAck { run_id, seq })
+                .collect(),
             Err(reason) => {
                 tracing::warn!(%run_id, reason, "run failed");
                 active.fail(db, &reason).await;
+                let report = active.summary("failed", Some(reason));
+                self.active = None;
+                vec![ServerMessage::RunFinished { run_id, report }]
+            }
+        }
+    }
+
+    /// Whether a batch of the active run is being written.
+    pub fn writing(&self) -> bool {
+        self.active.as_ref().is_some_and(ActiveRun::writing)
+    }
+
+    /// Waits for the batch being written: its acknowledgement, or the run's end when
+    /// the write failed. Safe to cancel.
+    pub async fn written(&mut self) -> Vec<ServerMessage> {
+        let Some(active) = self.active.as_mut() else {
+            return vec![];
+        };
+        let run_id = active.id;
+        match active.written().await {
+            Ok(seq) => seq
+                .map(|seq| ServerMessage::BatchAck { run_id, seq })
+                .into_iter()
+                .collect(),
+            Err(reason) => {
+                tracing::warn!(%run_id, reason, "run failed");
+                active.fail(&self.state.db, &reason).await;
                 let report = active.summary("failed", Some(reason));
                 self.active = None;
                 vec![ServerMessage::RunFinished { run_id, report }]
@@ -211,7 +234,7 @@ impl<'a> RunSlot<'a> {
     pub async fn check_stalled(&mut self, limit: std::time::Duration) -> Option<ServerMessage> {
         let a = self
             .active
-            .as_ref()
+            .as_mut()
             .filter(|a| a.last_progress.elapsed() > limit)?;
         let reason = format!(
             "the agent sent nothing for this run for {} s",
@@ -227,7 +250,7 @@ impl<'a> RunSlot<'a> {
 
     /// Fails the active run, if any: the connection ended under it.
     pub async fn abandon(&mut self, reason: &str) {
-        if let Some(a) = self.active.take() {
+        if let Some(mut a) = self.active.take() {
             tracing::warn!(run_id = %a.id, reason, "run failed");
             a.fail(&self.state.db, reason).await;
         }

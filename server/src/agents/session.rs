@@ -321,6 +321,13 @@ async fn serve_loop(
                     }
                 }
             }
+            // A batch write finished: acknowledge it at once, so the agent's window
+            // moves even when it has nothing more to send.
+            out = runs.written(), if runs.writing() => {
+                for m in out {
+                    conn.send(&m).await?;
+                }
+            }
             order = orders.recv() => match order {
                 Some(Order::Close(code, reason)) => return Ok(Some((code, reason))),
                 Some(Order::Authenticate { username, password, reply }) => {

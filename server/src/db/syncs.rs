@@ -206,13 +206,35 @@ pub async fn reset_schedule(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Deletes a synchronization in one transaction: its runs and their change lists go,
+/// its users stay as manual users. The running run is locked first, so a batch being
+/// written for it either commits before (and its users are detached below) or finds its
+/// run gone and rolls back (see `apply::write_batch`).
 pub async fn delete(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-    db_execute!(db, |p| sqlx::query(
-        "DELETE FROM synchronizations WHERE tenant_id = $1 AND id = $2"
-    )
-    .bind(tenant_id)
-    .bind(id)
-    .execute(p)
-    .await)
-    .map(|n| n == 1)
+    on_db!(db, |p| {
+        let mut tx = p.begin().await?;
+        sqlx::query("UPDATE runs SET status = 'cancelled' WHERE tenant_id = $1 AND synchronization_id = $2 AND status = 'running'")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM run_changes WHERE run_id IN (SELECT id FROM runs WHERE tenant_id = $1 AND synchronization_id = $2)")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE users SET synchronization_id = NULL WHERE tenant_id = $1 AND synchronization_id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let gone = sqlx::query("DELETE FROM synchronizations WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(gone == 1)
+    })
 }

@@ -11,7 +11,8 @@ use crate::db::{Db, now};
 use adc_shared::protocol::{EntryError, RunCounts, RunSummary, ServerMessage, StartRun};
 use adc_shared::{Effective, EffectiveSettings, Settings, Source, UserRecord};
 use sqlx::types::Json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 /// Users per batch and batches in flight the server asks of the agent.
@@ -114,6 +115,18 @@ pub struct ActiveRun {
     /// about log2(N / 1000) times).
     inserted: u64,
     analyze_after: u64,
+    /// The batch being written while the next one is looked up and planned.
+    writing: Option<Writing>,
+    write_error: Option<String>,
+}
+
+/// A batch write in flight, and what it may change: a later batch that touches one of
+/// these keys waits for it before looking anything up.
+struct Writing {
+    seq: u64,
+    task: JoinHandle<Result<(), sqlx::Error>>,
+    external_ids: HashSet<String>,
+    username_keys: HashSet<String>,
 }
 
 impl ActiveRun {
@@ -134,6 +147,8 @@ impl ActiveRun {
             last_progress: std::time::Instant::now(),
             inserted: 0,
             analyze_after: 1000,
+            writing: None,
+            write_error: None,
         }
     }
 
@@ -145,23 +160,61 @@ impl ActiveRun {
         self.tenant_id
     }
 
-    fn progress(&mut self) -> Progress<'_> {
+    /// The next write's place in the run: its first change number and the counts after
+    /// it. Advances the change numbers past `changes`.
+    fn progress(&mut self, changes: usize) -> Progress {
+        let first_seq = self.next_seq;
+        self.next_seq += changes as i64;
         Progress {
             run_id: self.id,
             tenant_id: self.tenant_id,
             sync_id: self.sync_id,
-            next_seq: &mut self.next_seq,
-            counts: &self.counts,
+            first_seq,
+            counts: self.counts,
         }
     }
 
-    /// Applies one batch of new or changed users.
+    /// Whether a batch is being written.
+    pub fn writing(&self) -> bool {
+        self.writing.is_some()
+    }
+
+    /// Waits for the batch being written; its sequence number, to acknowledge. Safe to
+    /// cancel: the write goes on and is waited for again.
+    pub async fn written(&mut self) -> Result<Option<u64>, String> {
+        // A failed write fails every later step, even if whoever saw it first was
+        // cancelled before recording the failure.
+        if let Some(e) = &self.write_error {
+            return Err(e.clone());
+        }
+        let Some(w) = self.writing.as_mut() else {
+            return Ok(None);
+        };
+        let result = (&mut w.task).await;
+        let seq = w.seq;
+        self.writing = None;
+        let error = match result {
+            Ok(Ok(())) => return Ok(Some(seq)),
+            Ok(Err(e)) => internal(e),
+            Err(e) => {
+                tracing::error!(run_id = %self.id, error = %e, "a batch write did not finish");
+                "the server could not store the run's changes".into()
+            }
+        };
+        self.write_error = Some(error.clone());
+        Err(error)
+    }
+
+    /// Applies one batch of new or changed users: looks it up and plans it while the
+    /// previous batch is still being written, then writes it in the background. Returns
+    /// the sequence numbers of the batches whose writes finished, to acknowledge.
     pub async fn batch(
         &mut self,
         db: &Db,
+        seq: u64,
         records: Vec<UserRecord>,
         errors: Vec<EntryError>,
-    ) -> Result<(), String> {
+    ) -> Result<Vec<u64>, String> {
         if self.read_complete {
             return Err("a batch arrived after the read was reported complete".into());
         }
@@ -175,6 +228,15 @@ impl ActiveRun {
         let started = std::time::Instant::now();
         let ids: Vec<String> = records.iter().map(|r| r.external_id.clone()).collect();
         let keys: Vec<String> = records.iter().map(|r| r.username.to_lowercase()).collect();
+        let mut acked = Vec::new();
+        // A user the batch in flight creates, renames or takes over must be seen as it
+        // will be: wait for that write first (directories with duplicate IDs or names).
+        if let Some(w) = &self.writing
+            && (ids.iter().any(|i| w.external_ids.contains(i))
+                || keys.iter().any(|k| w.username_keys.contains(k)))
+        {
+            acked.extend(self.written().await?);
+        }
         let by_external: HashMap<String, Stored> =
             users::by_external_ids(db, self.tenant_id, self.sync_id, &ids)
                 .await
@@ -190,6 +252,10 @@ impl ActiveRun {
                 .map(|u| (u.username_key.clone(), u))
                 .collect();
         let looked_up = started.elapsed();
+        // What this batch may change, for the next batch to check against.
+        let mut username_keys: HashSet<String> = keys.into_iter().collect();
+        username_keys.extend(by_external.values().map(|u| u.username_key.clone()));
+        let external_ids: HashSet<String> = ids.into_iter().collect();
         let mut plan = plan::plan_batch(
             &self.settings,
             self.sync_id,
@@ -200,34 +266,61 @@ impl ActiveRun {
         plan::add_entry_errors(&mut plan, errors);
         add_counts(&mut self.counts, &plan.counts);
         let planned = started.elapsed();
-        apply::write_batch(db, self.progress(), &plan)
-            .await
-            .map_err(internal)?;
+        // Writes go one at a time and in order.
+        acked.extend(self.written().await?);
+        let waited = started.elapsed();
         self.inserted += plan.inserts.len() as u64;
-        if self.inserted >= self.analyze_after {
-            users::analyze(db).await.map_err(internal)?;
+        let analyze = self.inserted >= self.analyze_after;
+        if analyze {
             self.analyze_after = self.inserted * 2;
         }
+        let at = self.progress(plan.changes.len());
+        let db = db.clone();
+        let run_id = self.id;
+        let task = tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            apply::write_batch(&db, at, &plan).await?;
+            if analyze {
+                users::analyze(&db).await?;
+            }
+            tracing::debug!(
+                %run_id,
+                users = plan.changes.len(),
+                write_ms = t.elapsed().as_millis() as u64,
+                "batch written"
+            );
+            Ok(())
+        });
+        self.writing = Some(Writing {
+            seq,
+            task,
+            external_ids,
+            username_keys,
+        });
         tracing::debug!(
             run_id = %self.id,
-            users = plan.changes.len(),
             lookup_ms = looked_up.as_millis() as u64,
             plan_ms = (planned - looked_up).as_millis() as u64,
-            write_ms = (started.elapsed() - planned).as_millis() as u64,
-            "batch applied"
+            wait_ms = (waited - planned).as_millis() as u64,
+            "batch planned"
         );
-        Ok(())
+        Ok(acked)
     }
 
     /// The read finished completely; `read` entries matched.
-    pub async fn read_complete(&mut self, db: &Db, read: u64) -> Result<(), String> {
+    /// Returns the batches whose writes finished meanwhile, to acknowledge.
+    pub async fn read_complete(&mut self, db: &Db, read: u64) -> Result<Vec<u64>, String> {
         if self.read_complete {
             return Err("the read was reported complete twice".into());
         }
+        let acked = self.written().await?.into_iter().collect();
         self.read_complete = true;
         self.counts.read = read;
         self.counts.unchanged += read.saturating_sub(self.received);
-        runs::set_read_complete(db, self.id).await.map_err(internal)
+        runs::set_read_complete(db, self.id)
+            .await
+            .map_err(internal)?;
+        Ok(acked)
     }
 
     /// Collects deletions; refused before the read is complete (DESIGN §8.2).
@@ -251,6 +344,7 @@ impl ActiveRun {
         if !self.read_complete {
             return Err("the run ended without a complete read; nothing is deleted".into());
         }
+        self.written().await?;
         let gone: Vec<Stored> =
             users::by_external_ids(db, self.tenant_id, self.sync_id, &self.deletions)
                 .await
@@ -263,7 +357,8 @@ impl ActiveRun {
             .map_err(internal)? as u64;
         let plan = plan::plan_deletions(&self.settings, &self.guard, &gone, total);
         add_counts(&mut self.counts, &plan.counts);
-        apply::write_deletions(db, self.progress(), &plan)
+        let at = self.progress(plan.changes.len());
+        apply::write_deletions(db, at, &plan)
             .await
             .map_err(internal)?;
         let status = if plan.held { "held" } else { "succeeded" };
@@ -274,7 +369,12 @@ impl ActiveRun {
     }
 
     /// Ends the run as failed with `reason`; what was applied stays (it is idempotent).
-    pub async fn fail(&self, db: &Db, reason: &str) {
+    pub async fn fail(&mut self, db: &Db, reason: &str) {
+        // A write still in flight is dropped (its transaction rolls back); had it
+        // committed, it would be kept: every write is idempotent.
+        if let Some(w) = self.writing.take() {
+            w.task.abort();
+        }
         if let Err(e) = runs::finish(db, self.id, "failed", &self.counts, Some(reason)).await {
             tracing::error!(run_id = %self.id, error = %e, "could not record the run's failure");
         }

@@ -46,21 +46,22 @@ macro_rules! remove_users {
 }
 pub(crate) use remove_users;
 
-/// Where a run stands while its batches are written.
-pub struct Progress<'a> {
+/// Where a run stands when one of its writes is made.
+#[derive(Clone, Copy)]
+pub struct Progress {
     pub run_id: Uuid,
     pub tenant_id: Uuid,
     pub sync_id: Uuid,
-    /// The next change-list sequence number; advanced by what is written.
-    pub next_seq: &'a mut i64,
+    /// The change-list sequence number of this write's first change.
+    pub first_seq: i64,
     /// The run's counts after this write, stored with it.
-    pub counts: &'a RunCounts,
+    pub counts: RunCounts,
 }
 
 /// Applies a batch plan and records its changes and the run's counts atomically.
-pub async fn write_batch(db: &Db, at: Progress<'_>, plan: &BatchPlan) -> Result<(), sqlx::Error> {
+pub async fn write_batch(db: &Db, at: Progress, plan: &BatchPlan) -> Result<(), sqlx::Error> {
     let t = now();
-    let first_seq = *at.next_seq;
+    let first_seq = at.first_seq;
     on_db!(db, |p| {
         let mut tx = p.begin().await?;
         tx.relax().await?;
@@ -70,14 +71,19 @@ pub async fn write_batch(db: &Db, at: Progress<'_>, plan: &BatchPlan) -> Result<
             .await?;
         tx.insert_changes(at.run_id, first_seq, &plan.changes)
             .await?;
-        sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2")
-            .bind(Json(at.counts))
+        // The counts go with the write; a run that stopped running meanwhile (its
+        // synchronization deleted) takes nothing: the transaction rolls back.
+        let n = sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2 AND status = 'running'")
+            .bind(Json(&at.counts))
             .bind(at.run_id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(sqlx::Error::RowNotFound);
+        }
         tx.commit().await
     })?;
-    *at.next_seq += plan.changes.len() as i64;
     Ok(())
 }
 
@@ -85,24 +91,29 @@ pub async fn write_batch(db: &Db, at: Progress<'_>, plan: &BatchPlan) -> Result<
 /// skipped or planned) in one transaction per call.
 pub async fn write_deletions(
     db: &Db,
-    at: Progress<'_>,
+    at: Progress,
     plan: &DeletionPlan,
 ) -> Result<(), sqlx::Error> {
     let t = now();
-    let first_seq = *at.next_seq;
+    let first_seq = at.first_seq;
     on_db!(db, |p| {
         let mut tx = p.begin().await?;
         tx.relax().await?;
         remove_users!(tx, at.tenant_id, at.sync_id, &plan.delete, &plan.disable, t);
         tx.insert_changes(at.run_id, first_seq, &plan.changes)
             .await?;
-        sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2")
-            .bind(Json(at.counts))
+        // The counts go with the write; a run that stopped running meanwhile (its
+        // synchronization deleted) takes nothing: the transaction rolls back.
+        let n = sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2 AND status = 'running'")
+            .bind(Json(&at.counts))
             .bind(at.run_id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(sqlx::Error::RowNotFound);
+        }
         tx.commit().await
     })?;
-    *at.next_seq += plan.changes.len() as i64;
     Ok(())
 }
