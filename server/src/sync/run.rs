@@ -11,13 +11,16 @@ use crate::db::{Db, now};
 use adc_shared::protocol::{EntryError, RunCounts, RunSummary, ServerMessage, StartRun};
 use adc_shared::{Effective, EffectiveSettings, Settings, Source, UserRecord};
 use sqlx::types::Json;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 /// Users per batch and batches in flight the server asks of the agent.
 pub const BATCH_SIZE: u32 = 500;
 pub const WINDOW: u32 = 4;
+/// Batch writes that may run at once: independent batches (no shared name or ID)
+/// go in on separate connections.
+const WRITES_IN_FLIGHT: usize = 2;
 /// A first sync refreshes the users table's statistics as it doubles, up to this size.
 const ANALYZE_UNTIL: u64 = 16_000;
 /// Manifest entries per chunk.
@@ -116,8 +119,9 @@ pub struct ActiveRun {
     /// statistics (doubling from 1 000 up to `ANALYZE_UNTIL`: five refreshes at most).
     inserted: u64,
     analyze_after: u64,
-    /// The batch being written while the next one is looked up and planned.
-    writing: Option<Writing>,
+    /// Batches being written (oldest first, at most `WRITES_IN_FLIGHT`) while the
+    /// next one is looked up and planned.
+    writing: VecDeque<Writing>,
     write_error: Option<String>,
 }
 
@@ -148,7 +152,7 @@ impl ActiveRun {
             last_progress: std::time::Instant::now(),
             inserted: 0,
             analyze_after: 1000,
-            writing: None,
+            writing: VecDeque::new(),
             write_error: None,
         }
     }
@@ -177,10 +181,10 @@ impl ActiveRun {
 
     /// Whether a batch is being written.
     pub fn writing(&self) -> bool {
-        self.writing.is_some()
+        !self.writing.is_empty()
     }
 
-    /// Waits for the batch being written; its sequence number, to acknowledge. Safe to
+    /// Waits for the oldest batch being written; its sequence number, to acknowledge. Safe to
     /// cancel: the write goes on and is waited for again.
     pub async fn written(&mut self) -> Result<Option<u64>, String> {
         // A failed write fails every later step, even if whoever saw it first was
@@ -188,12 +192,12 @@ impl ActiveRun {
         if let Some(e) = &self.write_error {
             return Err(e.clone());
         }
-        let Some(w) = self.writing.as_mut() else {
+        let Some(w) = self.writing.front_mut() else {
             return Ok(None);
         };
         let result = (&mut w.task).await;
         let seq = w.seq;
-        self.writing = None;
+        self.writing.pop_front();
         let error = match result {
             Ok(Ok(())) => return Ok(Some(seq)),
             Ok(Err(e)) => internal(e),
@@ -206,8 +210,17 @@ impl ActiveRun {
         Err(error)
     }
 
+    /// Waits for every batch being written; their sequence numbers.
+    async fn flush(&mut self) -> Result<Vec<u64>, String> {
+        let mut acked = Vec::new();
+        while let Some(seq) = self.written().await? {
+            acked.push(seq);
+        }
+        Ok(acked)
+    }
+
     /// Applies one batch of new or changed users: looks it up and plans it while the
-    /// previous batch is still being written, then writes it in the background. Returns
+    /// previous ones are still being written, then writes it in the background. Returns
     /// the sequence numbers of the batches whose writes finished, to acknowledge.
     pub async fn batch(
         &mut self,
@@ -232,11 +245,12 @@ impl ActiveRun {
         let mut acked = Vec::new();
         // A user the batch in flight creates, renames or takes over must be seen as it
         // will be: wait for that write first (directories with duplicate IDs or names).
-        if let Some(w) = &self.writing
-            && (ids.iter().any(|i| w.external_ids.contains(i))
-                || keys.iter().any(|k| w.username_keys.contains(k)))
-        {
-            acked.extend(self.written().await?);
+        let touches = |w: &Writing| {
+            ids.iter().any(|i| w.external_ids.contains(i))
+                || keys.iter().any(|k| w.username_keys.contains(k))
+        };
+        if self.writing.iter().any(touches) {
+            acked.extend(self.flush().await?);
         }
         let by_external: HashMap<String, Stored> =
             users::by_external_ids(db, self.tenant_id, self.sync_id, &ids)
@@ -267,8 +281,15 @@ impl ActiveRun {
         plan::add_entry_errors(&mut plan, errors);
         add_counts(&mut self.counts, &plan.counts);
         let planned = started.elapsed();
-        // Writes go one at a time and in order.
-        acked.extend(self.written().await?);
+        // Independent writes overlap; a full pipeline waits for its oldest.
+        // SQLite has one writer at a time: nothing to overlap there.
+        let limit = match db {
+            Db::Postgres(_) => WRITES_IN_FLIGHT,
+            Db::Sqlite(_) => 1,
+        };
+        if self.writing.len() >= limit {
+            acked.extend(self.written().await?);
+        }
         let waited = started.elapsed();
         self.inserted += plan.inserts.len() as u64;
         // Past a few thousand rows the planner's estimates scale with the table's
@@ -294,7 +315,7 @@ impl ActiveRun {
             );
             Ok(())
         });
-        self.writing = Some(Writing {
+        self.writing.push_back(Writing {
             seq,
             task,
             external_ids,
@@ -316,7 +337,7 @@ impl ActiveRun {
         if self.read_complete {
             return Err("the read was reported complete twice".into());
         }
-        let acked = self.written().await?.into_iter().collect();
+        let acked = self.flush().await?;
         self.read_complete = true;
         self.counts.read = read;
         self.counts.unchanged += read.saturating_sub(self.received);
@@ -347,7 +368,7 @@ impl ActiveRun {
         if !self.read_complete {
             return Err("the run ended without a complete read; nothing is deleted".into());
         }
-        self.written().await?;
+        self.flush().await?;
         let gone: Vec<Stored> =
             users::by_external_ids(db, self.tenant_id, self.sync_id, &self.deletions)
                 .await
@@ -375,7 +396,7 @@ impl ActiveRun {
     pub async fn fail(&mut self, db: &Db, reason: &str) {
         // A write still in flight is dropped (its transaction rolls back); had it
         // committed, it would be kept: every write is idempotent.
-        if let Some(w) = self.writing.take() {
+        for w in self.writing.drain(..) {
             w.task.abort();
         }
         if let Err(e) = runs::finish(db, self.id, "failed", &self.counts, Some(reason)).await {
