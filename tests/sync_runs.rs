@@ -125,3 +125,21 @@ both_engines! {
         assert_eq!((again["status"].as_str(), again["counts"]["conflicts"].as_u64()), (Some("succeeded"), Some(3)), "{again}");
     }
 }
+
+both_engines! {
+    async fn two_users_who_swap_usernames_are_both_updated_in_place(engine: Engine) {
+        let f = fixture(engine, 5, "", None).await;
+        f.run(json!({})).await;
+        let (one, two) = (f.user("user00001@example.com").await, f.user("user00002@example.com").await);
+        f.slapd.set("user00001", "mail", "user00002@example.com").await;
+        f.slapd.set("user00002", "mail", "user00001@example.com").await;
+        let run = f.run(json!({})).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!((run["counts"]["updated"].as_u64(), run["counts"]["conflicts"].as_u64()), (Some(2), Some(0)), "{run}");
+        // The same cloud users, each under the other's former name.
+        assert_eq!(f.user("user00002@example.com").await["id"], one["id"]);
+        assert_eq!(f.user("user00001@example.com").await["id"], two["id"]);
+        let again = f.run(json!({})).await;
+        assert_eq!(again["counts"]["unchanged"], 5, "{again}");
+    }
+}

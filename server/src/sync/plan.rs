@@ -45,6 +45,20 @@ pub struct BatchPlan {
     pub updates: Vec<Update>,
     pub changes: Vec<ChangeRow>,
     pub counts: RunCounts,
+    /// Users renamed in this batch whose old name another user of the batch takes:
+    /// their name is parked first, so the unique key holds at every step.
+    pub vacate: Vec<Uuid>,
+}
+
+/// A record that takes the name of a user renamed away in the same batch: valid only
+/// if that rename is applied.
+struct Takes {
+    /// The stored user whose name is taken.
+    holder: Uuid,
+    /// The taker: its change row, and its row in `updates` or `inserts`.
+    change: usize,
+    user: Uuid,
+    reason: String,
 }
 
 pub const APPLIED: &str = "applied";
@@ -65,6 +79,18 @@ pub fn plan_batch(
     let mut plan = BatchPlan::default();
     let mut seen_ids = HashSet::new();
     let mut seen_keys = HashSet::new();
+    // Users of this synchronization that this batch renames, to their new names: their
+    // old names are free for others of the batch (two users swapping names converge).
+    let moving: HashMap<Uuid, String> = records
+        .iter()
+        .filter_map(|r| {
+            let e = by_external.get(&r.external_id)?;
+            let key = r.username.to_lowercase();
+            (e.username_key != key).then_some((e.id, key))
+        })
+        .collect();
+    let moves_away = |h: &Stored, key: &str| moving.get(&h.id).is_some_and(|k| k != key);
+    let mut takes: Vec<Takes> = Vec::new();
     for record in records {
         let existing = by_external.get(&record.external_id);
         let op_of = |e: Option<&Stored>| if e.is_some() { "update" } else { "create" };
@@ -108,7 +134,8 @@ pub fn plan_batch(
         let holder = by_username.get(&key);
         match existing {
             Some(e) => {
-                if let Some(h) = holder.filter(|h| h.id != e.id) {
+                let taken_from = holder.filter(|h| h.id != e.id);
+                if let Some(h) = taken_from.filter(|h| !moves_away(h, &key)) {
                     plan.counts.conflicts += 1;
                     let reason = format!(
                         "conflict: username `{}` belongs to another user",
@@ -117,6 +144,7 @@ pub fn plan_batch(
                     change(&mut plan, Some(e.id), "update", reason, &record);
                     continue;
                 }
+
                 if !e.removed_from_source && e.content_hash.as_deref() == Some(hash.as_str()) {
                     plan.counts.unchanged += 1;
                     continue;
@@ -144,6 +172,17 @@ pub fn plan_batch(
                 } else {
                     e.enabled
                 };
+                if let Some(h) = taken_from {
+                    takes.push(Takes {
+                        holder: h.id,
+                        change: plan.changes.len(),
+                        user: e.id,
+                        reason: format!(
+                            "conflict: username `{}` belongs to another user",
+                            h.username
+                        ),
+                    });
+                }
                 plan.counts.updated += 1;
                 change(&mut plan, Some(e.id), op, done.into(), &record);
                 plan.updates.push(Update {
@@ -154,83 +193,121 @@ pub fn plan_batch(
                     take_over: false,
                 });
             }
-            None => match holder {
-                Some(h) if h.synchronization_id == Some(sync_id) => {
-                    plan.counts.conflicts += 1;
-                    let reason =
-                        "conflict: username in use by another user of this synchronization"
-                            .to_owned();
-                    change(&mut plan, Some(h.id), "create", reason, &record);
-                }
-                Some(h) => {
-                    if settings.on(Setting::NoUpdateProviderMismatch) {
+            None => {
+                match holder.filter(|h| !moves_away(h, &key)) {
+                    Some(h) if h.synchronization_id == Some(sync_id) => {
                         plan.counts.conflicts += 1;
-                        change(
-                            &mut plan,
-                            Some(h.id),
-                            "update",
-                            "conflict: provider mismatch".into(),
-                            &record,
-                        );
-                    } else if settings.on(Setting::NoUpdate) {
-                        plan.counts.skipped += 1;
-                        change(
-                            &mut plan,
-                            Some(h.id),
-                            "update",
-                            "skipped: no-update".into(),
-                            &record,
-                        );
-                    } else {
-                        plan.counts.updated += 1;
-                        change(
-                            &mut plan,
-                            Some(h.id),
-                            "update",
-                            format!("{done} (taken over)"),
-                            &record,
-                        );
-                        let enabled = record.enabled;
-                        plan.updates.push(Update {
-                            id: h.id,
+                        let reason =
+                            "conflict: username in use by another user of this synchronization"
+                                .to_owned();
+                        change(&mut plan, Some(h.id), "create", reason, &record);
+                    }
+                    Some(h) => {
+                        if settings.on(Setting::NoUpdateProviderMismatch) {
+                            plan.counts.conflicts += 1;
+                            change(
+                                &mut plan,
+                                Some(h.id),
+                                "update",
+                                "conflict: provider mismatch".into(),
+                                &record,
+                            );
+                        } else if settings.on(Setting::NoUpdate) {
+                            plan.counts.skipped += 1;
+                            change(
+                                &mut plan,
+                                Some(h.id),
+                                "update",
+                                "skipped: no-update".into(),
+                                &record,
+                            );
+                        } else {
+                            plan.counts.updated += 1;
+                            change(
+                                &mut plan,
+                                Some(h.id),
+                                "update",
+                                format!("{done} (taken over)"),
+                                &record,
+                            );
+                            let enabled = record.enabled;
+                            plan.updates.push(Update {
+                                id: h.id,
+                                record,
+                                hash,
+                                enabled,
+                                take_over: true,
+                            });
+                        }
+                    }
+                    None => {
+                        if settings.on(Setting::NoCreate) {
+                            plan.counts.skipped += 1;
+                            change(
+                                &mut plan,
+                                None,
+                                "create",
+                                "skipped: no-create".into(),
+                                &record,
+                            );
+                            continue;
+                        }
+                        let id = Uuid::new_v4();
+                        if let Some(h) = holder {
+                            takes.push(Takes {
+                            holder: h.id,
+                            change: plan.changes.len(),
+                            user: id,
+                            reason: "conflict: username in use by another user of this synchronization".into(),
+                        });
+                        }
+                        let enabled = record.enabled && !settings.on(Setting::CreateAsDisabled);
+                        plan.counts.created += 1;
+                        change(&mut plan, Some(id), "create", done.into(), &record);
+                        plan.inserts.push(Insert {
+                            id,
                             record,
                             hash,
                             enabled,
-                            take_over: true,
                         });
                     }
                 }
-                None => {
-                    if settings.on(Setting::NoCreate) {
-                        plan.counts.skipped += 1;
-                        change(
-                            &mut plan,
-                            None,
-                            "create",
-                            "skipped: no-create".into(),
-                            &record,
-                        );
-                        continue;
-                    }
-                    let id = Uuid::new_v4();
-                    let enabled = record.enabled && !settings.on(Setting::CreateAsDisabled);
-                    plan.counts.created += 1;
-                    change(&mut plan, Some(id), "create", done.into(), &record);
-                    plan.inserts.push(Insert {
-                        id,
-                        record,
-                        hash,
-                        enabled,
-                    });
-                }
-            },
+            }
         }
     }
+    settle_takes(&mut plan, takes);
     if dry {
         plan.inserts.clear();
         plan.updates.clear();
+        plan.vacate.clear();
     }
     plan
+}
+
+/// A name taken from a user renamed in the same batch stays taken only if that rename
+/// is applied (not skipped, in conflict or in error); otherwise the taker becomes a
+/// conflict, which may undo a chain of such takes.
+fn settle_takes(plan: &mut BatchPlan, mut takes: Vec<Takes>) {
+    loop {
+        let applied: HashSet<Uuid> = plan.updates.iter().map(|u| u.id).collect();
+        let Some(i) = takes.iter().position(|t| !applied.contains(&t.holder)) else {
+            break;
+        };
+        let t = takes.swap_remove(i);
+        if let Some(pos) = plan.updates.iter().position(|u| u.id == t.user) {
+            plan.updates.remove(pos);
+            plan.counts.updated -= 1;
+        } else if let Some(pos) = plan.inserts.iter().position(|u| u.id == t.user) {
+            plan.inserts.remove(pos);
+            plan.counts.created -= 1;
+            plan.changes[t.change].user_id = Some(t.holder);
+        }
+        plan.counts.conflicts += 1;
+        plan.changes[t.change].outcome = t.reason;
+    }
+    plan.vacate = takes.iter().map(|t| t.holder).collect();
+    plan.vacate.sort();
+    plan.vacate.dedup();
 }
 
 /// Entries the agent could not map: reported as errors, never deleted (their IDs
@@ -404,6 +481,84 @@ mod tests {
             .map(|u| (u.username_key.clone(), u.clone()))
             .collect();
         plan_batch(s, SYNC, records, &by_ext, &by_name)
+    }
+
+    #[test]
+    fn two_users_swapping_names_in_one_batch_are_both_updated() {
+        let (a, b) = (record("1", "ann", true), record("2", "bob", true));
+        let known = [stored(&a, true, false), stored(&b, true, false)];
+        let p = plan(
+            &settings(|_| {}),
+            vec![record("1", "bob", true), record("2", "ann", true)],
+            &known,
+        );
+        assert_eq!(
+            (p.counts.updated, p.counts.conflicts),
+            (2, 0),
+            "{:?}",
+            p.changes
+        );
+        let mut vacate = vec![known[0].id, known[1].id];
+        vacate.sort();
+        assert_eq!(p.vacate, vacate, "both names are parked before the update");
+    }
+
+    #[test]
+    fn a_name_freed_by_a_rename_that_is_not_applied_stays_taken() {
+        // bob would take ann's name, but ann's rename fails validation: bob conflicts,
+        // and carol, who would take bob's name, conflicts in turn.
+        let (a, b, c) = (
+            record("1", "ann", true),
+            record("2", "bob", true),
+            record("3", "carol", true),
+        );
+        let known = [
+            stored(&a, true, false),
+            stored(&b, true, false),
+            stored(&c, true, false),
+        ];
+        let p = plan(
+            &settings(|_| {}),
+            vec![
+                record("2", "ann", true),
+                record("3", "bob", true),
+                record("1", "bad\u{7}name", true),
+            ],
+            &known,
+        );
+        assert_eq!(
+            (p.counts.updated, p.counts.conflicts, p.counts.errors),
+            (0, 2, 1),
+            "{:?}",
+            p.changes
+        );
+        assert!(p.updates.is_empty() && p.vacate.is_empty());
+        assert!(p.changes[0].outcome.starts_with("conflict: username `ann`"));
+        assert!(p.changes[1].outcome.starts_with("conflict: username `bob`"));
+    }
+
+    #[test]
+    fn a_new_user_may_take_the_name_a_rename_frees() {
+        let a = record("1", "ann", true);
+        let known = [stored(&a, true, false)];
+        let p = plan(
+            &settings(|_| {}),
+            vec![record("1", "annie", true), record("9", "ann", true)],
+            &known,
+        );
+        assert_eq!(
+            (p.counts.updated, p.counts.created, p.counts.conflicts),
+            (1, 1, 0)
+        );
+        assert_eq!(p.vacate, vec![known[0].id]);
+        // In a dry run nothing is written, so nothing is parked either.
+        let dry = plan(
+            &settings(|s| s.dry_run = Some(true)),
+            vec![record("1", "annie", true), record("9", "ann", true)],
+            &known,
+        );
+        assert!(dry.vacate.is_empty() && dry.inserts.is_empty());
+        assert_eq!(dry.counts.created, 1);
     }
 
     #[test]

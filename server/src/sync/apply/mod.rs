@@ -65,6 +65,16 @@ pub async fn write_batch(db: &Db, at: Progress, plan: &BatchPlan) -> Result<(), 
     on_db!(db, |p| {
         let mut tx = p.begin().await?;
         tx.relax().await?;
+        // Names that change hands within the batch: park the old holders' keys (a
+        // control character can never start a real one) so no step breaks uniqueness.
+        for id in &plan.vacate {
+            sqlx::query("UPDATE users SET username_key = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(format!("\u{1}{id}"))
+                .bind(at.tenant_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.insert_users(at.tenant_id, at.sync_id, t, &plan.inserts)
             .await?;
         tx.update_users(at.tenant_id, at.sync_id, t, &plan.updates)
