@@ -97,3 +97,36 @@ both_engines! {
         assert!(csp.contains("script-src 'self'"), "{csp}");
     }
 }
+
+/// The session cookie: HttpOnly and SameSite=Strict always, Secure when served over TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_http_only_strict_and_secure_over_tls() {
+    use adc_e2e::certs;
+    use adc_e2e::engine::{Engine, TestDb};
+    use adc_server::config::TlsFiles;
+    let login = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+    let plain = TestServer::start(Engine::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = certs::self_signed(dir.path());
+    let tls = TestServer::start_with(TestDb::new(Engine::Sqlite).await, |c| {
+        c.tls = Some(TlsFiles {
+            cert: cert.cert,
+            key: cert.key,
+        })
+    })
+    .await;
+    for (server, secure) in [(&plain, false), (&tls, true)] {
+        let r = server
+            .anonymous()
+            .raw_post("/api/v1/auth/login", login.clone())
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.starts_with("adc_session="), "{cookie}");
+        assert!(
+            cookie.contains("; HttpOnly") && cookie.contains("; SameSite=Strict"),
+            "{cookie}"
+        );
+        assert_eq!(cookie.contains("; Secure"), secure, "{cookie}");
+    }
+}

@@ -78,6 +78,16 @@ impl Api {
         (status, value)
     }
 
+    /// A POST whose response headers matter (Set-Cookie).
+    pub async fn raw_post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request reaches the server")
+    }
+
     /// A GET whose response is not JSON (the page, an archive).
     pub async fn raw_get(&self, path: &str) -> reqwest::Response {
         let mut req = self.http.get(format!("{}{path}", self.base));
