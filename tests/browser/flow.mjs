@@ -85,6 +85,15 @@ await scenario(async (browser) => {
   await page.locator('td.display-name').filter({ hasText: HOSTILE }).waitFor();
   assert(await page.locator('main img').count() === 0, 'no <img> element was made from directory data');
   await shot(page, '05-users-hostile-display-name');
+  // A system-admin disables a synced user, then detaches it (after a confirmation).
+  await page.getByRole('button', { name: `Disable hostile@example.com` }).click();
+  await page.locator('tr[data-user]').getByText('Disabled', { exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Detach hostile@example.com' }).click();
+  await page.getByRole('dialog').getByText('becomes a manual user').waitFor();
+  await page.getByRole('dialog').getByRole('button', { name: 'Detach' }).click();
+  await page.locator('tr[data-user]').getByRole('cell', { name: 'manual', exact: true }).waitFor();
+  const hostile = await ask({ ask: 'user-state', username: 'hostile@example.com' });
+  assert(hostile.enabled === false && hostile.provider === 'manual', `disabled and manual: ${JSON.stringify(hostile)}`);
   await page.getByLabel('Search').fill('');
   await page.getByText('Page 1').waitFor();
   await page.getByRole('button', { name: 'Next →' }).click();

@@ -33,6 +33,8 @@ await scenario(async (browser) => {
   }
   await viewer.keyboard.press('Enter');
   await viewer.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
+  await viewer.getByText(/Page 1 · \d+ users shown/).waitFor();
+  assert(await viewer.getByRole('button', { name: /^(Disable|Detach|Delete) / }).count() === 0, 'no user actions for a viewer');
   await viewer.goto('/#/');
   await viewer.getByRole('link', { name: 'corp' }).waitFor();
   assert(await viewer.getByRole('button', { name: 'Add synchronization' }).count() === 0, 'no Add for a viewer');

@@ -1,8 +1,8 @@
 // The tenant's directory: search by name or e-mail, provider and state; keyset paging,
 // so page 2 000 is as fast as page 1.
 
-import { get, query } from '../api.js';
-import { h, fill, field, table, toast } from '../dom.js';
+import { get, patch, del, query } from '../api.js';
+import { h, fill, field, table, toast, confirmAction } from '../dom.js';
 import { ago } from '../format.js';
 
 const PAGE = 50;
@@ -28,6 +28,25 @@ export async function usersPage(ctx) {
   let page = 0;
   let nextAfter = null;
 
+  // A system-admin may disable or enable anyone, detach a synced user (its source then
+  // leaves it alone) and delete a manual one (DESIGN §5.4).
+  const admin = ctx.can('system-admin');
+  const act = async (fn, done) => {
+    try { await fn(); toast(done); await load(); } catch (e) { toast(e.message, 'error'); }
+  };
+  const actions = (u) => h('div', { class: 'actions' },
+    h('button', { type: 'button', class: 'small', 'aria-label': `${u.enabled ? 'Disable' : 'Enable'} ${u.username}`,
+      onclick: () => act(() => patch(`/users/${u.id}`, { enabled: !u.enabled }), `${u.username} ${u.enabled ? 'disabled' : 'enabled'}.`) },
+    u.enabled ? 'Disable' : 'Enable'),
+    u.provider !== 'manual'
+      ? h('button', { type: 'button', class: 'small', 'aria-label': `Detach ${u.username}`, onclick: async () => {
+        const ok = await confirmAction(`Detach ${u.username}?`, 'Its synchronization will no longer update, disable or delete it: it becomes a manual user.', 'Detach');
+        if (ok) await act(() => patch(`/users/${u.id}`, { detach: true }), `${u.username} is now a manual user.`);
+      } }, 'Detach')
+      : h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${u.username}`, onclick: async () => {
+        const ok = await confirmAction(`Delete ${u.username}?`, 'The user is removed from this tenant’s directory.', 'Delete', true);
+        if (ok) await act(() => del(`/users/${u.id}`), `${u.username} deleted.`);
+      } }, 'Delete'));
   let seq = 0;
   const load = async () => {
     // Typing fires several searches; only the newest may fill the table.
@@ -36,14 +55,15 @@ export async function usersPage(ctx) {
     const res = await get(`/users${query({ q: q.value.trim(), provider: provider.value, enabled: enabled.value, after: cursors[page], limit: PAGE })}`);
     if (!ctx.alive() || mine !== seq) return;
     nextAfter = res.next_after;
-    fill(list, table(['Username', 'Display name', { text: 'E-mail', class: 'hide-narrow' }, 'Provider', 'State', { text: 'Updated', class: 'hide-narrow' }],
+    fill(list, table(['Username', 'Display name', { text: 'E-mail', class: 'hide-narrow' }, 'Provider', 'State', { text: 'Updated', class: 'hide-narrow' }, admin ? 'Actions' : null].filter(Boolean),
       res.users.map((u) => h('tr', { 'data-user': u.id },
         h('td', { class: 'username' }, u.username),
         h('td', { class: 'display-name' }, u.display_name || ''),
         h('td', { class: 'hide-narrow' }, u.email || ''),
         h('td', null, u.provider === 'manual' ? 'manual' : names.get(u.provider) || 'a deleted synchronization'),
         h('td', null, u.enabled ? h('span', { class: 'badge enabled' }, 'Enabled') : h('span', { class: 'badge disabled' }, u.removed_from_source ? 'Disabled (left the source)' : 'Disabled')),
-        h('td', { class: 'hide-narrow' }, ago(u.updated_at)))),
+        h('td', { class: 'hide-narrow' }, ago(u.updated_at)),
+        admin ? h('td', null, actions(u)) : null)),
       'No user matches.'));
     prev.disabled = page === 0;
     next.disabled = nextAfter === null;
