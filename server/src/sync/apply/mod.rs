@@ -46,6 +46,24 @@ macro_rules! remove_users {
 }
 pub(crate) use remove_users;
 
+/// Stores the run's counts `$at.counts` with the write in `$tx` and commits; a run that
+/// stopped running meanwhile (its synchronization deleted) takes nothing: the
+/// transaction rolls back.
+macro_rules! commit_with_counts {
+    ($tx:ident, $at:expr) => {{
+        let n = sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2 AND status = 'running'")
+            .bind(Json(&$at.counts))
+            .bind($at.run_id)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(sqlx::Error::RowNotFound);
+        }
+        $tx.commit().await
+    }};
+}
+
 /// Where a run stands when one of its writes is made.
 #[derive(Clone, Copy)]
 pub struct Progress {
@@ -81,18 +99,7 @@ pub async fn write_batch(db: &Db, at: Progress, plan: &BatchPlan) -> Result<(), 
             .await?;
         tx.insert_changes(at.run_id, first_seq, &plan.changes)
             .await?;
-        // The counts go with the write; a run that stopped running meanwhile (its
-        // synchronization deleted) takes nothing: the transaction rolls back.
-        let n = sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2 AND status = 'running'")
-            .bind(Json(&at.counts))
-            .bind(at.run_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n != 1 {
-            return Err(sqlx::Error::RowNotFound);
-        }
-        tx.commit().await
+        commit_with_counts!(tx, at)
     })?;
     Ok(())
 }
@@ -112,18 +119,7 @@ pub async fn write_deletions(
         remove_users!(tx, at.tenant_id, at.sync_id, &plan.delete, &plan.disable, t);
         tx.insert_changes(at.run_id, first_seq, &plan.changes)
             .await?;
-        // The counts go with the write; a run that stopped running meanwhile (its
-        // synchronization deleted) takes nothing: the transaction rolls back.
-        let n = sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2 AND status = 'running'")
-            .bind(Json(&at.counts))
-            .bind(at.run_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n != 1 {
-            return Err(sqlx::Error::RowNotFound);
-        }
-        tx.commit().await
+        commit_with_counts!(tx, at)
     })?;
     Ok(())
 }
