@@ -27,6 +27,13 @@ struct Args {
     /// Pass-through authentications to time.
     #[arg(long, default_value_t = 3000)]
     auth_requests: usize,
+    /// Stop after the initial sync (for profiling one stage).
+    #[arg(long)]
+    initial_only: bool,
+    /// Record the whole machine with `perf record -a -g` into this file during the
+    /// initial sync.
+    #[arg(long)]
+    perf: Option<PathBuf>,
 }
 
 /// `requests` authentications of random users from 8 concurrent callers: the rate and
@@ -389,12 +396,48 @@ async fn main() -> anyhow::Result<()> {
             cpu_of("postgres"),
         ]
     };
+    let perf = match &args.perf {
+        Some(out) => {
+            let child = Command::new("perf")
+                .args(["record", "-a", "-g", "-q", "-o"])
+                .arg(out)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .context("perf record")?;
+            // perf needs a moment before it records anything.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Some(child)
+        }
+        None => None,
+    };
     let cpu_before = cpu();
     let (initial, r1) = rig.run().await?;
     let cpu_after = cpu();
+    if let Some(mut child) = perf {
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        child.wait()?;
+    }
     let cpu_initial: Vec<f64> = (0..4).map(|i| cpu_after[i] - cpu_before[i]).collect();
     let agent_peak = peak_rss_mib(agent.child.id());
     let server_peak = peak_rss_mib(server.child.id());
+    if args.initial_only {
+        let reference = search + copy;
+        println!(
+            "initial full sync {}  ratio to ldapsearch + COPY ({} + {}) {:.2}; created {}",
+            secs(initial),
+            secs(search),
+            secs(copy),
+            initial.as_secs_f64() / reference.as_secs_f64(),
+            r1["counts"]["created"]
+        );
+        println!(
+            "CPU: server {:.2} s, agent {:.2} s, slapd {:.2} s, PostgreSQL {:.2} s; peak RSS agent {agent_peak:.1} MiB, server {server_peak:.1} MiB",
+            cpu_initial[0], cpu_initial[1], cpu_initial[2], cpu_initial[3]
+        );
+        return Ok(());
+    }
     // Re-syncs and the bare dump are short: take the median of three of each, so one
     // scheduling hiccup on a shared 2-core machine does not decide the ratio.
     let mut nochanges = Vec::new();

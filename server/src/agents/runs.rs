@@ -55,7 +55,12 @@ impl<'a> RunSlot<'a> {
             .flatten()
             .map(|s| s.guard.0)
             .unwrap_or_default();
-        self.active = Some(ActiveRun::new(run, guard));
+        // If unsure, assume it has users: that only costs lookups.
+        let sync_was_empty =
+            !users::sync_has_users(&self.state.db, run.tenant_id, run.synchronization_id)
+                .await
+                .unwrap_or(true);
+        self.active = Some(ActiveRun::new(run, guard, sync_was_empty));
         tracing::info!(run_id = %run.id, connection_id = %self.conn_id, "run started");
         Some(run::start_message(run))
     }

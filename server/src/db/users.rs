@@ -153,6 +153,19 @@ pub async fn manifest_page(
     })
 }
 
+/// Whether any user belongs to the synchronization, removed from the source or not.
+pub async fn sync_has_users(db: &Db, tenant_id: Uuid, sync_id: Uuid) -> Result<bool, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND synchronization_id = $2)",
+        )
+        .bind(tenant_id)
+        .bind(sync_id)
+        .fetch_one(p)
+        .await
+    })
+}
+
 /// Users of a synchronization still in the source: the base of the deletion guard's
 /// percentage.
 pub async fn count_in_source(db: &Db, tenant_id: Uuid, sync_id: Uuid) -> Result<i64, sqlx::Error> {

@@ -252,7 +252,7 @@ pub fn plan_batch(
                             );
                             continue;
                         }
-                        let id = Uuid::new_v4();
+                        let id = Uuid::now_v7();
                         if let Some(h) = holder {
                             takes.push(Takes {
                             holder: h.id,

@@ -123,6 +123,10 @@ pub struct ActiveRun {
     /// next one is looked up and planned.
     writing: VecDeque<Writing>,
     write_error: Option<String>,
+    /// When the synchronization had no users as the run started, the external IDs
+    /// this run has been sent so far: only those can exist, so only those are looked
+    /// up (a first sync then does no ID lookups). `None`: look up every ID.
+    sent_ids: Option<HashSet<String>>,
 }
 
 /// A batch write in flight, and what it may change: a later batch that touches one of
@@ -135,7 +139,9 @@ struct Writing {
 }
 
 impl ActiveRun {
-    pub fn new(run: &Run, guard: DeletionGuard) -> ActiveRun {
+    /// `sync_was_empty`: the synchronization had no users when the run started (only
+    /// runs attach users to it, and one runs at a time).
+    pub fn new(run: &Run, guard: DeletionGuard, sync_was_empty: bool) -> ActiveRun {
         ActiveRun {
             id: run.id,
             tenant_id: run.tenant_id,
@@ -154,6 +160,7 @@ impl ActiveRun {
             analyze_after: 1000,
             writing: VecDeque::new(),
             write_error: None,
+            sent_ids: sync_was_empty.then(HashSet::new),
         }
     }
 
@@ -252,20 +259,27 @@ impl ActiveRun {
         if self.writing.iter().any(touches) {
             acked.extend(self.flush().await?);
         }
-        let by_external: HashMap<String, Stored> =
-            users::by_external_ids(db, self.tenant_id, self.sync_id, &ids)
-                .await
-                .map_err(internal)?
-                .into_iter()
-                .filter_map(|u| u.external_id.clone().map(|e| (e, u)))
-                .collect();
-        let by_username: HashMap<String, Stored> =
-            users::by_username_keys(db, self.tenant_id, &keys)
-                .await
-                .map_err(internal)?
-                .into_iter()
-                .map(|u| (u.username_key.clone(), u))
-                .collect();
+        let lookup_ids: Vec<String> = match &mut self.sent_ids {
+            Some(sent) => ids
+                .iter()
+                .filter(|i| !sent.insert((*i).clone()))
+                .cloned()
+                .collect(),
+            None => ids.clone(),
+        };
+        let (by_external, by_username) = tokio::try_join!(
+            users::by_external_ids(db, self.tenant_id, self.sync_id, &lookup_ids),
+            users::by_username_keys(db, self.tenant_id, &keys),
+        )
+        .map_err(internal)?;
+        let by_external: HashMap<String, Stored> = by_external
+            .into_iter()
+            .filter_map(|u| u.external_id.clone().map(|e| (e, u)))
+            .collect();
+        let by_username: HashMap<String, Stored> = by_username
+            .into_iter()
+            .map(|u| (u.username_key.clone(), u))
+            .collect();
         let looked_up = started.elapsed();
         // What this batch may change, for the next batch to check against.
         let mut username_keys: HashSet<String> = keys.into_iter().collect();

@@ -2,6 +2,7 @@
 //! (DESIGN §9: never a round trip or a commit per user).
 
 mod bulk;
+mod pgcopy;
 
 use super::plan::{BatchPlan, DeletionPlan};
 use crate::db::{Db, now};
