@@ -140,7 +140,7 @@ pub async fn next_message(socket: &mut Socket) -> Result<Option<ServerMessage>, 
         match socket.next().await {
             None | Some(Ok(Message::Close(_))) => return Ok(None),
             Some(Ok(Message::Text(t))) => {
-                return serde_json::from_str(t.as_str())
+                return ServerMessage::from_json(t.as_str())
                     .map(Some)
                     .map_err(|e| format!("malformed message from the server: {e}"));
             }

@@ -307,11 +307,18 @@ async fn main() -> anyhow::Result<()> {
     // The 1 % modification goes over the wire; without fsync it takes seconds, not minutes.
     ldap.restart(&format!("{UNLIMITED}dbnosync\n"));
     let db = TestDb::new(Engine::Postgres).await;
+    // The database is on this host (loopback): without TLS, as a local PostgreSQL is
+    // usually reached. The server and the reference COPY use the same URL.
+    let db_url = format!(
+        "{}{}sslmode=disable",
+        db.url,
+        if db.url.contains('?') { '&' } else { '?' }
+    );
 
     let port = free_port();
     let mut server_cmd = Command::new(&server_bin);
     server_cmd
-        .env("ADC_DATABASE_URL", &db.url)
+        .env("ADC_DATABASE_URL", &db_url)
         .env("ADC_LISTEN", format!("127.0.0.1:{port}"))
         .env("ADC_BOOTSTRAP_ADMIN_EMAIL", "bench@example.com")
         .env("ADC_BOOTSTRAP_ADMIN_PASSWORD", "bench-password")
@@ -386,8 +393,8 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("measuring…");
     let search = ldapsearch_dump(&ldap, args.page_size)?;
-    let copy = copy_reference(&db.url, n, false).await?;
-    let copy_keyed = copy_reference(&db.url, n, true).await?;
+    let copy = copy_reference(&db_url, n, false).await?;
+    let copy_keyed = copy_reference(&db_url, n, true).await?;
     let cpu = || {
         [
             cpu_secs(server.child.id()),
@@ -436,6 +443,9 @@ async fn main() -> anyhow::Result<()> {
             "CPU: server {:.2} s, agent {:.2} s, slapd {:.2} s, PostgreSQL {:.2} s; peak RSS agent {agent_peak:.1} MiB, server {server_peak:.1} MiB",
             cpu_initial[0], cpu_initial[1], cpu_initial[2], cpu_initial[3]
         );
+        if std::env::var_os("ADC_BENCH_SERVER_LOG").is_some() {
+            eprintln!("{}", server.stderr());
+        }
         return Ok(());
     }
     // Re-syncs and the bare dump are short: take the median of three of each, so one
@@ -518,7 +528,7 @@ async fn main() -> anyhow::Result<()> {
     // The median dump: one slow first read of a cold directory must not flatter us.
     let reference = search_ref + copy;
     println!(
-        "ad-connect sync benchmark: {n} users, page size {}, PostgreSQL, {} cores",
+        "ad-connect sync benchmark: {n} users, page size {}, PostgreSQL on loopback without TLS, {} cores",
         args.page_size,
         std::thread::available_parallelism()
             .map(|n| n.get())

@@ -241,9 +241,46 @@ pub enum ErrorCode {
     Other,
 }
 
+// The two bulk messages, a batch and a manifest chunk, can be a megabyte each. serde
+// reads an internally tagged enum by first copying the whole message into a generic
+// tree (the tag may come last), which cost the server a sixth of its CPU in the sync
+// benchmark. When `type` is the first key, as every peer of ours writes it, these
+// messages are read in one pass into their fields; any other shape takes the generic
+// path, with the same result.
+
+#[derive(Deserialize)]
+struct BatchFields {
+    run_id: Uuid,
+    seq: u64,
+    users: Vec<UserRecord>,
+    #[serde(default)]
+    errors: Vec<EntryError>,
+}
+
+#[derive(Deserialize)]
+struct ManifestChunkFields {
+    run_id: Uuid,
+    entries: Vec<(String, String)>,
+    last: bool,
+}
+
 impl AgentMessage {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("agent messages always serialize")
+    }
+
+    pub fn from_json(text: &str) -> serde_json::Result<AgentMessage> {
+        if text.starts_with(r#"{"type":"batch","#)
+            && let Ok(b) = serde_json::from_str::<BatchFields>(text)
+        {
+            return Ok(AgentMessage::Batch {
+                run_id: b.run_id,
+                seq: b.seq,
+                users: b.users,
+                errors: b.errors,
+            });
+        }
+        serde_json::from_str(text)
     }
 }
 
@@ -251,11 +288,82 @@ impl ServerMessage {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("server messages always serialize")
     }
+
+    pub fn from_json(text: &str) -> serde_json::Result<ServerMessage> {
+        if text.starts_with(r#"{"type":"manifest_chunk","#)
+            && let Ok(m) = serde_json::from_str::<ManifestChunkFields>(text)
+        {
+            return Ok(ServerMessage::ManifestChunk {
+                run_id: m.run_id,
+                entries: m.entries,
+                last: m.last,
+            });
+        }
+        serde_json::from_str(text)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn batch() -> AgentMessage {
+        AgentMessage::Batch {
+            run_id: Uuid::from_u128(7),
+            seq: 3,
+            users: vec![UserRecord {
+                external_id: "e1".into(),
+                username: "alice".into(),
+                email: None,
+                display_name: Some("A \"quoted\" name".into()),
+                given_name: None,
+                surname: None,
+                enabled: true,
+                source_dn: "uid=alice,dc=example".into(),
+                extra: Default::default(),
+            }],
+            errors: vec![EntryError {
+                dn: "uid=x".into(),
+                external_id: None,
+                reason: "no username".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn bulk_messages_read_the_same_on_the_fast_and_the_generic_path() {
+        let m = batch();
+        let json = m.to_json();
+        assert!(json.starts_with(r#"{"type":"batch","#), "{json}");
+        assert_eq!(AgentMessage::from_json(&json).unwrap(), m);
+        // The tag last: the generic path, same message.
+        let moved = format!(r#"{{{},"type":"batch"}}"#, &json[16..json.len() - 1]);
+        assert_eq!(AgentMessage::from_json(&moved).unwrap(), m);
+        // A bad record is refused on both paths.
+        let bad = json.replace(
+            r#""username":"alice""#,
+            r#""username":"alice","nickname":"al""#,
+        );
+        assert!(AgentMessage::from_json(&bad).is_err());
+        assert!(serde_json::from_str::<AgentMessage>(&bad).is_err());
+
+        let chunk = ServerMessage::ManifestChunk {
+            run_id: Uuid::from_u128(9),
+            entries: vec![("e1".into(), "h1".into()), ("e2".into(), String::new())],
+            last: true,
+        };
+        let json = chunk.to_json();
+        assert!(json.starts_with(r#"{"type":"manifest_chunk","#), "{json}");
+        assert_eq!(ServerMessage::from_json(&json).unwrap(), chunk);
+        // A malformed one fails with the generic path's own message.
+        let bad = r#"{"type":"manifest_chunk","run_id":"x","entries":[],"last":true}"#;
+        assert_eq!(
+            ServerMessage::from_json(bad).unwrap_err().to_string(),
+            serde_json::from_str::<ServerMessage>(bad)
+                .unwrap_err()
+                .to_string()
+        );
+    }
 
     #[test]
     fn hello_round_trips_with_a_type_tag() {

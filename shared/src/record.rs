@@ -78,10 +78,17 @@ impl UserRecord {
             if required && v.trim().is_empty() {
                 return Err(format!("{name} is empty"));
             }
-            if v.chars().count() > max {
+            // Runs for every field of every entry on both sides: ASCII (most values)
+            // is checked by byte.
+            let (chars, control) = if v.is_ascii() {
+                (v.len(), v.bytes().any(|b| b.is_ascii_control()))
+            } else {
+                (v.chars().count(), v.chars().any(char::is_control))
+            };
+            if chars > max {
                 return Err(format!("{name} is longer than {max} characters"));
             }
-            if v.chars().any(char::is_control) {
+            if control {
                 return Err(format!("{name} contains control characters"));
             }
             Ok(())
@@ -181,5 +188,21 @@ mod tests {
         let mut r = alice();
         r.display_name = Some("<img src=x onerror=alert(1)>".into());
         assert!(r.validate().is_ok(), "markup is data, escaped where shown");
+        // Control characters, ASCII or not, beside non-ASCII text.
+        for bad in ["a\x7fb", "tab\there", "é\u{85}", "ü\nline"] {
+            let mut r = alice();
+            r.surname = Some(bad.into());
+            let err = r.validate().unwrap_err();
+            assert!(
+                err.contains("surname contains control characters"),
+                "{bad:?}: {err}"
+            );
+        }
+        // Length counts characters, not bytes.
+        let mut r = alice();
+        r.given_name = Some("é".repeat(MAX_FIELD_CHARS));
+        assert!(r.validate().is_ok());
+        r.given_name = Some("é".repeat(MAX_FIELD_CHARS + 1));
+        assert!(r.validate().unwrap_err().contains("given_name is longer"));
     }
 }

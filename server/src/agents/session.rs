@@ -125,7 +125,7 @@ async fn receive(socket: &mut WebSocket) -> Incoming {
         return match socket.recv().await {
             None | Some(Ok(Message::Close(_))) => Incoming::Closed,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Text(t))) => match serde_json::from_str::<AgentMessage>(t.as_str()) {
+            Some(Ok(Message::Text(t))) => match AgentMessage::from_json(t.as_str()) {
                 Ok(m) => Incoming::Message(m),
                 Err(e) => Incoming::Bad(
                     ErrorCode::MalformedMessage,

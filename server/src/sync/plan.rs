@@ -6,7 +6,7 @@ use crate::db::syncs::DeletionGuard;
 use crate::db::users::Stored;
 use adc_shared::protocol::{EntryError, RunCounts};
 use adc_shared::{EffectiveSettings, Setting, UserRecord};
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet, HashSetExt};
 use uuid::Uuid;
 
 /// A new user to insert.

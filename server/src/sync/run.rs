@@ -10,8 +10,9 @@ use crate::db::users::{self, Stored};
 use crate::db::{Db, now};
 use adc_shared::protocol::{EntryError, RunCounts, RunSummary, ServerMessage, StartRun};
 use adc_shared::{Effective, EffectiveSettings, Settings, Source, UserRecord};
+use foldhash::{HashMap, HashSet};
 use sqlx::types::Json;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -160,7 +161,7 @@ impl ActiveRun {
             analyze_after: 1000,
             writing: VecDeque::new(),
             write_error: None,
-            sent_ids: sync_was_empty.then(HashSet::new),
+            sent_ids: sync_was_empty.then(HashSet::default),
         }
     }
 
