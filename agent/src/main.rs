@@ -4,11 +4,6 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use tokio::sync::{mpsc, watch};
 
-// Both processes allocate per directory entry: glibc malloc cost ~10 % of their CPU in
-// the sync benchmark.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "adc",

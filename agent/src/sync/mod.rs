@@ -137,6 +137,7 @@ async fn read_and_send(
     read: &AtomicU64,
 ) -> Result<(), Halt> {
     let run_id = start.run_id;
+    let started = std::time::Instant::now();
     tx.send(AgentMessage::ManifestRequest { run_id }).await?;
     let mut manifest = Manifest {
         entries: HashMap::new(),
@@ -158,7 +159,12 @@ async fn read_and_send(
             None => return Err(Halt::Gone),
         }
     }
-    tracing::info!(%run_id, manifest = manifest.entries.len(), "reading the directory");
+    tracing::info!(
+        %run_id,
+        manifest = manifest.entries.len(),
+        manifest_ms = started.elapsed().as_millis() as u64,
+        "reading the directory"
+    );
 
     let l = &cfg.backend.ldap;
     let mut conn = ldap::connect(cfg)
@@ -262,6 +268,12 @@ async fn read_and_send(
         )));
     }
     let _ = conn.unbind().await;
+    tracing::info!(
+        %run_id,
+        entries = count,
+        ms = started.elapsed().as_millis() as u64,
+        "directory read completely"
+    );
     if !users.is_empty() || !errors.is_empty() {
         tx.send_acked(|seq| AgentMessage::Batch {
             run_id,

@@ -69,40 +69,39 @@ impl<'a> RunSlot<'a> {
         self.manifest_pending
     }
 
-    /// Streams the manifest in chunks, in external-ID order.
+    /// Streams the manifest in chunks, in external-ID order; the next chunk is read
+    /// from the database while the previous one goes out.
     pub async fn send_manifest(&mut self, conn: &mut Conn) -> anyhow::Result<()> {
         self.manifest_pending = false;
         let Some(active) = self.active.as_mut() else {
             return Ok(());
         };
-        let mut after = String::new();
+        let db = &self.state.db;
+        let (tenant, sync) = (active.tenant_id(), active.sync_id());
+        let page = |after: String| async move {
+            users::manifest_page(db, tenant, sync, &after, MANIFEST_CHUNK).await
+        };
+        let mut entries = page(String::new()).await?;
         loop {
-            let mut page = users::manifest_page(
-                &self.state.db,
-                active.tenant_id(),
-                active.sync_id(),
-                &after,
-                MANIFEST_CHUNK,
-            )
-            .await?;
-            let last = (page.len() as i64) < MANIFEST_CHUNK;
-            if let Some((id, _)) = page.last() {
-                after = id.clone();
-            }
-            active.manifest_size += page.len() as u64;
+            let last = (entries.len() as i64) < MANIFEST_CHUNK;
+            let after = entries.last().map(|(id, _)| id.clone()).unwrap_or_default();
+            active.manifest_size += entries.len() as u64;
             if active.full {
                 // A full resync asks for every user again.
-                page.iter_mut().for_each(|(_, h)| h.clear());
+                entries.iter_mut().for_each(|(_, h)| h.clear());
             }
-            conn.send(&ServerMessage::ManifestChunk {
+            let chunk = ServerMessage::ManifestChunk {
                 run_id: active.id,
-                entries: page,
+                entries,
                 last,
-            })
-            .await?;
+            };
             if last {
+                conn.send(&chunk).await?;
                 return Ok(());
             }
+            let (sent, next) = tokio::join!(conn.send(&chunk), page(after));
+            sent?;
+            entries = next?;
         }
     }
 

@@ -391,9 +391,15 @@ impl ActiveRun {
                 .into_iter()
                 .filter(|u| !u.removed_from_source)
                 .collect();
-        let total = users::count_in_source(db, self.tenant_id, self.sync_id)
-            .await
-            .map_err(internal)? as u64;
+        // The guard's base; a scan of all the synchronization's users, so only when
+        // something is to go.
+        let total = if gone.is_empty() {
+            0
+        } else {
+            users::count_in_source(db, self.tenant_id, self.sync_id)
+                .await
+                .map_err(internal)? as u64
+        };
         let plan = plan::plan_deletions(&self.settings, &self.guard, &gone, total);
         add_counts(&mut self.counts, &plan.counts);
         let at = self.progress(plan.changes.len());
