@@ -127,6 +127,24 @@ both_engines! {
 }
 
 both_engines! {
+    async fn an_id_repeated_in_a_later_batch_of_a_first_run_updates_the_user_it_made(engine: Engine) {
+        // A first run looks up only the IDs it has already sent (nothing else can
+        // exist): a directory that repeats one (here the ID attribute is givenName)
+        // must still find the user made by the earlier batch, not fail on the key.
+        let ids_by_given_name = "(objectClass=inetOrgPerson)\n      id_attribute: givenName";
+        let f = fixture(engine, 1200, "", Some(ids_by_given_name)).await;
+        f.slapd.set("user00600", "givenName", "Given400").await;
+        let run = f.run(json!({})).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let c = &run["counts"];
+        assert_eq!((c["created"].as_u64(), c["updated"].as_u64(), c["errors"].as_u64()), (Some(1199), Some(1), Some(0)), "{run}");
+        // The later entry won: the user made from user00400 now carries its name.
+        let u = f.user("user00600@example.com").await;
+        assert_eq!(u["external_id"], "given400", "{u}");
+    }
+}
+
+both_engines! {
     async fn two_users_who_swap_usernames_are_both_updated_in_place(engine: Engine) {
         let f = fixture(engine, 5, "", None).await;
         f.run(json!({})).await;

@@ -252,6 +252,8 @@ pub fn plan_batch(
                             );
                             continue;
                         }
+                        // Time-ordered: a first sync's inserts append to the primary
+                        // key's index instead of landing all over it.
                         let id = Uuid::now_v7();
                         if let Some(h) = holder {
                             takes.push(Takes {
