@@ -161,3 +161,34 @@ both_engines! {
         assert_eq!(again["counts"]["unchanged"], 5, "{again}");
     }
 }
+
+/// Two replicas on one PostgreSQL (DESIGN §2): a run asked of the replica that does not
+/// hold the agent reaches it through PostgreSQL's notifications, and runs to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_asked_of_the_replica_without_the_agent_runs_on_the_agent_of_the_other() {
+    let f = fixture(adc_e2e::engine::Engine::Postgres, 30, "", None).await;
+    let b = adc_e2e::server::TestServer::start_with(f.server.db.borrowed(), |_| {}).await;
+    let api_b = b.admin().await;
+    let path = format!("/api/v1/synchronizations/{}/runs", f.sync_id);
+    let (s, run) = api_b.post(&path, json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+    let report = f.wait(run["id"].as_str().unwrap()).await;
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert_eq!(report["counts"]["created"], 30, "{report}");
+    assert_eq!(report["trigger"], "api");
+    // One run at a time holds across replicas too.
+    let first = f.start(json!({})).await;
+    let (s, body) = api_b.post(&path, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert_eq!(f.wait(&first).await["status"], "succeeded");
+    // B's own view of the next run is the same as A's.
+    let (s, run) = api_b.post(&path, json!({"dry_run": true})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+    let report = f.wait(run["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (report["status"].as_str(), report["dry_run"].as_bool()),
+        (Some("succeeded"), Some(true)),
+        "{report}"
+    );
+    assert_eq!(report["counts"]["unchanged"], 30, "{report}");
+}

@@ -141,6 +141,7 @@ pub async fn serve(
     }
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(scheduler(state.clone()));
+    tokio::spawn(crate::sync::relay::listen(state.clone()));
 
     match &config.tls {
         Some(tls) => {

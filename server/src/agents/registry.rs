@@ -102,6 +102,16 @@ impl Registry {
         ids
     }
 
+    /// Whether this replica holds the connection.
+    pub fn holds(&self, conn_id: Uuid) -> bool {
+        self.lock().contains_key(&conn_id)
+    }
+
+    /// Every connection this replica holds.
+    pub fn all_connections(&self) -> Vec<Uuid> {
+        self.lock().keys().copied().collect()
+    }
+
     /// Hands an order to one connection's session; false when it is gone or busy.
     pub fn send(&self, conn_id: Uuid, order: Order) -> bool {
         let tx = self.lock().get(&conn_id).map(|e| e.orders.clone());

@@ -36,6 +36,10 @@ impl<'a> RunSlot<'a> {
     /// Takes on a run recorded by REST or the schedule; the message to send the agent.
     pub async fn begin(&mut self, run: &Run) -> Option<ServerMessage> {
         if let Some(a) = &self.active {
+            if a.id == run.id {
+                // Handed over twice (a notification and a sweep, DESIGN §2).
+                return None;
+            }
             // Cannot happen while the database allows one active run per synchronization.
             tracing::error!(run_id = %run.id, active = %a.id, "a second run was sent to a busy connection");
             crate::db::runs::finish(

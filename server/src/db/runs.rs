@@ -76,6 +76,32 @@ pub async fn get(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<Run>, sqlx
     .await)
 }
 
+/// A run by ID alone: for a run this server's own notification names.
+pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Run>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Run>(select_run!(
+        "WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Running runs assigned to these agent connections (PostgreSQL: replicas only).
+pub async fn running_on(db: &Db, conns: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    match db {
+        Db::Postgres(p) => {
+            sqlx::query_scalar::<_, Uuid>(
+                "SELECT id FROM runs WHERE status = $1 AND connection_id = ANY($2)",
+            )
+            .bind(RUNNING)
+            .bind(conns)
+            .fetch_all(p)
+            .await
+        }
+        Db::Sqlite(_) => Ok(Vec::new()),
+    }
+}
+
 pub async fn active_for_sync(db: &Db, sync_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
     on_db!(db, |p| sqlx::query_scalar::<_, Uuid>(
         "SELECT id FROM runs WHERE synchronization_id = $1 AND status = $2"

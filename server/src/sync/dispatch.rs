@@ -1,10 +1,11 @@
-//! Starting a run on an agent connected to this replica: from REST and from the
-//! schedule.
+//! Starting a run on one of a synchronization's agents, from REST and from the
+//! schedule: directly when this replica holds it, through `relay` when another does.
 
 use crate::agents::Order;
 use crate::app::AppState;
 use crate::db::runs::{self, Run};
-use crate::db::{agents, syncs};
+use crate::db::{Db, agents, syncs};
+use crate::sync::relay;
 use crate::sync::run::{self as engine, NewRun, StartError};
 use adc_shared::protocol::RunCounts;
 
@@ -32,17 +33,20 @@ pub struct Request<'a> {
     pub sync: &'a syncs::Sync,
 }
 
-/// Records a run and hands it to one of the synchronization's agents held here (any
-/// will do: several may be connected for high availability).
+/// Records a run and hands it to one of the synchronization's agents, preferably one
+/// held here (any will do: several may be connected for high availability).
 pub async fn start(state: &AppState, r: Request<'_>) -> Result<Run, DispatchError> {
     let local = state.agents.connections(r.sync.id);
     let connected = agents::list_for_sync(&state.db, r.sync.tenant_id, r.sync.id).await?;
-    let Some(agent) = connected.iter().find(|a| local.contains(&a.id)) else {
-        return Err(if connected.is_empty() {
-            DispatchError::NoAgent
-        } else {
-            DispatchError::OtherReplica
-        });
+    // An agent held here if any; else, on PostgreSQL, one held by another replica,
+    // which the run reaches through a notification (`relay`).
+    let (agent, here) = match connected.iter().find(|a| local.contains(&a.id)) {
+        Some(a) => (a, true),
+        None => match (connected.first(), &state.db) {
+            (None, _) => return Err(DispatchError::NoAgent),
+            (Some(a), Db::Postgres(_)) => (a, false),
+            (Some(_), Db::Sqlite(_)) => return Err(DispatchError::OtherReplica),
+        },
     };
     let new = NewRun {
         sync: r.sync,
@@ -58,6 +62,11 @@ pub async fn start(state: &AppState, r: Request<'_>) -> Result<Run, DispatchErro
         Err(StartError::Active(id)) => return Err(DispatchError::Active(id)),
         Err(StartError::Db(e)) => return Err(e.into()),
     };
+    if !here {
+        relay::notify(&state.db, run.id).await?;
+        tracing::info!(run_id = %run.id, synchronization_id = %r.sync.id, trigger = r.trigger, connection_id = %agent.id, "run sent to the replica holding the agent");
+        return Ok(run);
+    }
     if !state
         .agents
         .send(agent.id, Order::StartRun(Box::new(run.clone())))

@@ -6,4 +6,5 @@ pub mod apply;
 pub mod dispatch;
 pub mod held;
 pub mod plan;
+pub mod relay;
 pub mod run;
