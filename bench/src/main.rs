@@ -283,6 +283,17 @@ impl Rig {
     }
 }
 
+/// The server's and the agent's logs, when asked for with ADC_BENCH_SERVER_LOG or
+/// ADC_BENCH_AGENT_LOG.
+fn print_logs(server: &Proc, agent: &Proc) {
+    if std::env::var_os("ADC_BENCH_SERVER_LOG").is_some() {
+        eprintln!("{}", server.stderr());
+    }
+    if std::env::var_os("ADC_BENCH_AGENT_LOG").is_some() {
+        eprintln!("{}", agent.stderr());
+    }
+}
+
 fn secs(d: Duration) -> String {
     format!("{:7.2} s", d.as_secs_f64())
 }
@@ -454,12 +465,7 @@ async fn main() -> anyhow::Result<()> {
             "CPU: server {:.2} s, agent {:.2} s, slapd {:.2} s, PostgreSQL {:.2} s; peak RSS agent {agent_peak:.1} MiB, server {server_peak:.1} MiB",
             cpu_initial[0], cpu_initial[1], cpu_initial[2], cpu_initial[3]
         );
-        if std::env::var_os("ADC_BENCH_SERVER_LOG").is_some() {
-            eprintln!("{}", server.stderr());
-        }
-        if std::env::var_os("ADC_BENCH_AGENT_LOG").is_some() {
-            eprintln!("{}", agent.stderr());
-        }
+        print_logs(&server, &agent);
         return Ok(());
     }
     // Re-syncs and the bare dump are short: take the median of three of each, so one
@@ -605,12 +611,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "reference  ldapwhoami binds (2 parallel)  {whoami_rate:7.0} /s  (Microsoft documents 300-400 /s per agent on 4 cores)"
     );
-    if std::env::var_os("ADC_BENCH_SERVER_LOG").is_some() {
-        eprintln!("{}", server.stderr());
-    }
-    if std::env::var_os("ADC_BENCH_AGENT_LOG").is_some() {
-        eprintln!("{}", agent.stderr());
-    }
+    print_logs(&server, &agent);
     drop(agent);
     drop(server);
     Ok(())
