@@ -76,6 +76,43 @@ both_engines! {
 }
 
 both_engines! {
+    async fn a_search_past_the_directory_time_limit_fails_the_run_and_deletes_nobody(engine: Engine) {
+        let mut f = fixture(engine, 2000, "", None).await;
+        f.patch_settings(json!({"delete-disables": false})).await;
+        assert_eq!(f.run(json!({})).await["counts"]["created"], 2000);
+        for i in 1995..2000 {
+            f.slapd.delete(&format!("user{i:05}"), "people").await;
+        }
+        // One search for everything (a page larger than the directory), a time limit of
+        // one second for the agent's account, and a reader that stalls for three
+        // seconds early on: slapd ends the search with "time limit exceeded".
+        f.slapd.restart(
+            "limits users size.soft=unlimited size.hard=unlimited size.prtotal=unlimited time.soft=1 time.hard=1\n",
+        );
+        let relay = CutRelay::start(([127, 0, 0, 1], f.slapd.port).into()).await;
+        let yaml = f
+            .slapd
+            .adc_yaml("")
+            .replace(&f.slapd.url, &format!("ldap://{}", relay.addr))
+            .replace("page_size: 20", "page_size: 5000");
+        std::fs::write(&f.agent.config_path, yaml).unwrap();
+        f.agent.reload().await;
+        f.agent.wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(())).await;
+        relay.stall_after(10_000, Duration::from_secs(3));
+        let run = f.run(json!({})).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        let reason = run["error"].as_str().unwrap();
+        assert!(reason.contains("time limit exceeded") && reason.contains("incomplete"), "{reason}");
+        assert_eq!(f.users("").await.len(), 2000, "nobody deleted after a read cut short");
+        assert!(f.changes(run["id"].as_str().unwrap(), "operation=delete").await.is_empty());
+
+        // A reader that keeps up: the same search completes, and exactly the five go.
+        let run = f.run(json!({})).await;
+        assert_eq!((run["status"].as_str(), run["counts"]["deleted"].as_u64()), (Some("succeeded"), Some(5)), "{run}");
+    }
+}
+
+both_engines! {
     async fn deletions_beyond_the_guard_are_held_until_approved_or_rejected(engine: Engine) {
         let f = fixture(engine, 10, "", Some(ACTIVE_ONLY)).await;
         let path = format!("/api/v1/synchronizations/{}", f.sync_id);
