@@ -264,23 +264,49 @@ struct ManifestChunkFields {
     last: bool,
 }
 
+/// Reads a message whose text starts with `prefix` (its `type` first) as the fields
+/// `F` in one pass; anything else, or fields that do not read, through the enum `M`.
+fn type_first<F, M>(text: &str, prefix: &str) -> serde_json::Result<M>
+where
+    F: serde::de::DeserializeOwned + Into<M>,
+    M: serde::de::DeserializeOwned,
+{
+    if text.starts_with(prefix)
+        && let Ok(fields) = serde_json::from_str::<F>(text)
+    {
+        return Ok(fields.into());
+    }
+    serde_json::from_str(text)
+}
+
+impl From<BatchFields> for AgentMessage {
+    fn from(b: BatchFields) -> Self {
+        AgentMessage::Batch {
+            run_id: b.run_id,
+            seq: b.seq,
+            users: b.users,
+            errors: b.errors,
+        }
+    }
+}
+
+impl From<ManifestChunkFields> for ServerMessage {
+    fn from(m: ManifestChunkFields) -> Self {
+        ServerMessage::ManifestChunk {
+            run_id: m.run_id,
+            entries: m.entries,
+            last: m.last,
+        }
+    }
+}
+
 impl AgentMessage {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("agent messages always serialize")
     }
 
     pub fn from_json(text: &str) -> serde_json::Result<AgentMessage> {
-        if text.starts_with(r#"{"type":"batch","#)
-            && let Ok(b) = serde_json::from_str::<BatchFields>(text)
-        {
-            return Ok(AgentMessage::Batch {
-                run_id: b.run_id,
-                seq: b.seq,
-                users: b.users,
-                errors: b.errors,
-            });
-        }
-        serde_json::from_str(text)
+        type_first::<BatchFields, _>(text, r#"{"type":"batch","#)
     }
 }
 
@@ -290,16 +316,7 @@ impl ServerMessage {
     }
 
     pub fn from_json(text: &str) -> serde_json::Result<ServerMessage> {
-        if text.starts_with(r#"{"type":"manifest_chunk","#)
-            && let Ok(m) = serde_json::from_str::<ManifestChunkFields>(text)
-        {
-            return Ok(ServerMessage::ManifestChunk {
-                run_id: m.run_id,
-                entries: m.entries,
-                last: m.last,
-            });
-        }
-        serde_json::from_str(text)
+        type_first::<ManifestChunkFields, _>(text, r#"{"type":"manifest_chunk","#)
     }
 }
 

@@ -87,16 +87,14 @@ pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Run>, sqlx::Error> {
 }
 
 /// Running runs assigned to these agent connections (PostgreSQL: replicas only).
-pub async fn running_on(db: &Db, conns: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn running_on(db: &Db, conns: &[Uuid]) -> Result<Vec<Run>, sqlx::Error> {
     match db {
         Db::Postgres(p) => {
-            sqlx::query_scalar::<_, Uuid>(
-                "SELECT id FROM runs WHERE status = $1 AND connection_id = ANY($2)",
-            )
-            .bind(RUNNING)
-            .bind(conns)
-            .fetch_all(p)
-            .await
+            sqlx::query_as::<_, Run>(select_run!("WHERE status = $1 AND connection_id = ANY($2)"))
+                .bind(RUNNING)
+                .bind(conns)
+                .fetch_all(p)
+                .await
         }
         Db::Sqlite(_) => Ok(Vec::new()),
     }

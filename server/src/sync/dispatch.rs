@@ -67,23 +67,30 @@ pub async fn start(state: &AppState, r: Request<'_>) -> Result<Run, DispatchErro
         tracing::info!(run_id = %run.id, synchronization_id = %r.sync.id, trigger = r.trigger, connection_id = %agent.id, "run sent to the replica holding the agent");
         return Ok(run);
     }
-    if !state
-        .agents
-        .send(agent.id, Order::StartRun(Box::new(run.clone())))
-    {
-        let reason = "the agent disconnected before the run started";
-        runs::finish(
-            &state.db,
-            run.id,
-            "failed",
-            &RunCounts::default(),
-            Some(reason),
-        )
-        .await?;
+    if !hand_over(state, agent.id, run.clone()).await? {
         return Err(DispatchError::AgentGone);
     }
     tracing::info!(run_id = %run.id, synchronization_id = %r.sync.id, trigger = r.trigger, "run dispatched");
     Ok(run)
+}
+
+/// Gives a recorded run to the session of `conn` on this replica; when that session is
+/// gone, the run is failed with the reason. Whether the session got it.
+pub async fn hand_over(state: &AppState, conn: uuid::Uuid, run: Run) -> Result<bool, sqlx::Error> {
+    let run_id = run.id;
+    if state.agents.send(conn, Order::StartRun(Box::new(run))) {
+        return Ok(true);
+    }
+    let reason = "the agent disconnected before the run started";
+    runs::finish(
+        &state.db,
+        run_id,
+        "failed",
+        &RunCounts::default(),
+        Some(reason),
+    )
+    .await?;
+    Ok(false)
 }
 
 /// Starts the scheduled runs that are due among the synchronizations whose agents

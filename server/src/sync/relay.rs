@@ -8,10 +8,10 @@
 //! no session has taken, and hands those over too. A session given a run it already
 //! has ignores it.
 
-use crate::agents::Order;
 use crate::app::AppState;
-use crate::db::{Db, runs};
-use adc_shared::protocol::RunCounts;
+use crate::db::Db;
+use crate::db::runs::{self, Run};
+use crate::sync::dispatch;
 use sqlx::postgres::PgListener;
 use std::time::Duration;
 use uuid::Uuid;
@@ -77,35 +77,28 @@ async fn connect(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
 
 /// Hands `run_id` to its agent if this replica holds the agent's connection.
 async fn take(state: &AppState, run_id: Uuid) {
-    let run = match runs::by_id(&state.db, run_id).await {
-        Ok(Some(run)) => run,
-        Ok(None) => return,
+    match runs::by_id(&state.db, run_id).await {
+        Ok(Some(run)) => hand_over_if_held(state, run).await,
+        Ok(None) => {}
         Err(e) => {
-            tracing::warn!(%run_id, error = %e, "cannot load a run started on another replica");
-            return;
+            tracing::warn!(%run_id, error = %e, "cannot load a run started on another replica")
         }
-    };
-    let Some(conn) = run.connection_id else {
+    }
+}
+
+async fn hand_over_if_held(state: &AppState, run: Run) {
+    let (run_id, Some(conn)) = (run.id, run.connection_id) else {
         return;
     };
     if run.status != runs::RUNNING || !state.agents.holds(conn) {
         return;
     }
-    if state.agents.send(conn, Order::StartRun(Box::new(run))) {
-        tracing::info!(%run_id, connection_id = %conn, "run from another replica handed to its agent");
-    } else {
-        let reason = "the agent disconnected before the run started";
-        if let Err(e) = runs::finish(
-            &state.db,
-            run_id,
-            "failed",
-            &RunCounts::default(),
-            Some(reason),
-        )
-        .await
-        {
-            tracing::error!(%run_id, error = %e, "could not record the run's failure");
+    match dispatch::hand_over(state, conn, run).await {
+        Ok(true) => {
+            tracing::info!(%run_id, connection_id = %conn, "run from another replica handed to its agent")
         }
+        Ok(false) => {}
+        Err(e) => tracing::error!(%run_id, error = %e, "could not record the run's failure"),
     }
 }
 
@@ -117,9 +110,9 @@ async fn sweep(state: &AppState) {
         return;
     }
     match runs::running_on(&state.db, &conns).await {
-        Ok(ids) => {
-            for id in ids {
-                take(state, id).await;
+        Ok(waiting) => {
+            for run in waiting {
+                hand_over_if_held(state, run).await;
             }
         }
         Err(e) => {
