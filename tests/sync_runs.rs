@@ -187,3 +187,66 @@ async fn a_run_asked_of_the_replica_without_the_agent_runs_on_the_agent_of_the_o
     );
     assert_eq!(report["counts"]["unchanged"], 30, "{report}");
 }
+
+/// A run's lookups are prepared once per pooled connection, and PostgreSQL may keep a
+/// generic plan made while the table was empty (a first sync) as it grows to 100 000
+/// users. That plan must already probe the unique index of the key looked up: with a
+/// username lookup planned on the external-ID index, a first sync after the users were
+/// emptied took minutes instead of seconds (the benchmark's second round).
+#[tokio::test]
+async fn a_run_s_lookups_planned_on_an_empty_table_probe_the_index_of_their_own_key() {
+    use adc_e2e::engine::{Engine, TestDb};
+    use adc_server::db::{Db, users};
+    use sqlx::Connection;
+    let test_db = TestDb::new(Engine::Postgres).await;
+    Db::connect(Some(&test_db.url))
+        .await
+        .expect("migrations apply");
+    let mut c = sqlx::PgConnection::connect(&test_db.url).await.unwrap();
+    sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let t = "00000000-0000-4000-8000-000000000001";
+    for (name, sql, args, index, key) in [
+        (
+            "by_username",
+            users::PG_BY_USERNAME,
+            format!("'{t}', '{{alice,bob}}'"),
+            "users_tenant_id_username_key_key",
+            "username_key",
+        ),
+        (
+            "by_external",
+            users::PG_BY_EXTERNAL_ID,
+            format!("'{t}', '{{x,y}}', '{t}'"),
+            "users_external",
+            "external_id",
+        ),
+    ] {
+        let prepare = format!("PREPARE {name} AS {sql}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(prepare))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let explain = format!("EXPLAIN EXECUTE {name}({args})");
+        let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(explain))
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        let plan: String = rows.into_iter().map(|(l,)| l + "\n").collect();
+        assert!(
+            plan.contains(&format!("Index Scan using {index} on users")),
+            "{name} uses {index}:\n{plan}"
+        );
+        assert!(
+            plan.lines()
+                .any(|l| l.contains("Index Cond") && l.contains(key)),
+            "{name} finds its rows by {key} in the index, not by a filter:\n{plan}"
+        );
+        assert!(
+            !plan.contains("Seq Scan") && !plan.contains("Hash"),
+            "{name} walks nothing:\n{plan}"
+        );
+    }
+}

@@ -27,11 +27,15 @@ struct Args {
     /// Pass-through authentications to time.
     #[arg(long, default_value_t = 3000)]
     auth_requests: usize,
-    /// Stop after the initial sync (for profiling one stage).
+    /// Rounds of (ldapsearch dump, COPY, first sync) whose medians are the initial
+    /// sync's figures.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Stop after the initial syncs (for profiling one stage).
     #[arg(long)]
     initial_only: bool,
     /// Record the whole machine with `perf record -a -g` into this file during the
-    /// initial sync.
+    /// first round's initial sync.
     #[arg(long)]
     perf: Option<PathBuf>,
 }
@@ -136,8 +140,10 @@ fn cpu_secs(pid: u32) -> f64 {
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ")".
-    (ticks(11) + ticks(12)) / 100.0
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ")";
+    // cutime and cstime (16, 17) are those of its children that exited and were
+    // waited for: PostgreSQL's backends that closed, counted by the postmaster.
+    (ticks(11) + ticks(12) + ticks(13) + ticks(14)) / 100.0
 }
 
 /// CPU seconds used so far by every process named `comm` (slapd, postgres).
@@ -236,6 +242,35 @@ async fn copy_reference(db_url: &str, n: usize, keyed: bool) -> anyhow::Result<D
         sqlx::raw_sql("DROP TABLE copy_ref").execute(&mut c).await?;
     }
     Ok(took)
+}
+
+/// One round of the initial-sync measurement.
+struct Round {
+    initial: Duration,
+    search: Duration,
+    copy: Duration,
+    /// CPU seconds of the server, the agent, slapd and PostgreSQL during the sync.
+    cpu: [f64; 4],
+}
+
+fn cpu(server: &Proc, agent: &Proc) -> [f64; 4] {
+    [
+        cpu_secs(server.child.id()),
+        cpu_secs(agent.child.id()),
+        cpu_of("slapd"),
+        cpu_of("postgres"),
+    ]
+}
+
+/// Empties the users table and the change lists, so that the next run is a first sync
+/// again (TRUNCATE: new, empty files, as before the first round).
+async fn empty_users(db_url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(db_url).await?;
+    sqlx::raw_sql("TRUNCATE users, run_changes; CHECKPOINT")
+        .execute(&mut c)
+        .await?;
+    Ok(())
 }
 
 struct Rig {
@@ -406,60 +441,96 @@ async fn main() -> anyhow::Result<()> {
     }
 
     eprintln!("measuring…");
-    let search = ldapsearch_dump(&ldap, args.page_size)?;
-    // The COPY varies by a third from one try to the next on this machine: the median of
-    // three, like the dumps.
-    let mut copies = [
-        copy_reference(&db_url, n, false).await?,
-        copy_reference(&db_url, n, false).await?,
-        copy_reference(&db_url, n, false).await?,
-    ];
-    copies.sort();
-    let copy = copies[1];
     let copy_keyed = copy_reference(&db_url, n, true).await?;
-    let cpu = || {
-        [
-            cpu_secs(server.child.id()),
-            cpu_secs(agent.child.id()),
-            cpu_of("slapd"),
-            cpu_of("postgres"),
-        ]
-    };
-    let perf = match &args.perf {
-        Some(out) => {
-            let child = Command::new("perf")
-                .args(["record", "-a", "-g", "-q", "-o"])
-                .arg(out)
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .context("perf record")?;
-            // perf needs a moment before it records anything.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            Some(child)
+    // Rounds of dump, COPY and first sync, one after the other, so that a slow spell of
+    // this shared machine weighs on ours and the references alike; each figure is the
+    // median over the rounds. Before each round but the first the users table and the
+    // change lists are emptied: every round is a synchronization's first run.
+    let mut rounds: Vec<Round> = Vec::new();
+    let mut r1 = Value::Null;
+    for round in 0..args.rounds.max(1) {
+        if round > 0 {
+            empty_users(&db_url).await?;
         }
-        None => None,
-    };
-    let cpu_before = cpu();
-    let (initial, r1) = rig.run().await?;
-    let cpu_after = cpu();
-    if let Some(mut child) = perf {
-        let _ = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
-        child.wait()?;
-    }
-    let cpu_initial: Vec<f64> = (0..4).map(|i| cpu_after[i] - cpu_before[i]).collect();
-    let agent_peak = peak_rss_mib(agent.child.id());
-    let server_peak = peak_rss_mib(server.child.id());
-    if args.initial_only {
-        let reference = search + copy;
-        println!(
-            "initial full sync {}  ratio to ldapsearch + COPY ({} + {}) {:.2}; created {}",
+        let search = ldapsearch_dump(&ldap, args.page_size)?;
+        let copy = copy_reference(&db_url, n, false).await?;
+        let perf = match (&args.perf, round) {
+            (Some(out), 0) => {
+                let child = Command::new("perf")
+                    .args(["record", "-a", "-g", "-q", "-o"])
+                    .arg(out)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .context("perf record")?;
+                // perf needs a moment before it records anything.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Some(child)
+            }
+            _ => None,
+        };
+        let cpu_before = cpu(&server, &agent);
+        let (initial, r) = rig.run().await?;
+        let cpu_after = cpu(&server, &agent);
+        if let Some(mut child) = perf {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            child.wait()?;
+        }
+        if r["counts"]["created"] != json!(n) {
+            bail!(
+                "round {round}: the first sync created {}, not {n}",
+                r["counts"]["created"]
+            );
+        }
+        let cpu: [f64; 4] = std::array::from_fn(|i| cpu_after[i] - cpu_before[i]);
+        eprintln!(
+            "round {}: initial {} (ldapsearch {} + COPY {}, ratio {:.2}); CPU server {:.2} s, agent {:.2} s, slapd {:.2} s, PostgreSQL {:.2} s",
+            round + 1,
             secs(initial),
             secs(search),
             secs(copy),
-            initial.as_secs_f64() / reference.as_secs_f64(),
-            r1["counts"]["created"]
+            initial.as_secs_f64() / (search + copy).as_secs_f64(),
+            cpu[0],
+            cpu[1],
+            cpu[2],
+            cpu[3]
+        );
+        rounds.push(Round {
+            initial,
+            search,
+            copy,
+            cpu,
+        });
+        r1 = r;
+    }
+    let median = |f: fn(&Round) -> Duration| {
+        let mut v: Vec<Duration> = rounds.iter().map(f).collect();
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (initial, search, copy) = (
+        median(|r| r.initial),
+        median(|r| r.search),
+        median(|r| r.copy),
+    );
+    // The CPU figures of the round whose time was the median.
+    let cpu_initial = rounds
+        .iter()
+        .find(|r| r.initial == initial)
+        .map(|r| r.cpu)
+        .unwrap_or_default();
+    let agent_peak = peak_rss_mib(agent.child.id());
+    let server_peak = peak_rss_mib(server.child.id());
+    if args.initial_only {
+        println!(
+            "initial full sync {}  ratio to ldapsearch + COPY ({} + {}) {:.2}; created {}  (medians of {} rounds)",
+            secs(initial),
+            secs(search),
+            secs(copy),
+            initial.as_secs_f64() / (search + copy).as_secs_f64(),
+            r1["counts"]["created"],
+            rounds.len()
         );
         println!(
             "CPU: server {:.2} s, agent {:.2} s, slapd {:.2} s, PostgreSQL {:.2} s; peak RSS agent {agent_peak:.1} MiB, server {server_peak:.1} MiB",
@@ -468,20 +539,16 @@ async fn main() -> anyhow::Result<()> {
         print_logs(&server, &agent);
         return Ok(());
     }
-    // Re-syncs and the bare dump are short: take the median of three of each, so one
-    // scheduling hiccup on a shared 2-core machine does not decide the ratio.
+    // Re-syncs are short: three, each after a dump, and the medians of both.
     let mut nochanges = Vec::new();
+    let mut searches = Vec::new();
     let mut r2 = Value::Null;
     for _ in 0..3 {
+        searches.push(ldapsearch_dump(&ldap, args.page_size)?);
         let (d, r) = rig.run().await?;
         nochanges.push(d);
         r2 = r;
     }
-    let mut searches = [
-        search,
-        ldapsearch_dump(&ldap, args.page_size)?,
-        ldapsearch_dump(&ldap, args.page_size)?,
-    ];
     nochanges.sort();
     searches.sort();
     let nochange = nochanges[1];
@@ -545,8 +612,6 @@ async fn main() -> anyhow::Result<()> {
     let (auth_rate, p50, p99) = auth_load(&base, &token, n, args.auth_requests).await?;
     let whoami_rate = whoami_rate(&ldap, n, 400)?;
 
-    // The median dump: one slow first read of a cold directory must not flatter us.
-    let reference = search_ref + copy;
     println!(
         "ad-connect sync benchmark: {n} users, page size {}, PostgreSQL on loopback without TLS, {} cores",
         args.page_size,
@@ -554,27 +619,52 @@ async fn main() -> anyhow::Result<()> {
             .map(|n| n.get())
             .unwrap_or(1)
     );
+    let spread = |f: fn(&Round) -> Duration| {
+        let v: Vec<Duration> = rounds.iter().map(f).collect();
+        format!(
+            "{} to {}",
+            secs(*v.iter().min().expect("a round")),
+            secs(*v.iter().max().expect("a round"))
+        )
+    };
     println!(
-        "reference  ldapsearch -E pr={}/noprompt dump   {}  (median of three {})",
+        "reference  ldapsearch -E pr={}/noprompt dump   {}  (median of {} rounds; {})",
         args.page_size,
         secs(search),
-        secs(search_ref)
+        rounds.len(),
+        spread(|r| r.search)
     );
     println!(
-        "reference  PostgreSQL COPY of {n} rows     {}  (median of three; {} to {})",
+        "reference  PostgreSQL COPY of {n} rows     {}  (median of {} rounds; {})",
         secs(copy),
-        secs(copies[0]),
-        secs(copies[2])
+        rounds.len(),
+        spread(|r| r.copy)
     );
     println!(
         "context    the same COPY into a logged table with the users table's keys {}",
         secs(copy_keyed)
     );
+    let ratios: Vec<String> = rounds
+        .iter()
+        .map(|r| {
+            format!(
+                "{:.2}",
+                r.initial.as_secs_f64() / (r.search + r.copy).as_secs_f64()
+            )
+        })
+        .collect();
     println!(
-        "initial full sync                          {}  ratio to ldapsearch (median) + COPY {:.2}  (target <= 1.5; created {})",
+        "initial full sync                          {}  ratio to ldapsearch + COPY {:.2}  (target <= 1.5; created {}; median of {} rounds, {}; ratio per round {})",
         secs(initial),
-        initial.as_secs_f64() / reference.as_secs_f64(),
-        r1["counts"]["created"]
+        initial.as_secs_f64() / (search + copy).as_secs_f64(),
+        r1["counts"]["created"],
+        rounds.len(),
+        spread(|r| r.initial),
+        ratios.join(", ")
+    );
+    println!(
+        "reference  ldapsearch dumps beside the re-syncs {}  (median of three)",
+        secs(search_ref)
     );
     println!(
         "re-sync, no change (median of three)       {}  ratio to ldapsearch {:.2}  (target <= 1.3; unchanged {})",

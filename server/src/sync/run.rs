@@ -22,8 +22,6 @@ pub const WINDOW: u32 = 4;
 /// Batch writes that may run at once: independent batches (no shared name or ID)
 /// go in on separate connections.
 const WRITES_IN_FLIGHT: usize = 2;
-/// A first sync refreshes the users table's statistics as it doubles, up to this size.
-const ANALYZE_UNTIL: u64 = 16_000;
 /// Manifest entries per chunk.
 pub const MANIFEST_CHUNK: i64 = 5000;
 
@@ -116,10 +114,6 @@ pub struct ActiveRun {
     deletions: Vec<String>,
     /// When the agent last sent something for this run.
     pub last_progress: std::time::Instant,
-    /// Users this run inserted, and how many trigger the next refresh of the table's
-    /// statistics (doubling from 1 000 up to `ANALYZE_UNTIL`: five refreshes at most).
-    inserted: u64,
-    analyze_after: u64,
     /// Batches being written (oldest first, at most `WRITES_IN_FLIGHT`) while the
     /// next one is looked up and planned.
     writing: VecDeque<Writing>,
@@ -157,8 +151,6 @@ impl ActiveRun {
             manifest_size: 0,
             deletions: Vec::new(),
             last_progress: std::time::Instant::now(),
-            inserted: 0,
-            analyze_after: 1000,
             writing: VecDeque::new(),
             write_error: None,
             sent_ids: sync_was_empty.then(HashSet::default),
@@ -306,22 +298,12 @@ impl ActiveRun {
             acked.extend(self.written().await?);
         }
         let waited = started.elapsed();
-        self.inserted += plan.inserts.len() as u64;
-        // Past a few thousand rows the planner's estimates scale with the table's
-        // size on their own; later refreshes only cost (0.3 s each at 64 000 users).
-        let analyze = self.inserted >= self.analyze_after && self.analyze_after <= ANALYZE_UNTIL;
-        if analyze {
-            self.analyze_after = self.inserted * 2;
-        }
         let at = self.progress(plan.changes.len());
         let db = db.clone();
         let run_id = self.id;
         let task = tokio::spawn(async move {
             let t = std::time::Instant::now();
             apply::write_batch(&db, at, &plan).await?;
-            if analyze {
-                users::analyze(&db).await?;
-            }
             tracing::debug!(
                 %run_id,
                 users = plan.changes.len(),
