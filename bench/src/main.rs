@@ -372,6 +372,12 @@ async fn main() -> anyhow::Result<()> {
             "ADC_LOG",
             std::env::var("ADC_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
         );
+    // The bench's own settings are not the server's (it warns of unknown ADC_* names).
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ADC_BENCH_") || k.starts_with("ADC_TEST_") {
+            server_cmd.env_remove(k);
+        }
+    }
     let server = Proc::spawn(server_cmd, dir.path(), "server");
     let base = format!("http://127.0.0.1:{port}");
     let api = reqwest::Client::builder().cookie_store(true).build()?;
