@@ -237,6 +237,55 @@ both_engines! {
     }
 }
 
+/// Runs `inner` with a terminal for its output (util-linux `script`, in every Debian):
+/// its exit code and what the terminal showed.
+fn on_terminal(inner: Command) -> (i32, String) {
+    let words: Vec<String> = std::iter::once(inner.get_program())
+        .chain(inner.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &words.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::null());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    if let Some(d) = inner.get_current_dir() {
+        cmd.current_dir(d);
+    }
+    let out = cmd.output().expect("script (util-linux) runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+both_engines! {
+    async fn adc_imp_on_a_terminal_shows_how_many_entries_it_has_read(engine: Engine) {
+        let ldap = Slapd::start(&slapd::ldif(&people(7)));
+        let server = TestServer::start(engine).await;
+        let (id, secret) = server.admin().await.add_sync("corp").await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
+        let auth = format!("{id}:{secret}");
+
+        let (code, screen) = on_terminal(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
+        assert_eq!(code, 0, "{screen}");
+        let progress = screen.find("\rread 7 entries").unwrap_or_else(|| panic!("the count read: {screen:?}"));
+        let summary = screen.find("created").unwrap_or_else(|| panic!("the summary: {screen:?}"));
+        assert!(progress < summary, "the count while reading, then the summary: {screen:?}");
+
+        // Piped (a script, a scheduler): the summary alone, no carriage returns.
+        let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert_eq!(count_in(&out, "unchanged"), 7, "{out}");
+        assert!(!err.contains('\r') && !out.contains('\r'), "no progress display on a pipe: {err:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adc_check_tests_authentication_with_a_password_read_from_the_terminal_or_stdin() {
     use std::io::Write;

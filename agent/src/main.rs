@@ -127,17 +127,19 @@ async fn imp(dry_run: bool, full: bool) -> anyhow::Result<()> {
     });
     let read = agent.progress();
     let progress = std::io::stderr().is_terminal().then(|| {
+        let read = read.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 eprint!("\rread {} entries", read.load(Ordering::Relaxed));
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         })
     });
     let result = agent.imp(dry_run, full, rx).await;
     if let Some(p) = progress {
         p.abort();
-        eprintln!();
+        // The line ends on the final count, however short the read was.
+        eprintln!("\rread {} entries", read.load(Ordering::Relaxed));
     }
     let report = result?;
     print!("{}", adc_agent::report::table(&report));
