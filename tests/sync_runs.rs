@@ -188,6 +188,56 @@ async fn a_run_asked_of_the_replica_without_the_agent_runs_on_the_agent_of_the_o
     assert_eq!(report["counts"]["unchanged"], 30, "{report}");
 }
 
+/// A notification can be lost while a replica's listener reconnects (DESIGN §2). The
+/// run then waits in the database with nobody to tell its agent; the replica that holds
+/// the agent looks for such runs whenever its listener (re)connects, and hands them
+/// over. Here the run is recorded without any notification at all, and the listener's
+/// connection is cut: the run must still reach the agent and succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_notification_was_lost_is_handed_over_when_the_listener_reconnects() {
+    use sqlx::Connection;
+    let f = fixture(adc_e2e::engine::Engine::Postgres, 5, "", None).await;
+    let first = f.run(json!({})).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let mut db = sqlx::PgConnection::connect(&f.server.db.url).await.unwrap();
+    // A copy of the finished run, running again and unannounced: what a replica records
+    // before its notification goes astray.
+    let waiting = uuid::Uuid::new_v4();
+    let copied = sqlx::query(
+        "INSERT INTO runs (id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run,
+                           full_resync, settings, connection_id, read_complete, counts, started_at)
+         SELECT $1, tenant_id, synchronization_id, 'running', trigger_source, triggered_by, dry_run,
+                full_resync, settings, connection_id, FALSE, counts, now()
+         FROM runs WHERE id = $2",
+    )
+    .bind(waiting)
+    .bind(first["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap())
+    .execute(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(copied.rows_affected(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (_, still) = f.api.get(&format!("/api/v1/runs/{waiting}")).await;
+    assert_eq!(still["status"], "running", "nothing announced it: {still}");
+
+    let cut: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(
+        cut,
+        vec![(true,)],
+        "the server's one listener connection was cut"
+    );
+
+    let report = f.wait(&waiting.to_string()).await;
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert_eq!(report["counts"]["unchanged"], 5, "{report}");
+}
+
 /// A run's lookups are prepared once per pooled connection, and PostgreSQL may keep a
 /// generic plan made while the table was empty (a first sync) as it grows to 100 000
 /// users. That plan must already probe the unique index of the key looked up: with a
