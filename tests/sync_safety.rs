@@ -29,6 +29,21 @@ both_engines! {
         let gone = f.changes(run["id"].as_str().unwrap(), "operation=delete").await;
         assert!(gone.is_empty(), "{gone:?}");
 
+        // A later page refused: slapd hands out at most 10 entries per paged search and
+        // the agent asks for pages of 5, so the request for the third page ends in an
+        // error (slapd answers it with "size limit exceeded") after two good pages.
+        let yaml = f.slapd.adc_yaml("").replace("page_size: 20", "page_size: 5");
+        std::fs::write(&f.agent.config_path, yaml).unwrap();
+        f.agent.reload().await;
+        f.agent.wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(())).await;
+        f.slapd.restart("limits users size.soft=unlimited size.hard=unlimited size.prtotal=10\n");
+        let run = f.run(json!({})).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        let reason = run["error"].as_str().unwrap();
+        assert!(reason.contains("incomplete after 10 entries") && reason.contains("(result code 4)"), "{reason}");
+        assert_eq!(f.users("enabled=true").await.len(), 15, "nobody deleted or disabled");
+        assert!(f.changes(run["id"].as_str().unwrap(), "operation=delete").await.is_empty());
+
         // A directory that is not there.
         f.slapd.stop();
         let run = f.run(json!({})).await;
