@@ -348,3 +348,93 @@ both_engines! {
         drop(slapd);
     }
 }
+
+/// The database goes away in the middle of a run (PostgreSQL refusing the server's
+/// connections, its sessions ended) and comes back: the run ends as failed with a
+/// reason instead of running forever, what was stored stays, the next run is not
+/// refused as "already running", and it converges: every directory user once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_goes_away_mid_run_fails_the_run_and_the_next_run_converges() {
+    use sqlx::Connection;
+    let mut f = fixture(adc_e2e::engine::Engine::Postgres, 2000, "", None).await;
+    let relay = CutRelay::start(([127, 0, 0, 1], f.slapd.port).into()).await;
+    let yaml = f
+        .slapd
+        .adc_yaml("")
+        .replace(&f.slapd.url, &format!("ldap://{}", relay.addr));
+    std::fs::write(&f.agent.config_path, yaml).unwrap();
+    f.agent.reload().await;
+    f.agent
+        .wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(()))
+        .await;
+
+    // The read pauses for four seconds after about half of the entries (two batches of
+    // 500 stored); meanwhile
+    // the database stops taking the server's connections and ends the open ones. When
+    // the read goes on, the next batches find no database; it comes back two seconds
+    // later.
+    relay.stall_after(300_000, Duration::from_secs(4));
+    let run_id = f.start(json!({})).await;
+    let name = f.server.db.url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = sqlx::PgConnection::connect(&adc_e2e::engine::postgres_admin_url())
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the first batches stored",
+        || async {
+            let (_, page) = f.api.get("/api/v1/users?limit=1").await;
+            (!page["users"].as_array()?.is_empty()).then_some(())
+        },
+    )
+    .await;
+    let agent_before = f.api.agents(&f.sync_id).await;
+    assert!(
+        agent_before.len() == 1 && agent_before[0]["id"].is_string(),
+        "{agent_before:?}"
+    );
+    let allow = |on: bool| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {on}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(allow(false)))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let ended: Vec<(bool,)> =
+        sqlx::query_as("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&name)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    assert!(!ended.is_empty(), "the server had sessions to end");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(allow(true)))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    let run = f.wait(&run_id).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(
+        run["error"], "the server could not store the run's changes",
+        "{run}"
+    );
+    // The agent stayed connected through it (the same connection), and the next run
+    // goes to it at once.
+    let stored = f.users("").await.len();
+    assert!(
+        stored > 0 && stored < 2000,
+        "what was stored before stays: {stored}"
+    );
+
+    let agent_after = f.api.agents(&f.sync_id).await;
+    assert_eq!(agent_after.len(), 1, "{agent_after:?}");
+    assert_eq!(agent_after[0]["id"], agent_before[0]["id"]);
+    let next = f.run(json!({})).await;
+    assert_eq!(next["status"], "succeeded", "{next}");
+    assert_eq!(
+        next["counts"]["created"].as_u64().unwrap() + next["counts"]["unchanged"].as_u64().unwrap(),
+        2000,
+        "{next}"
+    );
+    let users = f.users("").await;
+    assert_eq!(users.len(), 2000, "every directory user, once");
+}

@@ -28,6 +28,8 @@ pub struct Registry {
     inner: Arc<Mutex<HashMap<Uuid, Entry>>>,
     /// Turns the starting point of [`Registry::rotation`] so requests spread evenly.
     turn: Arc<std::sync::atomic::AtomicUsize>,
+    /// Runs this replica ended whose end the database has not taken yet (it was away).
+    ending: Arc<Mutex<std::collections::HashSet<Uuid>>>,
 }
 
 struct Entry {
@@ -100,6 +102,24 @@ impl Registry {
         ids.sort();
         ids.dedup();
         ids
+    }
+
+    /// Remembers that this replica ended `run_id` but could not record it yet: until
+    /// [`Registry::ended`], the relay must not hand the still-`running` run out again.
+    pub fn ending(&self, run_id: Uuid) {
+        self.ending_runs().insert(run_id);
+    }
+
+    pub fn ended(&self, run_id: Uuid) {
+        self.ending_runs().remove(&run_id);
+    }
+
+    pub fn is_ending(&self, run_id: Uuid) -> bool {
+        self.ending_runs().contains(&run_id)
+    }
+
+    fn ending_runs(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<Uuid>> {
+        self.ending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether this replica holds the connection.

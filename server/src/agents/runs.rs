@@ -161,7 +161,7 @@ impl<'a> RunSlot<'a> {
                 .collect(),
             Err(reason) => {
                 tracing::warn!(%run_id, reason, "run failed");
-                active.fail(db, &reason).await;
+                active.fail(self.state, &reason).await;
                 let report = active.summary("failed", Some(reason));
                 self.active = None;
                 vec![ServerMessage::RunFinished { run_id, report }]
@@ -188,7 +188,7 @@ impl<'a> RunSlot<'a> {
                 .collect(),
             Err(reason) => {
                 tracing::warn!(%run_id, reason, "run failed");
-                active.fail(&self.state.db, &reason).await;
+                active.fail(self.state, &reason).await;
                 let report = active.summary("failed", Some(reason));
                 self.active = None;
                 vec![ServerMessage::RunFinished { run_id, report }]
@@ -249,7 +249,7 @@ impl<'a> RunSlot<'a> {
             limit.as_secs()
         );
         tracing::warn!(run_id = %a.id, reason, "run failed");
-        a.fail(&self.state.db, &reason).await;
+        a.fail(self.state, &reason).await;
         let report = a.summary("failed", Some(reason));
         let run_id = a.id;
         self.active = None;
@@ -260,7 +260,7 @@ impl<'a> RunSlot<'a> {
     pub async fn abandon(&mut self, reason: &str) {
         if let Some(mut a) = self.active.take() {
             tracing::warn!(run_id = %a.id, reason, "run failed");
-            a.fail(&self.state.db, reason).await;
+            a.fail(self.state, reason).await;
         }
     }
 }

@@ -226,7 +226,13 @@ async fn session(
     };
     state.metrics.agents_connected.dec();
     if let Err(e) = agents::remove(&state.db, record.id).await {
-        tracing::warn!(connection_id = %record.id, error = %e, "could not remove the agent connection record");
+        // Left listed, the connection would be offered runs that nobody hands over.
+        tracing::warn!(connection_id = %record.id, error = %e, "could not remove the agent connection record; retrying");
+        let (db, id) = (state.db.clone(), record.id);
+        crate::db::retry_until_done("removing an agent connection record", move || {
+            let db = db.clone();
+            async move { agents::remove(&db, id).await }
+        });
     }
     if code != ErrorCode::Other {
         conn.close(code, &reason).await;
@@ -296,7 +302,13 @@ async fn serve_loop(
                         tracing::warn!(connection_id = %conn_id, reason, "closing agent connection");
                         return Ok(Some((code, reason)));
                     }
-                    Incoming::Message(AgentMessage::Heartbeat) => agents::heartbeat(&state.db, conn_id).await?,
+                    Incoming::Message(AgentMessage::Heartbeat) => {
+                        // A database away for a moment must not disconnect every agent;
+                        // the next heartbeat is recorded when it is back.
+                        if let Err(e) = agents::heartbeat(&state.db, conn_id).await {
+                            tracing::warn!(connection_id = %conn_id, error = %e, "could not record a heartbeat");
+                        }
+                    }
                     Incoming::Message(AgentMessage::SettingsChanged { settings }) => {
                         agents::set_settings(&state.db, conn_id, &settings).await?;
                         runs.agent_settings = settings;
@@ -346,11 +358,14 @@ async fn serve_loop(
                 if last_seen.elapsed() > timeout {
                     return Ok(Some((ErrorCode::HeartbeatTimeout, format!("no message for {} seconds", timeout.as_secs()))));
                 }
-                // A rotation or deletion on another replica shows here.
-                match syncs::secret_version(&state.db, sync.id).await? {
-                    Some(v) if v == sync.secret_version => {}
-                    Some(_) => return Ok(Some((ErrorCode::CredentialsRevoked, "the Secret Token was rotated".into()))),
-                    None => return Ok(Some((ErrorCode::CredentialsRevoked, "the synchronization was deleted".into()))),
+                // A rotation or deletion on another replica shows here. With the
+                // database away (nothing can be rotated then either), the agent stays
+                // and the next tick checks again.
+                match syncs::secret_version(&state.db, sync.id).await {
+                    Ok(Some(v)) if v == sync.secret_version => {}
+                    Ok(Some(_)) => return Ok(Some((ErrorCode::CredentialsRevoked, "the Secret Token was rotated".into()))),
+                    Ok(None) => return Ok(Some((ErrorCode::CredentialsRevoked, "the synchronization was deleted".into()))),
+                    Err(e) => tracing::warn!(connection_id = %conn_id, error = %e, "cannot check the synchronization's secret"),
                 }
                 conn.send(&ServerMessage::Heartbeat).await?;
                 if let Some(m) = runs.check_stalled(state.config.run_stall_timeout).await {

@@ -130,6 +130,30 @@ async fn sqlite_pool(opts: SqliteConnectOptions) -> anyhow::Result<SqlitePool> {
         .context("cannot open the SQLite database")
 }
 
+/// Runs `op` again in the background, backing off to 10 s between tries, until it
+/// succeeds: for records that must not stay wrong once a database that was away for a
+/// while comes back (a run left `running`, a connection left listed).
+pub fn retry_until_done<F, Fut>(what: &'static str, op: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>> + Send,
+{
+    tokio::spawn(async move {
+        let mut wait = Duration::from_millis(500);
+        loop {
+            tokio::time::sleep(wait).await;
+            match op().await {
+                Ok(()) => {
+                    tracing::info!(what, "recorded after the database came back");
+                    return;
+                }
+                Err(e) => tracing::warn!(what, error = %e, "still cannot reach the database"),
+            }
+            wait = (wait * 2).min(Duration::from_secs(10));
+        }
+    });
+}
+
 /// The current time, truncated to microseconds so that both engines store and return
 /// the same value.
 pub fn now() -> time::OffsetDateTime {

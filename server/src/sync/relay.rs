@@ -90,7 +90,8 @@ async fn hand_over_if_held(state: &AppState, run: Run) {
     let (run_id, Some(conn)) = (run.id, run.connection_id) else {
         return;
     };
-    if run.status != runs::RUNNING || !state.agents.holds(conn) {
+    // A run this replica ended while the database was away is still `running` there.
+    if run.status != runs::RUNNING || !state.agents.holds(conn) || state.agents.is_ending(run_id) {
         return;
     }
     match dispatch::hand_over(state, conn, run).await {

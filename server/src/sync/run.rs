@@ -4,6 +4,7 @@
 
 use super::apply::{self, Progress};
 use super::plan::{self, add_counts};
+use crate::app::AppState;
 use crate::db::runs::{self, RUNNING, Run};
 use crate::db::syncs::{self, DeletionGuard};
 use crate::db::users::{self, Stored};
@@ -402,14 +403,30 @@ impl ActiveRun {
     }
 
     /// Ends the run as failed with `reason`; what was applied stays (it is idempotent).
-    pub async fn fail(&mut self, db: &Db, reason: &str) {
+    /// When the database cannot take that now (it being away is often why the run
+    /// failed), it is retried in the background, and this replica's relay leaves the
+    /// still-`running` run alone meanwhile: left `running`, it would refuse every later
+    /// run of its synchronization, its connection being alive.
+    pub async fn fail(&mut self, state: &AppState, reason: &str) {
         // A write still in flight is dropped (its transaction rolls back); had it
         // committed, it would be kept: every write is idempotent.
         for w in self.writing.drain(..) {
             w.task.abort();
         }
+        let db = &state.db;
         if let Err(e) = runs::finish(db, self.id, "failed", &self.counts, Some(reason)).await {
-            tracing::error!(run_id = %self.id, error = %e, "could not record the run's failure");
+            tracing::error!(run_id = %self.id, error = %e, "could not record the run's failure; retrying");
+            let (db, agents, id, counts) = (db.clone(), state.agents.clone(), self.id, self.counts);
+            let reason = reason.to_owned();
+            state.agents.ending(id);
+            crate::db::retry_until_done("a run's failure", move || {
+                let (db, agents, reason) = (db.clone(), agents.clone(), reason.clone());
+                async move {
+                    runs::finish(&db, id, "failed", &counts, Some(&reason)).await?;
+                    agents.ended(id);
+                    Ok(())
+                }
+            });
         }
         self.refresh_statistics(db);
     }
