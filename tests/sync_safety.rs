@@ -7,10 +7,28 @@ use adc_e2e::both_engines;
 use adc_e2e::cut::CutRelay;
 use adc_e2e::eventually;
 use adc_e2e::slapd::UNLIMITED;
-use adc_e2e::sync::{ACTIVE_ONLY, fixture};
+use adc_e2e::sync::{ACTIVE_ONLY, Fixture, fixture};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
+
+/// Runs once more: the run fails with a reason holding every part of `reason_has`, and
+/// all `users` stay, enabled, with no deletion planned.
+async fn fails_losing_nobody(f: &Fixture, users: usize, reason_has: &[&str]) {
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let reason = run["error"].as_str().unwrap_or_default();
+    assert!(reason_has.iter().all(|p| reason.contains(p)), "{reason}");
+    assert_eq!(
+        f.users("enabled=true").await.len(),
+        users,
+        "nobody deleted or disabled"
+    );
+    let gone = f
+        .changes(run["id"].as_str().unwrap(), "operation=delete")
+        .await;
+    assert!(gone.is_empty(), "{gone:?}");
+}
 
 both_engines! {
     async fn a_read_that_ends_early_deletes_and_disables_nobody(engine: Engine) {
@@ -21,13 +39,7 @@ both_engines! {
 
         // A size limit cuts the read short: 10 of 15 entries arrive.
         f.slapd.restart("sizelimit 10\n");
-        let run = f.run(json!({})).await;
-        assert_eq!(run["status"], "failed", "{run}");
-        let reason = run["error"].as_str().unwrap();
-        assert!(reason.contains("size limit") && reason.contains("incomplete"), "{reason}");
-        assert_eq!(f.users("enabled=true").await.len(), 15, "nobody deleted or disabled");
-        let gone = f.changes(run["id"].as_str().unwrap(), "operation=delete").await;
-        assert!(gone.is_empty(), "{gone:?}");
+        fails_losing_nobody(&f, 15, &["incomplete", "size limit"]).await;
 
         // A later page refused: slapd hands out at most 10 entries per paged search and
         // the agent asks for pages of 5, so the request for the third page ends in an
@@ -37,19 +49,11 @@ both_engines! {
         f.agent.reload().await;
         f.agent.wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(())).await;
         f.slapd.restart("limits users size.soft=unlimited size.hard=unlimited size.prtotal=10\n");
-        let run = f.run(json!({})).await;
-        assert_eq!(run["status"], "failed", "{run}");
-        let reason = run["error"].as_str().unwrap();
-        assert!(reason.contains("incomplete after 10 entries") && reason.contains("(result code 4)"), "{reason}");
-        assert_eq!(f.users("enabled=true").await.len(), 15, "nobody deleted or disabled");
-        assert!(f.changes(run["id"].as_str().unwrap(), "operation=delete").await.is_empty());
+        fails_losing_nobody(&f, 15, &["incomplete after 10 entries", "(result code 4)"]).await;
 
         // A directory that is not there.
         f.slapd.stop();
-        let run = f.run(json!({})).await;
-        assert_eq!(run["status"], "failed");
-        assert!(run["error"].as_str().unwrap().contains("cannot connect"), "{run}");
-        assert_eq!(f.users("enabled=true").await.len(), 15);
+        fails_losing_nobody(&f, 15, &["cannot connect"]).await;
 
         f.slapd.restart(UNLIMITED);
         let run = f.run(json!({})).await;
