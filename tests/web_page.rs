@@ -2,7 +2,8 @@
 //! and the agent download it links to.
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
-use adc_e2e::both_engines;
+use adc_e2e::engine::Engine;
+use adc_e2e::engines;
 use adc_e2e::browser::Browser;
 use adc_e2e::engine::{Engine, TestDb};
 use adc_e2e::process::{bin, printed_password, server_cli};
@@ -74,37 +75,37 @@ fn check_archive(files: &[(String, u32, Vec<u8>)], server: &TestServer, binary_n
     assert!(String::from_utf8_lossy(&file("README.md").2).contains("adc check"));
 }
 
-both_engines! {
-    async fn the_download_offers_this_platform_with_this_servers_address(engine: Engine) {
-        let server = start_server(engine).await;
-        let api = server.admin().await;
-        let (s, _) = server.anonymous().get("/api/v1/downloads").await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED);
-        let (s, list) = api.get("/api/v1/downloads").await;
-        assert_eq!(s, StatusCode::OK, "{list}");
-        let host = format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH);
-        assert_eq!(list[0]["name"], host.as_str(), "{list}");
-        assert_eq!(list[0]["format"], "tar.gz");
-        let url = list[0]["url"].as_str().unwrap();
-        let resp = api.raw_get(url).await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!(resp.headers()["content-type"], "application/gzip");
-        assert!(
-            resp.headers()["content-disposition"]
-                .to_str()
-                .unwrap()
-                .contains(&format!("ad-connect-{host}.tar.gz"))
-        );
-        let files = untar(&resp.bytes().await.unwrap());
-        check_archive(&files, &server, "adc");
-        let bin_file = files.iter().find(|f| f.0 == "ad-connect/bin/adc").unwrap();
-        assert!(bin_file.2 == std::fs::read(bin("adc")).unwrap(), "the archive holds this build's adc");
+// Engine-independent: run once, on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_download_offers_this_platform_with_this_servers_address() {
+    let server = start_server(Engine::Sqlite).await;
+    let api = server.admin().await;
+    let (s, _) = server.anonymous().get("/api/v1/downloads").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, list) = api.get("/api/v1/downloads").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let host = format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH);
+    assert_eq!(list[0]["name"], host.as_str(), "{list}");
+    assert_eq!(list[0]["format"], "tar.gz");
+    let url = list[0]["url"].as_str().unwrap();
+    let resp = api.raw_get(url).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/gzip");
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("ad-connect-{host}.tar.gz"))
+    );
+    let files = untar(&resp.bytes().await.unwrap());
+    check_archive(&files, &server, "adc");
+    let bin_file = files.iter().find(|f| f.0 == "ad-connect/bin/adc").unwrap();
+    assert!(bin_file.2 == std::fs::read(bin("adc")).unwrap(), "the archive holds this build's adc");
 
-        let (s, body) = api.get("/api/v1/downloads/plan9-mips").await;
-        assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
-        let (s, _) = api.get("/api/v1/downloads/..%2F..%2Fetc").await;
-        assert_eq!(s, StatusCode::NOT_FOUND);
-    }
+    let (s, body) = api.get("/api/v1/downloads/plan9-mips").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    let (s, _) = api.get("/api/v1/downloads/..%2F..%2Fetc").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,25 +160,24 @@ async fn other_platforms_come_from_their_folders_and_windows_gets_a_zip() {
     assert_eq!(agent.2, b"\x7fELF fake agent");
 }
 
-both_engines! {
-    async fn the_list_shows_each_agent_and_the_last_run(engine: Engine) {
-        let f = sync::fixture(engine, 3, "", None).await;
-        let (_, list) = f.api.get("/api/v1/synchronizations").await;
-        let s = &list[0];
-        assert_eq!(s["agents_connected"], 1);
-        assert!(!s["agents"][0]["hostname"].as_str().unwrap().is_empty());
-        assert!(s["agents"][0]["last_heartbeat_at"].is_string());
-        assert!(s["last_run"].is_null(), "{s}");
-        let first = f.run(json!({})).await;
-        let second = f.run(json!({"dry_run": true})).await;
-        let (_, list) = f.api.get("/api/v1/synchronizations").await;
-        assert_eq!(list[0]["last_run"]["id"], second["id"], "the newest run: {list}");
-        assert_eq!(list[0]["last_run"]["status"], "succeeded");
-        assert_eq!(list[0]["last_run"]["dry_run"], true);
-        assert_ne!(first["id"], second["id"]);
-        let (_, one) = f.api.get(&format!("/api/v1/synchronizations/{}", f.sync_id)).await;
-        assert_eq!(one["last_run"]["id"], second["id"]);
-    }
+#[engines]
+async fn the_list_shows_each_agent_and_the_last_run(engine: Engine) {
+    let f = sync::fixture(engine, 3, "", None).await;
+    let (_, list) = f.api.get("/api/v1/synchronizations").await;
+    let s = &list[0];
+    assert_eq!(s["agents_connected"], 1);
+    assert!(!s["agents"][0]["hostname"].as_str().unwrap().is_empty());
+    assert!(s["agents"][0]["last_heartbeat_at"].is_string());
+    assert!(s["last_run"].is_null(), "{s}");
+    let first = f.run(json!({})).await;
+    let second = f.run(json!({"dry_run": true})).await;
+    let (_, list) = f.api.get("/api/v1/synchronizations").await;
+    assert_eq!(list[0]["last_run"]["id"], second["id"], "the newest run: {list}");
+    assert_eq!(list[0]["last_run"]["status"], "succeeded");
+    assert_eq!(list[0]["last_run"]["dry_run"], true);
+    assert_ne!(first["id"], second["id"]);
+    let (_, one) = f.api.get(&format!("/api/v1/synchronizations/{}", f.sync_id)).await;
+    assert_eq!(one["last_run"]["id"], second["id"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

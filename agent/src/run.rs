@@ -29,6 +29,8 @@ pub enum Control {
     Shutdown,
 }
 
+pub const RECENT_ATTEMPTS: usize = 8;
+
 /// What the agent is doing, for whoever watches (tests, a future status command).
 #[derive(Clone, Debug, Default)]
 pub struct Status {
@@ -39,6 +41,9 @@ pub struct Status {
     /// Pass-through authentications this agent answered.
     pub authentications: u64,
     pub attempts: u64,
+    /// When the latest connection attempts started (the last [`RECENT_ATTEMPTS`]), so
+    /// the backoff between them can be seen.
+    pub recent_attempts: std::collections::VecDeque<std::time::Instant>,
     pub last_error: Option<String>,
     pub reloads: u64,
     pub last_reload_error: Option<String>,
@@ -128,7 +133,13 @@ impl Agent {
         let tls = tls::client_config(self.access.extra_ca.as_deref())?;
         let mut backoff = Backoff::default();
         loop {
-            self.status.send_modify(|s| s.attempts += 1);
+            self.status.send_modify(|s| {
+                s.attempts += 1;
+                if s.recent_attempts.len() == RECENT_ATTEMPTS {
+                    s.recent_attempts.pop_front();
+                }
+                s.recent_attempts.push_back(std::time::Instant::now());
+            });
             let attempt = tokio::select! {
                 r = connection::connect(&self.access, tls.clone(), self.hello()) => Some(r),
                 c = control.recv() => match c {

@@ -1,5 +1,6 @@
 //! The end-to-end test harness: real slapd, real PostgreSQL and SQLite, the real server
 //! started in-process on port 0 (or as its binary), and the real agent.
+#![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps: that is its job
 
 pub mod agent;
 pub mod api;
@@ -12,6 +13,9 @@ pub mod raw;
 pub mod server;
 pub mod slapd;
 pub mod sync;
+
+/// `#[engines] async fn name(engine: Engine)`: the test `name::sqlite` and `name::postgres`.
+pub use adc_e2e_macros::engines;
 
 use std::time::Duration;
 
@@ -32,22 +36,4 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Generates an engine-parametrised test: `name::sqlite` and `name::postgres`.
-#[macro_export]
-macro_rules! both_engines {
-    ($(#[$m:meta])* async fn $name:ident($engine:ident: Engine) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[allow(unused_imports)]
-            use $crate::engine::Engine;
-            async fn run($engine: $crate::engine::Engine) $body
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { run($crate::engine::Engine::Sqlite).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { run($crate::engine::Engine::Postgres).await }
-        }
-    };
 }
