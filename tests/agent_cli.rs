@@ -54,23 +54,60 @@ async fn adc_check_reports_each_step_against_the_real_directory_and_server(engin
     let api = server.admin().await;
     let (id, secret) = api.add_sync("head office").await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("  dry-run: true\n")).unwrap();
+    std::fs::write(
+        dir.path().join("adc.yaml"),
+        ldap.adc_yaml("  dry-run: true\n"),
+    )
+    .unwrap();
 
-    let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &format!("{id}:{secret}"), &["check"]));
+    let (code, out, err) = output(adc(
+        dir.path(),
+        &server.agent_addr(),
+        &format!("{id}:{secret}"),
+        &["check"],
+    ));
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[0].starts_with("[ok]") && lines[0].contains("adc.yaml"), "{out}");
-    assert!(lines[1].starts_with("[ok]") && lines[1].contains(&format!("bound as `{}`", slapd::READONLY_DN)), "{out}");
-    assert!(lines[2].starts_with("[ok]") && lines[2].contains("3 entries match (objectClass=inetOrgPerson)"), "{out}");
-    assert!(lines[3].starts_with("[ok]") && lines[3].contains("authenticated as synchronization \"head office\""), "{out}");
-    assert!(!out.contains(&secret) && !err.contains(&secret) && !out.contains(slapd::READONLY_PASSWORD));
+    assert!(
+        lines[0].starts_with("[ok]") && lines[0].contains("adc.yaml"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("[ok]")
+            && lines[1].contains(&format!("bound as `{}`", slapd::READONLY_DN)),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("[ok]")
+            && lines[2].contains("3 entries match (objectClass=inetOrgPerson)"),
+        "{out}"
+    );
+    assert!(
+        lines[3].starts_with("[ok]")
+            && lines[3].contains("authenticated as synchronization \"head office\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&secret) && !err.contains(&secret) && !out.contains(slapd::READONLY_PASSWORD)
+    );
 
     // The wrong secret fails at the last step, with the reason.
-    let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &format!("{id}:wrong"), &["check"]));
+    let (code, out, err) = output(adc(
+        dir.path(),
+        &server.agent_addr(),
+        &format!("{id}:wrong"),
+        &["check"],
+    ));
     assert_eq!(code, 1);
-    assert!(out.lines().last().unwrap().starts_with("[FAIL] server"), "{out}");
-    assert!(err.contains("401") && err.contains("AD_CONNECT_AUTH"), "{err}");
+    assert!(
+        out.lines().last().unwrap().starts_with("[FAIL] server"),
+        "{out}"
+    );
+    assert!(
+        err.contains("401") && err.contains("AD_CONNECT_AUTH"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "one-line reason: {err}");
 }
 
@@ -150,14 +187,28 @@ fn adc_run_without_server_settings_exits_with_a_one_line_reason() {
 
 // Engine-independent: run once, on SQLite.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn adc_run_reloads_on_sighup_keeps_the_old_file_when_the_new_is_broken_and_exits_0_on_sigterm() {
+async fn adc_run_reloads_on_sighup_keeps_the_old_file_when_the_new_is_broken_and_exits_0_on_sigterm()
+ {
     let server = TestServer::start(Engine::Sqlite).await;
     let api = server.admin().await;
     let (id, secret) = api.add_sync("corp").await;
     let dir = tempfile::tempdir().unwrap();
-    let yaml = |v: &str| format!("settings:\n  dry-run: {v}\nbackend:\n  ldap:\n    addr: ldap://127.0.0.1:1\n    base_dn: dc=x\n");
+    let yaml = |v: &str| {
+        format!(
+            "settings:\n  dry-run: {v}\nbackend:\n  ldap:\n    addr: ldap://127.0.0.1:1\n    base_dn: dc=x\n"
+        )
+    };
     std::fs::write(dir.path().join("adc.yaml"), yaml("true")).unwrap();
-    let mut agent = Proc::spawn(adc(dir.path(), &server.agent_addr(), &format!("{id}:{secret}"), &[]), dir.path(), "adc");
+    let mut agent = Proc::spawn(
+        adc(
+            dir.path(),
+            &server.agent_addr(),
+            &format!("{id}:{secret}"),
+            &[],
+        ),
+        dir.path(),
+        "adc",
+    );
 
     let first = eventually(Duration::from_secs(20), "the agent to connect", || async {
         api.agents(&id).await.first().cloned()
@@ -168,12 +219,23 @@ async fn adc_run_reloads_on_sighup_keeps_the_old_file_when_the_new_is_broken_and
     std::fs::write(dir.path().join("adc.yaml"), yaml("sometimes")).unwrap();
     agent.signal(Signal::SIGHUP);
     eventually(Duration::from_secs(10), "the reload error", || async {
-        agent.stderr().contains("reload failed, keeping the previous configuration").then_some(())
+        agent
+            .stderr()
+            .contains("reload failed, keeping the previous configuration")
+            .then_some(())
     })
     .await;
-    assert!(agent.stderr().contains("adc.yaml:2:12"), "{}", agent.stderr());
+    assert!(
+        agent.stderr().contains("adc.yaml:2:12"),
+        "{}",
+        agent.stderr()
+    );
     let now = api.agents(&id).await;
-    assert_eq!((now.len(), &now[0]["id"]), (1, &first["id"]), "still connected on the same connection");
+    assert_eq!(
+        (now.len(), &now[0]["id"]),
+        (1, &first["id"]),
+        "still connected on the same connection"
+    );
     assert_eq!(now[0]["settings"]["dry-run"], true);
 
     std::fs::write(dir.path().join("adc.yaml"), yaml("false")).unwrap();
@@ -184,10 +246,17 @@ async fn adc_run_reloads_on_sighup_keeps_the_old_file_when_the_new_is_broken_and
     .await;
 
     agent.signal(Signal::SIGTERM);
-    assert_eq!(agent.wait(Duration::from_secs(10)).await, 0, "SIGTERM exits 0: {}", agent.stderr());
-    eventually(Duration::from_secs(10), "the agent to leave the list", || async {
-        api.agents(&id).await.is_empty().then_some(())
-    })
+    assert_eq!(
+        agent.wait(Duration::from_secs(10)).await,
+        0,
+        "SIGTERM exits 0: {}",
+        agent.stderr()
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the agent to leave the list",
+        || async { api.agents(&id).await.is_empty().then_some(()) },
+    )
     .await;
 }
 
@@ -209,20 +278,39 @@ async fn adc_imp_runs_one_sync_prints_the_summary_and_exits_with_its_outcome(eng
     std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
     let auth = format!("{id}:{secret}");
 
-    let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp", "--dry-run"]));
+    let (code, out, err) = output(adc(
+        dir.path(),
+        &server.agent_addr(),
+        &auth,
+        &["imp", "--dry-run"],
+    ));
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.lines().next().unwrap().ends_with("succeeded"), "{out}");
     assert_eq!(count_in(&out, "created"), 7, "the plan: {out}");
     let (_, users) = api.get("/api/v1/users").await;
-    assert!(users["users"].as_array().unwrap().is_empty(), "a dry run applies nothing");
+    assert!(
+        users["users"].as_array().unwrap().is_empty(),
+        "a dry run applies nothing"
+    );
 
     let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.lines().next().unwrap().ends_with("succeeded"), "{out}");
-    assert_eq!((count_in(&out, "read"), count_in(&out, "created")), (7, 7), "{out}");
-    let (_, runs) = api.get(&format!("/api/v1/synchronizations/{id}/runs")).await;
+    assert_eq!(
+        (count_in(&out, "read"), count_in(&out, "created")),
+        (7, 7),
+        "{out}"
+    );
+    let (_, runs) = api
+        .get(&format!("/api/v1/synchronizations/{id}/runs"))
+        .await;
     assert_eq!(runs[0]["trigger"], "agent");
-    assert!(runs[0]["triggered_by"].as_str().unwrap().starts_with("adc imp on "));
+    assert!(
+        runs[0]["triggered_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("adc imp on ")
+    );
 
     let (code, out, _) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
     assert_eq!(code, 0);
@@ -233,7 +321,10 @@ async fn adc_imp_runs_one_sync_prints_the_summary_and_exits_with_its_outcome(eng
     assert_eq!(code, 1, "{out}");
     assert!(out.lines().next().unwrap().ends_with("failed"), "{out}");
     let last = err.trim().lines().last().unwrap();
-    assert!(last.starts_with("adc: the run failed") && last.contains("cannot connect"), "one-line reason last: {err}");
+    assert!(
+        last.starts_with("adc: the run failed") && last.contains("cannot connect"),
+        "one-line reason last: {err}"
+    );
 }
 
 /// Runs `inner` with a terminal for its output (util-linux `script`, in every Debian):
@@ -274,15 +365,25 @@ async fn adc_imp_on_a_terminal_shows_how_many_entries_it_has_read() {
 
     let (code, screen) = on_terminal(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
     assert_eq!(code, 0, "{screen}");
-    let progress = screen.find("\rread 7 entries").unwrap_or_else(|| panic!("the count read: {screen:?}"));
-    let summary = screen.find("created").unwrap_or_else(|| panic!("the summary: {screen:?}"));
-    assert!(progress < summary, "the count while reading, then the summary: {screen:?}");
+    let progress = screen
+        .find("\rread 7 entries")
+        .unwrap_or_else(|| panic!("the count read: {screen:?}"));
+    let summary = screen
+        .find("created")
+        .unwrap_or_else(|| panic!("the summary: {screen:?}"));
+    assert!(
+        progress < summary,
+        "the count while reading, then the summary: {screen:?}"
+    );
 
     // Piped (a script, a scheduler): the summary alone, no carriage returns.
     let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(count_in(&out, "unchanged"), 7, "{out}");
-    assert!(!err.contains('\r') && !out.contains('\r'), "no progress display on a pipe: {err:?}");
+    assert!(
+        !err.contains('\r') && !out.contains('\r'),
+        "no progress display on a pipe: {err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

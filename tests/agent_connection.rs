@@ -2,10 +2,10 @@
 //! list, rotation and deletion, and peers that misbehave.
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
-use adc_e2e::engine::Engine;
-use adc_e2e::engines;
 use adc_e2e::certs;
+use adc_e2e::engine::Engine;
 use adc_e2e::engine::TestDb;
+use adc_e2e::engines;
 use adc_e2e::eventually;
 use adc_e2e::server::TestServer;
 use adc_server::config::TlsFiles;
@@ -35,13 +35,22 @@ async fn an_agent_connects_over_tls_and_is_listed_until_it_leaves(engine: Engine
     let dir = tempfile::tempdir().unwrap();
     let cert = certs::self_signed(dir.path());
     let ca = cert.ca.clone();
-    let server = TestServer::start_with(db, |c| c.tls = Some(TlsFiles { cert: cert.cert, key: cert.key })).await;
+    let server = TestServer::start_with(db, |c| {
+        c.tls = Some(TlsFiles {
+            cert: cert.cert,
+            key: cert.key,
+        })
+    })
+    .await;
     assert!(server.base_url().starts_with("https://"));
     let api = server.admin().await;
     let (id, secret) = api.add_sync("corp").await;
     assert!(api.agents(&id).await.is_empty());
 
-    let mut agent = TestAgent::start(AgentSetup { extra_ca: Some(ca), ..setup(&server, &id, &secret) });
+    let mut agent = TestAgent::start(AgentSetup {
+        extra_ca: Some(ca),
+        ..setup(&server, &id, &secret)
+    });
     assert_eq!(agent.connected().await, "corp");
     let agents = api.agents(&id).await;
     assert_eq!(agents.len(), 1, "{agents:?}");
@@ -50,14 +59,19 @@ async fn an_agent_connects_over_tls_and_is_listed_until_it_leaves(engine: Engine
     assert_eq!(a["agent_version"], adc_agent::VERSION);
     assert_eq!(a["protocol_version"], 1);
     assert!(a["connected_at"].is_string() && a["last_heartbeat_at"].is_string());
-    assert_eq!(a["settings"]["dry-run"], true, "the agent's own settings are shown");
+    assert_eq!(
+        a["settings"]["dry-run"], true,
+        "the agent's own settings are shown"
+    );
     let (_, one) = api.get(&format!("/api/v1/synchronizations/{id}")).await;
     assert_eq!(one["agents_connected"], 1);
 
     agent.stop().await.expect("a stopped agent exits cleanly");
-    eventually(Duration::from_secs(10), "the agent to leave the list", || async {
-        api.agents(&id).await.is_empty().then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the agent to leave the list",
+        || async { api.agents(&id).await.is_empty().then_some(()) },
+    )
     .await;
 }
 
@@ -67,10 +81,18 @@ async fn an_agent_that_does_not_trust_the_certificate_does_not_connect() {
     let db = TestDb::new(Engine::Sqlite).await;
     let dir = tempfile::tempdir().unwrap();
     let cert = certs::self_signed(dir.path());
-    let server = TestServer::start_with(db, |c| c.tls = Some(TlsFiles { cert: cert.cert, key: cert.key })).await;
+    let server = TestServer::start_with(db, |c| {
+        c.tls = Some(TlsFiles {
+            cert: cert.cert,
+            key: cert.key,
+        })
+    })
+    .await;
     let id = uuid::Uuid::new_v4().to_string();
     let mut agent = TestAgent::start(setup(&server, &id, "whatever"));
-    let err = agent.wait_for("a TLS failure", |s| s.last_error.clone()).await;
+    let err = agent
+        .wait_for("a TLS failure", |s| s.last_error.clone())
+        .await;
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     assert!(agent.status.borrow().connected_to.is_none());
 }
@@ -82,46 +104,69 @@ async fn a_wrong_secret_is_refused_with_a_clear_message_and_retried_with_backoff
     let api = server.admin().await;
     let (id, _) = api.add_sync("corp").await;
     let mut agent = TestAgent::start(setup(&server, &id, "not-the-secret"));
-    let err = agent.wait_for("the refusal", |s| s.last_error.clone()).await;
-    assert!(err.contains("401") && err.contains("AD_CONNECT_AUTH"), "{err}");
+    let err = agent
+        .wait_for("the refusal", |s| s.last_error.clone())
+        .await;
+    assert!(
+        err.contains("401") && err.contains("AD_CONNECT_AUTH"),
+        "{err}"
+    );
     // Backoff: the delays before the second, third and fourth attempts are at least
     // 1 s, 1 s (of 1-2 s) and 2 s (of 2-4 s); a retry storm would show gaps of
     // milliseconds. A slow machine only makes the gaps longer.
     let times = agent
         .wait_for("four connection attempts", |s| {
-            (s.recent_attempts.len() >= 4).then(|| s.recent_attempts.iter().copied().collect::<Vec<_>>())
+            (s.recent_attempts.len() >= 4)
+                .then(|| s.recent_attempts.iter().copied().collect::<Vec<_>>())
         })
         .await;
     let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
     for (gap, least) in gaps.iter().zip([1000, 1000, 2000]) {
-        assert!(*gap >= Duration::from_millis(least), "attempts {gaps:?} apart; expected at least 1 s, 1 s, 2 s");
+        assert!(
+            *gap >= Duration::from_millis(least),
+            "attempts {gaps:?} apart; expected at least 1 s, 1 s, 2 s"
+        );
     }
     assert!(api.agents(&id).await.is_empty());
 
     // An unknown Application ID gets the same answer.
     let mut stranger = TestAgent::start(setup(&server, &uuid::Uuid::new_v4().to_string(), "x"));
-    let err2 = stranger.wait_for("the refusal", |s| s.last_error.clone()).await;
-    assert_eq!(err, err2, "the answer must not reveal whether the Application ID exists");
+    let err2 = stranger
+        .wait_for("the refusal", |s| s.last_error.clone())
+        .await;
+    assert_eq!(
+        err, err2,
+        "the answer must not reveal whether the Application ID exists"
+    );
 }
 
 #[engines]
-async fn rotating_the_secret_disconnects_the_agent_and_the_old_secret_stops_working(engine: Engine) {
+async fn rotating_the_secret_disconnects_the_agent_and_the_old_secret_stops_working(
+    engine: Engine,
+) {
     let server = TestServer::start(engine).await;
     let api = server.admin().await;
     let (id, old) = api.add_sync("corp").await;
     let mut agent = TestAgent::start(setup(&server, &id, &old));
     agent.connected().await;
 
-    let (s, rotated) = api.post(&format!("/api/v1/synchronizations/{id}/secret"), json!({})).await;
+    let (s, rotated) = api
+        .post(&format!("/api/v1/synchronizations/{id}/secret"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     let new = rotated["secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     let (_, read) = api.get(&format!("/api/v1/synchronizations/{id}")).await;
-    assert!(!read.to_string().contains(&new), "the new secret is shown only once");
+    assert!(
+        !read.to_string().contains(&new),
+        "the new secret is shown only once"
+    );
 
     let err = agent
         .wait_for("the server to refuse the old secret", |s| {
-            s.last_error.clone().filter(|e| e.contains("401") && s.connected_to.is_none())
+            s.last_error
+                .clone()
+                .filter(|e| e.contains("401") && s.connected_to.is_none())
         })
         .await;
     assert!(err.contains("AD_CONNECT_AUTH"), "{err}");
@@ -141,14 +186,17 @@ async fn deleting_a_synchronization_disconnects_its_agents(engine: Engine) {
     agent.connected().await;
     let (s, _) = api.delete(&format!("/api/v1/synchronizations/{id}")).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let err = agent.wait_for("the disconnect", |s| s.last_error.clone()).await;
+    let err = agent
+        .wait_for("the disconnect", |s| s.last_error.clone())
+        .await;
     assert!(err.contains("deleted"), "{err}");
 }
 
 #[engines]
 async fn heartbeats_keep_the_agent_fresh_and_settings_reloads_show(engine: Engine) {
     let db = TestDb::new(engine).await;
-    let server = TestServer::start_with(db, |c| c.heartbeat_interval = Duration::from_secs(1)).await;
+    let server =
+        TestServer::start_with(db, |c| c.heartbeat_interval = Duration::from_secs(1)).await;
     let api = server.admin().await;
     let (id, secret) = api.add_sync("corp").await;
     let mut agent = TestAgent::start(setup(&server, &id, &secret));
@@ -163,21 +211,45 @@ async fn heartbeats_keep_the_agent_fresh_and_settings_reloads_show(engine: Engin
     assert_eq!(later["id"], first["id"], "the same connection");
 
     // A broken adc.yaml is reported and the old one kept.
-    std::fs::write(&agent.config_path, MINIMAL_YAML.replace("dry-run", "dry-runn")).unwrap();
+    std::fs::write(
+        &agent.config_path,
+        MINIMAL_YAML.replace("dry-run", "dry-runn"),
+    )
+    .unwrap();
     agent.reload().await;
-    let err = agent.wait_for("the reload error", |s| s.last_reload_error.clone()).await;
-    assert!(err.contains("adc.yaml:2:3") && err.contains("dry-runn"), "{err}");
+    let err = agent
+        .wait_for("the reload error", |s| s.last_reload_error.clone())
+        .await;
+    assert!(
+        err.contains("adc.yaml:2:3") && err.contains("dry-runn"),
+        "{err}"
+    );
     assert_eq!(api.agents(&id).await[0]["settings"]["dry-run"], true);
-    assert!(agent.status.borrow().connected_to.is_some(), "still connected");
+    assert!(
+        agent.status.borrow().connected_to.is_some(),
+        "still connected"
+    );
 
-    std::fs::write(&agent.config_path, MINIMAL_YAML.replace("dry-run: true", "dry-run: false")).unwrap();
+    std::fs::write(
+        &agent.config_path,
+        MINIMAL_YAML.replace("dry-run: true", "dry-run: false"),
+    )
+    .unwrap();
     agent.reload().await;
-    agent.wait_for("the reload", |s| (s.reloads == 1).then_some(())).await;
-    eventually(Duration::from_secs(10), "the new settings on the server", || async {
-        (api.agents(&id).await[0]["settings"]["dry-run"] == false).then_some(())
-    })
+    agent
+        .wait_for("the reload", |s| (s.reloads == 1).then_some(()))
+        .await;
+    eventually(
+        Duration::from_secs(10),
+        "the new settings on the server",
+        || async { (api.agents(&id).await[0]["settings"]["dry-run"] == false).then_some(()) },
+    )
     .await;
-    assert_eq!(api.agents(&id).await[0]["id"], first["id"], "reloading does not reconnect");
+    assert_eq!(
+        api.agents(&id).await[0]["id"],
+        first["id"],
+        "reloading does not reconnect"
+    );
 }
 
 /// A raw WebSocket peer with valid credentials, sending what a broken or hostile
@@ -218,11 +290,15 @@ async fn last_words(ws: &mut adc_agent::connection::Socket) -> (Option<Value>, O
 
 // Engine-independent: run once, on SQLite.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_oversized_or_incompatible_messages_close_with_a_reason_and_the_server_carries_on() {
+async fn malformed_oversized_or_incompatible_messages_close_with_a_reason_and_the_server_carries_on()
+ {
     let server = TestServer::start(Engine::Sqlite).await;
     let api = server.admin().await;
     let (id, secret) = api.add_sync("corp").await;
-    let hello = |v: u32| json!({"type": "hello", "protocol_version": v, "agent_version": "x", "hostname": "h"}).to_string();
+    let hello = |v: u32| {
+        json!({"type": "hello", "protocol_version": v, "agent_version": "x", "hostname": "h"})
+            .to_string()
+    };
 
     let mut ws = raw_peer(&server, &id, &secret).await;
     ws.send(Message::Text(hello(99).into())).await.unwrap();
@@ -232,7 +308,9 @@ async fn malformed_oversized_or_incompatible_messages_close_with_a_reason_and_th
     assert!(err["message"].as_str().unwrap().contains("99"), "{err}");
 
     let mut ws = raw_peer(&server, &id, &secret).await;
-    ws.send(Message::Text("{\"type\": \"hello\", ".into())).await.unwrap();
+    ws.send(Message::Text("{\"type\": \"hello\", ".into()))
+        .await
+        .unwrap();
     let (err, code) = last_words(&mut ws).await;
     assert_eq!(err.unwrap()["code"], "malformed_message");
     assert_eq!(code, Some(1007));
@@ -241,28 +319,48 @@ async fn malformed_oversized_or_incompatible_messages_close_with_a_reason_and_th
     ws.send(Message::Text(hello(1).into())).await.unwrap();
     let welcome = ws.next().await.unwrap().unwrap();
     assert!(welcome.to_text().unwrap().contains("welcome"));
-    ws.send(Message::Text(json!({"type": "launch_missiles"}).to_string().into())).await.unwrap();
+    ws.send(Message::Text(
+        json!({"type": "launch_missiles"}).to_string().into(),
+    ))
+    .await
+    .unwrap();
     let (err, _) = last_words(&mut ws).await;
     assert_eq!(err.unwrap()["code"], "malformed_message");
 
     let mut ws = raw_peer(&server, &id, &secret).await;
     ws.send(Message::Text(hello(1).into())).await.unwrap();
     let _welcome = ws.next().await;
-    let huge = format!("{{\"type\":\"heartbeat\",\"pad\":\"{}\"}}", "x".repeat(5 * 1024 * 1024));
+    let huge = format!(
+        "{{\"type\":\"heartbeat\",\"pad\":\"{}\"}}",
+        "x".repeat(5 * 1024 * 1024)
+    );
     let _ = ws.send(Message::Text(huge.into())).await;
     let (_, code) = last_words(&mut ws).await;
     // The server stops reading at the frame header and closes with 1009; the
     // kernel may turn the unread rest into a reset that overtakes the close frame.
-    assert!(code.is_none() || code == Some(1009), "closed as too big, not {code:?}");
-    assert!(ws.next().await.is_none_or(|r| r.is_err()), "the connection is gone");
+    assert!(
+        code.is_none() || code == Some(1009),
+        "closed as too big, not {code:?}"
+    );
+    assert!(
+        ws.next().await.is_none_or(|r| r.is_err()),
+        "the connection is gone"
+    );
 
     let mut ws = raw_peer(&server, &id, &secret).await;
-    ws.send(Message::Text(json!({"type": "heartbeat"}).to_string().into())).await.unwrap();
+    ws.send(Message::Text(
+        json!({"type": "heartbeat"}).to_string().into(),
+    ))
+    .await
+    .unwrap();
     let (err, _) = last_words(&mut ws).await;
     assert!(err.unwrap()["message"].as_str().unwrap().contains("hello"));
 
     // None of that hurt the server or left a phantom agent behind.
-    eventually(Duration::from_secs(10), "no agent listed", || async { api.agents(&id).await.is_empty().then_some(()) }).await;
+    eventually(Duration::from_secs(10), "no agent listed", || async {
+        api.agents(&id).await.is_empty().then_some(())
+    })
+    .await;
     let (s, _) = api.get("/api/v1/synchronizations").await;
     assert_eq!(s, StatusCode::OK);
 }
@@ -275,7 +373,9 @@ async fn a_server_shutting_down_tells_its_agents_and_stops_cleanly(engine: Engin
     let mut agent = TestAgent::start(setup(&server, &id, &secret));
     agent.connected().await;
     server.stop().await;
-    let err = agent.wait_for("the shutdown notice", |s| s.last_error.clone()).await;
+    let err = agent
+        .wait_for("the shutdown notice", |s| s.last_error.clone())
+        .await;
     assert!(err.contains("shutting down"), "{err}");
 }
 
@@ -289,7 +389,9 @@ async fn an_agent_reconnects_by_itself_when_the_server_comes_back() {
     let mut agent = TestAgent::start(setup(&server, &id, &secret));
     agent.connected().await;
     let db = server.stop().await;
-    agent.wait_for("the disconnect", |s| s.connected_to.is_none().then_some(())).await;
+    agent
+        .wait_for("the disconnect", |s| s.connected_to.is_none().then_some(()))
+        .await;
 
     let server = TestServer::start_on(db, &addr, |_| {}).await;
     assert_eq!(agent.connected().await, "corp");

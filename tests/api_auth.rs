@@ -11,25 +11,54 @@ use serde_json::json;
 async fn wrong_password_and_unknown_email_get_the_same_answer(engine: Engine) {
     let server = TestServer::start(engine).await;
     let api = server.anonymous();
-    let (s1, b1) = api.post("/api/v1/auth/login", json!({"email": ADMIN_EMAIL, "password": "wrong"})).await;
-    let (s2, b2) = api.post("/api/v1/auth/login", json!({"email": "nobody@example.com", "password": "wrong"})).await;
-    assert_eq!((s1, s2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
-    assert_eq!(b1, b2, "the answer must not reveal whether the e-mail exists");
+    let (s1, b1) = api
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": "wrong"}),
+        )
+        .await;
+    let (s2, b2) = api
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "nobody@example.com", "password": "wrong"}),
+        )
+        .await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(
+        b1, b2,
+        "the answer must not reveal whether the e-mail exists"
+    );
     assert_eq!(b1["error"]["message"], "wrong e-mail or password");
     // A malformed body never quotes the password back (DESIGN §8.1).
-    let (s, b) = api.post("/api/v1/auth/login", json!({"email": ADMIN_EMAIL, "password": 987654321})).await;
-    assert_eq!((s, error_code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
+    let (s, b) = api
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": 987654321}),
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
     assert!(!b.to_string().contains("987654321"), "{b}");
     // Still nothing is reachable without a session.
     let (s, b) = api.get("/api/v1/synchronizations").await;
-    assert_eq!((s, error_code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    assert_eq!(
+        (s, error_code(&b)),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
 }
 
 #[engines]
 async fn a_session_shows_who_is_signed_in_and_logout_ends_it(engine: Engine) {
     let server = TestServer::start(engine).await;
     // E-mail addresses are matched case-insensitively.
-    let api = server.sign_in(&ADMIN_EMAIL.to_uppercase(), ADMIN_PASSWORD).await;
+    let api = server
+        .sign_in(&ADMIN_EMAIL.to_uppercase(), ADMIN_PASSWORD)
+        .await;
     let (s, me) = api.get("/api/v1/me").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(me["name"], ADMIN_EMAIL);
@@ -47,7 +76,10 @@ async fn a_session_shows_who_is_signed_in_and_logout_ends_it(engine: Engine) {
 async fn state_changing_requests_without_the_csrf_token_are_refused() {
     let server = TestServer::start(Engine::Sqlite).await;
     let api = server.admin().await;
-    let (s, b) = api.without_csrf().post("/api/v1/synchronizations", json!({"name": "corp"})).await;
+    let (s, b) = api
+        .without_csrf()
+        .post("/api/v1/synchronizations", json!({"name": "corp"}))
+        .await;
     assert_eq!((s, error_code(&b)), (StatusCode::FORBIDDEN, "forbidden"));
     // Nothing was created.
     let (_, list) = api.get("/api/v1/synchronizations").await;
@@ -57,19 +89,31 @@ async fn state_changing_requests_without_the_csrf_token_are_refused() {
     assert_eq!(s, StatusCode::OK);
 }
 
-// Engine-independent: run once, on SQLite.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn errors_share_one_shape_and_every_response_carries_a_request_id() {
-    let server = TestServer::start(Engine::Sqlite).await;
+#[engines]
+async fn errors_share_one_shape_and_every_response_carries_a_request_id(engine: Engine) {
+    let server = TestServer::start(engine).await;
     let api = server.admin().await;
     let (s, b) = api.get("/api/v1/no-such-thing").await;
     assert_eq!((s, error_code(&b)), (StatusCode::NOT_FOUND, "not_found"));
     let (s, b) = api.get("/api/v1/synchronizations/not-a-uuid").await;
-    assert_eq!((s, error_code(&b)), (StatusCode::BAD_REQUEST, "bad_request"));
-    let (s, b) = api.get(&format!("/api/v1/synchronizations/{}", uuid::Uuid::new_v4())).await;
+    assert_eq!(
+        (s, error_code(&b)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    let (s, b) = api
+        .get(&format!(
+            "/api/v1/synchronizations/{}",
+            uuid::Uuid::new_v4()
+        ))
+        .await;
     assert_eq!((s, error_code(&b)), (StatusCode::NOT_FOUND, "not_found"));
-    let (s, b) = api.post("/api/v1/synchronizations", json!({"name": 5})).await;
-    assert_eq!((s, error_code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
+    let (s, b) = api
+        .post("/api/v1/synchronizations", json!({"name": 5}))
+        .await;
+    assert_eq!(
+        (s, error_code(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
+    );
 
     let http = reqwest::Client::new();
     let resp = http
@@ -84,16 +128,35 @@ async fn errors_share_one_shape_and_every_response_carries_a_request_id() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(error_code(&body), "bad_request");
 
-    let resp = http.get(format!("{}/healthz", server.base_url())).send().await.unwrap();
+    let resp = http
+        .get(format!("{}/healthz", server.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = http.get(format!("{}/readyz", server.base_url())).send().await.unwrap();
+    let resp = http
+        .get(format!("{}/readyz", server.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let ready: serde_json::Value = resp.json().await.unwrap();
-    let expected = if engine == Engine::Sqlite { "sqlite" } else { "postgres" };
+    let expected = if engine == Engine::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
     assert_eq!(ready["database"], expected);
     // The placeholder page is served with a CSP that forbids inline script.
-    let resp = http.get(format!("{}/", server.base_url())).send().await.unwrap();
-    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let resp = http
+        .get(format!("{}/", server.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("script-src 'self'"), "{csp}");
 }
 

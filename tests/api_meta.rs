@@ -18,16 +18,26 @@ async fn every_path_in_the_openapi_document_is_served() {
     assert!(paths.len() >= 10, "{}", paths.len());
     let some_id = uuid::Uuid::new_v4().to_string();
     for (path, item) in paths {
-        for method in item.as_object().unwrap().keys().filter(|k| *k != "parameters") {
+        for method in item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "parameters")
+        {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let url = format!("/api/v1{}", path.replace("{id}", &some_id));
-            let body = (m == Method::POST || m == Method::PATCH).then(|| Value::Object(Default::default()));
+            let body = (m == Method::POST || m == Method::PATCH)
+                .then(|| Value::Object(Default::default()));
             let (status, answer) = admin.call(m.clone(), &url, body).await;
             // A documented route is routed: never the fallback or a wrong method. (The
             // logout probe ends the session; later probes then get 401, still routed.)
             let unrouted = status == StatusCode::METHOD_NOT_ALLOWED
-                || (status == StatusCode::NOT_FOUND && answer["error"]["message"] == "route not found");
-            assert!(!unrouted, "{m} {path} is documented but not served ({status}: {answer})");
+                || (status == StatusCode::NOT_FOUND
+                    && answer["error"]["message"] == "route not found");
+            assert!(
+                !unrouted,
+                "{m} {path} is documented but not served ({status}: {answer})"
+            );
         }
     }
 }
@@ -38,7 +48,12 @@ async fn metrics_count_requests_by_route_and_agent_refusals(engine: Engine) {
     let api = server.admin().await;
     let (id, _) = api.add_sync("corp").await;
     api.get(&format!("/api/v1/synchronizations/{id}")).await;
-    let text = reqwest::get(format!("{}/metrics", server.base_url())).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(format!("{}/metrics", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         text.contains(r#"adc_http_requests_total{method="GET",route="/api/v1/synchronizations/{id}",status="200"} 1"#),
         "{text}"

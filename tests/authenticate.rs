@@ -50,7 +50,9 @@ async fn auth(api: &adc_e2e::api::Api, username: &str, password: &str) -> (Statu
 }
 
 #[engines]
-async fn a_right_password_is_accepted_and_a_wrong_one_or_unknown_user_gets_the_same_401(engine: Engine) {
+async fn a_right_password_is_accepted_and_a_wrong_one_or_unknown_user_gets_the_same_401(
+    engine: Engine,
+) {
     let (f, api) = setup(engine, |_| {}).await;
     let (s, ok) = auth(&api, "user00001@example.com", "pw-1-secret").await;
     assert_eq!(s, StatusCode::OK, "{ok}");
@@ -58,23 +60,59 @@ async fn a_right_password_is_accepted_and_a_wrong_one_or_unknown_user_gets_the_s
     assert_eq!(ok["user"]["username"], "user00001@example.com");
     assert_eq!(ok["user"]["display_name"], "Given1 Surname1");
     let (s, ok) = auth(&api, "USER00002@example.com", "pw-2-secret").await;
-    assert_eq!(s, StatusCode::OK, "usernames match case-insensitively: {ok}");
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "usernames match case-insensitively: {ok}"
+    );
 
     let (s1, wrong) = auth(&api, "user00001@example.com", "pw-2-secret").await;
     let (s2, unknown) = auth(&api, "nobody@example.com", "pw-1-secret").await;
-    assert_eq!((s1, s2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
     assert_eq!(wrong, unknown, "the same answer for both");
     assert_eq!(wrong["error"]["message"], "wrong username or password");
 
-    let (s, b) = api.post("/api/v1/authenticate", json!({"username": "user00001@example.com", "password": 424242424})).await;
+    let (s, b) = api
+        .post(
+            "/api/v1/authenticate",
+            json!({"username": "user00001@example.com", "password": 424242424}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert!(!b.to_string().contains("424242424"), "a malformed body never quotes the password: {b}");
+    assert!(
+        !b.to_string().contains("424242424"),
+        "a malformed body never quotes the password: {b}"
+    );
     let (s, b) = auth(&api, "user00001@example.com", "").await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "an empty password is refused before any bind: {b}");
-    let (s, _) = f.api.post("/api/v1/authenticate", json!({"username": "user00001@example.com", "password": "pw-1-secret"})).await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "an empty password is refused before any bind: {b}"
+    );
+    let (s, _) = f
+        .api
+        .post(
+            "/api/v1/authenticate",
+            json!({"username": "user00001@example.com", "password": "pw-1-secret"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "a web session may not use it");
-    let (_, plain) = f.api.post("/api/v1/tokens", json!({"name": "plain", "role": "system-admin"})).await;
-    let (s, _) = auth(&f.api.with_token(plain["secret"].as_str().unwrap()), "user00001@example.com", "pw-1-secret").await;
+    let (_, plain) = f
+        .api
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "plain", "role": "system-admin"}),
+        )
+        .await;
+    let (s, _) = auth(
+        &f.api.with_token(plain["secret"].as_str().unwrap()),
+        "user00001@example.com",
+        "pw-1-secret",
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "nor a token without the right");
 }
 

@@ -3,8 +3,8 @@
 
 use adc_e2e::api::Api;
 use adc_e2e::engine::Engine;
-use adc_e2e::engines;
 use adc_e2e::engine::TestDb;
+use adc_e2e::engines;
 use adc_e2e::eventually;
 use adc_e2e::process::{Proc, clean_command, start_server_binary};
 use nix::sys::signal::Signal;
@@ -88,12 +88,20 @@ async fn no_secret_appears_in_any_log_after_a_create_connect_rotate_cycle(engine
         "server",
     )
     .await;
-    let mut api = Api::new(reqwest::Client::builder().cookie_store(true).build().unwrap(), base.clone());
+    let mut api = Api::new(
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        base.clone(),
+    );
     api.login("root@example.com", admin_password).await;
     let (_, me) = api.get("/api/v1/me").await;
     let csrf = me["csrf_token"].as_str().unwrap().to_owned();
     let (id, first_secret) = api.add_sync("corp").await;
-    let (_, token) = api.post("/api/v1/tokens", json!({"name": "ci", "role": "viewer"})).await;
+    let (_, token) = api
+        .post("/api/v1/tokens", json!({"name": "ci", "role": "viewer"}))
+        .await;
     let token = token["secret"].as_str().unwrap().to_owned();
     let (s, _) = api.with_token(&token).get("/api/v1/synchronizations").await;
     assert!(s.is_success());
@@ -113,36 +121,74 @@ async fn no_secret_appears_in_any_log_after_a_create_connect_rotate_cycle(engine
         c
     };
     let mut agent = Proc::spawn(agent_cmd(&first_secret), dir.path(), "agent1");
-    eventually(Duration::from_secs(20), "the agent to connect", || async { (!api.agents(&id).await.is_empty()).then_some(()) }).await;
+    eventually(Duration::from_secs(20), "the agent to connect", || async {
+        (!api.agents(&id).await.is_empty()).then_some(())
+    })
+    .await;
 
     // A pass-through authentication carries a password through server and agent.
-    let (_, authn) = api.post("/api/v1/tokens", json!({"name": "cloud", "role": "viewer", "can_authenticate": true})).await;
+    let (_, authn) = api
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "cloud", "role": "viewer", "can_authenticate": true}),
+        )
+        .await;
     let authn = authn["secret"].as_str().unwrap().to_owned();
     let user_password = "end-user-password-31337";
     let (s, b) = api
         .with_token(&authn)
-        .post("/api/v1/authenticate", json!({"username": "someone@example.com", "password": user_password}))
+        .post(
+            "/api/v1/authenticate",
+            json!({"username": "someone@example.com", "password": user_password}),
+        )
         .await;
     assert_eq!(s, reqwest::StatusCode::UNAUTHORIZED, "{b}");
-    let (_, rotated) = api.post(&format!("/api/v1/synchronizations/{id}/secret"), json!({})).await;
+    let (_, rotated) = api
+        .post(&format!("/api/v1/synchronizations/{id}/secret"), json!({}))
+        .await;
     let second_secret = rotated["secret"].as_str().unwrap().to_owned();
-    eventually(Duration::from_secs(20), "the old secret to be refused", || async {
-        agent.stderr().contains("refused the credentials").then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the old secret to be refused",
+        || async {
+            agent
+                .stderr()
+                .contains("refused the credentials")
+                .then_some(())
+        },
+    )
     .await;
     agent.signal(Signal::SIGTERM);
     assert_eq!(agent.wait(Duration::from_secs(10)).await, 0);
     let mut agent2 = Proc::spawn(agent_cmd(&second_secret), dir.path(), "agent2");
-    eventually(Duration::from_secs(20), "the renewed agent to connect", || async { (!api.agents(&id).await.is_empty()).then_some(()) }).await;
+    eventually(
+        Duration::from_secs(20),
+        "the renewed agent to connect",
+        || async { (!api.agents(&id).await.is_empty()).then_some(()) },
+    )
+    .await;
     agent2.signal(Signal::SIGTERM);
     assert_eq!(agent2.wait(Duration::from_secs(10)).await, 0);
     server.signal(Signal::SIGTERM);
     assert_eq!(server.wait(Duration::from_secs(15)).await, 0);
 
-    let logs = [server.stdout(), server.stderr(), agent.stderr(), agent.stdout(), agent2.stderr(), agent2.stdout()];
+    let logs = [
+        server.stdout(),
+        server.stderr(),
+        agent.stderr(),
+        agent.stdout(),
+        agent2.stderr(),
+        agent2.stdout(),
+    ];
     let all = logs.join("\n");
     // The logs did record the cycle, so finding nothing below means something.
-    for event in ["synchronization added", "agent connected", "secret rotated", "agent refused", "API token created"] {
+    for event in [
+        "synchronization added",
+        "agent connected",
+        "secret rotated",
+        "agent refused",
+        "API token created",
+    ] {
         assert!(all.contains(event), "the log lacks `{event}`");
     }
     for secret in [

@@ -26,43 +26,89 @@ async fn each_setting_of_the_server_wins_over_the_agent_and_is_enforced(engine: 
 
     f.patch_settings(json!({"no-create": true})).await;
     let run = f.run(json!({})).await;
-    assert_eq!(run["settings"]["no-create"], json!({"value": true, "source": "server"}));
-    assert_eq!((run["counts"]["created"].as_u64(), run["counts"]["skipped"].as_u64()), (Some(0), Some(6)), "{run}");
+    assert_eq!(
+        run["settings"]["no-create"],
+        json!({"value": true, "source": "server"})
+    );
+    assert_eq!(
+        (
+            run["counts"]["created"].as_u64(),
+            run["counts"]["skipped"].as_u64()
+        ),
+        (Some(0), Some(6)),
+        "{run}"
+    );
     assert!(f.users("").await.is_empty(), "no-create: nobody created");
-    assert_eq!(outcomes(&f.changes(run["id"].as_str().unwrap(), "").await), vec!["create skipped: no-create"; 6]);
+    assert_eq!(
+        outcomes(&f.changes(run["id"].as_str().unwrap(), "").await),
+        vec!["create skipped: no-create"; 6]
+    );
 
-    f.patch_settings(json!({"no-create": null, "dry-run": true})).await;
+    f.patch_settings(json!({"no-create": null, "dry-run": true}))
+        .await;
     let run = f.run(json!({})).await;
     assert_eq!(run["dry_run"], true);
-    assert_eq!(run["counts"]["created"], 6, "the plan counts what would happen");
+    assert_eq!(
+        run["counts"]["created"], 6,
+        "the plan counts what would happen"
+    );
     assert!(f.users("").await.is_empty(), "dry-run: nothing applied");
-    assert_eq!(outcomes(&f.changes(run["id"].as_str().unwrap(), "").await), vec!["create planned"; 6]);
+    assert_eq!(
+        outcomes(&f.changes(run["id"].as_str().unwrap(), "").await),
+        vec!["create planned"; 6]
+    );
 
-    f.patch_settings(json!({"dry-run": null, "create-as-disabled": true})).await;
+    f.patch_settings(json!({"dry-run": null, "create-as-disabled": true}))
+        .await;
     let run = f.run(json!({})).await;
     assert_eq!(run["counts"]["created"], 6);
-    assert_eq!(f.users("enabled=false").await.len(), 6, "create-as-disabled");
+    assert_eq!(
+        f.users("enabled=false").await.len(),
+        6,
+        "create-as-disabled"
+    );
 
     f.patch_settings(json!({"no-update": true})).await;
     f.slapd.set("user00001", "sn", "Changed").await;
     let run = f.run(json!({})).await;
-    assert_eq!((run["counts"]["updated"].as_u64(), run["counts"]["skipped"].as_u64()), (Some(0), Some(1)), "{run}");
+    assert_eq!(
+        (
+            run["counts"]["updated"].as_u64(),
+            run["counts"]["skipped"].as_u64()
+        ),
+        (Some(0), Some(1)),
+        "{run}"
+    );
     assert_eq!(f.user("user00001@example.com").await["surname"], "Surname1");
 
-    f.patch_settings(json!({"no-update": null, "no-delete": true})).await;
+    f.patch_settings(json!({"no-update": null, "no-delete": true}))
+        .await;
     f.slapd.set("user00002", "employeeType", "inactive").await;
     let run = f.run(json!({})).await;
-    assert_eq!(run["counts"]["updated"], 1, "the held-back update goes through now");
+    assert_eq!(
+        run["counts"]["updated"], 1,
+        "the held-back update goes through now"
+    );
     assert_eq!(f.user("user00001@example.com").await["surname"], "Changed");
-    assert_eq!(outcomes(&f.changes(run["id"].as_str().unwrap(), "operation=disable").await), vec!["disable skipped: no-delete"]);
+    assert_eq!(
+        outcomes(
+            &f.changes(run["id"].as_str().unwrap(), "operation=disable")
+                .await
+        ),
+        vec!["disable skipped: no-delete"]
+    );
     assert_eq!(f.users("").await.len(), 6);
 
-    f.patch_settings(json!({"no-delete": null, "delete-disables": false})).await;
+    f.patch_settings(json!({"no-delete": null, "delete-disables": false}))
+        .await;
     let run = f.run(json!({})).await;
     assert_eq!(run["counts"]["deleted"], 1, "{run}");
     assert_eq!(f.users("").await.len(), 5);
     assert!(f.users("q=user00002").await.is_empty(), "deleted outright");
-    assert_eq!(run["settings"]["delete-disables"], json!({"value": false, "source": "server"}));
+    assert_eq!(
+        run["settings"]["delete-disables"],
+        json!({"value": false, "source": "server"})
+    );
 }
 
 #[engines]
@@ -75,7 +121,11 @@ async fn a_dry_run_requested_for_one_run_applies_nothing_and_reports_everything(
     assert_eq!(run["dry_run"], true);
     assert_eq!(run["settings"]["dry-run"]["value"], true);
     let c = &run["counts"];
-    assert_eq!((c["updated"].as_u64(), c["disabled"].as_u64()), (Some(1), Some(1)), "{run}");
+    assert_eq!(
+        (c["updated"].as_u64(), c["disabled"].as_u64()),
+        (Some(1), Some(1)),
+        "{run}"
+    );
     let mut got = outcomes(&f.changes(run["id"].as_str().unwrap(), "").await);
     got.sort();
     assert_eq!(got, vec!["disable planned", "update planned"]);
@@ -84,21 +134,43 @@ async fn a_dry_run_requested_for_one_run_applies_nothing_and_reports_everything(
 }
 
 #[engines]
-async fn a_manual_user_with_a_directory_users_name_is_a_conflict_until_takeover_is_allowed(engine: Engine) {
+async fn a_manual_user_with_a_directory_users_name_is_a_conflict_until_takeover_is_allowed(
+    engine: Engine,
+) {
     let f = fixture(engine, 3, "", None).await;
-    let (s, manual) = f.api.post("/api/v1/users", json!({"username": "User00001@Example.com", "display_name": "Made by hand"})).await;
+    let (s, manual) = f
+        .api
+        .post(
+            "/api/v1/users",
+            json!({"username": "User00001@Example.com", "display_name": "Made by hand"}),
+        )
+        .await;
     assert_eq!(s, reqwest::StatusCode::CREATED, "{manual}");
     assert_eq!(manual["provider"], "manual");
 
     let run = f.run(json!({})).await;
-    assert_eq!((run["counts"]["created"].as_u64(), run["counts"]["conflicts"].as_u64()), (Some(2), Some(1)), "{run}");
-    let conflicts = f.changes(run["id"].as_str().unwrap(), "outcome=conflict").await;
+    assert_eq!(
+        (
+            run["counts"]["created"].as_u64(),
+            run["counts"]["conflicts"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{run}"
+    );
+    let conflicts = f
+        .changes(run["id"].as_str().unwrap(), "outcome=conflict")
+        .await;
     assert_eq!(conflicts.len(), 1);
     assert_eq!(conflicts[0]["outcome"], "conflict: provider mismatch");
     let u = f.user("User00001@Example.com").await;
-    assert_eq!((u["provider"].as_str(), u["display_name"].as_str()), (Some("manual"), Some("Made by hand")), "left alone");
+    assert_eq!(
+        (u["provider"].as_str(), u["display_name"].as_str()),
+        (Some("manual"), Some("Made by hand")),
+        "left alone"
+    );
 
-    f.patch_settings(json!({"no-update-provider-mismatch": false})).await;
+    f.patch_settings(json!({"no-update-provider-mismatch": false}))
+        .await;
     let run = f.run(json!({})).await;
     assert_eq!(run["counts"]["updated"], 1, "{run}");
     let taken = f.user("user00001@example.com").await;

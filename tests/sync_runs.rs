@@ -13,9 +13,23 @@ async fn a_first_run_creates_every_directory_user_and_reports_each_one(engine: E
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["trigger"], "api");
     let c = &run["counts"];
-    assert_eq!((c["read"].as_u64(), c["created"].as_u64(), c["deleted"].as_u64()), (Some(25), Some(25), Some(0)), "{run}");
-    assert_eq!(run["settings"]["dry-run"], json!({"value": false, "source": "agent"}));
-    assert_eq!(run["settings"]["delete-disables"], json!({"value": true, "source": "default"}));
+    assert_eq!(
+        (
+            c["read"].as_u64(),
+            c["created"].as_u64(),
+            c["deleted"].as_u64()
+        ),
+        (Some(25), Some(25), Some(0)),
+        "{run}"
+    );
+    assert_eq!(
+        run["settings"]["dry-run"],
+        json!({"value": false, "source": "agent"})
+    );
+    assert_eq!(
+        run["settings"]["delete-disables"],
+        json!({"value": true, "source": "default"})
+    );
     assert!(run["duration_ms"].as_i64().is_some());
 
     let users = f.users(&format!("provider={}", f.sync_id)).await;
@@ -28,12 +42,23 @@ async fn a_first_run_creates_every_directory_user_and_reports_each_one(engine: E
     assert_eq!(u["enabled"], true);
     assert_eq!(u["provider"], f.sync_id.as_str());
     assert_eq!(u["source_dn"], "uid=user00007,ou=people,dc=example,dc=com");
-    assert_eq!(u["external_id"].as_str().unwrap().len(), 36, "entryUUID: {u}");
+    assert_eq!(
+        u["external_id"].as_str().unwrap().len(),
+        36,
+        "entryUUID: {u}"
+    );
 
     let changes = f.changes(run["id"].as_str().unwrap(), "").await;
     assert_eq!(changes.len(), 25);
-    assert!(changes.iter().all(|c| c["operation"] == "create" && c["outcome"] == "applied"));
-    let (_, history) = f.api.get(&format!("/api/v1/synchronizations/{}/runs", f.sync_id)).await;
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["operation"] == "create" && c["outcome"] == "applied")
+    );
+    let (_, history) = f
+        .api
+        .get(&format!("/api/v1/synchronizations/{}/runs", f.sync_id))
+        .await;
     assert_eq!(history.as_array().unwrap().len(), 1);
 }
 
@@ -45,9 +70,19 @@ async fn a_second_run_over_an_unchanged_directory_writes_no_user(engine: Engine)
     let run = f.run(json!({})).await;
     assert_eq!(run["status"], "succeeded");
     let c = &run["counts"];
-    assert_eq!((c["read"].as_u64(), c["unchanged"].as_u64()), (Some(30), Some(30)), "{run}");
-    assert_eq!((c["created"].as_u64(), c["updated"].as_u64()), (Some(0), Some(0)));
-    assert!(f.changes(run["id"].as_str().unwrap(), "").await.is_empty(), "nothing touched, nothing listed");
+    assert_eq!(
+        (c["read"].as_u64(), c["unchanged"].as_u64()),
+        (Some(30), Some(30)),
+        "{run}"
+    );
+    assert_eq!(
+        (c["created"].as_u64(), c["updated"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(
+        f.changes(run["id"].as_str().unwrap(), "").await.is_empty(),
+        "nothing touched, nothing listed"
+    );
     assert_eq!(f.users("").await, before, "not even updated_at moved");
 
     // A full resync re-sends every user; nothing differs, so nothing is written either.
@@ -62,24 +97,54 @@ async fn a_renamed_moved_or_readdressed_user_is_updated_in_place(engine: Engine)
     let f = fixture(engine, 5, "", None).await;
     f.run(json!({})).await;
     let before: Vec<_> = f.users("").await;
-    let id_of = |name: &str| before.iter().find(|u| u["source_dn"].as_str().unwrap().contains(name)).unwrap()["id"].clone();
+    let id_of = |name: &str| {
+        before
+            .iter()
+            .find(|u| u["source_dn"].as_str().unwrap().contains(name))
+            .unwrap()["id"]
+            .clone()
+    };
     f.slapd.rename("user00001", "renamed", None).await;
-    f.slapd.rename("user00002", "user00002", Some("staff")).await;
-    f.slapd.set("user00003", "mail", "new.address@example.com").await;
+    f.slapd
+        .rename("user00002", "user00002", Some("staff"))
+        .await;
+    f.slapd
+        .set("user00003", "mail", "new.address@example.com")
+        .await;
 
     let run = f.run(json!({})).await;
     let c = &run["counts"];
-    assert_eq!((c["updated"].as_u64(), c["created"].as_u64(), c["deleted"].as_u64(), c["disabled"].as_u64()), (Some(3), Some(0), Some(0), Some(0)), "{run}");
+    assert_eq!(
+        (
+            c["updated"].as_u64(),
+            c["created"].as_u64(),
+            c["deleted"].as_u64(),
+            c["disabled"].as_u64()
+        ),
+        (Some(3), Some(0), Some(0), Some(0)),
+        "{run}"
+    );
     let after = f.users("").await;
     assert_eq!(after.len(), 5);
-    let renamed = after.iter().find(|u| u["source_dn"] == "uid=renamed,ou=people,dc=example,dc=com").unwrap();
+    let renamed = after
+        .iter()
+        .find(|u| u["source_dn"] == "uid=renamed,ou=people,dc=example,dc=com")
+        .unwrap();
     assert_eq!(renamed["id"], id_of("uid=user00001,"), "same cloud user");
-    let moved = after.iter().find(|u| u["source_dn"] == "uid=user00002,ou=staff,dc=example,dc=com").unwrap();
+    let moved = after
+        .iter()
+        .find(|u| u["source_dn"] == "uid=user00002,ou=staff,dc=example,dc=com")
+        .unwrap();
     assert_eq!(moved["id"], id_of("uid=user00002,"));
     // The username is the mail here (username_attribute: mail): a new address renames.
     let readdressed = f.user("new.address@example.com").await;
     assert_eq!(readdressed["id"], id_of("uid=user00003,"));
-    let ops: Vec<_> = f.changes(run["id"].as_str().unwrap(), "").await.iter().map(|c| c["operation"].as_str().unwrap().to_owned()).collect();
+    let ops: Vec<_> = f
+        .changes(run["id"].as_str().unwrap(), "")
+        .await
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ops, vec!["update"; 3]);
 }
 
@@ -87,14 +152,23 @@ async fn a_renamed_moved_or_readdressed_user_is_updated_in_place(engine: Engine)
 async fn a_second_run_while_one_is_active_is_refused_with_409(engine: Engine) {
     let f = fixture(engine, 3000, "", None).await;
     let first = f.start(json!({})).await;
-    let (s, b) = f.api.post(&format!("/api/v1/synchronizations/{}/runs", f.sync_id), json!({})).await;
+    let (s, b) = f
+        .api
+        .post(
+            &format!("/api/v1/synchronizations/{}/runs", f.sync_id),
+            json!({}),
+        )
+        .await;
     if s == StatusCode::ACCEPTED {
         // The first run ended before the second request: only then may it start.
         let (_, r) = f.api.get(&format!("/api/v1/runs/{first}")).await;
         assert_ne!(r["status"], "running", "two runs active at once");
     } else {
         assert_eq!(s, StatusCode::CONFLICT, "{b}");
-        assert!(b["error"]["message"].as_str().unwrap().contains(&first), "names the active run: {b}");
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains(&first),
+            "names the active run: {b}"
+        );
     }
     let done = f.wait(&first).await;
     assert_eq!(done["status"], "succeeded", "{done}");
@@ -102,24 +176,55 @@ async fn a_second_run_while_one_is_active_is_refused_with_409(engine: Engine) {
 }
 
 #[engines]
-async fn two_entries_with_one_username_in_neighbouring_batches_give_a_conflict_not_a_failure(engine: Engine) {
+async fn two_entries_with_one_username_in_neighbouring_batches_give_a_conflict_not_a_failure(
+    engine: Engine,
+) {
     // Batches of 500 are written while the next is planned: the second holder of a
     // name must still see the first, written by the batch just before.
     let f = fixture(engine, 1200, "", None).await;
     for (first, second) in [(400, 600), (499, 500), (900, 1100)] {
-        f.slapd.set(&format!("user{second:05}"), "mail", &format!("user{first:05}@example.com")).await;
+        f.slapd
+            .set(
+                &format!("user{second:05}"),
+                "mail",
+                &format!("user{first:05}@example.com"),
+            )
+            .await;
     }
     let run = f.run(json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!((run["counts"]["created"].as_u64(), run["counts"]["conflicts"].as_u64()), (Some(1197), Some(3)), "{run}");
-    let conflicts = f.changes(run["id"].as_str().unwrap(), "outcome=conflict").await;
-    let names: Vec<&str> = conflicts.iter().map(|c| c["username"].as_str().unwrap()).collect();
+    assert_eq!(
+        (
+            run["counts"]["created"].as_u64(),
+            run["counts"]["conflicts"].as_u64()
+        ),
+        (Some(1197), Some(3)),
+        "{run}"
+    );
+    let conflicts = f
+        .changes(run["id"].as_str().unwrap(), "outcome=conflict")
+        .await;
+    let names: Vec<&str> = conflicts
+        .iter()
+        .map(|c| c["username"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 3, "{conflicts:?}");
-    for n in ["user00400@example.com", "user00499@example.com", "user00900@example.com"] {
+    for n in [
+        "user00400@example.com",
+        "user00499@example.com",
+        "user00900@example.com",
+    ] {
         assert!(names.contains(&n), "{n} in {names:?}");
     }
     let again = f.run(json!({})).await;
-    assert_eq!((again["status"].as_str(), again["counts"]["conflicts"].as_u64()), (Some("succeeded"), Some(3)), "{again}");
+    assert_eq!(
+        (
+            again["status"].as_str(),
+            again["counts"]["conflicts"].as_u64()
+        ),
+        (Some("succeeded"), Some(3)),
+        "{again}"
+    );
 }
 
 #[engines]
@@ -133,7 +238,15 @@ async fn an_id_repeated_in_a_later_batch_of_a_first_run_updates_the_user_it_made
     let run = f.run(json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let c = &run["counts"];
-    assert_eq!((c["created"].as_u64(), c["updated"].as_u64(), c["errors"].as_u64()), (Some(1199), Some(1), Some(0)), "{run}");
+    assert_eq!(
+        (
+            c["created"].as_u64(),
+            c["updated"].as_u64(),
+            c["errors"].as_u64()
+        ),
+        (Some(1199), Some(1), Some(0)),
+        "{run}"
+    );
     // The later entry won: the user made from user00400 now carries its name.
     let u = f.user("user00600@example.com").await;
     assert_eq!(u["external_id"], "given400", "{u}");
@@ -143,12 +256,26 @@ async fn an_id_repeated_in_a_later_batch_of_a_first_run_updates_the_user_it_made
 async fn two_users_who_swap_usernames_are_both_updated_in_place(engine: Engine) {
     let f = fixture(engine, 5, "", None).await;
     f.run(json!({})).await;
-    let (one, two) = (f.user("user00001@example.com").await, f.user("user00002@example.com").await);
-    f.slapd.set("user00001", "mail", "user00002@example.com").await;
-    f.slapd.set("user00002", "mail", "user00001@example.com").await;
+    let (one, two) = (
+        f.user("user00001@example.com").await,
+        f.user("user00002@example.com").await,
+    );
+    f.slapd
+        .set("user00001", "mail", "user00002@example.com")
+        .await;
+    f.slapd
+        .set("user00002", "mail", "user00001@example.com")
+        .await;
     let run = f.run(json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!((run["counts"]["updated"].as_u64(), run["counts"]["conflicts"].as_u64()), (Some(2), Some(0)), "{run}");
+    assert_eq!(
+        (
+            run["counts"]["updated"].as_u64(),
+            run["counts"]["conflicts"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "{run}"
+    );
     // The same cloud users, each under the other's former name.
     assert_eq!(f.user("user00002@example.com").await["id"], one["id"]);
     assert_eq!(f.user("user00001@example.com").await["id"], two["id"]);

@@ -3,9 +3,9 @@
 //! (DESIGN §4, §5.3, §8.2).
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
+use adc_e2e::cut::CutRelay;
 use adc_e2e::engine::Engine;
 use adc_e2e::engines;
-use adc_e2e::cut::CutRelay;
 use adc_e2e::eventually;
 use adc_e2e::slapd::UNLIMITED;
 use adc_e2e::sync::{ACTIVE_ONLY, Fixture, fixture};
@@ -45,11 +45,17 @@ async fn a_read_that_ends_early_deletes_and_disables_nobody(engine: Engine) {
     // A later page refused: slapd hands out at most 10 entries per paged search and
     // the agent asks for pages of 5, so the request for the third page ends in an
     // error (slapd answers it with "size limit exceeded") after two good pages.
-    let yaml = f.slapd.adc_yaml("").replace("page_size: 20", "page_size: 5");
+    let yaml = f
+        .slapd
+        .adc_yaml("")
+        .replace("page_size: 20", "page_size: 5");
     std::fs::write(&f.agent.config_path, yaml).unwrap();
     f.agent.reload().await;
-    f.agent.wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(())).await;
-    f.slapd.restart("limits users size.soft=unlimited size.hard=unlimited size.prtotal=10\n");
+    f.agent
+        .wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(()))
+        .await;
+    f.slapd
+        .restart("limits users size.soft=unlimited size.hard=unlimited size.prtotal=10\n");
     fails_losing_nobody(&f, 15, &["incomplete after 10 entries", "(result code 4)"]).await;
 
     // A directory that is not there.
@@ -58,7 +64,11 @@ async fn a_read_that_ends_early_deletes_and_disables_nobody(engine: Engine) {
 
     f.slapd.restart(UNLIMITED);
     let run = f.run(json!({})).await;
-    assert_eq!((run["status"].as_str(), run["counts"]["unchanged"].as_u64()), (Some("succeeded"), Some(15)), "{run}");
+    assert_eq!(
+        (run["status"].as_str(), run["counts"]["unchanged"].as_u64()),
+        (Some("succeeded"), Some(15)),
+        "{run}"
+    );
 }
 
 #[engines]
@@ -69,10 +79,15 @@ async fn a_directory_connection_cut_mid_read_fails_the_run_and_deletes_nobody(en
 
     // The agent now reaches the directory through a relay that can cut the line.
     let relay = CutRelay::start(([127, 0, 0, 1], f.slapd.port).into()).await;
-    let yaml = f.slapd.adc_yaml("").replace(&f.slapd.url, &format!("ldap://{}", relay.addr));
+    let yaml = f
+        .slapd
+        .adc_yaml("")
+        .replace(&f.slapd.url, &format!("ldap://{}", relay.addr));
     std::fs::write(&f.agent.config_path, yaml).unwrap();
     f.agent.reload().await;
-    f.agent.wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(())).await;
+    f.agent
+        .wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(()))
+        .await;
     for i in 395..400 {
         f.slapd.delete(&format!("user{i:05}"), "people").await;
     }
@@ -82,14 +97,29 @@ async fn a_directory_connection_cut_mid_read_fails_the_run_and_deletes_nobody(en
     let run = f.run(json!({})).await;
     assert_eq!(run["status"], "failed", "{run}");
     let reason = run["error"].as_str().unwrap();
-    assert!(reason.contains("ended early") || reason.contains("incomplete"), "{reason}");
-    assert_eq!(f.users("").await.len(), 400, "nobody deleted after a cut read");
-    assert!(f.changes(run["id"].as_str().unwrap(), "operation=delete").await.is_empty());
+    assert!(
+        reason.contains("ended early") || reason.contains("incomplete"),
+        "{reason}"
+    );
+    assert_eq!(
+        f.users("").await.len(),
+        400,
+        "nobody deleted after a cut read"
+    );
+    assert!(
+        f.changes(run["id"].as_str().unwrap(), "operation=delete")
+            .await
+            .is_empty()
+    );
 
     // The line is whole again: the next run converges, deleting exactly the five.
     relay.cut_after(-1);
     let run = f.run(json!({})).await;
-    assert_eq!((run["status"].as_str(), run["counts"]["deleted"].as_u64()), (Some("succeeded"), Some(5)), "{run}");
+    assert_eq!(
+        (run["status"].as_str(), run["counts"]["deleted"].as_u64()),
+        (Some("succeeded"), Some(5)),
+        "{run}"
+    );
     assert_eq!(f.users("").await.len(), 395);
 }
 
@@ -115,66 +145,138 @@ async fn a_search_past_the_directory_time_limit_fails_the_run_and_deletes_nobody
         .replace("page_size: 20", "page_size: 5000");
     std::fs::write(&f.agent.config_path, yaml).unwrap();
     f.agent.reload().await;
-    f.agent.wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(())).await;
+    f.agent
+        .wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(()))
+        .await;
     relay.stall_after(10_000, Duration::from_secs(3));
     let run = f.run(json!({})).await;
     assert_eq!(run["status"], "failed", "{run}");
     let reason = run["error"].as_str().unwrap();
-    assert!(reason.contains("time limit exceeded") && reason.contains("incomplete"), "{reason}");
-    assert_eq!(f.users("").await.len(), 2000, "nobody deleted after a read cut short");
-    assert!(f.changes(run["id"].as_str().unwrap(), "operation=delete").await.is_empty());
+    assert!(
+        reason.contains("time limit exceeded") && reason.contains("incomplete"),
+        "{reason}"
+    );
+    assert_eq!(
+        f.users("").await.len(),
+        2000,
+        "nobody deleted after a read cut short"
+    );
+    assert!(
+        f.changes(run["id"].as_str().unwrap(), "operation=delete")
+            .await
+            .is_empty()
+    );
 
     // A reader that keeps up: the same search completes, and exactly the five go.
     let run = f.run(json!({})).await;
-    assert_eq!((run["status"].as_str(), run["counts"]["deleted"].as_u64()), (Some("succeeded"), Some(5)), "{run}");
+    assert_eq!(
+        (run["status"].as_str(), run["counts"]["deleted"].as_u64()),
+        (Some("succeeded"), Some(5)),
+        "{run}"
+    );
 }
 
 #[engines]
 async fn deletions_beyond_the_guard_are_held_until_approved_or_rejected(engine: Engine) {
     let f = fixture(engine, 10, "", Some(ACTIVE_ONLY)).await;
     let path = format!("/api/v1/synchronizations/{}", f.sync_id);
-    let (s, _) = f.api.patch(&path, json!({"deletion_guard": {"max_deletes": 3}})).await;
+    let (s, _) = f
+        .api
+        .patch(&path, json!({"deletion_guard": {"max_deletes": 3}}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     f.run(json!({})).await;
     for i in 0..5 {
-        f.slapd.set(&format!("user{i:05}"), "employeeType", "inactive").await;
+        f.slapd
+            .set(&format!("user{i:05}"), "employeeType", "inactive")
+            .await;
     }
     f.slapd.set("user00009", "sn", "Updated").await;
     let run = f.run(json!({})).await;
     let id = run["id"].as_str().unwrap().to_owned();
     assert_eq!(run["status"], "held", "{run}");
-    assert_eq!((run["counts"]["held"].as_u64(), run["counts"]["updated"].as_u64()), (Some(5), Some(1)), "updates still apply");
+    assert_eq!(
+        (
+            run["counts"]["held"].as_u64(),
+            run["counts"]["updated"].as_u64()
+        ),
+        (Some(5), Some(1)),
+        "updates still apply"
+    );
     let held = f.changes(&id, "outcome=held").await;
-    let mut names: Vec<_> = held.iter().map(|c| c["username"].as_str().unwrap().to_owned()).collect();
+    let mut names: Vec<_> = held
+        .iter()
+        .map(|c| c["username"].as_str().unwrap().to_owned())
+        .collect();
     names.sort();
-    assert_eq!(names, (0..5).map(|i| format!("user{i:05}@example.com")).collect::<Vec<_>>(), "exactly the held list");
-    assert_eq!(f.users("enabled=true").await.len(), 10, "nothing deleted yet");
+    assert_eq!(
+        names,
+        (0..5)
+            .map(|i| format!("user{i:05}@example.com"))
+            .collect::<Vec<_>>(),
+        "exactly the held list"
+    );
+    assert_eq!(
+        f.users("enabled=true").await.len(),
+        10,
+        "nothing deleted yet"
+    );
 
-    let (_, viewer) = f.api.post("/api/v1/tokens", json!({"name": "v", "role": "viewer"})).await;
-    let (s, _) = f.api.with_token(viewer["secret"].as_str().unwrap()).post(&format!("/api/v1/runs/{id}/approve"), json!({})).await;
+    let (_, viewer) = f
+        .api
+        .post("/api/v1/tokens", json!({"name": "v", "role": "viewer"}))
+        .await;
+    let (s, _) = f
+        .api
+        .with_token(viewer["secret"].as_str().unwrap())
+        .post(&format!("/api/v1/runs/{id}/approve"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
-    let (s, approved) = f.api.post(&format!("/api/v1/runs/{id}/approve"), json!({})).await;
+    let (s, approved) = f
+        .api
+        .post(&format!("/api/v1/runs/{id}/approve"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{approved}");
     assert_eq!(approved["status"], "succeeded");
     assert_eq!(approved["decision"], "approved by admin@example.com");
     assert_eq!(approved["counts"]["disabled"], 5);
     assert_eq!(f.users("enabled=false").await.len(), 5);
-    assert_eq!(f.changes(&id, "outcome=applied").await.len(), 6, "the update and the five approved");
-    let (s, _) = f.api.post(&format!("/api/v1/runs/{id}/approve"), json!({})).await;
+    assert_eq!(
+        f.changes(&id, "outcome=applied").await.len(),
+        6,
+        "the update and the five approved"
+    );
+    let (s, _) = f
+        .api
+        .post(&format!("/api/v1/runs/{id}/approve"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "approved once only");
 
     // Held again, then rejected: nothing changes.
     for i in 5..9 {
-        f.slapd.set(&format!("user{i:05}"), "employeeType", "inactive").await;
+        f.slapd
+            .set(&format!("user{i:05}"), "employeeType", "inactive")
+            .await;
     }
     let run = f.run(json!({})).await;
     assert_eq!(run["status"], "held");
-    let (s, rejected) = f.api.post(&format!("/api/v1/runs/{}/reject", run["id"].as_str().unwrap()), json!({})).await;
+    let (s, rejected) = f
+        .api
+        .post(
+            &format!("/api/v1/runs/{}/reject", run["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(rejected["decision"], "rejected by admin@example.com");
     assert_eq!(f.users("enabled=true").await.len(), 5);
-    assert_eq!(f.changes(run["id"].as_str().unwrap(), "outcome=rejected").await.len(), 4);
+    assert_eq!(
+        f.changes(run["id"].as_str().unwrap(), "outcome=rejected")
+            .await
+            .len(),
+        4
+    );
 }
 
 #[engines]
@@ -184,10 +286,16 @@ async fn a_share_of_users_trips_the_guard_once_there_are_enough_users(engine: En
     f.api.patch(&path, json!({"deletion_guard": {"max_deletes": null, "max_percent": 20, "min_users_for_percent": 10}})).await;
     f.run(json!({})).await;
     for i in 0..3 {
-        f.slapd.set(&format!("user{i:05}"), "employeeType", "inactive").await;
+        f.slapd
+            .set(&format!("user{i:05}"), "employeeType", "inactive")
+            .await;
     }
     let run = f.run(json!({})).await;
-    assert_eq!((run["status"].as_str(), run["counts"]["held"].as_u64()), (Some("held"), Some(3)), "30 % > 20 %: {run}");
+    assert_eq!(
+        (run["status"].as_str(), run["counts"]["held"].as_u64()),
+        (Some("held"), Some(3)),
+        "30 % > 20 %: {run}"
+    );
 }
 
 #[engines]
@@ -199,13 +307,29 @@ async fn a_user_who_left_and_came_back_is_re_enabled_as_the_same_user(engine: En
     let run = f.run(json!({})).await;
     assert_eq!(run["counts"]["disabled"], 1);
     let gone = f.user("user00002@example.com").await;
-    assert_eq!((gone["enabled"].as_bool(), gone["removed_from_source"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(
+        (
+            gone["enabled"].as_bool(),
+            gone["removed_from_source"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
 
     f.slapd.set("user00002", "employeeType", "staff").await;
     let run = f.run(json!({})).await;
-    assert_eq!((run["counts"]["updated"].as_u64(), run["counts"]["created"].as_u64()), (Some(1), Some(0)), "{run}");
+    assert_eq!(
+        (
+            run["counts"]["updated"].as_u64(),
+            run["counts"]["created"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{run}"
+    );
     let back = f.user("user00002@example.com").await;
-    assert_eq!(back["id"], before["id"], "the same cloud user, no duplicate");
+    assert_eq!(
+        back["id"], before["id"],
+        "the same cloud user, no duplicate"
+    );
     assert_eq!(back["enabled"], true);
     assert_eq!(f.users("").await.len(), 4);
     let ops = f.changes(run["id"].as_str().unwrap(), "").await;
@@ -216,10 +340,15 @@ async fn a_user_who_left_and_came_back_is_re_enabled_as_the_same_user(engine: En
 async fn killing_the_agent_mid_run_fails_the_run_and_the_next_run_converges(engine: Engine) {
     let mut f = fixture(engine, 3000, "", None).await;
     let run_id = f.start(json!({})).await;
-    eventually(Duration::from_secs(30), "the run to apply its first batch", || async {
-        let (_, r) = f.api.get(&format!("/api/v1/runs/{run_id}")).await;
-        (r["counts"]["created"].as_u64().unwrap_or(0) > 0 || r["status"] != "running").then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the run to apply its first batch",
+        || async {
+            let (_, r) = f.api.get(&format!("/api/v1/runs/{run_id}")).await;
+            (r["counts"]["created"].as_u64().unwrap_or(0) > 0 || r["status"] != "running")
+                .then_some(())
+        },
+    )
     .await;
     f.agent.kill();
     let run = f.wait(&run_id).await;
@@ -245,46 +374,94 @@ async fn killing_the_agent_mid_run_fails_the_run_and_the_next_run_converges(engi
 #[engines]
 async fn a_scheduled_synchronization_runs_by_itself_once_per_interval(engine: Engine) {
     let f = fixture(engine, 3, "", None).await;
-    let (s, _) = f.api.patch(&format!("/api/v1/synchronizations/{}", f.sync_id), json!({"schedule_minutes": 60})).await;
+    let (s, _) = f
+        .api
+        .patch(
+            &format!("/api/v1/synchronizations/{}", f.sync_id),
+            json!({"schedule_minutes": 60}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let run = eventually(Duration::from_secs(20), "a scheduled run", || async {
-        let (_, runs) = f.api.get(&format!("/api/v1/synchronizations/{}/runs", f.sync_id)).await;
-        runs.as_array().unwrap().first().filter(|r| r["status"] != "running").cloned()
+        let (_, runs) = f
+            .api
+            .get(&format!("/api/v1/synchronizations/{}/runs", f.sync_id))
+            .await;
+        runs.as_array()
+            .unwrap()
+            .first()
+            .filter(|r| r["status"] != "running")
+            .cloned()
     })
     .await;
-    assert_eq!((run["trigger"].as_str(), run["status"].as_str()), (Some("schedule"), Some("succeeded")), "{run}");
+    assert_eq!(
+        (run["trigger"].as_str(), run["status"].as_str()),
+        (Some("schedule"), Some("succeeded")),
+        "{run}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (_, runs) = f.api.get(&format!("/api/v1/synchronizations/{}/runs", f.sync_id)).await;
-    assert_eq!(runs.as_array().unwrap().len(), 1, "not again before the interval");
+    let (_, runs) = f
+        .api
+        .get(&format!("/api/v1/synchronizations/{}/runs", f.sync_id))
+        .await;
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        1,
+        "not again before the interval"
+    );
 }
 
 #[engines]
-async fn an_agent_that_ignores_the_settings_still_cannot_change_what_the_server_forbids(engine: Engine) {
+async fn an_agent_that_ignores_the_settings_still_cannot_change_what_the_server_forbids(
+    engine: Engine,
+) {
     let mut f = fixture(engine, 3, "", None).await;
     f.run(json!({})).await;
     f.agent.kill();
-    f.patch_settings(json!({"no-create": true, "no-update": true, "no-delete": true})).await;
-    let mut rogue = adc_e2e::raw::RawAgent::connect(&f.server.agent_addr(), &f.sync_id, &f.secret).await;
-    eventually(Duration::from_secs(10), "only the rogue agent connected", || async {
-        (f.api.agents(&f.sync_id).await.len() == 1).then_some(())
-    })
+    f.patch_settings(json!({"no-create": true, "no-update": true, "no-delete": true}))
+        .await;
+    let mut rogue =
+        adc_e2e::raw::RawAgent::connect(&f.server.agent_addr(), &f.sync_id, &f.secret).await;
+    eventually(
+        Duration::from_secs(10),
+        "only the rogue agent connected",
+        || async { (f.api.agents(&f.sync_id).await.len() == 1).then_some(()) },
+    )
     .await;
     let run_id = f.start(json!({})).await;
     let start = rogue.recv_type("start_run").await;
-    assert_eq!(start["settings"]["no-create"]["value"], true, "the agent is told, and ignores it");
-    rogue.send(json!({"type": "manifest_request", "run_id": run_id})).await;
+    assert_eq!(
+        start["settings"]["no-create"]["value"], true,
+        "the agent is told, and ignores it"
+    );
+    rogue
+        .send(json!({"type": "manifest_request", "run_id": run_id}))
+        .await;
     let manifest = rogue.recv_type("manifest_chunk").await;
     let existing = manifest["entries"][0][0].as_str().unwrap().to_owned();
     let user = |id: &str, name: &str| json!({"external_id": id, "username": name, "enabled": true, "source_dn": format!("uid={name}")});
     rogue.send(json!({"type": "batch", "run_id": run_id, "seq": 1, "users": [user("new-id", "intruder"), user(&existing, "hijacked")]})).await;
     rogue.recv_type("batch_ack").await;
-    rogue.send(json!({"type": "read_complete", "run_id": run_id, "read": 2})).await;
-    rogue.send(json!({"type": "deletions", "run_id": run_id, "seq": 2, "external_ids": [existing]})).await;
+    rogue
+        .send(json!({"type": "read_complete", "run_id": run_id, "read": 2}))
+        .await;
+    rogue
+        .send(json!({"type": "deletions", "run_id": run_id, "seq": 2, "external_ids": [existing]}))
+        .await;
     rogue.send(json!({"type": "done", "run_id": run_id})).await;
     let finished = rogue.recv_type("run_finished").await;
     assert_eq!(finished["report"]["status"], "succeeded");
     let c = &finished["report"]["counts"];
-    assert_eq!((c["created"].as_u64(), c["updated"].as_u64(), c["deleted"].as_u64(), c["disabled"].as_u64()), (Some(0), Some(0), Some(0), Some(0)), "{finished}");
+    assert_eq!(
+        (
+            c["created"].as_u64(),
+            c["updated"].as_u64(),
+            c["deleted"].as_u64(),
+            c["disabled"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0), Some(0)),
+        "{finished}"
+    );
     assert!(f.users("q=intruder").await.is_empty());
     assert!(f.users("q=hijacked").await.is_empty());
     assert_eq!(f.users("enabled=true").await.len(), 3);
@@ -293,10 +470,18 @@ async fn an_agent_that_ignores_the_settings_still_cannot_change_what_the_server_
     f.patch_settings(json!({"no-delete": null})).await;
     let run_id = f.start(json!({})).await;
     rogue.recv_type("start_run").await;
-    rogue.send(json!({"type": "deletions", "run_id": run_id, "seq": 1, "external_ids": [existing]})).await;
+    rogue
+        .send(json!({"type": "deletions", "run_id": run_id, "seq": 1, "external_ids": [existing]}))
+        .await;
     let finished = rogue.recv_type("run_finished").await;
     assert_eq!(finished["report"]["status"], "failed");
-    assert!(finished["report"]["error"].as_str().unwrap().contains("before the read"), "{finished}");
+    assert!(
+        finished["report"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("before the read"),
+        "{finished}"
+    );
     assert_eq!(f.users("enabled=true").await.len(), 3);
     let (_, run) = f.api.get(&format!("/api/v1/runs/{run_id}")).await;
     assert_eq!(run["status"], "failed");
@@ -306,17 +491,23 @@ async fn an_agent_that_ignores_the_settings_still_cannot_change_what_the_server_
 async fn a_run_whose_agent_stops_answering_fails_after_the_heartbeat_timeout(engine: Engine) {
     let mut f = fixture(engine, 3, "", None).await;
     f.agent.kill();
-    let mut silent = adc_e2e::raw::RawAgent::connect(&f.server.agent_addr(), &f.sync_id, &f.secret).await;
-    eventually(Duration::from_secs(10), "only the silent agent connected", || async {
-        (f.api.agents(&f.sync_id).await.len() == 1).then_some(())
-    })
+    let mut silent =
+        adc_e2e::raw::RawAgent::connect(&f.server.agent_addr(), &f.sync_id, &f.secret).await;
+    eventually(
+        Duration::from_secs(10),
+        "only the silent agent connected",
+        || async { (f.api.agents(&f.sync_id).await.len() == 1).then_some(()) },
+    )
     .await;
     let run_id = f.start(json!({})).await;
     silent.recv_type("start_run").await;
     // It never answers again, not even with a heartbeat; its socket stays open.
     let run = f.wait(&run_id).await;
     assert_eq!(run["status"], "failed");
-    assert!(run["error"].as_str().unwrap().contains("stopped answering"), "{run}");
+    assert!(
+        run["error"].as_str().unwrap().contains("stopped answering"),
+        "{run}"
+    );
     drop(silent);
 }
 
@@ -330,7 +521,12 @@ async fn a_server_stopped_mid_run_records_the_run_as_failed(engine: Engine) {
     })
     .await;
     let addr = f.server.addr.to_string();
-    let adc_e2e::sync::Fixture { server, agent, slapd, .. } = f;
+    let adc_e2e::sync::Fixture {
+        server,
+        agent,
+        slapd,
+        ..
+    } = f;
     let db = server.stop().await;
     drop(agent);
     let server = adc_e2e::server::TestServer::start_on(db, &addr, |_| {}).await;

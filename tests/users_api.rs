@@ -11,18 +11,39 @@ use serde_json::json;
 async fn users_are_searchable_filterable_and_paged(engine: Engine) {
     let f = fixture(engine, 120, "", None).await;
     f.run(json!({})).await;
-    let (s, hostile) = f.api.post("/api/v1/users", json!({"username": "mallory", "display_name": "<img src=x onerror=alert(1)>"})).await;
+    let (s, hostile) = f
+        .api
+        .post(
+            "/api/v1/users",
+            json!({"username": "mallory", "display_name": "<img src=x onerror=alert(1)>"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
-    assert_eq!(hostile["display_name"], "<img src=x onerror=alert(1)>", "stored as the characters it is");
+    assert_eq!(
+        hostile["display_name"], "<img src=x onerror=alert(1)>",
+        "stored as the characters it is"
+    );
 
     let (_, page) = f.api.get("/api/v1/users?limit=50").await;
     assert_eq!(page["users"].as_array().unwrap().len(), 50);
     assert!(page["next_after"].is_string());
     assert_eq!(f.users("").await.len(), 121, "all pages, no repeats");
 
-    assert_eq!(f.users("q=USER0011").await.len(), 10, "case-insensitive substring");
-    assert_eq!(f.users("q=Given7%20Surname7").await.len(), 1, "display name");
-    assert_eq!(f.users("q=%25").await.len(), 0, "a % is a character, not a wildcard");
+    assert_eq!(
+        f.users("q=USER0011").await.len(),
+        10,
+        "case-insensitive substring"
+    );
+    assert_eq!(
+        f.users("q=Given7%20Surname7").await.len(),
+        1,
+        "display name"
+    );
+    assert_eq!(
+        f.users("q=%25").await.len(),
+        0,
+        "a % is a character, not a wildcard"
+    );
     assert_eq!(f.users("provider=manual").await.len(), 1);
     assert_eq!(f.users(&format!("provider={}", f.sync_id)).await.len(), 120);
     let (s, _) = f.api.get("/api/v1/users?provider=nonsense").await;
@@ -41,17 +62,26 @@ async fn a_synced_user_can_be_disabled_or_detached_but_not_deleted_by_hand(engin
     assert_eq!(s, StatusCode::OK);
     assert_eq!(disabled["enabled"], false);
     let run = f.run(json!({})).await;
-    assert_eq!(run["counts"]["unchanged"], 2, "the source does not re-enable what an admin disabled");
+    assert_eq!(
+        run["counts"]["unchanged"], 2,
+        "the source does not re-enable what an admin disabled"
+    );
     assert_eq!(f.user("user00000@example.com").await["enabled"], false);
 
     let (s, detached) = f.api.patch(&path, json!({"detach": true})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(detached["provider"], "manual");
     let run = f.run(json!({})).await;
-    assert_eq!(run["counts"]["conflicts"], 1, "a detached user is another provider's now: {run}");
+    assert_eq!(
+        run["counts"]["conflicts"], 1,
+        "a detached user is another provider's now: {run}"
+    );
     let (s, _) = f.api.delete(&path).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "a manual user can be deleted");
-    let (_, t) = f.api.post("/api/v1/tokens", json!({"name": "op", "role": "operator"})).await;
+    let (_, t) = f
+        .api
+        .post("/api/v1/tokens", json!({"name": "op", "role": "operator"}))
+        .await;
     let op = f.api.with_token(t["secret"].as_str().unwrap());
     let (s, _) = op.post("/api/v1/users", json!({"username": "x"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);

@@ -2,10 +2,10 @@
 //! and the agent download it links to.
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
-use adc_e2e::engine::Engine;
-use adc_e2e::engines;
 use adc_e2e::browser::Browser;
-use adc_e2e::engine::{Engine, TestDb};
+use adc_e2e::engine::Engine;
+use adc_e2e::engine::TestDb;
+use adc_e2e::engines;
 use adc_e2e::process::{bin, printed_password, server_cli};
 use adc_e2e::server::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use adc_e2e::slapd::{self, Person, Slapd};
@@ -100,7 +100,10 @@ async fn the_download_offers_this_platform_with_this_servers_address() {
     let files = untar(&resp.bytes().await.unwrap());
     check_archive(&files, &server, "adc");
     let bin_file = files.iter().find(|f| f.0 == "ad-connect/bin/adc").unwrap();
-    assert!(bin_file.2 == std::fs::read(bin("adc")).unwrap(), "the archive holds this build's adc");
+    assert!(
+        bin_file.2 == std::fs::read(bin("adc")).unwrap(),
+        "the archive holds this build's adc"
+    );
 
     let (s, body) = api.get("/api/v1/downloads/plan9-mips").await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
@@ -172,11 +175,17 @@ async fn the_list_shows_each_agent_and_the_last_run(engine: Engine) {
     let first = f.run(json!({})).await;
     let second = f.run(json!({"dry_run": true})).await;
     let (_, list) = f.api.get("/api/v1/synchronizations").await;
-    assert_eq!(list[0]["last_run"]["id"], second["id"], "the newest run: {list}");
+    assert_eq!(
+        list[0]["last_run"]["id"], second["id"],
+        "the newest run: {list}"
+    );
     assert_eq!(list[0]["last_run"]["status"], "succeeded");
     assert_eq!(list[0]["last_run"]["dry_run"], true);
     assert_ne!(first["id"], second["id"]);
-    let (_, one) = f.api.get(&format!("/api/v1/synchronizations/{}", f.sync_id)).await;
+    let (_, one) = f
+        .api
+        .get(&format!("/api/v1/synchronizations/{}", f.sync_id))
+        .await;
     assert_eq!(one["last_run"]["id"], second["id"]);
 }
 

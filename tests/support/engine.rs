@@ -47,7 +47,9 @@ async fn build_template() -> String {
     let mut hasher = std::hash::DefaultHasher::new();
     for f in &files {
         f.file_name().hash(&mut hasher);
-        std::fs::read(f).expect("a migration file").hash(&mut hasher);
+        std::fs::read(f)
+            .expect("a migration file")
+            .hash(&mut hasher);
     }
     let name = format!("adc_tmpl_{:016x}", hasher.finish());
     let admin = postgres_admin_url();
