@@ -1,11 +1,9 @@
 //! The application: shared state, the HTTP stack, and the entry point that tests and
 //! `main` both use — a bound listener in, a shutdown future in.
 
-use crate::agents::Registry;
 use crate::config::Config;
 use crate::db::Db;
-use crate::limits::FailureLimits;
-use crate::metrics::Metrics;
+use crate::state::AppState;
 use crate::{bootstrap, routes, secrets};
 use anyhow::Context;
 use axum::Router;
@@ -16,56 +14,10 @@ use axum::http::{HeaderName, Request};
 use axum_server::accept::NoDelayAcceptor;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::ops::Deref;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
-
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-pub struct Inner {
-    pub db: Db,
-    pub config: Config,
-    pub agents: Registry,
-    pub metrics: Metrics,
-    pub auth_limits: FailureLimits,
-    /// Cancelled when the server shuts down; agent sessions watch it.
-    pub shutdown: CancellationToken,
-    /// The agent sessions, awaited at shutdown so each can remove its record while the
-    /// database is still open.
-    pub sessions: TaskTracker,
-}
-
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-impl AppState {
-    pub fn new(db: Db, config: Config) -> Self {
-        let auth_limits = FailureLimits::new(
-            config.auth_window,
-            config.auth_failures_per_username,
-            config.auth_failures_per_address,
-        );
-        AppState(Arc::new(Inner {
-            db,
-            config,
-            agents: Registry::default(),
-            metrics: Metrics::default(),
-            auth_limits,
-            shutdown: CancellationToken::new(),
-            sessions: TaskTracker::new(),
-        }))
-    }
-}
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -93,7 +45,7 @@ pub fn router(state: AppState) -> Router {
     routes::router()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::metrics::track,
+            routes::metrics::track,
         ))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -111,8 +63,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = Db::connect(config.database_url.as_deref()).await?;
     bootstrap::ensure_first_tenant(&db, &config).await?;
-    if let Db::Sqlite(_) = db {
-        // SQLite is single-replica: every recorded connection is a leftover of a crash.
+    if !db.may_be_shared() {
+        // This server alone uses the database: every recorded connection is a
+        // leftover of a crash.
         crate::db::agents::remove_all(&db).await?;
     }
     let failed = crate::db::runs::fail_orphans(&db, "the server restarted during the run").await?;
@@ -141,7 +94,11 @@ pub async fn serve(
     }
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(scheduler(state.clone()));
-    tokio::spawn(crate::sync::relay::listen(state.clone()));
+    tokio::spawn(crate::sync::relay::listen(
+        db.clone(),
+        state.agents.clone(),
+        state.shutdown.clone(),
+    ));
 
     match &config.tls {
         Some(tls) => {
@@ -193,7 +150,7 @@ async fn scheduler(state: AppState) {
             _ = tick.tick() => {}
             _ = state.shutdown.cancelled() => return,
         }
-        if let Err(e) = crate::sync::dispatch::run_schedules(&state).await {
+        if let Err(e) = crate::sync::dispatch::run_schedules(&state.db, &state.agents).await {
             tracing::warn!(error = %e, "could not start scheduled runs");
         }
     }

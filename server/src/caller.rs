@@ -2,11 +2,11 @@
 //! request) or an API token (`Authorization: Bearer`). Every handler that reads or
 //! writes tenant data takes a [`Caller`] and scopes its queries to `caller.tenant_id`.
 
-use crate::app::AppState;
 use crate::db::principals::{self, Grant};
 use crate::error::{ApiError, ApiResult};
 use crate::role::Role;
 use crate::secrets::{constant_time_eq, sha256_hex};
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};

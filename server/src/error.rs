@@ -1,9 +1,12 @@
-//! The one error type of the HTTP API and its mapping to status codes (DESIGN §7.4).
+//! The one error type of the HTTP API and its mapping to status codes, including the
+//! run engine's own errors (DESIGN §7.4).
 //!
 //! Policy: the client gets `{"error": {"code", "message"}}` with a status that says
 //! what to do; anything internal is logged with its cause and answered with a generic
 //! 500, so no SQL, path or secret ever reaches a client.
 
+use crate::sync::dispatch::DispatchError;
+use crate::sync::held::DecideError;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
@@ -96,6 +99,41 @@ pub fn body_error_without_values(r: JsonRejection, shape: &'static str) -> ApiEr
     match r {
         JsonRejection::JsonDataError(_) => ApiError::Invalid(format!("the body must be {shape}")),
         _ => ApiError::BadRequest(format!("the body must be JSON: {shape}")),
+    }
+}
+
+/// The run engine's refusals, as the API answers them.
+impl From<DispatchError> for ApiError {
+    fn from(e: DispatchError) -> Self {
+        match e {
+            DispatchError::NoAgent => ApiError::Unavailable(
+                "no agent is connected for this synchronization; start `adc run` next to the directory"
+                    .into(),
+            ),
+            DispatchError::OtherReplica => ApiError::Unavailable(
+                "the agent is connected to another server replica; send the request to that replica"
+                    .into(),
+            ),
+            DispatchError::AgentGone => {
+                ApiError::Unavailable("the agent disconnected before the run started".into())
+            }
+            DispatchError::Active(Some(id)) => ApiError::Conflict(format!(
+                "a run of this synchronization is already active ({id}); wait for it to end"
+            )),
+            DispatchError::Active(None) => ApiError::Conflict(
+                "a run of this synchronization is already active; wait for it to end".into(),
+            ),
+            DispatchError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<DecideError> for ApiError {
+    fn from(e: DecideError) -> Self {
+        match e {
+            DecideError::Stale | DecideError::DecidedMeanwhile => ApiError::Conflict(e.to_string()),
+            DecideError::Db(e) => e.into(),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! adc-server: the ad-connect cloud service (DESIGN §1).
 
+pub mod agent_bundle;
 pub mod agents;
 pub mod app;
 pub mod bootstrap;
@@ -7,15 +8,17 @@ pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod db;
-pub mod downloads;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod registry;
 pub mod role;
 mod routes;
 pub mod secrets;
+pub mod state;
 pub mod sync;
 pub mod telemetry;
+pub mod vocabulary;
 
 pub use app::serve;
 pub use config::Config;

@@ -1,17 +1,12 @@
 //! Prometheus metrics (`GET /metrics`), per server instance: no global registry, so
 //! several servers in one test process do not mix their figures.
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -73,44 +68,4 @@ impl Metrics {
             .expect("writing to a String");
         out
     }
-}
-
-/// Counts and times every request.
-pub async fn track(
-    State(state): State<crate::app::AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let started = Instant::now();
-    let resp = next.run(req).await;
-    state
-        .metrics
-        .http_duration
-        .observe(started.elapsed().as_secs_f64());
-    state
-        .metrics
-        .http_requests
-        .get_or_create(&RequestLabels {
-            method,
-            route,
-            status: resp.status().as_u16(),
-        })
-        .inc();
-    resp
-}
-
-pub async fn endpoint(State(state): State<crate::app::AppState>) -> impl IntoResponse {
-    (
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
 }

@@ -1,8 +1,8 @@
-//! Agents connected to this replica: the registry, and the WebSocket session of each.
+//! The WebSocket session of each agent connected to this replica, and the run it
+//! carries (the connections themselves are listed in `registry.rs`).
 
-mod registry;
 mod runs;
 mod session;
+mod wire;
 
-pub use registry::{Order, Registry};
-pub use session::connect;
+pub use session::serve;

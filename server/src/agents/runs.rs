@@ -1,11 +1,12 @@
 //! The run side of an agent session: at most one active run per connection, fed by the
 //! agent's messages, ended with `run_finished` (DESIGN §5.3).
 
-use super::session::Conn;
-use crate::app::AppState;
+use super::wire::Conn;
 use crate::db::runs::Run;
 use crate::db::{syncs, users};
-use crate::sync::run::{self, ActiveRun, MANIFEST_CHUNK, NewRun, StartError};
+use crate::state::AppState;
+use crate::sync::run::{self, ActiveRun, MANIFEST_CHUNK, NewRun, RunFailure, StartError};
+use crate::vocabulary::{RunStatus, Trigger};
 use adc_shared::Settings;
 use adc_shared::protocol::{AgentMessage, Hello, ServerMessage};
 use uuid::Uuid;
@@ -45,7 +46,7 @@ impl<'a> RunSlot<'a> {
             crate::db::runs::finish(
                 &self.state.db,
                 run.id,
-                "failed",
+                RunStatus::Failed,
                 &Default::default(),
                 Some("the agent was busy"),
             )
@@ -145,13 +146,13 @@ impl<'a> RunSlot<'a> {
             AgentMessage::Done { .. } => match active.done(db).await {
                 Ok(status) => {
                     let report = active.summary(status, None);
-                    tracing::info!(%run_id, status, "run finished");
+                    tracing::info!(%run_id, %status, "run finished");
                     self.active = None;
                     return vec![ServerMessage::RunFinished { run_id, report }];
                 }
                 Err(e) => Err(e),
             },
-            AgentMessage::RunFailed { reason, .. } => Err(format!("the agent reported: {reason}")),
+            AgentMessage::RunFailed { reason, .. } => Err(RunFailure::Agent(reason)),
             _ => Ok(vec![]),
         };
         match step {
@@ -159,14 +160,21 @@ impl<'a> RunSlot<'a> {
                 .into_iter()
                 .map(|seq| ServerMessage::BatchAck { run_id, seq })
                 .collect(),
-            Err(reason) => {
-                tracing::warn!(%run_id, reason, "run failed");
-                active.fail(self.state, &reason).await;
-                let report = active.summary("failed", Some(reason));
-                self.active = None;
-                vec![ServerMessage::RunFinished { run_id, report }]
-            }
+            Err(reason) => self.fail_active(reason).await.into_iter().collect(),
         }
+    }
+
+    /// Fails the active run with `reason`; the message that tells the agent.
+    async fn fail_active(&mut self, reason: RunFailure) -> Option<ServerMessage> {
+        let mut active = self.active.take()?;
+        tracing::warn!(run_id = %active.id, %reason, "run failed");
+        active
+            .fail(&self.state.db, &self.state.agents, &reason)
+            .await;
+        Some(ServerMessage::RunFinished {
+            run_id: active.id,
+            report: active.summary(RunStatus::Failed, Some(&reason)),
+        })
     }
 
     /// Whether a batch of the active run is being written.
@@ -186,13 +194,7 @@ impl<'a> RunSlot<'a> {
                 .map(|seq| ServerMessage::BatchAck { run_id, seq })
                 .into_iter()
                 .collect(),
-            Err(reason) => {
-                tracing::warn!(%run_id, reason, "run failed");
-                active.fail(self.state, &reason).await;
-                let report = active.summary("failed", Some(reason));
-                self.active = None;
-                vec![ServerMessage::RunFinished { run_id, report }]
-            }
+            Err(reason) => self.fail_active(reason).await.into_iter().collect(),
         }
     }
 
@@ -215,7 +217,7 @@ impl<'a> RunSlot<'a> {
             sync: &sync,
             connection_id: self.conn_id,
             agent_settings: self.agent_settings,
-            trigger: "agent",
+            trigger: Trigger::Agent,
             triggered_by: format!("adc imp on {}", self.hostname),
             dry_run,
             full,
@@ -240,27 +242,18 @@ impl<'a> RunSlot<'a> {
     /// Fails the active run when the agent sent nothing for it for `limit`, though the
     /// connection is alive: a run is never left running forever.
     pub async fn check_stalled(&mut self, limit: std::time::Duration) -> Option<ServerMessage> {
-        let a = self
+        let stalled = self
             .active
-            .as_mut()
-            .filter(|a| a.last_progress.elapsed() > limit)?;
-        let reason = format!(
-            "the agent sent nothing for this run for {} s",
-            limit.as_secs()
-        );
-        tracing::warn!(run_id = %a.id, reason, "run failed");
-        a.fail(self.state, &reason).await;
-        let report = a.summary("failed", Some(reason));
-        let run_id = a.id;
-        self.active = None;
-        Some(ServerMessage::RunFinished { run_id, report })
+            .as_ref()
+            .is_some_and(|a| a.last_progress.elapsed() > limit);
+        if !stalled {
+            return None;
+        }
+        self.fail_active(RunFailure::Stalled(limit.as_secs())).await
     }
 
     /// Fails the active run, if any: the connection ended under it.
-    pub async fn abandon(&mut self, reason: &str) {
-        if let Some(mut a) = self.active.take() {
-            tracing::warn!(run_id = %a.id, reason, "run failed");
-            a.fail(self.state, reason).await;
-        }
+    pub async fn abandon(&mut self, reason: String) {
+        self.fail_active(RunFailure::Disconnected(reason)).await;
     }
 }

@@ -1,158 +1,21 @@
-//! One agent's WebSocket session (DESIGN §7.3): authenticated on upgrade, a `hello`
+//! One agent's WebSocket session (DESIGN §7.3): authenticated on upgrade
+//! (`routes/agent_connect.rs`), a `hello`
 //! with a compatible protocol version first, heartbeats both ways, and a clear reason
 //! before every close the server initiates.
 
-use super::registry::Order;
 use super::runs::RunSlot;
-use crate::app::AppState;
+use super::wire::{Conn, Incoming, receive};
 use crate::db::{agents, now, syncs};
-use crate::error::ApiError;
-use crate::secrets::{self, Secret};
-use adc_shared::protocol::{
-    self, AgentMessage, ErrorCode, Hello, MAX_MESSAGE_BYTES, ServerMessage, Welcome,
-};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use crate::registry::Order;
+use crate::state::AppState;
+use adc_shared::protocol::{self, AgentMessage, ErrorCode, Hello, ServerMessage, Welcome};
+use axum::extract::ws::WebSocket;
 use sqlx::types::Json;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// `GET /api/v1/agent/connect`: checks the Application ID and Secret Token before the
-/// upgrade, so a wrong secret gets a plain 401 the agent can report.
-pub async fn connect(
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let Some((client_id, secret)) = basic_credentials(&headers) else {
-        return ApiError::Unauthenticated(
-            "send Authorization: Basic base64(client-id:client-secret)",
-        )
-        .into_response();
-    };
-    let sync = match client_id {
-        Some(id) => match syncs::by_application_id(&state.db, id).await {
-            Ok(s) => s,
-            Err(e) => return ApiError::from(e).into_response(),
-        },
-        None => None,
-    };
-    // Verified even when the ID is unknown, against a dummy hash: no timing oracle.
-    if !secrets::verify(secret, sync.as_ref().map(|s| s.secret_hash.clone())).await {
-        state.metrics.agent_auth_failures.inc();
-        tracing::warn!(application_id = ?client_id, %remote, "agent refused: unknown Application ID or wrong Secret Token");
-        return ApiError::Unauthenticated("unknown Application ID or wrong Secret Token")
-            .into_response();
-    }
-    let sync = sync.expect("verified secrets belong to a synchronization");
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
-            let tracker = state.sessions.clone();
-            tracker.track_future(async move {
-                let sync_id = sync.id;
-                if let Err(e) = session(state, sync, remote, socket).await {
-                    tracing::warn!(synchronization_id = %sync_id, %remote, error = format!("{e:#}"), "agent session ended with an error");
-                }
-            })
-        })
-}
-
-/// Parses `Authorization: Basic base64(client-id:client-secret)`. The ID is `None`
-/// when it is not a UUID, so that case costs the same dummy verification.
-fn basic_credentials(headers: &HeaderMap) -> Option<(Option<Uuid>, Secret)> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((Uuid::parse_str(id).ok(), Secret::new(secret)))
-}
-
-pub(super) struct Conn {
-    socket: WebSocket,
-}
-
-impl Conn {
-    pub(super) async fn send(&mut self, m: &ServerMessage) -> anyhow::Result<()> {
-        self.socket.send(Message::Text(m.to_json().into())).await?;
-        Ok(())
-    }
-
-    /// Tells the agent why, then closes: never a silent hang-up.
-    async fn close(mut self, code: ErrorCode, reason: &str) {
-        let _ = self
-            .send(&ServerMessage::Error {
-                code,
-                message: reason.to_owned(),
-            })
-            .await;
-        let ws_code = match code {
-            ErrorCode::MalformedMessage => 1007,
-            ErrorCode::MessageTooLarge => 1009,
-            ErrorCode::ShuttingDown => 1001,
-            _ => 1008,
-        };
-        let reason: String = reason.chars().take(120).collect();
-        let _ = self
-            .socket
-            .send(Message::Close(Some(CloseFrame {
-                code: ws_code,
-                reason: reason.into(),
-            })))
-            .await;
-    }
-}
-
-enum Incoming {
-    Message(AgentMessage),
-    Closed,
-    Bad(ErrorCode, String),
-}
-
-async fn receive(socket: &mut WebSocket) -> Incoming {
-    loop {
-        return match socket.recv().await {
-            None | Some(Ok(Message::Close(_))) => Incoming::Closed,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Text(t))) => match AgentMessage::from_json(t.as_str()) {
-                Ok(m) => Incoming::Message(m),
-                Err(e) => Incoming::Bad(
-                    ErrorCode::MalformedMessage,
-                    format!("malformed message: {e}"),
-                ),
-            },
-            Some(Ok(Message::Binary(_))) => Incoming::Bad(
-                ErrorCode::MalformedMessage,
-                "binary frames are not part of the protocol".into(),
-            ),
-            Some(Err(e)) => {
-                let text = e.to_string();
-                if text.contains("too long")
-                    || text.contains("too big")
-                    || text.contains("Space limit")
-                {
-                    Incoming::Bad(
-                        ErrorCode::MessageTooLarge,
-                        format!("message larger than {MAX_MESSAGE_BYTES} bytes"),
-                    )
-                } else {
-                    Incoming::Closed
-                }
-            }
-        };
-    }
-}
 
 fn check_hello(h: &Hello) -> Result<(), (ErrorCode, String)> {
     protocol::check_compatible(h.protocol_version)
@@ -166,7 +29,9 @@ fn check_hello(h: &Hello) -> Result<(), (ErrorCode, String)> {
     Ok(())
 }
 
-async fn session(
+/// Serves one agent's WebSocket, its Application ID and Secret Token already verified,
+/// until either side ends it.
+pub async fn serve(
     state: AppState,
     sync: syncs::Sync,
     remote: SocketAddr,
@@ -270,7 +135,7 @@ async fn serve_connection(
         }
         _ => "the agent disconnected during the run".to_owned(),
     };
-    runs.abandon(&reason).await;
+    runs.abandon(reason).await;
     result
 }
 

@@ -5,11 +5,13 @@
 //! function says so. Every value is bound, never formatted into SQL (DESIGN §8.6).
 
 pub mod agents;
+pub mod notify;
 pub mod principals;
 pub mod runs;
 pub mod syncs;
 pub mod tenants;
 pub mod users;
+pub mod writes;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -98,6 +100,20 @@ impl Db {
         match self {
             Db::Sqlite(_) => "sqlite",
             Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether other replicas may share this database (PostgreSQL); an embedded SQLite
+    /// file has this server alone.
+    pub fn may_be_shared(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// How many independent writes may usefully run at once: SQLite has one writer.
+    pub fn parallel_writes(&self) -> usize {
+        match self {
+            Db::Postgres(_) => 2,
+            Db::Sqlite(_) => 1,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Runs and their change lists (DESIGN §5.3).
 
+use super::writes::remove_users;
 use super::{Db, now};
+use crate::vocabulary::{Operation, Outcome, RunStatus, Trigger};
 use crate::{db_execute, on_db};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
@@ -14,8 +16,8 @@ pub struct Run {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub synchronization_id: Uuid,
-    pub status: String,
-    pub trigger_source: String,
+    pub status: RunStatus,
+    pub trigger_source: Trigger,
     pub triggered_by: String,
     pub dry_run: bool,
     pub full_resync: bool,
@@ -38,8 +40,6 @@ macro_rules! select_run {
     };
 }
 
-pub const RUNNING: &str = "running";
-
 /// Records a new running run; a unique violation means another run is active.
 pub async fn insert(db: &Db, r: &Run) -> Result<(), sqlx::Error> {
     db_execute!(db, |p| {
@@ -50,8 +50,8 @@ pub async fn insert(db: &Db, r: &Run) -> Result<(), sqlx::Error> {
     .bind(r.id)
     .bind(r.tenant_id)
     .bind(r.synchronization_id)
-    .bind(&r.status)
-    .bind(&r.trigger_source)
+    .bind(r.status)
+    .bind(r.trigger_source)
     .bind(&r.triggered_by)
     .bind(r.dry_run)
     .bind(r.full_resync)
@@ -91,7 +91,7 @@ pub async fn running_on(db: &Db, conns: &[Uuid]) -> Result<Vec<Run>, sqlx::Error
     match db {
         Db::Postgres(p) => {
             sqlx::query_as::<_, Run>(select_run!("WHERE status = $1 AND connection_id = ANY($2)"))
-                .bind(RUNNING)
+                .bind(RunStatus::Running)
                 .bind(conns)
                 .fetch_all(p)
                 .await
@@ -105,7 +105,7 @@ pub async fn active_for_sync(db: &Db, sync_id: Uuid) -> Result<Option<Uuid>, sql
         "SELECT id FROM runs WHERE synchronization_id = $1 AND status = $2"
     )
     .bind(sync_id)
-    .bind(RUNNING)
+    .bind(RunStatus::Running)
     .fetch_optional(p)
     .await)
 }
@@ -154,7 +154,7 @@ pub async fn set_read_complete(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
 pub async fn finish(
     db: &Db,
     id: Uuid,
-    status: &str,
+    status: RunStatus,
     counts: &RunCounts,
     error: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
@@ -166,7 +166,7 @@ pub async fn finish(
     .bind(error)
     .bind(now())
     .bind(id)
-    .bind(RUNNING)
+    .bind(RunStatus::Running)
     .execute(p)
     .await)
     .map(|n| n == 1)
@@ -177,12 +177,13 @@ pub async fn finish(
 pub async fn fail_orphans(db: &Db, reason: &str) -> Result<u64, sqlx::Error> {
     db_execute!(db, |p| {
         sqlx::query(
-        "UPDATE runs SET status = 'failed', error = $1, finished_at = $2
+        "UPDATE runs SET status = $4, error = $1, finished_at = $2
          WHERE status = $3 AND (connection_id IS NULL OR connection_id NOT IN (SELECT id FROM agent_connections))"
     )
     .bind(reason)
     .bind(now())
-    .bind(RUNNING)
+    .bind(RunStatus::Running)
+    .bind(RunStatus::Failed)
     .execute(p)
     .await
     })
@@ -195,15 +196,15 @@ pub struct Change {
     pub user_id: Option<Uuid>,
     pub external_id: Option<String>,
     pub username: String,
-    pub operation: String,
-    pub outcome: String,
+    pub operation: Operation,
+    pub outcome: Outcome,
 }
 
 /// A page of changes after `after` (a seq), filtered by operation and outcome prefix.
 pub async fn changes(
     db: &Db,
     run_id: Uuid,
-    operation: Option<&str>,
+    operation: Option<Operation>,
     outcome: Option<&str>,
     after: i64,
     limit: i64,
@@ -214,7 +215,7 @@ pub async fn changes(
         );
         qb.push_bind(run_id).push(" AND seq > ").push_bind(after);
         if let Some(op) = operation {
-            qb.push(" AND operation = ").push_bind(op.to_owned());
+            qb.push(" AND operation = ").push_bind(op);
         }
         if let Some(o) = outcome {
             // A prefix: `skipped` matches `skipped: no-create`, `applied` matches
@@ -229,5 +230,80 @@ pub async fn changes(
         }
         qb.push(" ORDER BY seq LIMIT ").push_bind(limit);
         qb.build_query_as::<Change>().fetch_all(p).await
+    })
+}
+
+/// Whether a run of the same synchronization started after `run`.
+pub async fn newer_exists(db: &Db, run: &Run) -> Result<bool, sqlx::Error> {
+    let n = on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM runs WHERE synchronization_id = $1 AND started_at > $2"
+    )
+    .bind(run.synchronization_id)
+    .bind(run.started_at)
+    .fetch_one(p)
+    .await)?;
+    Ok(n > 0)
+}
+
+/// The users and operations of a run's held changes, in order.
+pub async fn held_changes(
+    db: &Db,
+    run_id: Uuid,
+) -> Result<Vec<(Option<Uuid>, Operation)>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, (Option<Uuid>, Operation)>(
+        "SELECT user_id, operation FROM run_changes WHERE run_id = $1 AND outcome = $2 ORDER BY seq"
+    )
+    .bind(run_id)
+    .bind(Outcome::Held)
+    .fetch_all(p)
+    .await)
+}
+
+/// What deciding on a held run writes: the users removed on approval, the held
+/// changes' new outcome, and the run's decision and counts.
+pub struct Decision<'a> {
+    pub delete: &'a [Uuid],
+    pub disable: &'a [Uuid],
+    pub outcome: Outcome,
+    pub decision: String,
+    pub counts: RunCounts,
+}
+
+/// Records a decision on a held run in one transaction; false (and nothing written)
+/// when the run is no longer held: decided meanwhile by someone else.
+pub async fn decide(db: &Db, run: &Run, d: Decision<'_>) -> Result<bool, sqlx::Error> {
+    let t = now();
+    on_db!(db, |p| {
+        let mut tx = p.begin().await?;
+        remove_users!(
+            tx,
+            run.tenant_id,
+            run.synchronization_id,
+            d.delete,
+            d.disable,
+            t
+        );
+        sqlx::query("UPDATE run_changes SET outcome = $1 WHERE run_id = $2 AND outcome = $3")
+            .bind(&d.outcome)
+            .bind(run.id)
+            .bind(Outcome::Held)
+            .execute(&mut *tx)
+            .await?;
+        let updated = sqlx::query(
+            "UPDATE runs SET status = $1, decision = $2, counts = $3 WHERE id = $4 AND status = $5",
+        )
+        .bind(RunStatus::Succeeded)
+        .bind(&d.decision)
+        .bind(Json(d.counts))
+        .bind(run.id)
+        .bind(RunStatus::Held)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     })
 }

@@ -1,10 +1,10 @@
 //! Agent downloads (DESIGN §7.5): the list of platforms and one archive. Any signed-in
 //! role may download; the archive holds no secret.
 
-use crate::app::AppState;
+use crate::agent_bundle::{self, Platform};
 use crate::caller::Caller;
-use crate::downloads::{self, Platform};
 use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::state::AppState;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -15,8 +15,8 @@ use std::io::{self, Write};
 use tokio::sync::mpsc;
 
 fn platforms(state: &AppState) -> Vec<Platform> {
-    downloads::dist_dir(state.config.agent_dist.as_deref())
-        .map(|d| downloads::discover(&d))
+    agent_bundle::dist_dir(state.config.agent_dist.as_deref())
+        .map(|d| agent_bundle::discover(&d))
         .unwrap_or_default()
 }
 
@@ -48,12 +48,12 @@ pub async fn get(
     ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let addr = downloads::agent_addr(
+    let addr = agent_bundle::agent_addr(
         state.config.public_url.as_deref(),
         headers.get(HOST).and_then(|h| h.to_str().ok()),
         state.config.tls.is_some(),
     );
-    let cfg = downloads::adc_cfg(&addr);
+    let cfg = agent_bundle::adc_cfg(&addr);
     let st = state.clone();
     let platform = tokio::task::spawn_blocking(move || platforms(&st))
         .await
@@ -64,7 +64,7 @@ pub async fn get(
     tracing::info!(platform = %platform.name, "agent download");
     let disposition = format!("attachment; filename=\"{}\"", platform.filename);
     let (content_type, body) = if platform.is_windows() {
-        let bytes = tokio::task::spawn_blocking(move || downloads::zip(&platform, &cfg))
+        let bytes = tokio::task::spawn_blocking(move || agent_bundle::zip(&platform, &cfg))
             .await
             .map_err(|e| ApiError::Internal(e.into()))?
             .map_err(|e| ApiError::Internal(e.into()))?;
@@ -76,7 +76,7 @@ pub async fn get(
                 tx: tx.clone(),
                 buf: Vec::with_capacity(CHUNK),
             };
-            if let Err(e) = downloads::write_tar_gz(&mut out, &platform, &cfg) {
+            if let Err(e) = agent_bundle::write_tar_gz(&mut out, &platform, &cfg) {
                 // The client sees a cut-off body rather than a wrong archive.
                 tracing::warn!(error = %e, "agent download failed");
                 let _ = tx.blocking_send(Err(e));

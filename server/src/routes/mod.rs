@@ -1,17 +1,19 @@
 //! Every route of the server, in one place.
 
-mod auth;
-mod authenticate;
+mod agent_connect;
 mod downloads;
 mod health;
+pub(crate) mod metrics;
+mod passthrough;
 mod runs;
+mod sign_in;
 mod syncs;
 mod tokens;
 mod users;
 mod web;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::Router;
 use axum::routing::{get, post};
 
@@ -40,9 +42,9 @@ pub(crate) fn valid_name(name: &str) -> Result<String, ApiError> {
 
 pub fn router() -> Router<AppState> {
     let api = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/me", get(auth::me))
+        .route("/auth/login", post(sign_in::login))
+        .route("/auth/logout", post(sign_in::logout))
+        .route("/me", get(sign_in::me))
         .route("/synchronizations", get(syncs::list).post(syncs::create))
         .route(
             "/synchronizations/{id}",
@@ -67,14 +69,14 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(tokens::delete))
         .route("/downloads", get(downloads::list))
         .route("/downloads/{platform}", get(downloads::get))
-        .route("/agent/connect", get(crate::agents::connect))
-        .route("/authenticate", post(authenticate::authenticate))
+        .route("/agent/connect", get(agent_connect::connect))
+        .route("/authenticate", post(passthrough::authenticate))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::NotFound("route") });
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::endpoint))
+        .route("/metrics", get(metrics::endpoint))
         .merge(web::router())
 }

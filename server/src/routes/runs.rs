@@ -1,13 +1,14 @@
 //! Runs: start one, read the history, one run's report and change list, and decide on
 //! held deletions (DESIGN §5.3, §7.4).
 
-use crate::app::AppState;
 use crate::caller::Caller;
 use crate::db::runs::{self, Change, Run};
 use crate::db::syncs;
 use crate::error::{ApiError, ApiPath, ApiResult};
 use crate::role::Role;
-use crate::sync::dispatch::{self, DispatchError, Request};
+use crate::state::AppState;
+use crate::sync::dispatch::{self, Request};
+use crate::vocabulary::{Operation, RunStatus, Trigger};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
 use axum::Json;
@@ -21,8 +22,8 @@ use uuid::Uuid;
 pub struct RunView {
     id: Uuid,
     synchronization_id: Uuid,
-    status: String,
-    trigger: String,
+    status: RunStatus,
+    trigger: Trigger,
     triggered_by: String,
     dry_run: bool,
     full: bool,
@@ -87,32 +88,13 @@ pub async fn start(
         .await?
         .ok_or(ApiError::NotFound("synchronization"))?;
     let req = Request {
-        trigger: "api",
+        trigger: Trigger::Api,
         triggered_by: caller.name.clone(),
         dry_run: body.dry_run,
         full: body.full,
         sync: &sync,
     };
-    let run = dispatch::start(&state, req).await.map_err(|e| match e {
-        DispatchError::NoAgent => ApiError::Unavailable(
-            "no agent is connected for this synchronization; start `adc run` next to the directory"
-                .into(),
-        ),
-        DispatchError::OtherReplica => ApiError::Unavailable(
-            "the agent is connected to another server replica; send the request to that replica"
-                .into(),
-        ),
-        DispatchError::AgentGone => {
-            ApiError::Unavailable("the agent disconnected before the run started".into())
-        }
-        DispatchError::Active(Some(id)) => ApiError::Conflict(format!(
-            "a run of this synchronization is already active ({id}); wait for it to end"
-        )),
-        DispatchError::Active(None) => ApiError::Conflict(
-            "a run of this synchronization is already active; wait for it to end".into(),
-        ),
-        DispatchError::Db(e) => e.into(),
-    })?;
+    let run = dispatch::start(&state.db, &state.agents, req).await?;
     tracing::info!(run_id = %run.id, synchronization_id = %sync_id, "run requested");
     Ok((StatusCode::ACCEPTED, Json(run.into())))
 }
@@ -182,10 +164,20 @@ pub async fn changes(
 ) -> ApiResult<Json<ChangesPage>> {
     find(&state, &caller, id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    // An operation that does not exist matches no change.
+    let operation = match q.operation.as_deref().map(str::parse::<Operation>) {
+        Some(Err(_)) => {
+            return Ok(Json(ChangesPage {
+                changes: Vec::new(),
+                next_after: None,
+            }));
+        }
+        other => other.and_then(Result::ok),
+    };
     let changes = runs::changes(
         &state.db,
         id,
-        q.operation.as_deref(),
+        operation,
         q.outcome.as_deref(),
         q.after.unwrap_or(-1),
         limit,
@@ -224,7 +216,7 @@ async fn decide(
 ) -> ApiResult<Json<RunView>> {
     caller.require(Role::Operator)?;
     let run = find(&state, &caller, id).await?;
-    if run.status != "held" {
+    if run.status != RunStatus::Held {
         return Err(ApiError::Conflict(format!(
             "the run is {}, not held: there is nothing to decide",
             run.status

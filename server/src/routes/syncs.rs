@@ -2,7 +2,6 @@
 //! agents connected to one (DESIGN §4, §7.4).
 
 use super::valid_name;
-use crate::app::AppState;
 use crate::caller::Caller;
 use crate::db::agents::{self, AgentConnection};
 use crate::db::runs::{self, Run};
@@ -10,6 +9,8 @@ use crate::db::syncs::{self, DeletionGuard, NewSync, Sync};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, on_unique};
 use crate::role::Role;
 use crate::secrets;
+use crate::state::AppState;
+use crate::vocabulary::RunStatus;
 use adc_shared::Settings;
 use adc_shared::protocol::ErrorCode;
 use axum::Json;
@@ -52,7 +53,7 @@ pub struct AgentBrief {
 #[derive(Serialize)]
 pub struct LastRun {
     id: Uuid,
-    status: String,
+    status: RunStatus,
     dry_run: bool,
     #[serde(with = "time::serde::rfc3339")]
     started_at: OffsetDateTime,
@@ -79,7 +80,7 @@ impl SyncView {
                 .collect(),
             last_run: last_run.map(|r| LastRun {
                 id: r.id,
-                status: r.status.clone(),
+                status: r.status,
                 dry_run: r.dry_run,
                 started_at: r.started_at,
                 finished_at: r.finished_at,

@@ -1,12 +1,12 @@
 //! API tokens for automation (DESIGN §3): created by a system-admin with a role,
 //! shown once, stored as a SHA-256 hash.
 
-use crate::app::AppState;
 use crate::caller::Caller;
 use crate::db::principals::{self, ApiToken};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::role::Role;
 use crate::secrets::{self, sha256_hex};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

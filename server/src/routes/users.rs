@@ -1,11 +1,11 @@
 //! The tenant's directory (DESIGN §5.4, §7.4): search and paging; manual users; a
 //! synced user can only be disabled, enabled or detached, since its source owns it.
 
-use crate::app::AppState;
 use crate::caller::Caller;
 use crate::db::users::{self, Filter, NewManual, Provider, User};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, on_unique};
 use crate::role::Role;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;

@@ -2,7 +2,7 @@
 //! the binary at build time, so the server needs nothing else installed. The page is a
 //! client of the public REST API, nothing more.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::StatusCode;

@@ -2,7 +2,6 @@
 //! effective settings (`plan`, pure), writing it (`apply`), and the life of a run
 //! (`run`).
 
-pub mod apply;
 pub mod dispatch;
 pub mod held;
 pub mod plan;

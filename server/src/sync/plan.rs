@@ -4,51 +4,12 @@
 
 use crate::db::syncs::DeletionGuard;
 use crate::db::users::Stored;
+use crate::db::writes::{BatchWrite, ChangeRow, DeletionWrite, Insert, Update};
+use crate::vocabulary::{Operation, Outcome};
 use adc_shared::protocol::{EntryError, RunCounts};
 use adc_shared::{EffectiveSettings, Setting, UserRecord};
 use foldhash::{HashMap, HashSet, HashSetExt};
 use uuid::Uuid;
-
-/// A new user to insert.
-#[derive(Clone, Debug)]
-pub struct Insert {
-    pub id: Uuid,
-    pub record: UserRecord,
-    pub hash: String,
-    pub enabled: bool,
-}
-
-/// A stored user to rewrite from its record.
-#[derive(Clone, Debug)]
-pub struct Update {
-    pub id: Uuid,
-    pub record: UserRecord,
-    pub hash: String,
-    pub enabled: bool,
-    /// A user of another provider that this synchronization takes over.
-    pub take_over: bool,
-}
-
-/// One row of the run's change list.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChangeRow {
-    pub user_id: Option<Uuid>,
-    pub external_id: Option<String>,
-    pub username: String,
-    pub operation: &'static str,
-    pub outcome: String,
-}
-
-#[derive(Debug, Default)]
-pub struct BatchPlan {
-    pub inserts: Vec<Insert>,
-    pub updates: Vec<Update>,
-    pub changes: Vec<ChangeRow>,
-    pub counts: RunCounts,
-    /// Users renamed in this batch whose old name another user of the batch takes:
-    /// their name is parked first, so the unique key holds at every step.
-    pub vacate: Vec<Uuid>,
-}
 
 /// A record that takes the name of a user renamed away in the same batch: valid only
 /// if that rename is applied.
@@ -58,12 +19,8 @@ struct Takes {
     /// The taker: its change row, and its row in `updates` or `inserts`.
     change: usize,
     user: Uuid,
-    reason: String,
+    reason: Outcome,
 }
-
-pub const APPLIED: &str = "applied";
-pub const PLANNED: &str = "planned";
-pub const HELD: &str = "held";
 
 /// Plans one batch. `by_external` holds this synchronization's users matching the
 /// batch's external IDs, `by_username` the tenant's users matching its usernames.
@@ -73,10 +30,10 @@ pub fn plan_batch(
     records: Vec<UserRecord>,
     by_external: &HashMap<String, Stored>,
     by_username: &HashMap<String, Stored>,
-) -> BatchPlan {
+) -> BatchWrite {
     let dry = settings.on(Setting::DryRun);
-    let done = if dry { PLANNED } else { APPLIED };
-    let mut plan = BatchPlan::default();
+    let done = Outcome::done(dry);
+    let mut plan = BatchWrite::default();
     let mut seen_ids = HashSet::new();
     let mut seen_keys = HashSet::new();
     // Users of this synchronization that this batch renames, to their new names: their
@@ -93,11 +50,17 @@ pub fn plan_batch(
     let mut takes: Vec<Takes> = Vec::new();
     for record in records {
         let existing = by_external.get(&record.external_id);
-        let op_of = |e: Option<&Stored>| if e.is_some() { "update" } else { "create" };
-        let change = |plan: &mut BatchPlan,
+        let op_of = |e: Option<&Stored>| {
+            if e.is_some() {
+                Operation::Update
+            } else {
+                Operation::Create
+            }
+        };
+        let change = |plan: &mut BatchWrite,
                       user_id: Option<Uuid>,
-                      op: &'static str,
-                      outcome: String,
+                      op: Operation,
+                      outcome: Outcome,
                       r: &UserRecord| {
             plan.changes.push(ChangeRow {
                 user_id,
@@ -113,7 +76,7 @@ pub fn plan_batch(
                 &mut plan,
                 existing.map(|e| e.id),
                 op_of(existing),
-                format!("error: {reason}"),
+                Outcome::Error(reason),
                 &record,
             );
             continue;
@@ -125,7 +88,7 @@ pub fn plan_batch(
                 &mut plan,
                 None,
                 op_of(existing),
-                "error: sent twice in one batch".into(),
+                Outcome::Error("sent twice in one batch".into()),
                 &record,
             );
             continue;
@@ -137,11 +100,11 @@ pub fn plan_batch(
                 let taken_from = holder.filter(|h| h.id != e.id);
                 if let Some(h) = taken_from.filter(|h| !moves_away(h, &key)) {
                     plan.counts.conflicts += 1;
-                    let reason = format!(
-                        "conflict: username `{}` belongs to another user",
+                    let reason = Outcome::Conflict(format!(
+                        "username `{}` belongs to another user",
                         h.username
-                    );
-                    change(&mut plan, Some(e.id), "update", reason, &record);
+                    ));
+                    change(&mut plan, Some(e.id), Operation::Update, reason, &record);
                     continue;
                 }
 
@@ -150,9 +113,9 @@ pub fn plan_batch(
                     continue;
                 }
                 let op = if e.removed_from_source && record.enabled {
-                    "enable"
+                    Operation::Enable
                 } else {
-                    "update"
+                    Operation::Update
                 };
                 if settings.on(Setting::NoUpdate) {
                     plan.counts.skipped += 1;
@@ -160,7 +123,7 @@ pub fn plan_batch(
                         &mut plan,
                         Some(e.id),
                         op,
-                        "skipped: no-update".into(),
+                        Outcome::Skipped("no-update".into()),
                         &record,
                     );
                     continue;
@@ -177,14 +140,14 @@ pub fn plan_batch(
                         holder: h.id,
                         change: plan.changes.len(),
                         user: e.id,
-                        reason: format!(
-                            "conflict: username `{}` belongs to another user",
+                        reason: Outcome::Conflict(format!(
+                            "username `{}` belongs to another user",
                             h.username
-                        ),
+                        )),
                     });
                 }
                 plan.counts.updated += 1;
-                change(&mut plan, Some(e.id), op, done.into(), &record);
+                change(&mut plan, Some(e.id), op, done.clone(), &record);
                 plan.updates.push(Update {
                     id: e.id,
                     record,
@@ -197,10 +160,10 @@ pub fn plan_batch(
                 match holder.filter(|h| !moves_away(h, &key)) {
                     Some(h) if h.synchronization_id == Some(sync_id) => {
                         plan.counts.conflicts += 1;
-                        let reason =
-                            "conflict: username in use by another user of this synchronization"
-                                .to_owned();
-                        change(&mut plan, Some(h.id), "create", reason, &record);
+                        let reason = Outcome::Conflict(
+                            "username in use by another user of this synchronization".into(),
+                        );
+                        change(&mut plan, Some(h.id), Operation::Create, reason, &record);
                     }
                     Some(h) => {
                         if settings.on(Setting::NoUpdateProviderMismatch) {
@@ -208,8 +171,8 @@ pub fn plan_batch(
                             change(
                                 &mut plan,
                                 Some(h.id),
-                                "update",
-                                "conflict: provider mismatch".into(),
+                                Operation::Update,
+                                Outcome::Conflict("provider mismatch".into()),
                                 &record,
                             );
                         } else if settings.on(Setting::NoUpdate) {
@@ -217,8 +180,8 @@ pub fn plan_batch(
                             change(
                                 &mut plan,
                                 Some(h.id),
-                                "update",
-                                "skipped: no-update".into(),
+                                Operation::Update,
+                                Outcome::Skipped("no-update".into()),
                                 &record,
                             );
                         } else {
@@ -226,8 +189,8 @@ pub fn plan_batch(
                             change(
                                 &mut plan,
                                 Some(h.id),
-                                "update",
-                                format!("{done} (taken over)"),
+                                Operation::Update,
+                                Outcome::TakenOver { dry_run: dry },
                                 &record,
                             );
                             let enabled = record.enabled;
@@ -246,8 +209,8 @@ pub fn plan_batch(
                             change(
                                 &mut plan,
                                 None,
-                                "create",
-                                "skipped: no-create".into(),
+                                Operation::Create,
+                                Outcome::Skipped("no-create".into()),
                                 &record,
                             );
                             continue;
@@ -257,15 +220,24 @@ pub fn plan_batch(
                         let id = Uuid::now_v7();
                         if let Some(h) = holder {
                             takes.push(Takes {
-                            holder: h.id,
-                            change: plan.changes.len(),
-                            user: id,
-                            reason: "conflict: username in use by another user of this synchronization".into(),
-                        });
+                                holder: h.id,
+                                change: plan.changes.len(),
+                                user: id,
+                                reason: Outcome::Conflict(
+                                    "username in use by another user of this synchronization"
+                                        .into(),
+                                ),
+                            });
                         }
                         let enabled = record.enabled && !settings.on(Setting::CreateAsDisabled);
                         plan.counts.created += 1;
-                        change(&mut plan, Some(id), "create", done.into(), &record);
+                        change(
+                            &mut plan,
+                            Some(id),
+                            Operation::Create,
+                            done.clone(),
+                            &record,
+                        );
                         plan.inserts.push(Insert {
                             id,
                             record,
@@ -289,7 +261,7 @@ pub fn plan_batch(
 /// A name taken from a user renamed in the same batch stays taken only if that rename
 /// is applied (not skipped, in conflict or in error); otherwise the taker becomes a
 /// conflict, which may undo a chain of such takes.
-fn settle_takes(plan: &mut BatchPlan, mut takes: Vec<Takes>) {
+fn settle_takes(plan: &mut BatchWrite, mut takes: Vec<Takes>) {
     loop {
         let applied: HashSet<Uuid> = plan.updates.iter().map(|u| u.id).collect();
         let Some(i) = takes.iter().position(|t| !applied.contains(&t.holder)) else {
@@ -314,7 +286,7 @@ fn settle_takes(plan: &mut BatchPlan, mut takes: Vec<Takes>) {
 
 /// Entries the agent could not map: reported as errors, never deleted (their IDs
 /// count as seen on the agent's side).
-pub fn add_entry_errors(plan: &mut BatchPlan, errors: Vec<EntryError>) {
+pub fn add_entry_errors(plan: &mut BatchWrite, errors: Vec<EntryError>) {
     for e in errors {
         plan.counts.errors += 1;
         let name: String = e.dn.chars().filter(|c| !c.is_control()).take(512).collect();
@@ -328,23 +300,10 @@ pub fn add_entry_errors(plan: &mut BatchPlan, errors: Vec<EntryError>) {
             user_id: None,
             external_id: e.external_id.map(|i| i.chars().take(256).collect()),
             username: name,
-            operation: "read",
-            outcome: format!("error: {reason}"),
+            operation: Operation::Read,
+            outcome: Outcome::Error(reason),
         });
     }
-}
-
-/// What the deletions of a run do.
-#[derive(Debug, Default)]
-pub struct DeletionPlan {
-    /// Users to delete outright.
-    pub delete: Vec<Uuid>,
-    /// Users to disable because they left the source.
-    pub disable: Vec<Uuid>,
-    pub changes: Vec<ChangeRow>,
-    pub counts: RunCounts,
-    /// The guard stopped them: the run ends `held`.
-    pub held: bool,
 }
 
 /// Whether `n` deletions out of `total` users trip the guard; the reason if so.
@@ -370,11 +329,15 @@ pub fn plan_deletions(
     guard: &DeletionGuard,
     gone: &[Stored],
     total: u64,
-) -> DeletionPlan {
-    let mut plan = DeletionPlan::default();
+) -> DeletionWrite {
+    let mut plan = DeletionWrite::default();
     let disables = settings.on(Setting::DeleteDisables);
-    let op = if disables { "disable" } else { "delete" };
-    let row = |u: &Stored, outcome: String| ChangeRow {
+    let op = if disables {
+        Operation::Disable
+    } else {
+        Operation::Delete
+    };
+    let row = |u: &Stored, outcome: Outcome| ChangeRow {
         user_id: Some(u.id),
         external_id: u.external_id.clone(),
         username: u.username.clone(),
@@ -385,7 +348,7 @@ pub fn plan_deletions(
         plan.counts.skipped += gone.len() as u64;
         plan.changes = gone
             .iter()
-            .map(|u| row(u, "skipped: no-delete".into()))
+            .map(|u| row(u, Outcome::Skipped("no-delete".into())))
             .collect();
         return plan;
     }
@@ -393,15 +356,11 @@ pub fn plan_deletions(
     if guard_trips(guard, n, total).is_some() && !settings.on(Setting::DryRun) {
         plan.held = true;
         plan.counts.held = n;
-        plan.changes = gone.iter().map(|u| row(u, HELD.into())).collect();
+        plan.changes = gone.iter().map(|u| row(u, Outcome::Held)).collect();
         return plan;
     }
-    let outcome = if settings.on(Setting::DryRun) {
-        PLANNED
-    } else {
-        APPLIED
-    };
-    plan.changes = gone.iter().map(|u| row(u, outcome.into())).collect();
+    let outcome = Outcome::done(settings.on(Setting::DryRun));
+    plan.changes = gone.iter().map(|u| row(u, outcome.clone())).collect();
     if disables {
         plan.counts.disabled = n;
     } else {
@@ -473,7 +432,7 @@ mod tests {
         }
     }
 
-    fn plan(s: &EffectiveSettings, records: Vec<UserRecord>, known: &[Stored]) -> BatchPlan {
+    fn plan(s: &EffectiveSettings, records: Vec<UserRecord>, known: &[Stored]) -> BatchWrite {
         let by_ext = known
             .iter()
             .map(|u| (u.external_id.clone().unwrap(), u.clone()))
@@ -535,8 +494,18 @@ mod tests {
             p.changes
         );
         assert!(p.updates.is_empty() && p.vacate.is_empty());
-        assert!(p.changes[0].outcome.starts_with("conflict: username `ann`"));
-        assert!(p.changes[1].outcome.starts_with("conflict: username `bob`"));
+        assert!(
+            p.changes[0]
+                .outcome
+                .to_string()
+                .starts_with("conflict: username `ann`")
+        );
+        assert!(
+            p.changes[1]
+                .outcome
+                .to_string()
+                .starts_with("conflict: username `bob`")
+        );
     }
 
     #[test]
@@ -590,7 +559,7 @@ mod tests {
         assert_eq!(p.updates.len(), 1);
         assert_eq!(p.updates[0].id, known.id, "the same cloud user");
         assert!(p.updates[0].enabled);
-        assert_eq!(p.changes[0].operation, "enable");
+        assert_eq!(p.changes[0].operation, Operation::Enable);
         assert!(p.inserts.is_empty());
     }
 
@@ -635,7 +604,11 @@ mod tests {
         let g = DeletionGuard::default();
         let p = plan_deletions(&settings(|s| s.no_delete = Some(true)), &g, &gone, 3);
         assert!(p.delete.is_empty() && p.disable.is_empty());
-        assert!(p.changes.iter().all(|c| c.outcome == "skipped: no-delete"));
+        assert!(
+            p.changes
+                .iter()
+                .all(|c| c.outcome == Outcome::Skipped("no-delete".into()))
+        );
         let p = plan_deletions(&settings(|_| {}), &g, &gone, 3);
         assert_eq!(
             (p.disable.len(), p.counts.disabled),
@@ -652,7 +625,7 @@ mod tests {
         assert!(p.held && p.delete.is_empty() && p.disable.is_empty());
         assert_eq!(p.counts.held, 3);
         let p = plan_deletions(&settings(|s| s.dry_run = Some(true)), &g, &gone, 3);
-        assert!(p.disable.is_empty() && p.changes.iter().all(|c| c.outcome == "planned"));
+        assert!(p.disable.is_empty() && p.changes.iter().all(|c| c.outcome == Outcome::Planned));
     }
 
     #[test]

@@ -8,58 +8,43 @@
 //! no session has taken, and hands those over too. A session given a run it already
 //! has ignores it.
 
-use crate::app::AppState;
 use crate::db::Db;
+use crate::db::notify::{Listener, Notice};
 use crate::db::runs::{self, Run};
+use crate::registry::Registry;
 use crate::sync::dispatch;
-use sqlx::postgres::PgListener;
+use crate::vocabulary::RunStatus;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-const CHANNEL: &str = "adc_start_run";
-
-/// Tells the replicas that `run_id` waits for its agent.
-pub async fn notify(db: &Db, run_id: Uuid) -> Result<(), sqlx::Error> {
-    if let Db::Postgres(p) = db {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(run_id.to_string())
-            .execute(p)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Listens until shutdown (PostgreSQL only).
-pub async fn listen(state: AppState) {
-    let Db::Postgres(pool) = &state.db else {
+/// Listens until shutdown (when other replicas may share the database).
+pub async fn listen(db: Db, agents: Registry, shutdown: CancellationToken) {
+    if !db.may_be_shared() {
         return;
-    };
+    }
     loop {
-        let mut listener = match connect(pool).await {
-            Ok(l) => l,
-            Err(e) => {
+        let mut listener = match Listener::connect(&db).await {
+            Some(Ok(l)) => l,
+            None => return,
+            Some(Err(e)) => {
                 tracing::warn!(error = %e, "cannot listen for runs started on other replicas; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                    _ = state.shutdown.cancelled() => return,
+                    _ = shutdown.cancelled() => return,
                 }
             }
         };
-        sweep(&state).await;
+        sweep(&db, &agents).await;
         loop {
             let next = tokio::select! {
-                n = listener.try_recv() => n,
-                _ = state.shutdown.cancelled() => return,
+                n = listener.next() => n,
+                _ = shutdown.cancelled() => return,
             };
             match next {
-                Ok(Some(n)) => match n.payload().parse::<Uuid>() {
-                    Ok(run_id) => take(&state, run_id).await,
-                    Err(_) => tracing::warn!("ignored a malformed run notification"),
-                },
-                // The connection was lost and is re-established: notifications sent
-                // meanwhile are gone.
-                Ok(None) => sweep(&state).await,
+                Ok(Notice::Run(run_id)) => take(&db, &agents, run_id).await,
+                Ok(Notice::Malformed) => tracing::warn!("ignored a malformed run notification"),
+                Ok(Notice::Reconnected) => sweep(&db, &agents).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "lost the run notification channel; reconnecting");
                     break;
@@ -69,16 +54,10 @@ pub async fn listen(state: AppState) {
     }
 }
 
-async fn connect(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut l = PgListener::connect_with(pool).await?;
-    l.listen(CHANNEL).await?;
-    Ok(l)
-}
-
 /// Hands `run_id` to its agent if this replica holds the agent's connection.
-async fn take(state: &AppState, run_id: Uuid) {
-    match runs::by_id(&state.db, run_id).await {
-        Ok(Some(run)) => hand_over_if_held(state, run).await,
+async fn take(db: &Db, agents: &Registry, run_id: Uuid) {
+    match runs::by_id(db, run_id).await {
+        Ok(Some(run)) => hand_over_if_held(db, agents, run).await,
         Ok(None) => {}
         Err(e) => {
             tracing::warn!(%run_id, error = %e, "cannot load a run started on another replica")
@@ -86,15 +65,15 @@ async fn take(state: &AppState, run_id: Uuid) {
     }
 }
 
-async fn hand_over_if_held(state: &AppState, run: Run) {
+async fn hand_over_if_held(db: &Db, agents: &Registry, run: Run) {
     let (run_id, Some(conn)) = (run.id, run.connection_id) else {
         return;
     };
     // A run this replica ended while the database was away is still `running` there.
-    if run.status != runs::RUNNING || !state.agents.holds(conn) || state.agents.is_ending(run_id) {
+    if run.status != RunStatus::Running || !agents.holds(conn) || agents.is_ending(run_id) {
         return;
     }
-    match dispatch::hand_over(state, conn, run).await {
+    match dispatch::hand_over(db, agents, conn, run).await {
         Ok(true) => {
             tracing::info!(%run_id, connection_id = %conn, "run from another replica handed to its agent")
         }
@@ -105,15 +84,15 @@ async fn hand_over_if_held(state: &AppState, run: Run) {
 
 /// Running runs of this replica's connections, handed over again (a session ignores
 /// one it already has).
-async fn sweep(state: &AppState) {
-    let conns = state.agents.all_connections();
+async fn sweep(db: &Db, agents: &Registry) {
+    let conns = agents.all_connections();
     if conns.is_empty() {
         return;
     }
-    match runs::running_on(&state.db, &conns).await {
+    match runs::running_on(db, &conns).await {
         Ok(waiting) => {
             for run in waiting {
-                hand_over_if_held(state, run).await;
+                hand_over_if_held(db, agents, run).await;
             }
         }
         Err(e) => {

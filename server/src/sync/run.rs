@@ -2,13 +2,14 @@
 //! the agent; fed by the agent's batches; deletions only after a complete read; ended
 //! with a status and counts.
 
-use super::apply::{self, Progress};
 use super::plan::{self, add_counts};
-use crate::app::AppState;
-use crate::db::runs::{self, RUNNING, Run};
+use crate::db::runs::{self, Run};
 use crate::db::syncs::{self, DeletionGuard};
 use crate::db::users::{self, Stored};
+use crate::db::writes::{self, Progress};
 use crate::db::{Db, now};
+use crate::registry::Registry;
+use crate::vocabulary::{RunStatus, Trigger};
 use adc_shared::protocol::{EntryError, RunCounts, RunSummary, ServerMessage, StartRun};
 use adc_shared::{Effective, EffectiveSettings, Settings, Source, UserRecord};
 use foldhash::{HashMap, HashSet};
@@ -20,29 +21,48 @@ use uuid::Uuid;
 /// Users per batch and batches in flight the server asks of the agent.
 pub const BATCH_SIZE: u32 = 500;
 pub const WINDOW: u32 = 4;
-/// Batch writes that may run at once: independent batches (no shared name or ID)
-/// go in on separate connections.
-const WRITES_IN_FLIGHT: usize = 2;
 /// Manifest entries per chunk.
 pub const MANIFEST_CHUNK: i64 = 5000;
 
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Another run of this synchronization is active.
+    #[error("another run of this synchronization is active")]
     Active(Option<Uuid>),
-    Db(sqlx::Error),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
 }
 
-impl From<sqlx::Error> for StartError {
-    fn from(e: sqlx::Error) -> Self {
-        StartError::Db(e)
-    }
+/// Why a run failed; its text is the run report's `error`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RunFailure {
+    #[error("the server could not store the run's changes")]
+    Storage,
+    #[error("a batch arrived after the read was reported complete")]
+    BatchAfterRead,
+    #[error("a batch of {0} entries exceeds the limit of {BATCH_SIZE}")]
+    BatchTooLarge(usize),
+    #[error("the read was reported complete twice")]
+    ReadCompleteTwice,
+    #[error("deletions arrived before the read was reported complete; nothing is deleted")]
+    DeletionsBeforeRead,
+    #[error("more deletions than users in the manifest")]
+    TooManyDeletions,
+    #[error("the run ended without a complete read; nothing is deleted")]
+    EndedBeforeRead,
+    #[error("the agent reported: {0}")]
+    Agent(String),
+    #[error("the agent sent nothing for this run for {0} s")]
+    Stalled(u64),
+    /// The agent's connection ended under the run; the session says why.
+    #[error("{0}")]
+    Disconnected(String),
 }
 
 pub struct NewRun<'a> {
     pub sync: &'a syncs::Sync,
     pub connection_id: Uuid,
     pub agent_settings: Settings,
-    pub trigger: &'static str,
+    pub trigger: Trigger,
     pub triggered_by: String,
     pub dry_run: bool,
     pub full: bool,
@@ -65,8 +85,8 @@ pub async fn start(db: &Db, n: NewRun<'_>) -> Result<Run, StartError> {
         id: Uuid::new_v4(),
         tenant_id: n.sync.tenant_id,
         synchronization_id: n.sync.id,
-        status: RUNNING.into(),
-        trigger_source: n.trigger.into(),
+        status: RunStatus::Running,
+        trigger_source: n.trigger,
         triggered_by: n.triggered_by,
         dry_run: settings.dry_run.value,
         full_resync: n.full,
@@ -121,7 +141,7 @@ pub struct ActiveRun {
     /// Batches being written (oldest first, at most `WRITES_IN_FLIGHT`) while the
     /// next one is looked up and planned.
     writing: VecDeque<Writing>,
-    write_error: Option<String>,
+    write_error: Option<RunFailure>,
     /// When the synchronization had no users as the run started, the external IDs
     /// this run has been sent so far: only those can exist, so only those are looked
     /// up (a first sync then does no ID lookups). `None`: look up every ID.
@@ -191,7 +211,7 @@ impl ActiveRun {
 
     /// Waits for the oldest batch being written; its sequence number, to acknowledge. Safe to
     /// cancel: the write goes on and is waited for again.
-    pub async fn written(&mut self) -> Result<Option<u64>, String> {
+    pub async fn written(&mut self) -> Result<Option<u64>, RunFailure> {
         // A failed write fails every later step, even if whoever saw it first was
         // cancelled before recording the failure.
         if let Some(e) = &self.write_error {
@@ -208,7 +228,7 @@ impl ActiveRun {
             Ok(Err(e)) => internal(e),
             Err(e) => {
                 tracing::error!(run_id = %self.id, error = %e, "a batch write did not finish");
-                "the server could not store the run's changes".into()
+                RunFailure::Storage
             }
         };
         self.write_error = Some(error.clone());
@@ -216,7 +236,7 @@ impl ActiveRun {
     }
 
     /// Waits for every batch being written; their sequence numbers.
-    async fn flush(&mut self) -> Result<Vec<u64>, String> {
+    async fn flush(&mut self) -> Result<Vec<u64>, RunFailure> {
         let mut acked = Vec::new();
         while let Some(seq) = self.written().await? {
             acked.push(seq);
@@ -233,15 +253,12 @@ impl ActiveRun {
         seq: u64,
         records: Vec<UserRecord>,
         errors: Vec<EntryError>,
-    ) -> Result<Vec<u64>, String> {
+    ) -> Result<Vec<u64>, RunFailure> {
         if self.read_complete {
-            return Err("a batch arrived after the read was reported complete".into());
+            return Err(RunFailure::BatchAfterRead);
         }
         if records.len() + errors.len() > BATCH_SIZE as usize {
-            return Err(format!(
-                "a batch of {} entries exceeds the limit of {BATCH_SIZE}",
-                records.len() + errors.len()
-            ));
+            return Err(RunFailure::BatchTooLarge(records.len() + errors.len()));
         }
         self.received += (records.len() + errors.len()) as u64;
         let started = std::time::Instant::now();
@@ -295,11 +312,7 @@ impl ActiveRun {
         let planned = started.elapsed();
         // Independent writes overlap; a full pipeline waits for its oldest.
         // SQLite has one writer at a time: nothing to overlap there.
-        let limit = match db {
-            Db::Postgres(_) => WRITES_IN_FLIGHT,
-            Db::Sqlite(_) => 1,
-        };
-        if self.writing.len() >= limit {
+        if self.writing.len() >= db.parallel_writes() {
             acked.extend(self.written().await?);
         }
         let waited = started.elapsed();
@@ -309,7 +322,7 @@ impl ActiveRun {
         let run_id = self.id;
         let task = tokio::spawn(async move {
             let t = std::time::Instant::now();
-            apply::write_batch(&db, at, &plan).await?;
+            writes::write_batch(&db, at, &plan).await?;
             tracing::debug!(
                 %run_id,
                 users = plan.changes.len(),
@@ -336,9 +349,9 @@ impl ActiveRun {
 
     /// The read finished completely; `read` entries matched.
     /// Returns the batches whose writes finished meanwhile, to acknowledge.
-    pub async fn read_complete(&mut self, db: &Db, read: u64) -> Result<Vec<u64>, String> {
+    pub async fn read_complete(&mut self, db: &Db, read: u64) -> Result<Vec<u64>, RunFailure> {
         if self.read_complete {
-            return Err("the read was reported complete twice".into());
+            return Err(RunFailure::ReadCompleteTwice);
         }
         let acked = self.flush().await?;
         self.read_complete = true;
@@ -351,15 +364,12 @@ impl ActiveRun {
     }
 
     /// Collects deletions; refused before the read is complete (DESIGN §8.2).
-    pub fn deletions(&mut self, ids: Vec<String>) -> Result<(), String> {
+    pub fn deletions(&mut self, ids: Vec<String>) -> Result<(), RunFailure> {
         if !self.read_complete {
-            return Err(
-                "deletions arrived before the read was reported complete; nothing is deleted"
-                    .into(),
-            );
+            return Err(RunFailure::DeletionsBeforeRead);
         }
         if self.deletions.len() as u64 + ids.len() as u64 > self.manifest_size {
-            return Err("more deletions than users in the manifest".into());
+            return Err(RunFailure::TooManyDeletions);
         }
         self.deletions.extend(ids);
         Ok(())
@@ -367,9 +377,9 @@ impl ActiveRun {
 
     /// Everything was sent: applies the deletions under policy and the guard, and
     /// ends the run. Returns the status.
-    pub async fn done(&mut self, db: &Db) -> Result<&'static str, String> {
+    pub async fn done(&mut self, db: &Db) -> Result<RunStatus, RunFailure> {
         if !self.read_complete {
-            return Err("the run ended without a complete read; nothing is deleted".into());
+            return Err(RunFailure::EndedBeforeRead);
         }
         self.flush().await?;
         let gone: Vec<Stored> =
@@ -391,10 +401,14 @@ impl ActiveRun {
         let plan = plan::plan_deletions(&self.settings, &self.guard, &gone, total);
         add_counts(&mut self.counts, &plan.counts);
         let at = self.progress(plan.changes.len());
-        apply::write_deletions(db, at, &plan)
+        writes::write_deletions(db, at, &plan)
             .await
             .map_err(internal)?;
-        let status = if plan.held { "held" } else { "succeeded" };
+        let status = if plan.held {
+            RunStatus::Held
+        } else {
+            RunStatus::Succeeded
+        };
         runs::finish(db, self.id, status, &self.counts, None)
             .await
             .map_err(internal)?;
@@ -407,22 +421,23 @@ impl ActiveRun {
     /// failed), it is retried in the background, and this replica's relay leaves the
     /// still-`running` run alone meanwhile: left `running`, it would refuse every later
     /// run of its synchronization, its connection being alive.
-    pub async fn fail(&mut self, state: &AppState, reason: &str) {
+    pub async fn fail(&mut self, db: &Db, registry: &Registry, reason: &RunFailure) {
         // A write still in flight is dropped (its transaction rolls back); had it
         // committed, it would be kept: every write is idempotent.
         for w in self.writing.drain(..) {
             w.task.abort();
         }
-        let db = &state.db;
-        if let Err(e) = runs::finish(db, self.id, "failed", &self.counts, Some(reason)).await {
+        let reason = reason.to_string();
+        if let Err(e) =
+            runs::finish(db, self.id, RunStatus::Failed, &self.counts, Some(&reason)).await
+        {
             tracing::error!(run_id = %self.id, error = %e, "could not record the run's failure; retrying");
-            let (db, agents, id, counts) = (db.clone(), state.agents.clone(), self.id, self.counts);
-            let reason = reason.to_owned();
-            state.agents.ending(id);
+            let (db, agents, id, counts) = (db.clone(), registry.clone(), self.id, self.counts);
+            registry.ending(id);
             crate::db::retry_until_done("a run's failure", move || {
                 let (db, agents, reason) = (db.clone(), agents.clone(), reason.clone());
                 async move {
-                    runs::finish(&db, id, "failed", &counts, Some(&reason)).await?;
+                    runs::finish(&db, id, RunStatus::Failed, &counts, Some(&reason)).await?;
                     agents.ended(id);
                     Ok(())
                 }
@@ -448,16 +463,16 @@ impl ActiveRun {
         });
     }
 
-    pub fn summary(&self, status: &str, error: Option<String>) -> RunSummary {
+    pub fn summary(&self, status: RunStatus, error: Option<&RunFailure>) -> RunSummary {
         RunSummary {
-            status: status.into(),
-            error,
+            status: status.as_str().into(),
+            error: error.map(RunFailure::to_string),
             counts: self.counts,
         }
     }
 }
 
-fn internal(e: sqlx::Error) -> String {
+fn internal(e: sqlx::Error) -> RunFailure {
     tracing::error!(error = %e, "database error during a run");
-    "the server could not store the run's changes".into()
+    RunFailure::Storage
 }

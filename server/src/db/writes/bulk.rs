@@ -3,7 +3,7 @@
 //! transaction.
 
 use super::pgcopy::BinaryCopy;
-use crate::sync::plan::{ChangeRow, Insert, Update};
+use super::{ChangeRow, Insert, Update};
 use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -42,6 +42,17 @@ pub trait Bulk {
 const UPDATE_ONE: &str = "UPDATE users SET synchronization_id = $1, external_id = $2, username = $3, username_key = $4, email = $5, display_name = $6,
      given_name = $7, surname = $8, enabled = $9, source_enabled = $10, removed_from_source = $11, source_dn = $12, extra = $13,
      content_hash = $14, updated_at = $15 WHERE id = $16 AND tenant_id = $17";
+
+/// Sends `data` to PostgreSQL's `COPY … FROM STDIN (FORMAT binary)` in one message.
+async fn copy_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    statement: &'static str,
+    data: BinaryCopy,
+) -> Result<(), sqlx::Error> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    copy.send(data.finish()).await?;
+    copy.finish().await.map(|_| ())
+}
 
 impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
     async fn relax(&mut self) -> Result<(), sqlx::Error> {
@@ -84,13 +95,12 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
             data.timestamptz(at);
             data.timestamptz(at);
         }
-        let mut copy = self
-            .copy_in_raw(
-                "COPY users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at) FROM STDIN (FORMAT binary)",
-            )
-            .await?;
-        copy.send(data.finish()).await?;
-        copy.finish().await.map(|_| ())
+        copy_in(
+            self,
+            "COPY users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at) FROM STDIN (FORMAT binary)",
+            data,
+        )
+        .await
     }
 
     async fn insert_changes(
@@ -110,14 +120,15 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
             data.opt_uuid(c.user_id);
             data.opt_text(c.external_id.as_deref());
             data.text(&c.username);
-            data.text(c.operation);
-            data.text(&c.outcome);
+            data.text(c.operation.as_str());
+            data.text(&c.outcome.to_string());
         }
-        let mut copy = self
-            .copy_in_raw("COPY run_changes (run_id, seq, user_id, external_id, username, operation, outcome) FROM STDIN (FORMAT binary)")
-            .await?;
-        copy.send(data.finish()).await?;
-        copy.finish().await.map(|_| ())
+        copy_in(
+            self,
+            "COPY run_changes (run_id, seq, user_id, external_id, username, operation, outcome) FROM STDIN (FORMAT binary)",
+            data,
+        )
+        .await
     }
 
     /// All of a batch's updates in one statement: the rows arrive as arrays, one per

@@ -1,10 +1,10 @@
 //! Web sessions: sign in, sign out, who am I (DESIGN §7.4).
 
-use crate::app::AppState;
 use crate::caller::{Caller, SESSION_COOKIE, Via, csrf_token, session_token};
 use crate::db::{now, principals, tenants};
 use crate::error::{ApiError, ApiResult, body_error_without_values};
 use crate::secrets::{self, Secret, sha256_hex};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;

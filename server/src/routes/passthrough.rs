@@ -2,11 +2,11 @@
 //! customer's directory through a connected agent. Never logs, stores or keeps the
 //! password beyond the request.
 
-use crate::agents::Order;
-use crate::app::AppState;
 use crate::caller::{Caller, Via};
 use crate::db::{syncs, users};
 use crate::error::{ApiError, ApiResult, body_error_without_values};
+use crate::registry::Order;
+use crate::state::AppState;
 use adc_shared::Secret;
 use adc_shared::protocol::AuthOutcome;
 use axum::Json;

@@ -1,12 +1,14 @@
-//! Writing a plan: each batch in one transaction, one statement per kind of row
-//! (DESIGN §9: never a round trip or a commit per user).
+//! A run's writes: each batch in one transaction, one statement per kind of row
+//! (never a round trip or a commit per user), with the run's counts stored in the
+//! same transaction.
 
 mod bulk;
 mod pgcopy;
 
-use super::plan::{BatchPlan, DeletionPlan};
 use crate::db::{Db, now};
 use crate::on_db;
+use crate::vocabulary::{Operation, Outcome};
+use adc_shared::UserRecord;
 use adc_shared::protocol::RunCounts;
 use bulk::Bulk;
 use sqlx::types::Json;
@@ -21,7 +23,7 @@ pub(crate) const ROWS: usize = 500;
 macro_rules! remove_users {
     ($tx:ident, $tenant:expr, $sync:expr, $delete:expr, $disable:expr, $at:expr) => {{
         let (delete, disable): (&[uuid::Uuid], &[uuid::Uuid]) = ($delete, $disable);
-        for chunk in delete.chunks($crate::sync::apply::ROWS) {
+        for chunk in delete.chunks($crate::db::writes::ROWS) {
             let mut qb = sqlx::QueryBuilder::new("DELETE FROM users WHERE tenant_id = ");
             qb.push_bind($tenant).push(" AND synchronization_id = ").push_bind($sync).push(" AND id IN (");
             let mut sep = qb.separated(", ");
@@ -31,7 +33,7 @@ macro_rules! remove_users {
             qb.push(")");
             qb.build().execute(&mut *$tx).await?;
         }
-        for chunk in disable.chunks($crate::sync::apply::ROWS) {
+        for chunk in disable.chunks($crate::db::writes::ROWS) {
             let mut qb = sqlx::QueryBuilder::new("UPDATE users SET enabled = ");
             qb.push_bind(false).push(", removed_from_source = ").push_bind(true).push(", updated_at = ").push_bind($at);
             qb.push(" WHERE tenant_id = ").push_bind($tenant).push(" AND synchronization_id = ").push_bind($sync);
@@ -52,9 +54,10 @@ pub(crate) use remove_users;
 /// transaction rolls back.
 macro_rules! commit_with_counts {
     ($tx:ident, $at:expr) => {{
-        let n = sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2 AND status = 'running'")
+        let n = sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2 AND status = $3")
             .bind(Json(&$at.counts))
             .bind($at.run_id)
+            .bind($crate::vocabulary::RunStatus::Running)
             .execute(&mut *$tx)
             .await?
             .rows_affected();
@@ -63,6 +66,61 @@ macro_rules! commit_with_counts {
         }
         $tx.commit().await
     }};
+}
+
+/// A new user to insert.
+#[derive(Clone, Debug)]
+pub struct Insert {
+    pub id: Uuid,
+    pub record: UserRecord,
+    pub hash: String,
+    pub enabled: bool,
+}
+
+/// A stored user to rewrite from its record.
+#[derive(Clone, Debug)]
+pub struct Update {
+    pub id: Uuid,
+    pub record: UserRecord,
+    pub hash: String,
+    pub enabled: bool,
+    /// A user of another provider that this synchronization takes over.
+    pub take_over: bool,
+}
+
+/// One row of the run's change list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeRow {
+    pub user_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub username: String,
+    pub operation: Operation,
+    pub outcome: Outcome,
+}
+
+/// What a batch writes: planned by the sync engine, written in one transaction.
+#[derive(Debug, Default)]
+pub struct BatchWrite {
+    pub inserts: Vec<Insert>,
+    pub updates: Vec<Update>,
+    pub changes: Vec<ChangeRow>,
+    pub counts: RunCounts,
+    /// Users renamed in this batch whose old name another user of the batch takes:
+    /// their name is parked first, so the unique key holds at every step.
+    pub vacate: Vec<Uuid>,
+}
+
+/// What the deletions of a run write (or, held, only record).
+#[derive(Debug, Default)]
+pub struct DeletionWrite {
+    /// Users to delete outright.
+    pub delete: Vec<Uuid>,
+    /// Users to disable because they left the source.
+    pub disable: Vec<Uuid>,
+    pub changes: Vec<ChangeRow>,
+    pub counts: RunCounts,
+    /// The guard stopped them: the run ends `held`.
+    pub held: bool,
 }
 
 /// Where a run stands when one of its writes is made.
@@ -78,7 +136,7 @@ pub struct Progress {
 }
 
 /// Applies a batch plan and records its changes and the run's counts atomically.
-pub async fn write_batch(db: &Db, at: Progress, plan: &BatchPlan) -> Result<(), sqlx::Error> {
+pub async fn write_batch(db: &Db, at: Progress, plan: &BatchWrite) -> Result<(), sqlx::Error> {
     let t = now();
     let first_seq = at.first_seq;
     on_db!(db, |p| {
@@ -110,7 +168,7 @@ pub async fn write_batch(db: &Db, at: Progress, plan: &BatchPlan) -> Result<(), 
 pub async fn write_deletions(
     db: &Db,
     at: Progress,
-    plan: &DeletionPlan,
+    plan: &DeletionWrite,
 ) -> Result<(), sqlx::Error> {
     let t = now();
     let first_seq = at.first_seq;

@@ -1,0 +1,56 @@
+//! What every request handler and agent session shares: the database, this replica's
+//! agent connections, the metrics, the settings. Built from the layers below it and
+//! imported by the layers above (routes, agent sessions, the application); the run
+//! engine takes only the parts it uses.
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::limits::FailureLimits;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use std::ops::Deref;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub config: Config,
+    pub agents: Registry,
+    pub metrics: Metrics,
+    pub auth_limits: FailureLimits,
+    /// Cancelled when the server shuts down; agent sessions watch it.
+    pub shutdown: CancellationToken,
+    /// The agent sessions, awaited at shutdown so each can remove its record while the
+    /// database is still open.
+    pub sessions: TaskTracker,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config) -> Self {
+        let auth_limits = FailureLimits::new(
+            config.auth_window,
+            config.auth_failures_per_username,
+            config.auth_failures_per_address,
+        );
+        AppState(Arc::new(Inner {
+            db,
+            config,
+            agents: Registry::default(),
+            metrics: Metrics::default(),
+            auth_limits,
+            shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
+        }))
+    }
+}

@@ -1,0 +1,277 @@
+//! The run vocabulary: a run's status and trigger, and each change's operation and
+//! outcome. One type each, stored as text by both engines and written as the same text
+//! in REST answers, so a new value is a compile error wherever it is not handled.
+//! Imports no other module of the server: every layer may use it.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::{Database, Decode, Encode, Type};
+use std::fmt;
+use std::str::FromStr;
+
+/// A value that is not part of the vocabulary (a row written by a newer server, say).
+#[derive(Debug, thiserror::Error)]
+#[error("`{value}` is not a known {what}")]
+pub struct Unknown {
+    what: &'static str,
+    value: String,
+}
+
+/// Text storage and serde for a vocabulary type with `as_text` and `FromStr`.
+macro_rules! stored_as_text {
+    ($t:ty) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.as_text())
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.as_text())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl<DB: Database> Type<DB> for $t
+        where
+            String: Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: Database> Encode<'q, DB> for $t
+        where
+            String: Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as Database>::ArgumentBuffer,
+            ) -> Result<IsNull, BoxDynError> {
+                <String as Encode<'q, DB>>::encode(self.as_text().into_owned(), buf)
+            }
+        }
+
+        impl<'r, DB: Database> Decode<'r, DB> for $t
+        where
+            String: Decode<'r, DB>,
+        {
+            fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+                Ok(<String as Decode<'r, DB>>::decode(value)?.parse()?)
+            }
+        }
+    };
+}
+
+/// An enum without data whose variants are the given words.
+macro_rules! words {
+    ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $v:ident = $text:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $v,)+
+        }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$v,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $text,)+
+                }
+            }
+
+            fn as_text(&self) -> std::borrow::Cow<'static, str> {
+                self.as_str().into()
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Unknown;
+            fn from_str(s: &str) -> Result<Self, Unknown> {
+                match s {
+                    $($text => Ok($name::$v),)+
+                    _ => Err(Unknown { what: $what, value: s.into() }),
+                }
+            }
+        }
+
+        stored_as_text!($name);
+    };
+}
+
+words! {
+    /// Where a run stands. At most one run per synchronization is `Running`.
+    RunStatus, "run status" {
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        /// Ended with deletions beyond the guard, waiting for approval or rejection.
+        Held = "held",
+        Cancelled = "cancelled",
+    }
+}
+
+words! {
+    /// Who started a run.
+    Trigger, "trigger" {
+        /// REST (the page or automation).
+        Api = "api",
+        Schedule = "schedule",
+        /// `adc imp` on the agent's host.
+        Agent = "agent",
+    }
+}
+
+words! {
+    /// What a change does to a user.
+    Operation, "operation" {
+        Create = "create",
+        Update = "update",
+        Delete = "delete",
+        Disable = "disable",
+        /// A user who left the source and came back is enabled again.
+        Enable = "enable",
+        /// A directory entry the agent could not turn into a user (its error says why).
+        Read = "read",
+    }
+}
+
+/// What became of one change. Stored and answered as text: the word, then the detail
+/// after `: ` where there is one (`conflict: username \`ann\` …`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// A dry run: what would have been applied.
+    Planned,
+    /// Beyond the deletion guard: waits for a decision on the run.
+    Held,
+    /// Applied to a user of another provider, which this synchronization took over
+    /// (`planned` in a dry run).
+    TakenOver {
+        dry_run: bool,
+    },
+    /// A held change applied on approval.
+    Approved,
+    /// A held change dropped on rejection.
+    Rejected,
+    /// Not applied: a setting forbids it (`no-update`, …).
+    Skipped(String),
+    /// Not applied: it would clash with another user.
+    Conflict(String),
+    /// Not applied: the record is invalid or could not be read.
+    Error(String),
+}
+
+impl Outcome {
+    /// `Applied`, or `Planned` in a dry run.
+    pub fn done(dry_run: bool) -> Outcome {
+        if dry_run {
+            Outcome::Planned
+        } else {
+            Outcome::Applied
+        }
+    }
+
+    fn as_text(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Outcome::Applied => "applied".into(),
+            Outcome::Planned => "planned".into(),
+            Outcome::Held => "held".into(),
+            Outcome::TakenOver { dry_run: false } => "applied (taken over)".into(),
+            Outcome::TakenOver { dry_run: true } => "planned (taken over)".into(),
+            Outcome::Approved => "applied (approved)".into(),
+            Outcome::Rejected => "rejected".into(),
+            Outcome::Skipped(why) => format!("skipped: {why}").into(),
+            Outcome::Conflict(why) => format!("conflict: {why}").into(),
+            Outcome::Error(why) => format!("error: {why}").into(),
+        }
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = Unknown;
+    fn from_str(s: &str) -> Result<Self, Unknown> {
+        Ok(match s {
+            "applied" => Outcome::Applied,
+            "planned" => Outcome::Planned,
+            "held" => Outcome::Held,
+            "applied (taken over)" => Outcome::TakenOver { dry_run: false },
+            "planned (taken over)" => Outcome::TakenOver { dry_run: true },
+            "applied (approved)" => Outcome::Approved,
+            "rejected" => Outcome::Rejected,
+            _ => match s.split_once(": ") {
+                Some(("skipped", why)) => Outcome::Skipped(why.into()),
+                Some(("conflict", why)) => Outcome::Conflict(why.into()),
+                Some(("error", why)) => Outcome::Error(why.into()),
+                _ => {
+                    return Err(Unknown {
+                        what: "outcome",
+                        value: s.into(),
+                    });
+                }
+            },
+        })
+    }
+}
+
+stored_as_text!(Outcome);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_reads_back_as_itself() {
+        for s in RunStatus::ALL {
+            assert_eq!(s.as_str().parse::<RunStatus>().unwrap(), *s);
+        }
+        for t in Trigger::ALL {
+            assert_eq!(t.as_str().parse::<Trigger>().unwrap(), *t);
+        }
+        for o in Operation::ALL {
+            assert_eq!(o.as_str().parse::<Operation>().unwrap(), *o);
+        }
+        assert!("paused".parse::<RunStatus>().is_err());
+    }
+
+    #[test]
+    fn outcomes_keep_their_detail_and_their_text() {
+        let all = [
+            Outcome::Applied,
+            Outcome::Planned,
+            Outcome::Held,
+            Outcome::TakenOver { dry_run: false },
+            Outcome::TakenOver { dry_run: true },
+            Outcome::Approved,
+            Outcome::Rejected,
+            Outcome::Skipped("no-update".into()),
+            Outcome::Conflict("username `ann`: held by a manual user".into()),
+            Outcome::Error("the username is empty".into()),
+        ];
+        for o in all {
+            assert_eq!(o.to_string().parse::<Outcome>().unwrap(), o);
+        }
+        assert_eq!(
+            Outcome::Skipped("no-delete".into()).to_string(),
+            "skipped: no-delete"
+        );
+        assert_eq!(
+            serde_json::to_value(Outcome::TakenOver { dry_run: false }).unwrap(),
+            "applied (taken over)"
+        );
+        assert!("done".parse::<Outcome>().is_err());
+    }
+}
