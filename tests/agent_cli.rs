@@ -1,4 +1,4 @@
-//! The `adc` binary as an administrator runs it (DESIGN §7.1, §7.2): check, version,
+//! The `adc` binary as an administrator runs it (architecture §7.1, §7.2): check, version,
 //! run with signals, and clear one-line failures.
 
 use adc_e2e::engine::Engine;

@@ -1,4 +1,4 @@
-//! The agent's connection (DESIGN §7.3): TLS, authentication on upgrade, the agents
+//! The agent's connection (architecture §7.3): TLS, authentication on upgrade, the agents
 //! list, rotation and deletion, and peers that misbehave.
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
@@ -399,7 +399,7 @@ async fn an_agent_reconnects_by_itself_when_the_server_comes_back() {
     assert_eq!(api.agents(&id).await.len(), 1);
 }
 
-/// Two replicas on one PostgreSQL (DESIGN §2): either lists an agent the other holds,
+/// Two replicas on one PostgreSQL (architecture §2): either lists an agent the other holds,
 /// and a rotation through one disconnects the agent held by the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_sharing_postgres_see_each_others_agents_and_rotations() {

@@ -1,4 +1,4 @@
-//! Signing in, sessions, CSRF, and the API's common behaviour (DESIGN §7.4).
+//! Signing in, sessions, CSRF, and the API's common behaviour (architecture §7.4).
 
 use adc_e2e::api::error_code;
 use adc_e2e::engine::Engine;
@@ -32,7 +32,7 @@ async fn wrong_password_and_unknown_email_get_the_same_answer(engine: Engine) {
         "the answer must not reveal whether the e-mail exists"
     );
     assert_eq!(b1["error"]["message"], "wrong e-mail or password");
-    // A malformed body never quotes the password back (DESIGN §8.1).
+    // A malformed body never quotes the password back (architecture §8.1).
     let (s, b) = api
         .post(
             "/api/v1/auth/login",

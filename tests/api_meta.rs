@@ -1,4 +1,4 @@
-//! What the API says about itself: the OpenAPI document and the metrics (DESIGN §7.4).
+//! What the API says about itself: the OpenAPI document and the metrics (architecture §7.4).
 
 use adc_e2e::engine::Engine;
 use adc_e2e::engines;

@@ -1,4 +1,4 @@
-//! Adding, reading, changing and deleting synchronizations (DESIGN §4, §7.4).
+//! Adding, reading, changing and deleting synchronizations (architecture §4, §7.4).
 
 use adc_e2e::api::error_code;
 use adc_e2e::engine::Engine;

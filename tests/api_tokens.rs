@@ -1,4 +1,4 @@
-//! API tokens and roles (DESIGN §3).
+//! API tokens and roles (architecture §3).
 
 use adc_e2e::api::error_code;
 use adc_e2e::engine::Engine;

@@ -1,4 +1,4 @@
-//! Pass-through authentication (DESIGN §6): the password is checked by the customer's
+//! Pass-through authentication (architecture §6): the password is checked by the customer's
 //! directory through the real agent, never stored, never logged.
 
 use adc_e2e::agent::{AgentSetup, TestAgent};

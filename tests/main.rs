@@ -1,4 +1,4 @@
-//! The one end-to-end test binary (DESIGN §1 tests/): each module a user-visible area.
+//! The one end-to-end test binary (architecture §1): each module a user-visible area.
 #![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps: that is its job
 
 mod agent_cli;

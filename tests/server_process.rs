@@ -1,5 +1,5 @@
 //! The `adc-server` binary as an operator runs it: first start, signals, and logs that
-//! never hold a secret (DESIGN §3, §7.6, §8.1).
+//! never hold a secret (architecture §3, §7.6, §8.1).
 
 use adc_e2e::api::Api;
 use adc_e2e::engine::Engine;
@@ -26,7 +26,7 @@ async fn the_first_start_creates_the_embedded_database_and_prints_a_random_passw
         start_server_binary(dir.path(), &[("ADC_LISTN", "typo")], "first").await;
     assert!(
         dir.path().join("data/adc.sqlite").exists(),
-        "the SQLite default of DESIGN §2"
+        "the SQLite default of architecture §2"
     );
     let log = server.stderr();
     assert!(log.contains("admin@localhost"), "{log}");

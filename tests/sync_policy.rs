@@ -1,4 +1,4 @@
-//! The seven settings (DESIGN §4) and provider mismatch (§5.1), enforced by the server.
+//! The seven settings (architecture §4) and provider mismatch (§5.1), enforced by the server.
 
 use adc_e2e::engine::Engine;
 use adc_e2e::engines;

@@ -1,4 +1,4 @@
-//! Runs end to end (DESIGN §5.3): real slapd, the real agent, both engines.
+//! Runs end to end (architecture §5.3): real slapd, the real agent, both engines.
 
 use adc_e2e::engine::Engine;
 use adc_e2e::engines;
@@ -283,7 +283,7 @@ async fn two_users_who_swap_usernames_are_both_updated_in_place(engine: Engine) 
     assert_eq!(again["counts"]["unchanged"], 5, "{again}");
 }
 
-/// Two replicas on one PostgreSQL (DESIGN §2): a run asked of the replica that does not
+/// Two replicas on one PostgreSQL (architecture §2): a run asked of the replica that does not
 /// hold the agent reaches it through PostgreSQL's notifications, and runs to its end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_asked_of_the_replica_without_the_agent_runs_on_the_agent_of_the_other() {
@@ -309,7 +309,7 @@ async fn a_run_asked_of_the_replica_without_the_agent_runs_on_the_agent_of_the_o
     assert_eq!(report["counts"]["unchanged"], 30, "{report}");
 }
 
-/// A notification can be lost while a replica's listener reconnects (DESIGN §2). The
+/// A notification can be lost while a replica's listener reconnects (architecture §2). The
 /// run then waits in the database with nobody to tell its agent; the replica that holds
 /// the agent looks for such runs whenever its listener (re)connects, and hands them
 /// over. Here the run is recorded without any notification at all, and the listener's

@@ -1,6 +1,6 @@
 //! What must never happen: deletions after an incomplete read, mass deletions without
 //! approval, duplicates after a user comes back, a run left running forever
-//! (DESIGN §4, §5.3, §8.2).
+//! (architecture §4, §5.3, §8.2).
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
 use adc_e2e::cut::CutRelay;

@@ -1,4 +1,4 @@
-//! Tenants never see each other's data (DESIGN §3, §8.4); the management commands.
+//! Tenants never see each other's data (architecture §3, §8.4); the management commands.
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
 use adc_e2e::engine::Engine;

@@ -1,4 +1,4 @@
-//! The tenant's directory over REST (DESIGN §5.4, §7.4): search, filters, paging,
+//! The tenant's directory over REST (architecture §5.4, §7.4): search, filters, paging,
 //! manual users, and what may be done to synced ones.
 
 use adc_e2e::engine::Engine;

@@ -46,7 +46,7 @@ fn untar(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
         .collect()
 }
 
-/// What DESIGN §7.5 promises inside an archive for this server.
+/// What architecture §7.5 promises inside an archive for this server.
 fn check_archive(files: &[(String, u32, Vec<u8>)], server: &TestServer, binary_name: &str) {
     let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
     let file = |name: &str| {

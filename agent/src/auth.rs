@@ -1,4 +1,4 @@
-//! Pass-through authentication on the agent's side (DESIGN §6): find exactly one entry
+//! Pass-through authentication on the agent's side (architecture §6): find exactly one entry
 //! with the template, the username RFC 4515-escaped, then bind as it with the password
 //! on a connection of its own. The password is never logged or kept.
 

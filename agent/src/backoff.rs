@@ -1,5 +1,5 @@
 //! Reconnect delays: exponential from 1 s, capped at 60 s, with jitter so that many
-//! agents restarted together do not reconnect in step (DESIGN §7.2).
+//! agents restarted together do not reconnect in step (architecture §7.2).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! `adc check` (DESIGN §7.2): each step reported, stopping at the first failure.
+//! `adc check` (architecture §7.2): each step reported, stopping at the first failure.
 
 use crate::config::AgentConfig;
 use crate::env::ServerAccess;

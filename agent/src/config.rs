@@ -1,4 +1,4 @@
-//! adc.yaml (DESIGN §7.1). The seed's example parses as written; an unknown key, a
+//! adc.yaml (architecture §7.1). The seed's example parses as written; an unknown key, a
 //! wrong type, a bad value or a missing required key is an error naming the file, the
 //! line and the column, so a misspelt `no-delete` is never silently ignored.
 
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
-    /// The agent's settings (DESIGN §4); the server's win where set.
+    /// The agent's settings (architecture §4); the server's win where set.
     #[serde(default)]
     pub settings: Settings,
     pub backend: Backend,
@@ -292,7 +292,7 @@ fn strip_location(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The example of DESIGN §7.1, exactly as printed.
+    /// The example of architecture §7.1, exactly as printed.
     pub const SEED_EXAMPLE: &str = r#"settings:            # the agent's settings (§4); the server's win where set
   dry-run: true
   no-update: false

@@ -1,4 +1,4 @@
-//! One connection to the server (DESIGN §7.3): the upgrade authenticated with Basic
+//! One connection to the server (architecture §7.3): the upgrade authenticated with Basic
 //! credentials, then `hello` and the server's `welcome` or reasoned refusal.
 
 use crate::env::ServerAccess;

@@ -1,4 +1,4 @@
-//! The agent's environment (DESIGN §7.1): where the server is, the credentials, where
+//! The agent's environment (architecture §7.1): where the server is, the credentials, where
 //! adc.yaml is, and extra CAs to trust.
 
 use crate::secret::Secret;

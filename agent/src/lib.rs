@@ -1,4 +1,4 @@
-//! adc: the ad-connect agent (DESIGN §1, §7.1, §7.2). It runs next to the customer's
+//! adc: the ad-connect agent (architecture §1, §7.1, §7.2). It runs next to the customer's
 //! directory, connects out to the server over a WebSocket, and reads the directory
 //! when told to.
 

@@ -1,4 +1,4 @@
-//! `adc run` (DESIGN §7.2): stay connected, reconnect with backoff, reload adc.yaml on
+//! `adc run` (architecture §7.2): stay connected, reconnect with backoff, reload adc.yaml on
 //! SIGHUP (keeping the old one when the new one is bad), stop cleanly on SIGTERM.
 
 use crate::backoff::Backoff;

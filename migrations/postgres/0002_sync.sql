@@ -1,4 +1,4 @@
--- The tenant's directory and the runs that keep it in step (DESIGN §5).
+-- The tenant's directory and the runs that keep it in step (architecture §5).
 
 CREATE TABLE users (
     id                  UUID PRIMARY KEY,
@@ -43,7 +43,7 @@ CREATE TABLE runs (
     finished_at         TIMESTAMPTZ
 );
 CREATE INDEX runs_sync ON runs (synchronization_id, started_at);
--- At most one active run per synchronization (DESIGN §5.3 step 1).
+-- At most one active run per synchronization (architecture §5.3 step 1).
 CREATE UNIQUE INDEX runs_one_active ON runs (synchronization_id) WHERE status = 'running';
 
 CREATE TABLE run_changes (

@@ -1,4 +1,4 @@
-//! The agent download (DESIGN §7.5): which platforms this server offers, and the archive
+//! The agent download (architecture §7.5): which platforms this server offers, and the archive
 //! for one of them — the binary, a documented adc.yaml, adc.cfg with this server's
 //! address, the systemd unit and a README.
 //!
@@ -109,7 +109,7 @@ pub fn discover(dir: &Path) -> Vec<Platform> {
     found
 }
 
-/// `AD_CONNECT_ADDR` as agents must use it (DESIGN §7.1): from the public URL when set,
+/// `AD_CONNECT_ADDR` as agents must use it (architecture §7.1): from the public URL when set,
 /// else from the address the browser used. `host:port` means `wss://`; a plain-HTTP
 /// server is written as a `ws://` URL.
 pub fn agent_addr(public_url: Option<&str>, request_host: Option<&str>, tls: bool) -> String {

@@ -1,4 +1,4 @@
-//! First start on an empty database (DESIGN §3).
+//! First start on an empty database (architecture §3).
 
 use crate::config::Config;
 use crate::db::{Db, principals, tenants};
@@ -26,7 +26,7 @@ pub async fn ensure_first_tenant(db: &Db, config: &Config) -> anyhow::Result<()>
     let tenant = tenants::insert(db, DEFAULT_TENANT).await?;
     principals::insert_admin(db, tenant.id, &email, &hash, Role::SystemAdmin.as_str()).await?;
     if generated {
-        // The one place a credential is printed, as DESIGN §3 asks: once, at first start.
+        // The one place a credential is printed, as architecture §3 asks: once, at first start.
         tracing::warn!(
             "created tenant `{DEFAULT_TENANT}` with system-admin {email}, password: {} (shown once; change it with `adc-server admin reset-password`)",
             password.expose()

@@ -1,4 +1,4 @@
-//! The command line (DESIGN §3, §7.6): `serve` (the default) and the tenant and admin
+//! The command line (architecture §3, §7.6): `serve` (the default) and the tenant and admin
 //! management commands. Every serve flag also reads its `ADC_*` variable.
 
 use crate::config::{Config, TlsFiles};

@@ -1,4 +1,4 @@
-//! Server configuration (DESIGN §7.6): one typed struct, filled from `--flags` or
+//! Server configuration (architecture §7.6): one typed struct, filled from `--flags` or
 //! their `ADC_*` environment variables by clap.
 
 use crate::secrets::Secret;

@@ -1,5 +1,5 @@
 //! The one error type of the HTTP API and its mapping to status codes, including the
-//! run engine's own errors (DESIGN §7.4).
+//! run engine's own errors (architecture §7.4).
 //!
 //! Policy: the client gets `{"error": {"code", "message"}}` with a status that says
 //! what to do; anything internal is logged with its cause and answered with a generic
@@ -94,7 +94,7 @@ impl From<QueryRejection> for ApiError {
 }
 
 /// For bodies holding a password: serde's message may quote the value it choked on
-/// (a password sent as a number, say), so only the expected shape is told (DESIGN §8.1).
+/// (a password sent as a number, say), so only the expected shape is told (architecture §8.1).
 pub fn body_error_without_values(r: JsonRejection, shape: &'static str) -> ApiError {
     match r {
         JsonRejection::JsonDataError(_) => ApiError::Invalid(format!("the body must be {shape}")),

@@ -1,4 +1,4 @@
-//! adc-server: the ad-connect cloud service (DESIGN §1).
+//! adc-server: the ad-connect cloud service (architecture §1).
 
 pub mod agent_bundle;
 pub mod agents;

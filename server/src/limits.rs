@@ -1,4 +1,4 @@
-//! Failure limits for pass-through authentication (DESIGN §6): too many wrong
+//! Failure limits for pass-through authentication (architecture §6): too many wrong
 //! passwords for one username, or from one source address, within a window get 429
 //! until the window passes — without locking out anyone else. Per replica, in memory.
 

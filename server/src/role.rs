@@ -1,4 +1,4 @@
-//! Roles (DESIGN §3), ordered by what they may do.
+//! Roles (architecture §3), ordered by what they may do.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

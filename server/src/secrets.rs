@@ -1,5 +1,5 @@
 //! Secrets: generation from the OS CSPRNG, argon2id hashing on a blocking thread,
-//! SHA-256 for high-entropy tokens, and constant-time comparison (DESIGN §8.1).
+//! SHA-256 for high-entropy tokens, and constant-time comparison (architecture §8.1).
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};

@@ -1,5 +1,5 @@
 //! Types both halves of ad-connect agree on: the wire protocol between agent and
-//! server, and the synchronization settings with their tri-state merge (DESIGN §4, §7.3).
+//! server, and the synchronization settings with their tri-state merge (architecture §4, §7.3).
 //!
 //! This crate has no server or agent dependencies, so either side can be upgraded on
 //! its own; the compatibility rules are written next to each type in `protocol`.

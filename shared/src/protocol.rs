@@ -1,4 +1,4 @@
-//! The agent ⇄ server wire protocol (DESIGN §7.3): JSON messages, one per WebSocket
+//! The agent ⇄ server wire protocol (architecture §7.3): JSON messages, one per WebSocket
 //! text frame, tagged by `type`.
 //!
 //! Compatibility rules:
@@ -74,7 +74,7 @@ pub enum AgentMessage {
         errors: Vec<EntryError>,
     },
     /// The directory read finished completely: every page returned, no error, no limit
-    /// hit. Only after this may deletions be sent (DESIGN §5.3 step 5).
+    /// hit. Only after this may deletions be sent (architecture §5.3 step 5).
     ReadComplete {
         run_id: Uuid,
         read: u64,
@@ -102,7 +102,7 @@ pub enum AgentMessage {
     },
 }
 
-/// What the directory said about a username and password (DESIGN §6).
+/// What the directory said about a username and password (architecture §6).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AuthOutcome {
@@ -201,7 +201,7 @@ pub struct RunSummary {
     pub counts: RunCounts,
 }
 
-/// The counts of a run (DESIGN §5.3 step 6).
+/// The counts of a run (architecture §5.3 step 6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCounts {
     pub read: u64,

@@ -1,4 +1,4 @@
-//! The canonical user record (DESIGN §5.2) and its content hash, defined once here so
+//! The canonical user record (architecture §5.2) and its content hash, defined once here so
 //! the agent's diff and the server's check agree byte for byte.
 
 use serde::{Deserialize, Serialize};

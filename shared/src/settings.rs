@@ -1,4 +1,4 @@
-//! The seven synchronization settings (DESIGN §4) and how the server's, the agent's
+//! The seven synchronization settings (architecture §4) and how the server's, the agent's
 //! and the default values combine into the effective value of a run.
 
 use serde::{Deserialize, Serialize};
@@ -144,7 +144,7 @@ impl Settings {
     }
 
     /// The effective settings of a run: the server's value where set, else the
-    /// agent's, else the default (DESIGN §4). The one implementation both halves use.
+    /// agent's, else the default (architecture §4). The one implementation both halves use.
     pub fn effective(server: &Settings, agent: &Settings) -> EffectiveSettings {
         let mut out = EffectiveSettings::default();
         for s in Setting::ALL {

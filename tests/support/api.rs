@@ -134,7 +134,7 @@ impl Api {
     }
 }
 
-/// Asserts the one error shape of DESIGN §7.4 and returns its code.
+/// Asserts the one error shape of architecture §7.4 and returns its code.
 pub fn error_code(body: &Value) -> &str {
     let code = body["error"]["code"]
         .as_str()

@@ -1,4 +1,4 @@
-//! From a directory entry to the canonical user record (DESIGN §5.1, §5.2), by flavour
+//! From a directory entry to the canonical user record (architecture §5.1, §5.2), by flavour
 //! and the overrides of `sync.attributes`.
 
 use crate::config::{AgentConfig, Flavour};

@@ -1,4 +1,4 @@
-//! One run on the agent's side (DESIGN §5.3 steps 3-5): fetch the manifest, read the
+//! One run on the agent's side (architecture §5.3 steps 3-5): fetch the manifest, read the
 //! directory page by page, send what is new or changed in acknowledged batches, and —
 //! only after a complete read — the IDs that are gone.
 
@@ -253,7 +253,7 @@ async fn read_and_send(
         }
     }
     // Every page returned, but did the search end well? A size or time limit ends it
-    // early with a result code: then nothing may be deleted (DESIGN §5.3 step 5).
+    // early with a result code: then nothing may be deleted (architecture §5.3 step 5).
     let result = stream.finish().await;
     if result.rc != 0 {
         let text = if result.text.is_empty() {

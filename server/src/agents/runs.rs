@@ -1,5 +1,5 @@
 //! The run side of an agent session: at most one active run per connection, fed by the
-//! agent's messages, ended with `run_finished` (DESIGN §5.3).
+//! agent's messages, ended with `run_finished` (architecture §5.3).
 
 use super::wire::Conn;
 use crate::db::runs::Run;
@@ -38,7 +38,7 @@ impl<'a> RunSlot<'a> {
     pub async fn begin(&mut self, run: &Run) -> Option<ServerMessage> {
         if let Some(a) = &self.active {
             if a.id == run.id {
-                // Handed over twice (a notification and a sweep, DESIGN §2).
+                // Handed over twice (a notification and a sweep, architecture §2).
                 return None;
             }
             // Cannot happen while the database allows one active run per synchronization.

@@ -1,4 +1,4 @@
-//! One agent's WebSocket session (DESIGN §7.3): authenticated on upgrade
+//! One agent's WebSocket session (architecture §7.3): authenticated on upgrade
 //! (`routes/agent_connect.rs`), a `hello`
 //! with a compatible protocol version first, heartbeats both ways, and a clear reason
 //! before every close the server initiates.

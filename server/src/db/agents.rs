@@ -1,5 +1,5 @@
 //! Connected agents, recorded in the database so that every replica sharing it can
-//! list them (DESIGN §2). A row is removed when its connection ends; rows whose
+//! list them (architecture §2). A row is removed when its connection ends; rows whose
 //! heartbeat is older than the timeout (a replica that died) are not listed.
 
 use super::{Db, now};

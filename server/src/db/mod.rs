@@ -1,8 +1,8 @@
-//! Storage: one narrow interface over the two engines (DESIGN §2).
+//! Storage: one narrow interface over the two engines (architecture §2).
 //!
 //! SQL is written once with `$n` placeholders, which both drivers accept, and run on
 //! whichever pool is configured through [`on_db!`]; where the dialects differ a
-//! function says so. Every value is bound, never formatted into SQL (DESIGN §8.6).
+//! function says so. Every value is bound, never formatted into SQL (architecture §8.6).
 
 pub mod agents;
 pub mod notify;
@@ -50,7 +50,7 @@ macro_rules! db_execute {
     };
 }
 
-/// Where the embedded default database lives (DESIGN §2).
+/// Where the embedded default database lives (architecture §2).
 pub const DEFAULT_SQLITE_PATH: &str = "./data/adc.sqlite";
 
 impl Db {

@@ -1,4 +1,4 @@
-//! Runs and their change lists (DESIGN §5.3).
+//! Runs and their change lists (architecture §5.3).
 
 use super::writes::remove_users;
 use super::{Db, now};
@@ -173,7 +173,7 @@ pub async fn finish(
 }
 
 /// Fails every running run whose agent connection is gone: the server restarted or a
-/// replica died mid-run (DESIGN §5.3 step 8).
+/// replica died mid-run (architecture §5.3 step 8).
 pub async fn fail_orphans(db: &Db, reason: &str) -> Result<u64, sqlx::Error> {
     db_execute!(db, |p| {
         sqlx::query(

@@ -1,4 +1,4 @@
-//! Synchronizations (DESIGN §4).
+//! Synchronizations (architecture §4).
 
 use super::{Db, now};
 use crate::{db_execute, on_db};
@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Accidental mass-delete prevention (DESIGN §4). `None` switches a limit off.
+/// Accidental mass-delete prevention (architecture §4). `None` switches a limit off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeletionGuard {

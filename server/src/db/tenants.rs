@@ -1,4 +1,4 @@
-//! Tenants (DESIGN §3).
+//! Tenants (architecture §3).
 
 use super::{Db, now};
 use crate::{db_execute, on_db};

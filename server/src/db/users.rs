@@ -1,4 +1,4 @@
-//! The tenant's directory (DESIGN §5.1, §5.4). Batch reads and writes for the sync
+//! The tenant's directory (architecture §5.1, §5.4). Batch reads and writes for the sync
 //! engine: one statement per kind per batch, never a round trip per user.
 
 use super::{Db, now};

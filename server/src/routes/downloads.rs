@@ -1,4 +1,4 @@
-//! Agent downloads (DESIGN §7.5): the list of platforms and one archive. Any signed-in
+//! Agent downloads (architecture §7.5): the list of platforms and one archive. Any signed-in
 //! role may download; the archive holds no secret.
 
 use crate::agent_bundle::{self, Platform};

@@ -1,4 +1,4 @@
-//! `POST /api/v1/authenticate` (DESIGN §6): checks a synced user's password against the
+//! `POST /api/v1/authenticate` (architecture §6): checks a synced user's password against the
 //! customer's directory through a connected agent. Never logs, stores or keeps the
 //! password beyond the request.
 

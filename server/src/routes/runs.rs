@@ -1,5 +1,5 @@
 //! Runs: start one, read the history, one run's report and change list, and decide on
-//! held deletions (DESIGN §5.3, §7.4).
+//! held deletions (architecture §5.3, §7.4).
 
 use crate::caller::Caller;
 use crate::db::runs::{self, Change, Run};

@@ -1,4 +1,4 @@
-//! Web sessions: sign in, sign out, who am I (DESIGN §7.4).
+//! Web sessions: sign in, sign out, who am I (architecture §7.4).
 
 use crate::caller::{Caller, SESSION_COOKIE, Via, csrf_token, session_token};
 use crate::db::{now, principals, tenants};

@@ -1,5 +1,5 @@
 //! Synchronizations: list, add, read, change, delete, rotate the secret, and the
-//! agents connected to one (DESIGN §4, §7.4).
+//! agents connected to one (architecture §4, §7.4).
 
 use super::valid_name;
 use crate::caller::Caller;

@@ -1,4 +1,4 @@
-//! API tokens for automation (DESIGN §3): created by a system-admin with a role,
+//! API tokens for automation (architecture §3): created by a system-admin with a role,
 //! shown once, stored as a SHA-256 hash.
 
 use crate::caller::Caller;

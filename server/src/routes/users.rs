@@ -1,4 +1,4 @@
-//! The tenant's directory (DESIGN §5.4, §7.4): search and paging; manual users; a
+//! The tenant's directory (architecture §5.4, §7.4): search and paging; manual users; a
 //! synced user can only be disabled, enabled or detached, since its source owns it.
 
 use crate::caller::Caller;

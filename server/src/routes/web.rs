@@ -1,4 +1,4 @@
-//! The admin web page (DESIGN §1): plain ES modules and CSS from `web/`, embedded in
+//! The admin web page (architecture §1): plain ES modules and CSS from `web/`, embedded in
 //! the binary at build time, so the server needs nothing else installed. The page is a
 //! client of the public REST API, nothing more.
 

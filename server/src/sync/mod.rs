@@ -1,4 +1,4 @@
-//! The sync engine (DESIGN §5): what a batch or a set of deletions means under the
+//! The sync engine (architecture §5): what a batch or a set of deletions means under the
 //! effective settings (`plan`, pure), writing it (`apply`), and the life of a run
 //! (`run`).
 

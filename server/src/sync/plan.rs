@@ -1,6 +1,6 @@
 //! Deciding, without touching the database, what each record of a batch and each
 //! deletion does under the effective settings. The server enforces policy here; it
-//! never trusts the agent to have honoured it (DESIGN §4, §8.3).
+//! never trusts the agent to have honoured it (architecture §4, §8.3).
 
 use crate::db::syncs::DeletionGuard;
 use crate::db::users::Stored;
@@ -129,7 +129,7 @@ pub fn plan_batch(
                     continue;
                 }
                 // The sync changes the cloud's enabled state only when the source's
-                // changed, or when the user comes back (DESIGN §5.3 step 7).
+                // changed, or when the user comes back (architecture §5.3 step 7).
                 let enabled = if e.removed_from_source || record.enabled != e.source_enabled {
                     record.enabled
                 } else {

@@ -1,4 +1,4 @@
-//! Runs started on one replica for an agent held by another (DESIGN §2): the replica
+//! Runs started on one replica for an agent held by another (architecture §2): the replica
 //! that records the run notifies the channel below through PostgreSQL; every replica
 //! listens, and the one holding the run's agent connection hands it over. SQLite is
 //! single-replica and never gets here.

@@ -1,4 +1,4 @@
-//! The life of a run on the server (DESIGN §5.3): started from REST, the schedule or
+//! The life of a run on the server (architecture §5.3): started from REST, the schedule or
 //! the agent; fed by the agent's batches; deletions only after a complete read; ended
 //! with a status and counts.
 
@@ -78,7 +78,7 @@ pub fn effective(server: &Settings, agent: &Settings, dry_run: bool) -> Effectiv
     e
 }
 
-/// Records a running run; refused when another is active (DESIGN §5.3 step 1).
+/// Records a running run; refused when another is active (architecture §5.3 step 1).
 pub async fn start(db: &Db, n: NewRun<'_>) -> Result<Run, StartError> {
     let settings = effective(&n.sync.settings.0, &n.agent_settings, n.dry_run);
     let run = Run {
@@ -363,7 +363,7 @@ impl ActiveRun {
         Ok(acked)
     }
 
-    /// Collects deletions; refused before the read is complete (DESIGN §8.2).
+    /// Collects deletions; refused before the read is complete (architecture §8.2).
     pub fn deletions(&mut self, ids: Vec<String>) -> Result<(), RunFailure> {
         if !self.read_complete {
             return Err(RunFailure::DeletionsBeforeRead);

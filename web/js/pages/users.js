@@ -29,7 +29,7 @@ export async function usersPage(ctx) {
   let nextAfter = null;
 
   // A system-admin may disable or enable anyone, detach a synced user (its source then
-  // leaves it alone) and delete a manual one (DESIGN §5.4).
+  // leaves it alone) and delete a manual one (architecture §5.4).
   const admin = ctx.can('system-admin');
   const act = async (fn, done) => {
     try { await fn(); toast(done); await load(); } catch (e) { toast(e.message, 'error'); }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 const ROWS: usize = 500;
 
 pub trait Bulk {
-    /// A run's writes are idempotent (the next run converges, DESIGN §5.3 step 8), so a
+    /// A run's writes are idempotent (the next run converges, architecture §5.3 step 8), so a
     /// batch need not wait for its WAL to reach the disk: a crash loses at most the
     /// last moments of a run, never consistency. This removes an fsync per batch.
     async fn relax(&mut self) -> Result<(), sqlx::Error>;
