@@ -1,0 +1,472 @@
+//! One batch: each record created, updated, re-enabled, skipped or refused, and the
+//! change row that says which.
+
+use crate::db::users::Stored;
+use crate::db::writes::{BatchWrite, ChangeRow, Insert, Update};
+use crate::vocabulary::{Operation, Outcome};
+use adc_shared::protocol::EntryError;
+use adc_shared::{EffectiveSettings, Setting, UserRecord};
+use foldhash::{HashMap, HashSet, HashSetExt};
+use uuid::Uuid;
+
+/// A record that takes the name of a user renamed away in the same batch: valid only
+/// if that rename is applied.
+struct Takes {
+    /// The stored user whose name is taken.
+    holder: Uuid,
+    /// The taker: its change row, and its row in `updates` or `inserts`.
+    change: usize,
+    user: Uuid,
+    reason: Outcome,
+}
+
+/// Plans one batch. `by_external` holds this synchronization's users matching the
+/// batch's external IDs, `by_username` the tenant's users matching its usernames.
+pub fn plan_batch(
+    settings: &EffectiveSettings,
+    sync_id: Uuid,
+    records: Vec<UserRecord>,
+    by_external: &HashMap<String, Stored>,
+    by_username: &HashMap<String, Stored>,
+) -> BatchWrite {
+    // Users of this synchronization that this batch renames, to their new names: their
+    // old names are free for others of the batch (two users swapping names converge).
+    let moving: HashMap<Uuid, String> = records
+        .iter()
+        .filter_map(|r| {
+            let e = by_external.get(&r.external_id)?;
+            let key = r.username.to_lowercase();
+            (e.username_key != key).then_some((e.id, key))
+        })
+        .collect();
+    let mut p = Planner {
+        settings,
+        sync_id,
+        dry: settings.on(Setting::DryRun),
+        moving,
+        plan: BatchWrite::default(),
+        seen_ids: HashSet::new(),
+        seen_keys: HashSet::new(),
+        takes: Vec::new(),
+    };
+    for record in records {
+        p.record(record, by_external, by_username);
+    }
+    let mut plan = p.plan;
+    settle_takes(&mut plan, p.takes);
+    if p.dry {
+        plan.inserts.clear();
+        plan.updates.clear();
+        plan.vacate.clear();
+    }
+    plan
+}
+
+/// One batch being planned.
+struct Planner<'a> {
+    settings: &'a EffectiveSettings,
+    sync_id: Uuid,
+    dry: bool,
+    moving: HashMap<Uuid, String>,
+    plan: BatchWrite,
+    seen_ids: HashSet<String>,
+    seen_keys: HashSet<String>,
+    takes: Vec<Takes>,
+}
+
+impl Planner<'_> {
+    fn change(&mut self, user_id: Option<Uuid>, op: Operation, outcome: Outcome, r: &UserRecord) {
+        self.plan.changes.push(ChangeRow {
+            user_id,
+            external_id: Some(r.external_id.clone()),
+            username: r.username.clone(),
+            operation: op,
+            outcome,
+        });
+    }
+
+    /// Whether `holder` is renamed away from `key` in this batch.
+    fn moves_away(&self, holder: &Stored, key: &str) -> bool {
+        self.moving.get(&holder.id).is_some_and(|k| k != key)
+    }
+
+    fn record(
+        &mut self,
+        record: UserRecord,
+        by_external: &HashMap<String, Stored>,
+        by_username: &HashMap<String, Stored>,
+    ) {
+        let existing = by_external.get(&record.external_id);
+        let op = if existing.is_some() {
+            Operation::Update
+        } else {
+            Operation::Create
+        };
+        if let Err(reason) = record.validate() {
+            self.plan.counts.errors += 1;
+            self.change(existing.map(|e| e.id), op, Outcome::Error(reason), &record);
+            return;
+        }
+        let key = record.username.to_lowercase();
+        if !self.seen_ids.insert(record.external_id.clone()) || !self.seen_keys.insert(key.clone())
+        {
+            self.plan.counts.errors += 1;
+            let outcome = Outcome::Error("sent twice in one batch".into());
+            self.change(None, op, outcome, &record);
+            return;
+        }
+        let holder = by_username.get(&key);
+        match existing {
+            Some(e) => self.known_user(record, e, &key, holder),
+            None => self.new_user(record, &key, holder),
+        }
+    }
+
+    /// A record of a user this synchronization already has: `holder` is whoever holds
+    /// its username now.
+    fn known_user(&mut self, record: UserRecord, e: &Stored, key: &str, holder: Option<&Stored>) {
+        let taken_from = holder.filter(|h| h.id != e.id);
+        if let Some(h) = taken_from.filter(|h| !self.moves_away(h, key)) {
+            self.plan.counts.conflicts += 1;
+            let reason =
+                Outcome::Conflict(format!("username `{}` belongs to another user", h.username));
+            self.change(Some(e.id), Operation::Update, reason, &record);
+            return;
+        }
+        let hash = record.content_hash();
+        if !e.removed_from_source && e.content_hash.as_deref() == Some(hash.as_str()) {
+            self.plan.counts.unchanged += 1;
+            return;
+        }
+        let op = if e.removed_from_source && record.enabled {
+            Operation::Enable
+        } else {
+            Operation::Update
+        };
+        if self.settings.on(Setting::NoUpdate) {
+            self.plan.counts.skipped += 1;
+            self.change(
+                Some(e.id),
+                op,
+                Outcome::Skipped("no-update".into()),
+                &record,
+            );
+            return;
+        }
+        // The sync changes the cloud's enabled state only when the source's changed,
+        // or when the user comes back (architecture §5.3 step 7).
+        let enabled = if e.removed_from_source || record.enabled != e.source_enabled {
+            record.enabled
+        } else {
+            e.enabled
+        };
+        if let Some(h) = taken_from {
+            self.takes.push(Takes {
+                holder: h.id,
+                change: self.plan.changes.len(),
+                user: e.id,
+                reason: Outcome::Conflict(format!(
+                    "username `{}` belongs to another user",
+                    h.username
+                )),
+            });
+        }
+        self.plan.counts.updated += 1;
+        self.change(Some(e.id), op, Outcome::done(self.dry), &record);
+        self.plan.updates.push(Update {
+            id: e.id,
+            record,
+            hash,
+            enabled,
+            take_over: false,
+        });
+    }
+
+    /// A record whose external ID this synchronization does not know: a new user, or a
+    /// username held by another user (`holder`), which may be taken over.
+    fn new_user(&mut self, record: UserRecord, key: &str, holder: Option<&Stored>) {
+        match holder.filter(|h| !self.moves_away(h, key)) {
+            Some(h) if h.synchronization_id == Some(self.sync_id) => {
+                self.plan.counts.conflicts += 1;
+                let reason = Outcome::Conflict(
+                    "username in use by another user of this synchronization".into(),
+                );
+                self.change(Some(h.id), Operation::Create, reason, &record);
+            }
+            Some(h) => self.take_over(record, h),
+            None => {
+                if self.settings.on(Setting::NoCreate) {
+                    self.plan.counts.skipped += 1;
+                    let outcome = Outcome::Skipped("no-create".into());
+                    self.change(None, Operation::Create, outcome, &record);
+                    return;
+                }
+                // Time-ordered: a first sync's inserts append to the primary key's
+                // index instead of landing all over it.
+                let id = Uuid::now_v7();
+                if let Some(h) = holder {
+                    self.takes.push(Takes {
+                        holder: h.id,
+                        change: self.plan.changes.len(),
+                        user: id,
+                        reason: Outcome::Conflict(
+                            "username in use by another user of this synchronization".into(),
+                        ),
+                    });
+                }
+                let enabled = record.enabled && !self.settings.on(Setting::CreateAsDisabled);
+                self.plan.counts.created += 1;
+                self.change(
+                    Some(id),
+                    Operation::Create,
+                    Outcome::done(self.dry),
+                    &record,
+                );
+                let hash = record.content_hash();
+                self.plan.inserts.push(Insert {
+                    id,
+                    record,
+                    hash,
+                    enabled,
+                });
+            }
+        }
+    }
+
+    /// A user of another provider (`h`) whose username the record has: a conflict, or
+    /// taken over when the effective settings allow it.
+    fn take_over(&mut self, record: UserRecord, h: &Stored) {
+        if self.settings.on(Setting::NoUpdateProviderMismatch) {
+            self.plan.counts.conflicts += 1;
+            let outcome = Outcome::Conflict("provider mismatch".into());
+            self.change(Some(h.id), Operation::Update, outcome, &record);
+        } else if self.settings.on(Setting::NoUpdate) {
+            self.plan.counts.skipped += 1;
+            let outcome = Outcome::Skipped("no-update".into());
+            self.change(Some(h.id), Operation::Update, outcome, &record);
+        } else {
+            self.plan.counts.updated += 1;
+            let outcome = Outcome::TakenOver { dry_run: self.dry };
+            self.change(Some(h.id), Operation::Update, outcome, &record);
+            let (enabled, hash) = (record.enabled, record.content_hash());
+            self.plan.updates.push(Update {
+                id: h.id,
+                record,
+                hash,
+                enabled,
+                take_over: true,
+            });
+        }
+    }
+}
+
+/// A name taken from a user renamed in the same batch stays taken only if that rename
+/// is applied (not skipped, in conflict or in error); otherwise the taker becomes a
+/// conflict, which may undo a chain of such takes.
+fn settle_takes(plan: &mut BatchWrite, mut takes: Vec<Takes>) {
+    loop {
+        let applied: HashSet<Uuid> = plan.updates.iter().map(|u| u.id).collect();
+        let Some(i) = takes.iter().position(|t| !applied.contains(&t.holder)) else {
+            break;
+        };
+        let t = takes.swap_remove(i);
+        if let Some(pos) = plan.updates.iter().position(|u| u.id == t.user) {
+            plan.updates.remove(pos);
+            plan.counts.updated -= 1;
+        } else if let Some(pos) = plan.inserts.iter().position(|u| u.id == t.user) {
+            plan.inserts.remove(pos);
+            plan.counts.created -= 1;
+            plan.changes[t.change].user_id = Some(t.holder);
+        }
+        plan.counts.conflicts += 1;
+        plan.changes[t.change].outcome = t.reason;
+    }
+    plan.vacate = takes.iter().map(|t| t.holder).collect();
+    plan.vacate.sort();
+    plan.vacate.dedup();
+}
+
+/// Entries the agent could not map: reported as errors, never deleted (their IDs
+/// count as seen on the agent's side).
+pub fn add_entry_errors(plan: &mut BatchWrite, errors: Vec<EntryError>) {
+    for e in errors {
+        plan.counts.errors += 1;
+        let name: String = e.dn.chars().filter(|c| !c.is_control()).take(512).collect();
+        let reason: String = e
+            .reason
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(512)
+            .collect();
+        plan.changes.push(ChangeRow {
+            user_id: None,
+            external_id: e.external_id.map(|i| i.chars().take(256).collect()),
+            username: name,
+            operation: Operation::Read,
+            outcome: Outcome::Error(reason),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::plan::testing::{SYNC, record, settings, stored};
+
+    fn plan(s: &EffectiveSettings, records: Vec<UserRecord>, known: &[Stored]) -> BatchWrite {
+        let by_ext = known
+            .iter()
+            .map(|u| (u.external_id.clone().unwrap(), u.clone()))
+            .collect();
+        let by_name = known
+            .iter()
+            .map(|u| (u.username_key.clone(), u.clone()))
+            .collect();
+        plan_batch(s, SYNC, records, &by_ext, &by_name)
+    }
+
+    #[test]
+    fn two_users_swapping_names_in_one_batch_are_both_updated() {
+        let (a, b) = (record("1", "ann", true), record("2", "bob", true));
+        let known = [stored(&a, true, false), stored(&b, true, false)];
+        let p = plan(
+            &settings(|_| {}),
+            vec![record("1", "bob", true), record("2", "ann", true)],
+            &known,
+        );
+        assert_eq!(
+            (p.counts.updated, p.counts.conflicts),
+            (2, 0),
+            "{:?}",
+            p.changes
+        );
+        let mut vacate = vec![known[0].id, known[1].id];
+        vacate.sort();
+        assert_eq!(p.vacate, vacate, "both names are parked before the update");
+    }
+
+    #[test]
+    fn a_name_freed_by_a_rename_that_is_not_applied_stays_taken() {
+        // bob would take ann's name, but ann's rename fails validation: bob conflicts,
+        // and carol, who would take bob's name, conflicts in turn.
+        let (a, b, c) = (
+            record("1", "ann", true),
+            record("2", "bob", true),
+            record("3", "carol", true),
+        );
+        let known = [
+            stored(&a, true, false),
+            stored(&b, true, false),
+            stored(&c, true, false),
+        ];
+        let p = plan(
+            &settings(|_| {}),
+            vec![
+                record("2", "ann", true),
+                record("3", "bob", true),
+                record("1", "bad\u{7}name", true),
+            ],
+            &known,
+        );
+        assert_eq!(
+            (p.counts.updated, p.counts.conflicts, p.counts.errors),
+            (0, 2, 1),
+            "{:?}",
+            p.changes
+        );
+        assert!(p.updates.is_empty() && p.vacate.is_empty());
+        assert!(
+            p.changes[0]
+                .outcome
+                .to_string()
+                .starts_with("conflict: username `ann`")
+        );
+        assert!(
+            p.changes[1]
+                .outcome
+                .to_string()
+                .starts_with("conflict: username `bob`")
+        );
+    }
+
+    #[test]
+    fn a_new_user_may_take_the_name_a_rename_frees() {
+        let a = record("1", "ann", true);
+        let known = [stored(&a, true, false)];
+        let p = plan(
+            &settings(|_| {}),
+            vec![record("1", "annie", true), record("9", "ann", true)],
+            &known,
+        );
+        assert_eq!(
+            (p.counts.updated, p.counts.created, p.counts.conflicts),
+            (1, 1, 0)
+        );
+        assert_eq!(p.vacate, vec![known[0].id]);
+        // In a dry run nothing is written, so nothing is parked either.
+        let dry = plan(
+            &settings(|s| s.dry_run = Some(true)),
+            vec![record("1", "annie", true), record("9", "ann", true)],
+            &known,
+        );
+        assert!(dry.vacate.is_empty() && dry.inserts.is_empty());
+        assert_eq!(dry.counts.created, 1);
+    }
+
+    #[test]
+    fn a_user_disabled_in_the_source_stays_disabled_until_the_source_enables_it() {
+        let before = record("1", "ann", false);
+        let known = stored(&before, false, false);
+        // Another attribute changes; the source still says disabled.
+        let mut changed = before.clone();
+        changed.surname = Some("New".into());
+        let p = plan(
+            &settings(|_| {}),
+            vec![changed],
+            std::slice::from_ref(&known),
+        );
+        assert!(!p.updates[0].enabled);
+        // The source enables it.
+        let enabled = record("1", "ann", true);
+        let p = plan(&settings(|_| {}), vec![enabled], &[known]);
+        assert!(p.updates[0].enabled);
+    }
+
+    #[test]
+    fn a_user_back_in_the_source_is_re_enabled_as_the_same_user() {
+        let r = record("1", "ann", true);
+        let known = stored(&r, false, true);
+        let p = plan(&settings(|_| {}), vec![r], std::slice::from_ref(&known));
+        assert_eq!(p.updates.len(), 1);
+        assert_eq!(p.updates[0].id, known.id, "the same cloud user");
+        assert!(p.updates[0].enabled);
+        assert_eq!(p.changes[0].operation, Operation::Enable);
+        assert!(p.inserts.is_empty());
+    }
+
+    #[test]
+    fn a_cloud_side_disable_survives_updates_while_the_source_state_is_unchanged() {
+        let r = record("1", "ann", true);
+        let known = stored(&r, false, false); // disabled by an admin, or created disabled
+        let mut changed = r.clone();
+        changed.email = Some("a@x".into());
+        let p = plan(&settings(|_| {}), vec![changed], &[known]);
+        assert!(!p.updates[0].enabled);
+    }
+
+    #[test]
+    fn a_batch_cannot_smuggle_a_duplicate_or_a_taken_username() {
+        let a = record("1", "ann", true);
+        let known = stored(&a, true, false);
+        let twin = record("2", "ANN", true);
+        let p = plan(&settings(|_| {}), vec![twin], std::slice::from_ref(&known));
+        assert_eq!(p.counts.conflicts, 1);
+        assert!(p.inserts.is_empty());
+        let p = plan(
+            &settings(|_| {}),
+            vec![record("3", "bob", true), record("4", "Bob", true)],
+            &[],
+        );
+        assert_eq!((p.inserts.len(), p.counts.errors), (1, 1));
+    }
+}
