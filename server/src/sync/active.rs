@@ -1,0 +1,319 @@
+//! A run in progress on one agent connection (architecture §5.3 steps 3-6): fed by the
+//! agent's batches, deletions only after a complete read, ended with a status and
+//! counts, or failed with the reason.
+
+use super::failure::{RunFailure, internal};
+use super::pipeline::Pipeline;
+use super::plan::{self, add_counts};
+use super::run::BATCH_SIZE;
+use crate::db::Db;
+use crate::db::runs::{self, Run};
+use crate::db::syncs::DeletionGuard;
+use crate::db::users::{self, Stored};
+use crate::db::writes::{self, Progress};
+use crate::registry::Registry;
+use crate::vocabulary::RunStatus;
+use adc_shared::protocol::{EntryError, RunCounts, RunSummary};
+use adc_shared::{EffectiveSettings, UserRecord};
+use foldhash::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// A run in progress on one agent connection.
+pub struct ActiveRun {
+    pub id: Uuid,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+    settings: EffectiveSettings,
+    guard: DeletionGuard,
+    pub full: bool,
+    counts: RunCounts,
+    next_seq: i64,
+    received: u64,
+    read_complete: bool,
+    /// Manifest entries sent: no more deletions than that can be genuine.
+    pub manifest_size: u64,
+    deletions: Vec<String>,
+    /// When the agent last sent something for this run.
+    pub last_progress: std::time::Instant,
+    /// Users this run inserted: when they are many, the table's statistics are
+    /// refreshed as the run ends (`refresh_statistics`).
+    inserted: u64,
+    /// Batches being written while the next one is looked up and planned.
+    pipeline: Pipeline,
+    /// When the synchronization had no users as the run started, the external IDs
+    /// this run has been sent so far: only those can exist, so only those are looked
+    /// up (a first sync then does no ID lookups). `None`: look up every ID.
+    sent_ids: Option<HashSet<String>>,
+}
+
+impl ActiveRun {
+    /// `sync_was_empty`: the synchronization had no users when the run started (only
+    /// runs attach users to it, and one runs at a time).
+    pub fn new(run: &Run, guard: DeletionGuard, sync_was_empty: bool) -> ActiveRun {
+        ActiveRun {
+            id: run.id,
+            tenant_id: run.tenant_id,
+            sync_id: run.synchronization_id,
+            settings: run.settings.0,
+            guard,
+            full: run.full_resync,
+            counts: RunCounts::default(),
+            next_seq: 0,
+            received: 0,
+            read_complete: false,
+            manifest_size: 0,
+            deletions: Vec::new(),
+            last_progress: std::time::Instant::now(),
+            inserted: 0,
+            pipeline: Pipeline::new(run.id),
+            sent_ids: sync_was_empty.then(HashSet::default),
+        }
+    }
+
+    pub fn sync_id(&self) -> Uuid {
+        self.sync_id
+    }
+
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+
+    /// The next write's place in the run: its first change number and the counts after
+    /// it. Advances the change numbers past `changes`.
+    fn progress(&mut self, changes: usize) -> Progress {
+        let first_seq = self.next_seq;
+        self.next_seq += changes as i64;
+        Progress {
+            run_id: self.id,
+            tenant_id: self.tenant_id,
+            sync_id: self.sync_id,
+            first_seq,
+            counts: self.counts,
+        }
+    }
+
+    /// Whether a batch is being written.
+    pub fn writing(&self) -> bool {
+        self.pipeline.busy()
+    }
+
+    /// Waits for the oldest batch being written; its sequence number, to acknowledge.
+    /// Safe to cancel: the write goes on and is waited for again.
+    pub async fn written(&mut self) -> Result<Option<u64>, RunFailure> {
+        self.pipeline.written().await
+    }
+
+    /// Applies one batch of new or changed users: looks it up and plans it while the
+    /// previous ones are still being written, then writes it in the background. Returns
+    /// the sequence numbers of the batches whose writes finished, to acknowledge.
+    pub async fn batch(
+        &mut self,
+        db: &Db,
+        seq: u64,
+        records: Vec<UserRecord>,
+        errors: Vec<EntryError>,
+    ) -> Result<Vec<u64>, RunFailure> {
+        if self.read_complete {
+            return Err(RunFailure::BatchAfterRead);
+        }
+        if records.len() + errors.len() > BATCH_SIZE as usize {
+            return Err(RunFailure::BatchTooLarge(records.len() + errors.len()));
+        }
+        self.received += (records.len() + errors.len()) as u64;
+        let started = std::time::Instant::now();
+        let ids: Vec<String> = records.iter().map(|r| r.external_id.clone()).collect();
+        let keys: Vec<String> = records.iter().map(|r| r.username.to_lowercase()).collect();
+        let mut acked = Vec::new();
+        // A user the batch in flight creates, renames or takes over must be seen as it
+        // will be: wait for that write first (directories with duplicate IDs or names).
+        if self.pipeline.touches(&ids, &keys) {
+            acked.extend(self.pipeline.flush().await?);
+        }
+        let lookup_ids: Vec<String> = match &mut self.sent_ids {
+            Some(sent) => ids
+                .iter()
+                .filter(|i| !sent.insert((*i).clone()))
+                .cloned()
+                .collect(),
+            None => ids.clone(),
+        };
+        let (by_external, by_username) = tokio::try_join!(
+            users::by_external_ids(db, self.tenant_id, self.sync_id, &lookup_ids),
+            users::by_username_keys(db, self.tenant_id, &keys),
+        )
+        .map_err(internal)?;
+        let by_external: HashMap<String, Stored> = by_external
+            .into_iter()
+            .filter_map(|u| u.external_id.clone().map(|e| (e, u)))
+            .collect();
+        let by_username: HashMap<String, Stored> = by_username
+            .into_iter()
+            .map(|u| (u.username_key.clone(), u))
+            .collect();
+        let looked_up = started.elapsed();
+        // What this batch may change, for the next batch to check against.
+        let mut username_keys: HashSet<String> = keys.into_iter().collect();
+        username_keys.extend(by_external.values().map(|u| u.username_key.clone()));
+        let external_ids: HashSet<String> = ids.into_iter().collect();
+        let mut plan = plan::plan_batch(
+            &self.settings,
+            self.sync_id,
+            records,
+            &by_external,
+            &by_username,
+        );
+        plan::add_entry_errors(&mut plan, errors);
+        add_counts(&mut self.counts, &plan.counts);
+        let planned = started.elapsed();
+        // Independent writes overlap; a full pipeline waits for its oldest.
+        // SQLite has one writer at a time: nothing to overlap there.
+        if self.pipeline.len() >= db.parallel_writes() {
+            acked.extend(self.pipeline.written().await?);
+        }
+        let waited = started.elapsed();
+        self.inserted += plan.inserts.len() as u64;
+        let at = self.progress(plan.changes.len());
+        let db = db.clone();
+        let run_id = self.id;
+        let task = tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            writes::write_batch(&db, at, &plan).await?;
+            tracing::debug!(
+                %run_id,
+                users = plan.changes.len(),
+                write_ms = t.elapsed().as_millis() as u64,
+                "batch written"
+            );
+            Ok(())
+        });
+        self.pipeline.push(seq, task, external_ids, username_keys);
+        tracing::debug!(
+            run_id = %self.id,
+            lookup_ms = looked_up.as_millis() as u64,
+            plan_ms = (planned - looked_up).as_millis() as u64,
+            wait_ms = (waited - planned).as_millis() as u64,
+            "batch planned"
+        );
+        Ok(acked)
+    }
+
+    /// The read finished completely; `read` entries matched.
+    /// Returns the batches whose writes finished meanwhile, to acknowledge.
+    pub async fn read_complete(&mut self, db: &Db, read: u64) -> Result<Vec<u64>, RunFailure> {
+        if self.read_complete {
+            return Err(RunFailure::ReadCompleteTwice);
+        }
+        let acked = self.pipeline.flush().await?;
+        self.read_complete = true;
+        self.counts.read = read;
+        self.counts.unchanged += read.saturating_sub(self.received);
+        runs::set_read_complete(db, self.id)
+            .await
+            .map_err(internal)?;
+        Ok(acked)
+    }
+
+    /// Collects deletions; refused before the read is complete (architecture §8.2).
+    pub fn deletions(&mut self, ids: Vec<String>) -> Result<(), RunFailure> {
+        if !self.read_complete {
+            return Err(RunFailure::DeletionsBeforeRead);
+        }
+        if self.deletions.len() as u64 + ids.len() as u64 > self.manifest_size {
+            return Err(RunFailure::TooManyDeletions);
+        }
+        self.deletions.extend(ids);
+        Ok(())
+    }
+
+    /// Everything was sent: applies the deletions under policy and the guard, and
+    /// ends the run. Returns the status.
+    pub async fn done(&mut self, db: &Db) -> Result<RunStatus, RunFailure> {
+        if !self.read_complete {
+            return Err(RunFailure::EndedBeforeRead);
+        }
+        self.pipeline.flush().await?;
+        let gone: Vec<Stored> =
+            users::by_external_ids(db, self.tenant_id, self.sync_id, &self.deletions)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .filter(|u| !u.removed_from_source)
+                .collect();
+        // The guard's base; a scan of all the synchronization's users, so only when
+        // something is to go.
+        let total = if gone.is_empty() {
+            0
+        } else {
+            users::count_in_source(db, self.tenant_id, self.sync_id)
+                .await
+                .map_err(internal)? as u64
+        };
+        let plan = plan::plan_deletions(&self.settings, &self.guard, &gone, total);
+        add_counts(&mut self.counts, &plan.counts);
+        let at = self.progress(plan.changes.len());
+        writes::write_deletions(db, at, &plan)
+            .await
+            .map_err(internal)?;
+        let status = if plan.held {
+            RunStatus::Held
+        } else {
+            RunStatus::Succeeded
+        };
+        runs::finish(db, self.id, status, &self.counts, None)
+            .await
+            .map_err(internal)?;
+        self.refresh_statistics(db);
+        Ok(status)
+    }
+
+    /// Ends the run as failed with `reason`; what was applied stays (it is idempotent).
+    /// When the database cannot take that now (it being away is often why the run
+    /// failed), it is retried in the background, and this replica's relay leaves the
+    /// still-`running` run alone meanwhile: left `running`, it would refuse every later
+    /// run of its synchronization, its connection being alive.
+    pub async fn fail(&mut self, db: &Db, registry: &Registry, reason: &RunFailure) {
+        self.pipeline.abort();
+        let reason = reason.to_string();
+        if let Err(e) =
+            runs::finish(db, self.id, RunStatus::Failed, &self.counts, Some(&reason)).await
+        {
+            tracing::error!(run_id = %self.id, error = %e, "could not record the run's failure; retrying");
+            let (db, agents, id, counts) = (db.clone(), registry.clone(), self.id, self.counts);
+            registry.ending(id);
+            crate::db::retry_until_done("a run's failure", move || {
+                let (db, agents, reason) = (db.clone(), agents.clone(), reason.clone());
+                async move {
+                    runs::finish(&db, id, RunStatus::Failed, &counts, Some(&reason)).await?;
+                    agents.ended(id);
+                    Ok(())
+                }
+            });
+        }
+        self.refresh_statistics(db);
+    }
+
+    /// After a run that grew the users table by a tenth or more (a first sync, say),
+    /// refreshes its statistics in the background, so the next run's manifest is read
+    /// as a range of the external-ID index and not sorted from a bitmap scan planned
+    /// for a table of a few rows (50 ms per page at 100 000 users). Autovacuum would
+    /// get there too, a minute or so later.
+    fn refresh_statistics(&self, db: &Db) {
+        if self.inserted < 1000 || self.inserted * 10 < self.manifest_size {
+            return;
+        }
+        let (db, run_id) = (db.clone(), self.id);
+        tokio::spawn(async move {
+            if let Err(e) = users::analyze(&db).await {
+                tracing::warn!(%run_id, error = %e, "could not refresh the users table's statistics");
+            }
+        });
+    }
+
+    pub fn summary(&self, status: RunStatus, error: Option<&RunFailure>) -> RunSummary {
+        RunSummary {
+            status: status.as_str().into(),
+            error: error.map(RunFailure::to_string),
+            counts: self.counts,
+        }
+    }
+}
