@@ -1,0 +1,208 @@
+//! The system under test: slapd with N users, the release `adc-server` on PostgreSQL
+//! and the release `adc run`, connected; and a run started over REST and waited for.
+
+use crate::Args;
+use crate::measure::release_bin;
+use adc_e2e::engine::{Engine, TestDb};
+use adc_e2e::process::{Proc, free_port};
+use adc_e2e::slapd::{self, Person, Slapd, UNLIMITED};
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub struct Rig {
+    pub api: reqwest::Client,
+    pub base: String,
+    pub sync_id: String,
+    pub csrf: String,
+    pub ldap: Slapd,
+    /// The database URL the server and the reference COPY use.
+    pub db_url: String,
+    pub server: Proc,
+    pub agent: Proc,
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// Loads the directory, starts the server and the agent, and waits until the
+    /// agent is connected.
+    pub async fn start(args: &Args) -> anyhow::Result<Rig> {
+        let n = args.users;
+        let server_bin = release_bin("adc-server")?;
+        let agent_bin = release_bin("adc")?;
+        let dir = tempfile::tempdir()?;
+
+        eprintln!("loading {n} users into slapd…");
+        let people: Vec<Person> = (0..n)
+            .map(|i| Person {
+                password: Some(format!("pw-{i}")),
+                ..Person::numbered(i)
+            })
+            .collect();
+        let mut ldap = Slapd::start(&slapd::ldif(&people));
+        // The 1 % modification goes over the wire; without fsync it takes seconds, not minutes.
+        ldap.restart(&format!("{UNLIMITED}dbnosync\n"));
+        let db = TestDb::new(Engine::Postgres).await;
+        // The database is on this host (loopback): without TLS, as a local PostgreSQL is
+        // usually reached. The server and the reference COPY use the same URL.
+        let db_url = format!(
+            "{}{}sslmode=disable",
+            db.url,
+            if db.url.contains('?') { '&' } else { '?' }
+        );
+
+        let port = free_port();
+        let mut server_cmd = Command::new(&server_bin);
+        server_cmd
+            .env("ADC_DATABASE_URL", &db_url)
+            .env("ADC_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ADC_BOOTSTRAP_ADMIN_EMAIL", "bench@example.com")
+            .env("ADC_BOOTSTRAP_ADMIN_PASSWORD", "bench-password")
+            .env(
+                "ADC_LOG",
+                std::env::var("ADC_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            );
+        // The bench's own settings are not the server's (it warns of unknown ADC_* names).
+        for (k, _) in std::env::vars() {
+            if k.starts_with("ADC_BENCH_") || k.starts_with("ADC_TEST_") {
+                server_cmd.env_remove(k);
+            }
+        }
+        let server = Proc::spawn(server_cmd, dir.path(), "server");
+        let base = format!("http://127.0.0.1:{port}");
+        let api = reqwest::Client::builder().cookie_store(true).build()?;
+        let mut login = None;
+        for _ in 0..200 {
+            if let Ok(r) = api
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"email": "bench@example.com", "password": "bench-password"}))
+                .send()
+                .await
+            {
+                login = Some(r.json::<Value>().await?);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let login = login.context("the server did not start")?;
+        let csrf = login["csrf_token"]
+            .as_str()
+            .context("no csrf token")?
+            .to_owned();
+        let sync: Value = api
+            .post(format!("{base}/api/v1/synchronizations"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"name": "bench"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let sync_id = sync["id"].as_str().context("no sync")?.to_owned();
+        let secret = sync["secret"].as_str().context("no secret")?.to_owned();
+
+        let yaml = ldap
+            .adc_yaml("")
+            .replace("page_size: 20", &format!("page_size: {}", args.page_size));
+        std::fs::write(dir.path().join("adc.yaml"), yaml)?;
+        let mut agent_cmd = Command::new(&agent_bin);
+        agent_cmd
+            .current_dir(dir.path())
+            .env("AD_CONNECT_ADDR", format!("ws://127.0.0.1:{port}"))
+            .env("AD_CONNECT_AUTH", format!("{sync_id}:{secret}"))
+            .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"))
+            .env(
+                "AD_CONNECT_LOG",
+                std::env::var("ADC_BENCH_AGENT_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .arg("run");
+        let agent = Proc::spawn(agent_cmd, dir.path(), "agent");
+        struct Conn {
+            api: reqwest::Client,
+            base: String,
+            sync_id: String,
+            csrf: String,
+        }
+        let rig = Conn {
+            api,
+            base: base.clone(),
+            sync_id: sync_id.clone(),
+            csrf,
+        };
+        for _ in 0..200 {
+            let a: Value = rig
+                .api
+                .get(format!("{base}/api/v1/synchronizations/{sync_id}/agents"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if a.as_array().is_some_and(|a| !a.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        Ok(Rig {
+            api: rig.api,
+            base: rig.base,
+            sync_id: rig.sync_id,
+            csrf: rig.csrf,
+            ldap,
+            db_url,
+            server,
+            agent,
+            _db: db,
+            _dir: dir,
+        })
+    }
+
+    /// Starts a run and waits for it to succeed: its duration and report.
+    pub async fn run(&self) -> anyhow::Result<(Duration, Value)> {
+        let t = Instant::now();
+        let r: Value = self
+            .api
+            .post(format!(
+                "{}/api/v1/synchronizations/{}/runs",
+                self.base, self.sync_id
+            ))
+            .header("x-csrf-token", &self.csrf)
+            .json(&json!({}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = r["id"]
+            .as_str()
+            .with_context(|| format!("run not started: {r}"))?
+            .to_owned();
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let r: Value = self
+                .api
+                .get(format!("{}/api/v1/runs/{id}", self.base))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if r["status"] != "running" {
+                if r["status"] != "succeeded" {
+                    bail!("the run ended {}: {}", r["status"], r["error"]);
+                }
+                return Ok((t.elapsed(), r));
+            }
+        }
+    }
+
+    /// The server's and the agent's logs, when asked for with ADC_BENCH_SERVER_LOG or
+    /// ADC_BENCH_AGENT_LOG.
+    pub fn print_logs(&self) {
+        if std::env::var_os("ADC_BENCH_SERVER_LOG").is_some() {
+            eprintln!("{}", self.server.stderr());
+        }
+        if std::env::var_os("ADC_BENCH_AGENT_LOG").is_some() {
+            eprintln!("{}", self.agent.stderr());
+        }
+    }
+}
