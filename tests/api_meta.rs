@@ -61,3 +61,59 @@ async fn metrics_count_requests_by_route_and_agent_refusals(engine: Engine) {
     assert!(!text.contains(&id), "raw paths with IDs are not labels");
     assert!(text.contains("adc_agents_connected 0"), "{text}");
 }
+
+/// Every run status, trigger and operation the OpenAPI document lists is the code's
+/// vocabulary, in the same order: a value added to one and not the other fails here.
+#[test]
+fn the_openapi_document_names_the_run_vocabulary_of_the_code() {
+    use adc_server::vocabulary::{Operation, RunStatus, Trigger};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/openapi.json");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    // Every `enum` under a property or parameter of this name, anywhere in the document.
+    fn enums<'a>(v: &'a serde_json::Value, name: &str, out: &mut Vec<&'a serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(e) = m.get(name).and_then(|p| p.get("enum")) {
+                    out.push(e);
+                }
+                if m.get("name").and_then(|n| n.as_str()) == Some(name)
+                    && let Some(e) = m.get("schema").and_then(|s| s.get("enum"))
+                {
+                    out.push(e);
+                }
+                m.values().for_each(|c| enums(c, name, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|c| enums(c, name, out)),
+            _ => {}
+        }
+    }
+    let words = |all: Vec<&str>| serde_json::json!(all);
+    for (name, expected, at_least) in [
+        (
+            "status",
+            words(RunStatus::ALL.iter().map(|s| s.as_str()).collect()),
+            2,
+        ),
+        (
+            "trigger",
+            words(Trigger::ALL.iter().map(|s| s.as_str()).collect()),
+            1,
+        ),
+        (
+            "operation",
+            words(Operation::ALL.iter().map(|s| s.as_str()).collect()),
+            1,
+        ),
+    ] {
+        let mut found = Vec::new();
+        enums(&doc, name, &mut found);
+        assert!(
+            found.len() >= at_least,
+            "`{name}` is listed {} times",
+            found.len()
+        );
+        for e in found {
+            assert_eq!(e, &expected, "`{name}` in the OpenAPI document");
+        }
+    }
+}

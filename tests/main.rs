@@ -11,6 +11,7 @@ mod authenticate;
 mod schema;
 mod server_process;
 mod structure;
+mod sync_engine;
 mod sync_policy;
 mod sync_runs;
 mod sync_safety;
