@@ -28,6 +28,23 @@ async fn the_first_start_creates_the_embedded_database_and_prints_a_random_passw
         dir.path().join("data/adc.sqlite").exists(),
         "the SQLite default of architecture §2"
     );
+    // It holds password hashes and the directory's users: its owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("data"), 0o700, "the data folder");
+    for f in [
+        "data/adc.sqlite",
+        "data/adc.sqlite-wal",
+        "data/adc.sqlite-shm",
+    ] {
+        assert_eq!(mode(f), 0o600, "{f}");
+    }
     let log = server.stderr();
     assert!(log.contains("admin@localhost"), "{log}");
     assert!(

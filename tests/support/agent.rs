@@ -26,7 +26,7 @@ pub struct AgentSetup {
 
 impl TestAgent {
     pub fn start(setup: AgentSetup) -> TestAgent {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::crypto();
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("adc.yaml");
         std::fs::write(&config_path, &setup.yaml).unwrap();

@@ -19,6 +19,12 @@ pub use adc_e2e_macros::engines;
 
 use std::time::Duration;
 
+/// Installs the process's rustls crypto provider (ring), once; every helper that makes
+/// a TLS-capable client calls it, so a test that runs alone works as in the full suite.
+pub fn crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Polls `f` every 50 ms until it returns `Some`, for at most `limit`; panics naming
 /// `what` otherwise. Waiting for an event, never asserting on elapsed time.
 pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut f: F) -> T

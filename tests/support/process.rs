@@ -125,6 +125,7 @@ pub async fn start_server_binary(
     envs: &[(&str, &str)],
     label: &str,
 ) -> (Proc, String) {
+    crate::crypto();
     let port = free_port();
     let mut cmd = clean_command("adc-server");
     cmd.current_dir(dir)

@@ -34,7 +34,7 @@ impl TestServer {
 
     /// Starts on a given address: a restart on the same port, as agents see it.
     pub async fn start_on(db: TestDb, addr: &str, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::crypto();
         let mut config = Config::new(Some(db.url.clone()));
         config.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
         config.bootstrap_admin_password = Some(Secret::new(ADMIN_PASSWORD));

@@ -70,17 +70,17 @@ impl Db {
                 Db::Postgres(pool)
             }
             Some(u) if u.starts_with("sqlite:") => {
-                Db::Sqlite(sqlite_pool(SqliteConnectOptions::from_str(u)?).await?)
+                let opts = SqliteConnectOptions::from_str(u)
+                    .with_context(|| format!("ADC_DATABASE_URL `{u}` is not a valid SQLite URL"))?;
+                create_private(opts.get_filename())?;
+                Db::Sqlite(sqlite_pool(opts).await?)
             }
             Some(_) => anyhow::bail!(
                 "ADC_DATABASE_URL must start with postgres://, postgresql:// or sqlite:"
             ),
             None => {
                 let path = std::path::Path::new(DEFAULT_SQLITE_PATH);
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("cannot create {}", dir.display()))?;
-                }
+                create_private(path)?;
                 Db::Sqlite(sqlite_pool(SqliteConnectOptions::new().filename(path)).await?)
             }
         };
@@ -127,6 +127,40 @@ impl Db {
 
     pub async fn close(&self) {
         on_db!(self, |p| p.close().await)
+    }
+}
+
+/// Creates a SQLite database file that does not exist yet readable by its owner only
+/// (0600), and the folders above it that do not exist 0700: it holds password hashes
+/// and the directory's users. SQLite gives its `-wal` and `-shm` files the same mode.
+/// An existing file or folder is left as its owner set it.
+fn create_private(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") || path.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        // Created meanwhile by another process: theirs to keep.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "cannot create the SQLite database {}: check that its folder is writable",
+                path.display()
+            )
+        }),
     }
 }
 
