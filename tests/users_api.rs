@@ -86,3 +86,49 @@ async fn a_synced_user_can_be_disabled_or_detached_but_not_deleted_by_hand(engin
     let (s, _) = op.post("/api/v1/users", json!({"username": "x"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[engines]
+async fn a_manual_user_is_refused_for_what_a_synchronized_record_would_be_and_nothing_is_stored(
+    engine: Engine,
+) {
+    let server = adc_e2e::server::TestServer::start(engine).await;
+    let api = server.admin().await;
+    let long = "x".repeat(100_000);
+    let huge_mail = format!("{}@example.com", "m".repeat(2_000_000));
+    for (body, says) in [
+        (
+            json!({"username": "bell\u{7}"}),
+            "username contains control characters",
+        ),
+        (
+            json!({"username": "ann", "display_name": long}),
+            "display_name is longer than 1024 characters",
+        ),
+        (
+            json!({"username": "ann", "email": huge_mail}),
+            "email is longer than 1024 characters",
+        ),
+        (
+            json!({"username": "ann", "surname": "line\nbreak"}),
+            "surname contains control characters",
+        ),
+        (json!({"username": "   "}), "username is empty"),
+    ] {
+        let (s, b) = api.post("/api/v1/users", body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["error"]["message"], says);
+    }
+    let (_, page) = api.get("/api/v1/users").await;
+    assert_eq!(
+        page["users"].as_array().unwrap().len(),
+        0,
+        "nothing stored: {page}"
+    );
+    let (s, _) = api
+        .post(
+            "/api/v1/users",
+            json!({"username": "ann", "display_name": "Ann Example"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+}

@@ -74,47 +74,67 @@ impl UserRecord {
 
     /// Checks what the server stores: a clear reason for the first problem found.
     pub fn validate(&self) -> Result<(), String> {
-        let check = |name: &str, v: &str, max: usize, required: bool| -> Result<(), String> {
-            if required && v.trim().is_empty() {
-                return Err(format!("{name} is empty"));
-            }
-            // Runs for every field of every entry on both sides: ASCII (most values)
-            // is checked by byte.
-            let (chars, control) = if v.is_ascii() {
-                (v.len(), v.bytes().any(|b| b.is_ascii_control()))
-            } else {
-                (v.chars().count(), v.chars().any(char::is_control))
-            };
-            if chars > max {
-                return Err(format!("{name} is longer than {max} characters"));
-            }
-            if control {
-                return Err(format!("{name} contains control characters"));
-            }
-            Ok(())
-        };
-        check("external ID", &self.external_id, 256, true)?;
-        check("username", &self.username, 256, true)?;
-        for (name, v) in [
-            ("email", &self.email),
-            ("display_name", &self.display_name),
-            ("given_name", &self.given_name),
-            ("surname", &self.surname),
-        ] {
-            if let Some(v) = v {
-                check(name, v, MAX_FIELD_CHARS, false)?;
-            }
-        }
-        check("source DN", &self.source_dn, MAX_DN_CHARS, false)?;
+        check_field("external ID", &self.external_id, 256, true)?;
+        check_profile(
+            &self.username,
+            self.email.as_deref(),
+            self.display_name.as_deref(),
+            self.given_name.as_deref(),
+            self.surname.as_deref(),
+        )?;
+        check_field("source DN", &self.source_dn, MAX_DN_CHARS, false)?;
         if self.extra.len() > MAX_EXTRA_ATTRIBUTES {
             return Err(format!("more than {MAX_EXTRA_ATTRIBUTES} extra attributes"));
         }
         for (k, v) in &self.extra {
-            check("extra attribute name", k, 128, true)?;
-            check(k, v, MAX_FIELD_CHARS, false)?;
+            check_field("extra attribute name", k, 128, true)?;
+            check_field(k, v, MAX_FIELD_CHARS, false)?;
         }
         Ok(())
     }
+}
+
+/// The checks a user's own fields pass wherever the user comes from: a directory
+/// entry, or an admin creating a manual user.
+pub fn check_profile(
+    username: &str,
+    email: Option<&str>,
+    display_name: Option<&str>,
+    given_name: Option<&str>,
+    surname: Option<&str>,
+) -> Result<(), String> {
+    check_field("username", username, 256, true)?;
+    for (name, v) in [
+        ("email", email),
+        ("display_name", display_name),
+        ("given_name", given_name),
+        ("surname", surname),
+    ] {
+        if let Some(v) = v {
+            check_field(name, v, MAX_FIELD_CHARS, false)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_field(name: &str, v: &str, max: usize, required: bool) -> Result<(), String> {
+    if required && v.trim().is_empty() {
+        return Err(format!("{name} is empty"));
+    }
+    // Runs for every field of every entry on both sides: ASCII (most values) is
+    // checked by byte.
+    let (chars, control) = if v.is_ascii() {
+        (v.len(), v.bytes().any(|b| b.is_ascii_control()))
+    } else {
+        (v.chars().count(), v.chars().any(char::is_control))
+    };
+    if chars > max {
+        return Err(format!("{name} is longer than {max} characters"));
+    }
+    if control {
+        return Err(format!("{name} contains control characters"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::db::users::{self, Filter, NewManual, Provider, User};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, on_unique};
 use crate::role::Role;
 use crate::state::AppState;
+use adc_shared::record::check_profile;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -118,14 +119,15 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     caller.require(Role::SystemAdmin)?;
     let username = b.username.trim();
-    if username.is_empty()
-        || username.chars().count() > 256
-        || username.chars().any(char::is_control)
-    {
-        return Err(ApiError::Invalid(
-            "username must be 1-256 characters, without control characters".into(),
-        ));
-    }
+    // The same checks as a synchronized user's record.
+    check_profile(
+        username,
+        b.email.as_deref(),
+        b.display_name.as_deref(),
+        b.given_name.as_deref(),
+        b.surname.as_deref(),
+    )
+    .map_err(ApiError::Invalid)?;
     let new = NewManual {
         username,
         email: b.email.as_deref(),
