@@ -117,3 +117,38 @@ fn the_openapi_document_names_the_run_vocabulary_of_the_code() {
         }
     }
 }
+
+/// A load balancer's probe reads 503 at once when PostgreSQL refuses the server, not a
+/// time-out (the pool alone waits 10 s), and 200 again when it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_says_503_promptly_while_the_database_refuses_and_200_when_it_is_back() {
+    let server = TestServer::start(Engine::Postgres).await;
+    let probe = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let url = format!("{}/readyz", server.base_url());
+    assert_eq!(
+        probe.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    server.db.refuse_connections(true).await;
+    let r = probe
+        .get(&url)
+        .send()
+        .await
+        .expect("an answer within the probe's 5 s");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "the database is unreachable");
+    server.db.refuse_connections(false).await;
+    adc_e2e::eventually(
+        std::time::Duration::from_secs(20),
+        "ready again",
+        || async {
+            let r = probe.get(&url).send().await.ok()?;
+            (r.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+}

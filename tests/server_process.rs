@@ -221,3 +221,36 @@ async fn no_secret_appears_in_any_log_after_a_create_connect_rotate_cycle(engine
         assert!(!all.contains(secret), "a secret appears in the logs");
     }
 }
+
+/// Started against a PostgreSQL that is not there, the server stops at once and says
+/// which address it tried, why it failed and what to check.
+#[tokio::test]
+async fn a_server_started_against_an_unreachable_postgresql_says_where_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = adc_e2e::process::free_port();
+    let mut cmd = clean_command("adc-server");
+    cmd.current_dir(dir.path())
+        .env(
+            "ADC_LISTEN",
+            format!("127.0.0.1:{}", adc_e2e::process::free_port()),
+        )
+        .env(
+            "ADC_DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/adc"),
+        );
+    let mut server = Proc::spawn(cmd, dir.path(), "no-database");
+    let code = server.wait(Duration::from_secs(30)).await;
+    let log = server.stderr();
+    assert_ne!(code, 0, "{log}");
+    let last = log.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(
+        last.contains(&format!("127.0.0.1:{port}")),
+        "the address: {last}"
+    );
+    assert!(last.contains("Connection refused"), "the reason: {last}");
+    assert!(
+        last.contains("check ADC_DATABASE_URL"),
+        "what to check: {last}"
+    );
+    assert!(!log.contains("pool timed out"), "{log}");
+}

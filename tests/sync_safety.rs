@@ -545,7 +545,6 @@ async fn a_server_stopped_mid_run_records_the_run_as_failed(engine: Engine) {
 /// refused as "already running", and it converges: every directory user once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_goes_away_mid_run_fails_the_run_and_the_next_run_converges() {
-    use sqlx::Connection;
     let mut f = fixture(adc_e2e::engine::Engine::Postgres, 2000, "", None).await;
     let relay = CutRelay::start(([127, 0, 0, 1], f.slapd.port).into()).await;
     let yaml = f
@@ -565,10 +564,6 @@ async fn a_database_that_goes_away_mid_run_fails_the_run_and_the_next_run_conver
     // later.
     relay.stall_after(300_000, Duration::from_secs(4));
     let run_id = f.start(json!({})).await;
-    let name = f.server.db.url.rsplit('/').next().unwrap().to_owned();
-    let mut admin = sqlx::PgConnection::connect(&adc_e2e::engine::postgres_admin_url())
-        .await
-        .unwrap();
     eventually(
         Duration::from_secs(10),
         "the first batches stored",
@@ -583,23 +578,10 @@ async fn a_database_that_goes_away_mid_run_fails_the_run_and_the_next_run_conver
         agent_before.len() == 1 && agent_before[0]["id"].is_string(),
         "{agent_before:?}"
     );
-    let allow = |on: bool| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {on}");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(allow(false)))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let ended: Vec<(bool,)> =
-        sqlx::query_as("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-            .bind(&name)
-            .fetch_all(&mut admin)
-            .await
-            .unwrap();
-    assert!(!ended.is_empty(), "the server had sessions to end");
+    let ended = f.server.db.refuse_connections(true).await;
+    assert!(ended > 0, "the server had sessions to end");
     tokio::time::sleep(Duration::from_secs(6)).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(allow(true)))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    f.server.db.refuse_connections(false).await;
 
     let run = f.wait(&run_id).await;
     assert_eq!(run["status"], "failed", "{run}");

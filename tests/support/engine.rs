@@ -152,6 +152,34 @@ impl TestDb {
         }
     }
 
+    /// PostgreSQL: refuses new connections to this database and ends the open ones
+    /// (`false`: accepts them again), as a database that went away and came back.
+    /// Returns how many sessions were ended.
+    pub async fn refuse_connections(&self, refuse: bool) -> usize {
+        assert_eq!(self.engine, Engine::Postgres, "PostgreSQL only");
+        let name = self.url.rsplit('/').next().unwrap().to_owned();
+        let mut admin = admin_connection(&postgres_admin_url()).await;
+        // The name is this test's generated database: nothing user-supplied.
+        let sql = format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {}", !refuse);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut ended = 0;
+        if refuse {
+            let rows: Vec<(bool,)> = sqlx::query_as(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&name)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+            ended = rows.len();
+        }
+        let _ = admin.close().await;
+        ended
+    }
+
     /// Where a SQLite test keeps its files (and other scratch files).
     pub fn dir(&self) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| d.path().to_owned())

@@ -61,6 +61,7 @@ impl Db {
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
                 let opts = PgConnectOptions::from_str(u)
                     .context("ADC_DATABASE_URL is not a valid PostgreSQL URL")?;
+                first_connection(&opts).await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
@@ -117,12 +118,18 @@ impl Db {
         }
     }
 
-    /// A cheap round trip, for `/readyz`.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        on_db!(self, |p| sqlx::query("SELECT 1")
-            .execute(p)
+    /// A cheap round trip, for `/readyz`: an error after `limit` at the latest (the
+    /// pool alone would wait its acquire timeout, longer than a load balancer's probe).
+    pub async fn ping(&self, limit: Duration) -> Result<(), sqlx::Error> {
+        let ping = async {
+            on_db!(self, |p| sqlx::query("SELECT 1")
+                .execute(p)
+                .await
+                .map(|_| ()))
+        };
+        tokio::time::timeout(limit, ping)
             .await
-            .map(|_| ()))
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
     }
 
     pub async fn close(&self) {
@@ -161,6 +168,31 @@ fn create_private(path: &std::path::Path) -> anyhow::Result<()> {
                 path.display()
             )
         }),
+    }
+}
+
+/// One connection before the pool is built, so that an unreachable or refusing
+/// PostgreSQL is reported at once with the address tried and its own reason (a pool
+/// retries until its timeout and then says only "pool timed out").
+async fn first_connection(opts: &PgConnectOptions) -> anyhow::Result<()> {
+    use sqlx::ConnectOptions;
+    let at = format!(
+        "{}:{} (database `{}`, user `{}`)",
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().unwrap_or("postgres"),
+        opts.get_username()
+    );
+    let hint = "check ADC_DATABASE_URL, and that PostgreSQL runs there and accepts this server";
+    match tokio::time::timeout(Duration::from_secs(10), opts.connect()).await {
+        Ok(Ok(c)) => {
+            let _ = sqlx::Connection::close(c).await;
+            Ok(())
+        }
+        Ok(Err(e)) => anyhow::bail!("cannot connect to PostgreSQL at {at}: {e}; {hint}"),
+        Err(_) => {
+            anyhow::bail!("cannot connect to PostgreSQL at {at}: no answer within 10 s; {hint}")
+        }
     }
 }
 
