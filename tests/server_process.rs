@@ -254,3 +254,92 @@ async fn a_server_started_against_an_unreachable_postgresql_says_where_and_why()
     );
     assert!(!log.contains("pool timed out"), "{log}");
 }
+
+/// What an operator reads in a file or journald: no colour codes, no line per routine
+/// request, a run's end with its status and counts, and no empty fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_on_a_pipe_are_plain_quiet_about_routine_requests_and_end_runs_with_counts() {
+    use adc_e2e::slapd::{self, Slapd};
+    let ldap = Slapd::start(&slapd::ldif(&adc_e2e::sync::people(5)));
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = start_server_binary(
+        dir.path(),
+        &[
+            ("ADC_BOOTSTRAP_ADMIN_EMAIL", "root@example.com"),
+            (
+                "ADC_BOOTSTRAP_ADMIN_PASSWORD",
+                "bootstrap-password-0123456789",
+            ),
+        ],
+        "server",
+    )
+    .await;
+    let mut api = Api::new(
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        base.clone(),
+    );
+    api.login("root@example.com", "bootstrap-password-0123456789")
+        .await;
+    let (id, secret) = api.add_sync("corp").await;
+    std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
+    let mut agent_cmd = clean_command("adc");
+    agent_cmd
+        .current_dir(dir.path())
+        .env("AD_CONNECT_ADDR", base.replace("http://", "ws://"))
+        .env("AD_CONNECT_AUTH", format!("{id}:{secret}"))
+        .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"));
+    let mut agent = Proc::spawn(agent_cmd, dir.path(), "agent");
+    eventually(Duration::from_secs(20), "the agent to connect", || async {
+        (!api.agents(&id).await.is_empty()).then_some(())
+    })
+    .await;
+    let (_, run) = api
+        .post(&format!("/api/v1/synchronizations/{id}/runs"), json!({}))
+        .await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    // Polled as the page polls it.
+    eventually(Duration::from_secs(30), "the run to end", || async {
+        let (_, r) = api.get(&format!("/api/v1/runs/{run_id}")).await;
+        (r["status"] != "running").then_some(())
+    })
+    .await;
+    for _ in 0..5 {
+        api.get("/api/v1/synchronizations").await;
+    }
+    agent.signal(Signal::SIGTERM);
+    assert_eq!(agent.wait(Duration::from_secs(10)).await, 0);
+    server.signal(Signal::SIGTERM);
+    assert_eq!(server.wait(Duration::from_secs(15)).await, 0);
+
+    let (server_log, agent_log) = (server.stderr(), agent.stderr());
+    for (who, log) in [("server", &server_log), ("agent", &agent_log)] {
+        assert!(
+            !log.contains('\u{1b}'),
+            "{who}: colour codes on a pipe:\n{log}"
+        );
+        assert!(!log.contains("=\"\""), "{who}: an empty field:\n{log}");
+    }
+    assert!(
+        !server_log.contains("/api/v1/runs/{id}") && !server_log.contains("processing request"),
+        "routine requests are not logged at info:\n{server_log}"
+    );
+    let end = server_log
+        .lines()
+        .find(|l| l.contains("run finished"))
+        .unwrap_or_else(|| panic!("no run end in the server log:\n{server_log}"));
+    assert!(
+        end.contains("status=succeeded") && end.contains("created=5"),
+        "{end}"
+    );
+    let end = agent_log
+        .lines()
+        .find(|l| l.contains("run finished"))
+        .unwrap_or_else(|| panic!("no run end in the agent log:\n{agent_log}"));
+    assert!(
+        end.contains("status=\"succeeded\"") && end.contains("created=5"),
+        "{end}"
+    );
+}

@@ -16,8 +16,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,7 +40,7 @@ pub fn router(state: AppState) -> Router {
                 request_id,
             )
         })
-        .on_response(DefaultOnResponse::new().level(Level::INFO));
+        .on_response(log_response);
     routes::router()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -52,6 +51,26 @@ pub fn router(state: AppState) -> Router {
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
+
+/// Routine requests (the page polls every 1.5 s) are logged at debug; failures and
+/// slow ones where an operator looks.
+fn log_response(
+    resp: &axum::http::Response<axum::body::Body>,
+    latency: Duration,
+    _: &tracing::Span,
+) {
+    let (status, latency_ms) = (resp.status().as_u16(), latency.as_millis() as u64);
+    if resp.status().is_server_error() {
+        tracing::warn!(status, latency_ms, "request failed");
+    } else if latency >= SLOW_REQUEST {
+        tracing::info!(status, latency_ms, "slow request");
+    } else {
+        tracing::debug!(status, latency_ms, "request");
+    }
+}
+
+/// A request that takes this long is logged at info.
+const SLOW_REQUEST: Duration = Duration::from_secs(1);
 
 /// Connects to the database, migrates it, creates the first tenant on an empty one,
 /// and serves on `listener` until `shutdown` completes; then closes agent sessions

@@ -13,6 +13,7 @@ async fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     telemetry::init(&cli.log, cli.log_format);
+    let cli_log_json = cli.log_format == telemetry::LogFormat::Json;
     for name in config::unknown_env_vars() {
         tracing::warn!(
             variable = name,
@@ -28,8 +29,13 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("adc-server: {e:#}");
+            // Once, in the log's own format: a JSON log stays parseable, a text log on
+            // a terminal or a pipe reads the line as it is.
+            if cli_log_json {
+                tracing::error!("{e:#}");
+            } else {
+                eprintln!("adc-server: {e:#}");
+            }
             std::process::ExitCode::FAILURE
         }
     }

@@ -151,7 +151,15 @@ impl Agent {
                 });
             }
             ServerMessage::RunFinished { run_id, report } => {
-                tracing::info!(%run_id, status = report.status, error = report.error.as_deref().unwrap_or(""), "run finished");
+                let c = &report.counts;
+                match &report.error {
+                    Some(error) => {
+                        tracing::warn!(%run_id, status = report.status, error, "run finished")
+                    }
+                    None => {
+                        tracing::info!(%run_id, status = report.status, read = c.read, created = c.created, updated = c.updated, deleted = c.deleted, disabled = c.disabled, unchanged = c.unchanged, held = c.held, "run finished")
+                    }
+                }
                 if let Some(t) = task.take_if(|t| t.run_id == run_id) {
                     // The task ends by itself once it sees the report.
                     let _ = t.inbox.send(ServerMessage::RunFinished {

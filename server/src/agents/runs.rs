@@ -148,7 +148,8 @@ impl<'a> RunSlot<'a> {
             AgentMessage::Done { .. } => match active.done(db).await {
                 Ok(status) => {
                     let report = active.summary(status, None);
-                    tracing::info!(%run_id, %status, "run finished");
+                    let c = &report.counts;
+                    tracing::info!(%run_id, %status, read = c.read, created = c.created, updated = c.updated, deleted = c.deleted, disabled = c.disabled, unchanged = c.unchanged, skipped = c.skipped, conflicts = c.conflicts, errors = c.errors, held = c.held, "run finished");
                     self.active = None;
                     return vec![ServerMessage::RunFinished { run_id, report }];
                 }
@@ -169,13 +170,15 @@ impl<'a> RunSlot<'a> {
     /// Fails the active run with `reason`; the message that tells the agent.
     async fn fail_active(&mut self, reason: RunFailure) -> Option<ServerMessage> {
         let mut active = self.active.take()?;
-        tracing::warn!(run_id = %active.id, %reason, "run failed");
         active
             .fail(&self.state.db, &self.state.agents, &reason)
             .await;
+        let report = active.summary(RunStatus::Failed, Some(&reason));
+        let c = &report.counts;
+        tracing::warn!(run_id = %active.id, %reason, read = c.read, created = c.created, updated = c.updated, deleted = c.deleted, disabled = c.disabled, "run failed");
         Some(ServerMessage::RunFinished {
             run_id: active.id,
-            report: active.summary(RunStatus::Failed, Some(&reason)),
+            report,
         })
     }
 

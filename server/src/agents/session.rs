@@ -102,6 +102,11 @@ pub async fn serve(
     if code != ErrorCode::Other {
         conn.close(code, &reason).await;
     }
+    let reason = if reason.is_empty() {
+        "the agent closed the connection"
+    } else {
+        reason.as_str()
+    };
     tracing::info!(synchronization_id = %sync.id, connection_id = %record.id, reason, "agent disconnected");
     result.map(|_| ())
 }
