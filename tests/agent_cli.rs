@@ -47,6 +47,26 @@ fn adc_version_prints_the_agent_and_protocol_versions() {
     );
 }
 
+#[test]
+fn adc_help_names_every_environment_variable_the_agent_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = output(adc(dir.path(), "", "", &["--help"]));
+    assert_eq!(code, 0);
+    for var in [
+        "AD_CONNECT_ADDR",
+        "AD_CONNECT_AUTH",
+        "AD_CONNECT_CONFIG",
+        "AD_CONNECT_CA",
+        "AD_CONNECT_LOG",
+    ] {
+        assert!(out.contains(var), "{var} in:\n{out}");
+    }
+    assert!(
+        out.contains("tls_ca_file"),
+        "which CA covers the directory:\n{out}"
+    );
+}
+
 #[engines]
 async fn adc_check_reports_each_step_against_the_real_directory_and_server(engine: Engine) {
     let ldap = Slapd::start(&slapd::ldif(&people(3)));
@@ -260,6 +280,15 @@ async fn adc_run_reloads_on_sighup_keeps_the_old_file_when_the_new_is_broken_and
     .await;
 }
 
+/// The value of a row of the summary table.
+fn row_of<'a>(table: &'a str, row: &str) -> &'a str {
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{row} ")))
+        .unwrap_or_else(|| panic!("no `{row}` in:\n{table}"));
+    line[row.len()..].trim()
+}
+
 fn count_in(table: &str, row: &str) -> u64 {
     let line = table
         .lines()
@@ -285,7 +314,9 @@ async fn adc_imp_runs_one_sync_prints_the_summary_and_exits_with_its_outcome(eng
         &["imp", "--dry-run"],
     ));
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.lines().next().unwrap().ends_with("succeeded"), "{out}");
+    assert_eq!(row_of(&out, "status"), "succeeded", "{out}");
+    assert_eq!(row_of(&out, "mode"), "dry run: nothing applied", "{out}");
+    assert!(row_of(&out, "duration").ends_with(" s"), "{out}");
     assert_eq!(count_in(&out, "created"), 7, "the plan: {out}");
     let (_, users) = api.get("/api/v1/users").await;
     assert!(
@@ -295,7 +326,8 @@ async fn adc_imp_runs_one_sync_prints_the_summary_and_exits_with_its_outcome(eng
 
     let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.lines().next().unwrap().ends_with("succeeded"), "{out}");
+    assert_eq!(row_of(&out, "status"), "succeeded", "{out}");
+    assert_eq!(row_of(&out, "mode"), "applied", "{out}");
     assert_eq!(
         (count_in(&out, "read"), count_in(&out, "created")),
         (7, 7),
@@ -305,6 +337,11 @@ async fn adc_imp_runs_one_sync_prints_the_summary_and_exits_with_its_outcome(eng
         .get(&format!("/api/v1/synchronizations/{id}/runs"))
         .await;
     assert_eq!(runs[0]["trigger"], "agent");
+    assert_eq!(
+        row_of(&out, "run"),
+        runs[0]["id"].as_str().unwrap(),
+        "the run's ID"
+    );
     assert!(
         runs[0]["triggered_by"]
             .as_str()
@@ -319,7 +356,7 @@ async fn adc_imp_runs_one_sync_prints_the_summary_and_exits_with_its_outcome(eng
     ldap.stop();
     let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
     assert_eq!(code, 1, "{out}");
-    assert!(out.lines().next().unwrap().ends_with("failed"), "{out}");
+    assert_eq!(row_of(&out, "status"), "failed", "{out}");
     let last = err.trim().lines().last().unwrap();
     assert!(
         last.starts_with("adc: the run failed") && last.contains("cannot connect"),

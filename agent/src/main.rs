@@ -4,11 +4,22 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use tokio::sync::{mpsc, watch};
 
+const ENVIRONMENT: &str = "\
+Environment:
+  AD_CONNECT_ADDR    the server: host:port (meaning wss://host:port), or a wss://, ws://,
+                     https:// or http:// URL
+  AD_CONNECT_AUTH    the synchronization's Application ID and Secret Token, as id:secret
+  AD_CONNECT_CONFIG  the agent's configuration file (default ./adc.yaml)
+  AD_CONNECT_CA      extra CA certificates (PEM) trusted for the connection to the server;
+                     the directory's CA is adc.yaml's tls_ca_file
+  AD_CONNECT_LOG     log filter (default info; warn for imp), e.g. debug";
+
 #[derive(Parser)]
 #[command(
     name = "adc",
     version,
-    about = "ad-connect agent: keeps the cloud directory in step with your LDAP or Active Directory"
+    about = "ad-connect agent: keeps the cloud directory in step with your LDAP or Active Directory",
+    after_help = ENVIRONMENT
 )]
 struct Cli {
     #[command(subcommand)]
@@ -143,8 +154,9 @@ async fn imp(dry_run: bool, full: bool) -> anyhow::Result<()> {
         // The line ends on the final count, however short the read was.
         eprintln!("\rread {} entries", read.load(Ordering::Relaxed));
     }
-    let report = result?;
-    print!("{}", adc_agent::report::table(&report));
+    let finished = result?;
+    print!("{}", adc_agent::report::table(&finished));
+    let report = finished.report;
     match report.status.as_str() {
         "succeeded" => Ok(()),
         "held" => Err(anyhow::anyhow!(

@@ -1,10 +1,27 @@
 //! The summary table `adc imp` prints.
 
-use adc_shared::protocol::RunSummary;
+use crate::run::Finished;
 use std::fmt::Write;
 
-pub fn table(r: &RunSummary) -> String {
-    let c = &r.counts;
+pub fn table(f: &Finished) -> String {
+    let (r, c) = (&f.report, &f.report.counts);
+    let mode = match f.dry_run {
+        Some(true) => "dry run: nothing applied",
+        Some(false) => "applied",
+        None => "not started",
+    };
+    let duration = f
+        .duration
+        .map(|d| format!("{:.1} s", d.as_secs_f64()))
+        .unwrap_or_else(|| "-".into());
+    let mut out = String::new();
+    for (k, v) in [
+        ("run", f.run_id.to_string()),
+        ("mode", mode.to_owned()),
+        ("duration", duration),
+    ] {
+        let _ = writeln!(out, "{k:<18} {v}");
+    }
     let rows = [
         ("status", r.status.clone()),
         ("read", c.read.to_string()),
@@ -18,7 +35,6 @@ pub fn table(r: &RunSummary) -> String {
         ("errors", c.errors.to_string()),
         ("held deletions", c.held.to_string()),
     ];
-    let mut out = String::new();
     for (k, v) in rows {
         let _ = writeln!(out, "{k:<18} {v:>10}");
     }
@@ -32,15 +48,32 @@ pub fn table(r: &RunSummary) -> String {
 mod tests {
     use super::*;
 
+    use adc_shared::protocol::RunSummary;
+
     #[test]
-    fn the_table_lines_up_every_count() {
-        let mut r = RunSummary {
+    fn the_table_says_which_run_whether_it_applied_and_lines_up_every_count() {
+        let mut report = RunSummary {
             status: "succeeded".into(),
             ..Default::default()
         };
-        r.counts.created = 12345;
-        let t = table(&r);
+        report.counts.created = 12345;
+        let f = Finished {
+            run_id: uuid::Uuid::nil(),
+            dry_run: Some(true),
+            duration: Some(std::time::Duration::from_millis(1540)),
+            report,
+        };
+        let t = table(&f);
+        assert!(
+            t.starts_with("run                00000000-0000-0000-0000-000000000000\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("mode               dry run: nothing applied\n"),
+            "{t}"
+        );
+        assert!(t.contains("duration           1.5 s\n"), "{t}");
         assert!(t.contains("created                 12345\n"), "{t}");
-        assert_eq!(t.lines().count(), 11);
+        assert_eq!(t.lines().count(), 14);
     }
 }

@@ -20,6 +20,7 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `adc_server=debug`.
     #[arg(long, env = "ADC_LOG", default_value = "info", global = true)]
     pub log: String,
+    /// `text` for people, `json` for a log collector (one object per line).
     #[arg(
         long,
         env = "ADC_LOG_FORMAT",
@@ -48,6 +49,7 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
+    /// Address and port to listen on; 0.0.0.0:8080 for every interface.
     #[arg(long, env = "ADC_LISTEN", default_value = crate::config::DEFAULT_LISTEN, value_parser = crate::config::parse_listen)]
     pub listen: SocketAddr,
     /// The address agents and browsers use; fills adc.cfg in agent downloads.
@@ -56,13 +58,18 @@ pub struct ServeArgs {
     /// PEM certificate chain; with --tls-key the server speaks HTTPS and WSS itself.
     #[arg(long, env = "ADC_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
     #[arg(long, env = "ADC_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Directory holding agent binaries to offer for download.
     #[arg(long, env = "ADC_AGENT_DIST")]
     pub agent_dist: Option<PathBuf>,
+    /// First start on an empty database: the first system-admin's e-mail (default
+    /// admin@localhost).
     #[arg(long, env = "ADC_BOOTSTRAP_ADMIN_EMAIL")]
     pub bootstrap_admin_email: Option<String>,
+    /// First start on an empty database: the first system-admin's password (default: a
+    /// random one, printed once to the log).
     #[arg(long, env = "ADC_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
     pub bootstrap_admin_password: Option<String>,
 }
@@ -86,7 +93,9 @@ impl ServeArgs {
 pub enum TenantCommand {
     /// Create a tenant and its first system-admin; prints the admin's password once.
     Create {
+        /// The tenant's name, unique.
         name: String,
+        /// E-mail of its first system-admin.
         #[arg(long)]
         admin_email: String,
     },
@@ -96,15 +105,19 @@ pub enum TenantCommand {
 pub enum AdminCommand {
     /// Add an admin account to a tenant; prints its password once.
     Add {
+        /// Name of the tenant.
         #[arg(long)]
         tenant: String,
+        /// The admin's e-mail, used to sign in.
         #[arg(long)]
         email: String,
+        /// system-admin, operator or viewer.
         #[arg(long, default_value = "system-admin", value_parser = parse_role)]
         role: Role,
     },
     /// Give an admin a new random password (printed once) and end its sessions.
     ResetPassword {
+        /// The admin's e-mail.
         #[arg(long)]
         email: String,
     },
@@ -177,4 +190,29 @@ pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Res
     }
     db.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every command says what it is for.
+    #[test]
+    fn every_flag_of_every_command_has_a_description() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "adc-server", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:?}");
+    }
 }

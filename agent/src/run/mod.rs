@@ -10,6 +10,7 @@ use adc_shared::protocol::{AgentMessage, Hello, PROTOCOL_VERSION, RunSummary, Se
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -53,14 +54,28 @@ enum End {
     Shutdown,
     Lost(String),
     /// `adc imp`: the run ended with this report.
-    Finished(RunSummary),
+    Finished(Finished),
     /// `adc imp`: the server would not start a run.
     Refused(String),
+}
+
+/// A run `adc imp` asked for, as it ended.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub run_id: Uuid,
+    /// The run's effective `dry-run`: nothing was applied. `None` when the run ended
+    /// before it started here.
+    pub dry_run: Option<bool>,
+    /// From the start command to the report, as seen by the agent.
+    pub duration: Option<Duration>,
+    pub report: RunSummary,
 }
 
 /// The run this connection is working on.
 struct Task {
     run_id: Uuid,
+    dry_run: bool,
+    started: Instant,
     inbox: mpsc::UnboundedSender<ServerMessage>,
     handle: tokio::task::JoinHandle<Option<RunSummary>>,
 }
@@ -198,7 +213,7 @@ impl Agent {
         dry_run: bool,
         full: bool,
         mut control: mpsc::Receiver<Control>,
-    ) -> anyhow::Result<RunSummary> {
+    ) -> anyhow::Result<Finished> {
         let tls = tls::client_config(self.access.extra_ca.as_deref())?;
         self.imp = true;
         let mut conn = connection::connect(&self.access, tls, self.hello()).await?;
@@ -213,7 +228,7 @@ impl Agent {
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach the server: {e}"))?;
         match self.serve(conn, &mut control).await {
-            End::Finished(report) => Ok(report),
+            End::Finished(f) => Ok(f),
             End::Refused(reason) => anyhow::bail!("the server refused the run: {reason}"),
             End::Lost(reason) => anyhow::bail!("{reason}"),
             End::Shutdown => anyhow::bail!("stopped before the run ended"),

@@ -1,7 +1,7 @@
 //! One connection to the server: the loop that carries heartbeats, runs, password
 //! checks and reloads, and what each server message does.
 
-use super::{Agent, Control, End, Task};
+use super::{Agent, Control, End, Finished, Task};
 use crate::connection::{self, Connection};
 use crate::sync::{self, Link};
 use adc_shared::protocol::{AgentMessage, ErrorCode, HEARTBEAT_TIMEOUT_SECS, ServerMessage};
@@ -137,7 +137,7 @@ impl Agent {
                     out: out_tx.clone(),
                     inbox: rx,
                 };
-                let run_id = start.run_id;
+                let (run_id, dry_run) = (start.run_id, start.settings.dry_run.value);
                 let handle = tokio::spawn(sync::execute(
                     self.config.clone(),
                     start,
@@ -146,6 +146,8 @@ impl Agent {
                 ));
                 *task = Some(Task {
                     run_id,
+                    dry_run,
+                    started: Instant::now(),
                     inbox,
                     handle,
                 });
@@ -160,7 +162,15 @@ impl Agent {
                         tracing::info!(%run_id, status = report.status, read = c.read, created = c.created, updated = c.updated, deleted = c.deleted, disabled = c.disabled, unchanged = c.unchanged, held = c.held, "run finished")
                     }
                 }
+                let mut finished = Finished {
+                    run_id,
+                    dry_run: None,
+                    duration: None,
+                    report: report.clone(),
+                };
                 if let Some(t) = task.take_if(|t| t.run_id == run_id) {
+                    finished.dry_run = Some(t.dry_run);
+                    finished.duration = Some(t.started.elapsed());
                     // The task ends by itself once it sees the report.
                     let _ = t.inbox.send(ServerMessage::RunFinished {
                         run_id,
@@ -172,7 +182,7 @@ impl Agent {
                     s.runs_finished += 1;
                 });
                 if self.imp {
-                    return Some(End::Finished(report));
+                    return Some(End::Finished(finished));
                 }
             }
             ServerMessage::RunRefused { reason } => {
