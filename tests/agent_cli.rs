@@ -473,3 +473,41 @@ async fn adc_check_tests_authentication_with_a_password_read_from_the_terminal_o
         "the password is never printed"
     );
 }
+
+/// LDAPS with a private CA: AD_CONNECT_CA (the server's CAs) does not make the
+/// directory trusted, and `adc check` says what does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adc_check_against_ldaps_names_tls_ca_file_when_the_directory_is_not_trusted() {
+    let (ldap, cert) = Slapd::start_ldaps(&slapd::ldif(&people(2)));
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (id, secret) = server.admin().await.add_sync("corp").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
+    let auth = format!("{id}:{secret}");
+
+    // The mistake: the directory's CA given as AD_CONNECT_CA.
+    let mut cmd = adc(dir.path(), &server.agent_addr(), &auth, &["check"]);
+    cmd.env("AD_CONNECT_CA", &cert.ca);
+    let (code, out, err) = output(cmd);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let failed = out
+        .lines()
+        .find(|l| l.starts_with("[FAIL]"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(failed.contains(&ldap.url), "{failed}");
+    assert!(failed.contains("set tls_ca_file in adc.yaml"), "{failed}");
+    assert!(
+        failed.contains("AD_CONNECT_CA covers only the connection to the ad-connect server"),
+        "{failed}"
+    );
+
+    // The fix: tls_ca_file.
+    let yaml = ldap.adc_yaml("").replace(
+        "    bind_dn:",
+        &format!("    tls_ca_file: {}\n    bind_dn:", cert.ca.display()),
+    );
+    std::fs::write(dir.path().join("adc.yaml"), yaml).unwrap();
+    let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["check"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.lines().nth(1).unwrap().contains("bound as"), "{out}");
+}

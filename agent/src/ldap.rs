@@ -29,7 +29,13 @@ pub async fn connect(cfg: &AgentConfig) -> anyhow::Result<Ldap> {
     }
     let (conn, mut ldap) = LdapConnAsync::with_settings(settings, l.addr.as_str())
         .await
-        .with_context(|| format!("cannot connect to {}", l.addr.as_str()))?;
+        .map_err(|e| {
+            let e = anyhow::Error::new(e);
+            match untrusted_certificate_hint(&e, l.tls_ca_file.as_deref()) {
+                Some(hint) => e.context(format!("cannot connect to {}: {hint}", l.addr.as_str())),
+                None => e.context(format!("cannot connect to {}", l.addr.as_str())),
+            }
+        })?;
     ldap3::drive!(conn);
     let dn = l.bind_dn.as_deref().unwrap_or("");
     let password = cfg.bind_password()?;
@@ -45,6 +51,25 @@ pub async fn connect(cfg: &AgentConfig) -> anyhow::Result<Ldap> {
         .and_then(|r| r.success())
         .with_context(|| format!("bind as `{dn}` failed"))?;
     Ok(ldap)
+}
+
+/// What to check when the directory's TLS certificate was refused: `tls_ca_file`, not
+/// `AD_CONNECT_CA`, which covers only the connection to the ad-connect server.
+fn untrusted_certificate_hint(
+    e: &anyhow::Error,
+    ca_file: Option<&std::path::Path>,
+) -> Option<String> {
+    let text = format!("{e:#}").to_lowercase();
+    if !text.contains("certificate") {
+        return None;
+    }
+    let using = match ca_file {
+        Some(p) => format!("the CA in tls_ca_file ({}) did not sign it", p.display()),
+        None => "no tls_ca_file is set, and no system CA signed it".to_owned(),
+    };
+    Some(format!(
+        "the directory's TLS certificate is not trusted ({using}); set tls_ca_file in adc.yaml to the CA that signed it (AD_CONNECT_CA covers only the connection to the ad-connect server)"
+    ))
 }
 
 /// Counts the entries the sync would read: the configured base, scope and filter,

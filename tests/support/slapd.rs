@@ -20,6 +20,8 @@ pub struct Slapd {
     dir: tempfile::TempDir,
     child: Child,
     conf_path: PathBuf,
+    /// Global TLS lines of slapd.conf (LDAPS), kept across restarts.
+    tls: String,
 }
 
 /// One person entry of the test directory.
@@ -77,9 +79,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn conf(dir: &Path, extra: &str) -> String {
+fn conf(dir: &Path, tls: &str, extra: &str) -> String {
     format!(
-        "include /etc/ldap/schema/core.schema\n\
+        "{tls}include /etc/ldap/schema/core.schema\n\
          include /etc/ldap/schema/cosine.schema\n\
          include /etc/ldap/schema/inetorgperson.schema\n\
          include /etc/ldap/schema/nis.schema\n\
@@ -105,10 +107,39 @@ fn conf(dir: &Path, extra: &str) -> String {
 impl Slapd {
     /// Starts a directory holding `ldif`.
     pub fn start(ldif: &str) -> Slapd {
+        Self::start_with(ldif, None)
+    }
+
+    /// Starts a directory holding `ldif` that speaks LDAPS only, with a certificate
+    /// for 127.0.0.1 signed by a CA of its own (the returned [`TestCert`]'s `ca`).
+    /// The files live as long as the directory.
+    pub fn start_ldaps(ldif: &str) -> (Slapd, crate::certs::TestCert) {
         let dir = tempfile::tempdir().expect("temp dir");
+        let cert = crate::certs::self_signed(dir.path());
+        (Self::start_with_in(dir, ldif, Some(&cert)), cert)
+    }
+
+    fn start_with(ldif: &str, cert: Option<&crate::certs::TestCert>) -> Slapd {
+        Self::start_with_in(tempfile::tempdir().expect("temp dir"), ldif, cert)
+    }
+
+    fn start_with_in(
+        dir: tempfile::TempDir,
+        ldif: &str,
+        cert: Option<&crate::certs::TestCert>,
+    ) -> Slapd {
         std::fs::create_dir_all(dir.path().join("db")).unwrap();
         let conf_path = dir.path().join("slapd.conf");
-        std::fs::write(&conf_path, conf(dir.path(), UNLIMITED)).unwrap();
+        let tls = match cert {
+            Some(c) => format!(
+                "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+                c.cert.display(),
+                c.key.display()
+            ),
+            None => String::new(),
+        };
+        let scheme = if cert.is_some() { "ldaps" } else { "ldap" };
+        std::fs::write(&conf_path, conf(dir.path(), &tls, UNLIMITED)).unwrap();
         let ldif_path = dir.path().join("data.ldif");
         std::fs::write(&ldif_path, ldif).unwrap();
         let out = Command::new(slapd_tool("slapadd"))
@@ -126,7 +157,7 @@ impl Slapd {
 
         for _ in 0..5 {
             let port = free_port();
-            let url = format!("ldap://127.0.0.1:{port}");
+            let url = format!("{scheme}://127.0.0.1:{port}");
             let mut child = Command::new(slapd_tool("slapd"))
                 .arg("-f")
                 .arg(&conf_path)
@@ -147,6 +178,7 @@ impl Slapd {
                     dir,
                     child,
                     conf_path,
+                    tls,
                 };
             }
             // Most likely the port was taken meanwhile: try another.
@@ -181,7 +213,7 @@ impl Slapd {
     /// instead of [`UNLIMITED`] (a `sizelimit`, say).
     pub fn restart(&mut self, extra: &str) {
         self.stop();
-        std::fs::write(&self.conf_path, conf(self.dir.path(), extra)).unwrap();
+        std::fs::write(&self.conf_path, conf(self.dir.path(), &self.tls, extra)).unwrap();
         let child = Command::new(slapd_tool("slapd"))
             .arg("-f")
             .arg(&self.conf_path)
