@@ -149,9 +149,10 @@ async fn adc_check_stops_at_the_first_failing_step_with_the_reason() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "stops after the failing step: {out}");
     assert!(lines[1].starts_with("[FAIL] directory"), "{out}");
-    assert!(
-        err.contains("bind as `cn=readonly,dc=example,dc=com` failed") && err.contains("49"),
-        "{err}"
+    assert_eq!(
+        err.trim(),
+        "adc: bind as `cn=readonly,dc=example,dc=com`: the directory refused bind_dn's password (invalid credentials), result code 49; check bind_dn and bind_password",
+        "what failed, the value, what to check"
     );
     assert!(
         !out.contains("wrong-password") && !err.contains("wrong-password"),
@@ -510,4 +511,88 @@ async fn adc_check_against_ldaps_names_tls_ca_file_when_the_directory_is_not_tru
     let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["check"]));
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.lines().nth(1).unwrap().contains("bound as"), "{out}");
+}
+
+/// Each failure says what failed, the value involved and what to check — once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adc_check_failures_name_the_value_and_what_to_check_once() {
+    let ldap = Slapd::start(&slapd::ldif(&people(2)));
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (id, secret) = server.admin().await.add_sync("corp").await;
+    let auth = format!("{id}:{secret}");
+    let dir = tempfile::tempdir().unwrap();
+    let fail_line = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("[FAIL]"))
+            .unwrap_or_else(|| panic!("no failure in:\n{out}"))
+            .to_owned()
+    };
+    let said_once = |line: &str| {
+        // No clause repeated back to back ("refused: refused").
+        let parts: Vec<&str> = line.split(": ").collect();
+        assert!(parts.windows(2).all(|w| w[0] != w[1]), "said twice: {line}");
+    };
+
+    // A base DN that does not exist.
+    let yaml = ldap.adc_yaml("").replace(
+        "base_dn: dc=example,dc=com",
+        "base_dn: ou=nowhere,dc=example,dc=com",
+    );
+    std::fs::write(dir.path().join("adc.yaml"), yaml).unwrap();
+    let (code, out, _) = output(adc(dir.path(), &server.agent_addr(), &auth, &["check"]));
+    assert_eq!(code, 1, "{out}");
+    let line = fail_line(&out);
+    assert!(
+        line.contains("`ou=nowhere,dc=example,dc=com`")
+            && line.contains("no such object")
+            && line.contains("check base_dn"),
+        "{line}"
+    );
+    said_once(&line);
+
+    // A directory that accepts the connection and never answers (a hung server).
+    let yaml = ldap
+        .adc_yaml("")
+        .replace("    base_dn:", "    timeout: 2\n    base_dn:");
+    std::fs::write(dir.path().join("adc.yaml"), yaml).unwrap();
+    ldap.pause();
+    let (code, out, _) = output(adc(dir.path(), &server.agent_addr(), &auth, &["check"]));
+    ldap.resume();
+    assert_eq!(code, 1, "{out}");
+    let line = fail_line(&out);
+    assert!(
+        line.contains("no answer within 2 s") && line.contains("timeout in adc.yaml"),
+        "{line}"
+    );
+    assert!(!line.contains("deadline has elapsed"), "{line}");
+    said_once(&line);
+
+    // The server: nothing listening, and a plain-HTTP server asked for TLS.
+    std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
+    let closed = format!("127.0.0.1:{}", adc_e2e::process::free_port());
+    let (code, out, _) = output(adc(
+        dir.path(),
+        &format!("http://{closed}"),
+        &auth,
+        &["check"],
+    ));
+    assert_eq!(code, 1, "{out}");
+    let line = fail_line(&out);
+    assert!(
+        line.contains(&format!("ws://{closed}/"))
+            && line.contains("Connection refused")
+            && line.contains("check AD_CONNECT_ADDR"),
+        "{line}"
+    );
+    said_once(&line);
+    let plain = server.agent_addr().replace("ws://", "");
+    let (code, out, _) = output(adc(dir.path(), &plain, &auth, &["check"]));
+    assert_eq!(code, 1, "{out}");
+    let line = fail_line(&out);
+    assert!(
+        line.contains(&format!("wss://{plain}/"))
+            && line.contains("plain HTTP")
+            && line.contains("use ws:// or http://"),
+        "{line}"
+    );
 }

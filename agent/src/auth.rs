@@ -55,7 +55,7 @@ async fn check(
         Ok(c) => c,
         Err(e) => {
             return AuthOutcome::Unavailable {
-                reason: format!("{e:#}"),
+                reason: crate::explain::anyhow_chain(&e),
             };
         }
     };
@@ -74,7 +74,11 @@ async fn check(
         Ok((entries, _)) => entries,
         Err(e) => {
             return AuthOutcome::Unavailable {
-                reason: format!("the search failed: {e}"),
+                reason: crate::explain::ldap(
+                    &format!("the search for the user under `{}`", l.base_dn),
+                    limit,
+                    &e,
+                ),
             };
         }
     };
@@ -95,7 +99,7 @@ async fn check(
                 Ok(c) => settings.set_config(c),
                 Err(e) => {
                     return AuthOutcome::Unavailable {
-                        reason: format!("{e:#}"),
+                        reason: crate::explain::anyhow_chain(&e),
                     };
                 }
             }
@@ -105,7 +109,11 @@ async fn check(
         Ok(c) => c,
         Err(e) => {
             return AuthOutcome::Unavailable {
-                reason: format!("cannot connect: {e}"),
+                reason: crate::explain::ldap(
+                    &format!("cannot connect to the directory at {}", l.addr.as_str()),
+                    limit,
+                    &e,
+                ),
             };
         }
     };
@@ -118,10 +126,14 @@ async fn check(
         Ok(r) if r.rc == 0 => AuthOutcome::Ok { dn },
         Ok(r) if r.rc == 49 => AuthOutcome::Invalid, // invalidCredentials
         Ok(r) => AuthOutcome::Unavailable {
-            reason: format!("the bind failed with result code {}", r.rc),
+            reason: format!(
+                "the user's bind: {}, result code {}",
+                crate::explain::result_code(r.rc).0,
+                r.rc
+            ),
         },
         Err(e) => AuthOutcome::Unavailable {
-            reason: format!("the bind failed: {e}"),
+            reason: crate::explain::ldap("the user's bind", limit, &e),
         },
     };
     let _ = user.unbind().await;

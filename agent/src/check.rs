@@ -42,7 +42,13 @@ pub async fn check(
             c
         }
         Err(e) => {
-            step(out, false, &format!("directory {}: {e:#}", l.addr.as_str()));
+            // The step names the directory already.
+            let addr = l.addr.as_str();
+            let text = crate::explain::anyhow_chain(&e).replace(
+                &format!("cannot connect to the directory at {addr}"),
+                "cannot connect",
+            );
+            step(out, false, &format!("directory {addr}: {text}"));
             return Err(e);
         }
     };
@@ -53,7 +59,7 @@ pub async fn check(
             &format!("{n} entries match {} under {}", l.sync.filter, l.base_dn),
         ),
         Err(e) => {
-            step(out, false, &format!("search: {e:#}"));
+            step(out, false, &crate::explain::anyhow_chain(&e));
             return Err(e);
         }
     }
@@ -96,7 +102,11 @@ pub async fn check(
     let access = match ServerAccess::from_env() {
         Ok(a) => a,
         Err(e) => {
-            step(out, false, &format!("server: {e:#}"));
+            step(
+                out,
+                false,
+                &format!("server: {}", crate::explain::anyhow_chain(&e)),
+            );
             return Err(e);
         }
     };

@@ -46,6 +46,10 @@ pub struct LdapConfig {
     pub tls_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub tls_insecure_skip_verify: bool,
+    /// Seconds to wait for the directory to answer one operation (a bind, a page of
+    /// a search); default 60.
+    #[serde(default)]
+    pub timeout: Option<std::num::NonZeroU32>,
     #[serde(default)]
     pub flavour: Flavour,
     #[serde(default)]
@@ -61,6 +65,13 @@ pub enum Scope {
     One,
     #[default]
     Sub,
+}
+
+impl LdapConfig {
+    /// How long one directory operation may take (`timeout`, default 60 s).
+    pub fn operation_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout.map_or(60, |t| u64::from(t.get())))
+    }
 }
 
 impl From<Scope> for ldap3::Scope {

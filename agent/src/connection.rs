@@ -29,7 +29,8 @@ pub enum ConnectError {
     Rejected(String),
     #[error("incompatible protocol: {0}")]
     Incompatible(String),
-    #[error("cannot reach the server: {0}")]
+    /// The message names the server's address and what to check.
+    #[error("{0}")]
     Network(String),
 }
 
@@ -61,6 +62,34 @@ fn http_reason(resp: &tungstenite::http::Response<Option<Vec<u8>>>) -> String {
     }
 }
 
+/// A connection to the server that failed below HTTP: the address, the cause said
+/// once, and what to check.
+fn network(access: &ServerAccess, e: &tungstenite::Error) -> ConnectError {
+    let text = crate::explain::chain(e);
+    let what = format!("cannot reach the server at {}", access.url);
+    let addr = crate::env::ADDR;
+    let lower = text.to_lowercase();
+    let message = if lower.contains("invalidcontenttype") || lower.contains("corrupt message") {
+        format!(
+            "{what}: TLS failed: the server answered without TLS ({text}); is it speaking plain HTTP? then use ws:// or http:// in {addr}"
+        )
+    } else if lower.contains("certificate") {
+        format!(
+            "{what}: its TLS certificate is not trusted ({text}); set {} to the PEM file of the CA that signed it",
+            crate::env::CA
+        )
+    } else if let tungstenite::Error::Io(io) = e {
+        crate::explain::io(&what, io).replacen(
+            "check the address",
+            &format!("check {addr}: the address"),
+            1,
+        )
+    } else {
+        format!("{what}: {text}; check {addr}")
+    };
+    ConnectError::Network(message)
+}
+
 pub async fn connect(
     access: &ServerAccess,
     tls: Arc<ClientConfig>,
@@ -70,8 +99,10 @@ pub async fn connect(
         .await
         .unwrap_or_else(|_| {
             Err(ConnectError::Network(format!(
-                "no answer within {} s",
-                CONNECT_TIMEOUT.as_secs()
+                "cannot reach the server at {}: no answer within {} s; check {} and any firewall or proxy on the way",
+                access.url,
+                CONNECT_TIMEOUT.as_secs(),
+                crate::env::ADDR
             )))
         })
 }
@@ -85,7 +116,7 @@ async fn connect_inner(
         .url
         .as_str()
         .into_client_request()
-        .map_err(|e| ConnectError::Network(e.to_string()))?;
+        .map_err(|e| network(access, &e))?;
     let credentials = STANDARD.encode(format!("{}:{}", access.client_id, access.secret.expose()));
     let mut auth =
         HeaderValue::from_str(&format!("Basic {credentials}")).expect("base64 is a valid header");
@@ -106,12 +137,12 @@ async fn connect_inner(
             ConnectError::Refused(http_reason(&resp))
         }
         tungstenite::Error::Http(resp) => ConnectError::Rejected(http_reason(&resp)),
-        other => ConnectError::Network(other.to_string()),
+        other => network(access, &other),
     })?;
     socket
         .send(Message::Text(AgentMessage::Hello(hello).to_json().into()))
         .await
-        .map_err(|e| ConnectError::Network(e.to_string()))?;
+        .map_err(|e| network(access, &e))?;
     match next_message(&mut socket).await {
         Ok(Some(ServerMessage::Welcome(welcome))) => {
             protocol::check_compatible(welcome.protocol_version)

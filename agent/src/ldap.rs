@@ -1,13 +1,12 @@
 //! Talking to the customer's directory with ldap3 over rustls.
 
 use crate::config::AgentConfig;
-use anyhow::Context;
+use crate::explain;
 use ldap3::adapters::{EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Connects and binds as configured (anonymously when no bind_dn is given).
 pub async fn connect(cfg: &AgentConfig) -> anyhow::Result<Ldap> {
@@ -30,10 +29,18 @@ pub async fn connect(cfg: &AgentConfig) -> anyhow::Result<Ldap> {
     let (conn, mut ldap) = LdapConnAsync::with_settings(settings, l.addr.as_str())
         .await
         .map_err(|e| {
-            let e = anyhow::Error::new(e);
-            match untrusted_certificate_hint(&e, l.tls_ca_file.as_deref()) {
-                Some(hint) => e.context(format!("cannot connect to {}: {hint}", l.addr.as_str())),
-                None => e.context(format!("cannot connect to {}", l.addr.as_str())),
+            let what = format!("cannot connect to the directory at {}", l.addr.as_str());
+            let text = explain::chain(&e);
+            match untrusted_certificate_hint(&text, l.tls_ca_file.as_deref()) {
+                Some(hint) => anyhow::anyhow!("{what}: {hint} ({text})"),
+                None => anyhow::anyhow!(
+                    "{}",
+                    explain::ldap(&what, l.operation_timeout(), &e).replacen(
+                        "check the address",
+                        "check addr in adc.yaml: the address",
+                        1
+                    )
+                ),
             }
         })?;
     ldap3::drive!(conn);
@@ -45,22 +52,23 @@ pub async fn connect(cfg: &AgentConfig) -> anyhow::Result<Ldap> {
             "bind_dn is set but the bind password is empty; an LDAP bind with an empty password is unauthenticated"
         );
     }
-    ldap.with_timeout(OPERATION_TIMEOUT)
+    ldap.with_timeout(l.operation_timeout())
         .simple_bind(dn, pw)
         .await
         .and_then(|r| r.success())
-        .with_context(|| format!("bind as `{dn}` failed"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                explain::ldap(&format!("bind as `{dn}`"), l.operation_timeout(), &e)
+            )
+        })?;
     Ok(ldap)
 }
 
 /// What to check when the directory's TLS certificate was refused: `tls_ca_file`, not
 /// `AD_CONNECT_CA`, which covers only the connection to the ad-connect server.
-fn untrusted_certificate_hint(
-    e: &anyhow::Error,
-    ca_file: Option<&std::path::Path>,
-) -> Option<String> {
-    let text = format!("{e:#}").to_lowercase();
-    if !text.contains("certificate") {
+fn untrusted_certificate_hint(text: &str, ca_file: Option<&std::path::Path>) -> Option<String> {
+    if !text.to_lowercase().contains("certificate") {
         return None;
     }
     let using = match ca_file {
@@ -72,13 +80,26 @@ fn untrusted_certificate_hint(
     ))
 }
 
+/// A failed search of the configured base and filter, in one line.
+pub fn search_error(cfg: &AgentConfig, e: &ldap3::LdapError) -> anyhow::Error {
+    let l = &cfg.backend.ldap;
+    anyhow::anyhow!(
+        "{}",
+        explain::ldap(
+            &format!("the search for {} under `{}`", l.sync.filter, l.base_dn),
+            l.operation_timeout(),
+            e
+        )
+    )
+}
+
 /// Counts the entries the sync would read: the configured base, scope and filter,
 /// paged as configured, no attributes fetched.
 pub async fn count_entries(ldap: &mut Ldap, cfg: &AgentConfig) -> anyhow::Result<u64> {
     let l = &cfg.backend.ldap;
     let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     let mut stream = ldap
-        .with_timeout(OPERATION_TIMEOUT)
+        .with_timeout(l.operation_timeout())
         .streaming_search_with(
             vec![
                 Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
@@ -90,21 +111,20 @@ pub async fn count_entries(ldap: &mut Ldap, cfg: &AgentConfig) -> anyhow::Result
             vec!["1.1"],
         )
         .await
-        .with_context(|| format!("search under `{}` failed", l.base_dn))?;
+        .map_err(|e| search_error(cfg, &e))?;
     let mut n = 0u64;
     while stream
         .next()
         .await
-        .context("search failed while reading")?
+        .map_err(|e| search_error(cfg, &e))?
         .is_some()
     {
         n += 1;
     }
-    stream.finish().await.success().with_context(|| {
-        format!(
-            "search `{}` under `{}` did not complete",
-            l.sync.filter, l.base_dn
-        )
-    })?;
+    stream
+        .finish()
+        .await
+        .success()
+        .map_err(|e| search_error(cfg, &e))?;
     Ok(n)
 }

@@ -8,6 +8,7 @@ pub mod check;
 pub mod config;
 pub mod connection;
 pub mod env;
+pub mod explain;
 pub mod ldap;
 pub mod report;
 pub mod run;

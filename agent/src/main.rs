@@ -94,7 +94,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("adc: {e:#}");
+            eprintln!("adc: {}", adc_agent::explain::anyhow_chain(&e));
             ExitCode::FAILURE
         }
     }

@@ -182,11 +182,14 @@ impl Agent {
                     }
                 }
                 Some(Err(e)) => {
+                    // A network failure's message names the server already.
+                    let server = self.access.url.as_str();
                     match &e {
                         ConnectError::Refused(_) | ConnectError::Incompatible(_) => {
-                            tracing::error!("{e}")
+                            tracing::error!(server, "{e}")
                         }
-                        _ => tracing::warn!("{e}"),
+                        ConnectError::Rejected(_) => tracing::warn!(server, "{e}"),
+                        ConnectError::Network(_) => tracing::warn!("{e}"),
                     }
                     self.status
                         .send_modify(|s| s.last_error = Some(e.to_string()));

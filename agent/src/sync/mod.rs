@@ -169,11 +169,11 @@ async fn read_and_send(
     let l = &cfg.backend.ldap;
     let mut conn = ldap::connect(cfg)
         .await
-        .map_err(|e| Halt::Fail(format!("{e:#}")))?;
+        .map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&e)))?;
     let mapper = Mapper::new(cfg);
     let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     let mut stream = conn
-        .with_timeout(ldap::OPERATION_TIMEOUT)
+        .with_timeout(l.operation_timeout())
         .streaming_search_with(
             vec![
                 Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
@@ -185,7 +185,7 @@ async fn read_and_send(
             mapper.attributes(),
         )
         .await
-        .map_err(|e| Halt::Fail(format!("the search under `{}` failed: {e}", l.base_dn)))?;
+        .map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&ldap::search_error(cfg, &e))))?;
 
     let batch_size = start.batch_size.max(1) as usize;
     let mut users: Vec<UserRecord> = Vec::new();
@@ -197,8 +197,10 @@ async fn read_and_send(
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
-                return Err(Halt::Fail(format!(
-                    "the directory read ended early after {count} entries: {e}"
+                return Err(Halt::Fail(crate::explain::ldap(
+                    &format!("the directory read ended early after {count} entries"),
+                    l.operation_timeout(),
+                    &e,
                 )));
             }
         };
@@ -261,9 +263,9 @@ async fn read_and_send(
         } else {
             format!(": {}", result.text)
         };
+        let (meaning, check) = crate::explain::result_code(result.rc);
         return Err(Halt::Fail(format!(
-            "the directory read was incomplete after {count} entries: {} (result code {}){text}",
-            rc_name(result.rc),
+            "the directory read was incomplete after {count} entries: {meaning} (result code {}){text}; nothing is deleted; check {check}",
             result.rc
         )));
     }
@@ -305,17 +307,4 @@ async fn read_and_send(
     }
     tx.send(AgentMessage::Done { run_id }).await?;
     Ok(())
-}
-
-/// The LDAP result codes an incomplete read most often ends with.
-fn rc_name(rc: u32) -> &'static str {
-    match rc {
-        3 => "time limit exceeded",
-        4 => "size limit exceeded",
-        11 => "administrative limit exceeded",
-        51 => "the directory is busy",
-        52 => "the directory is unavailable",
-        80 => "other error",
-        _ => "the search failed",
-    }
 }
