@@ -47,7 +47,12 @@ fn untar(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
 }
 
 /// What architecture §7.5 promises inside an archive for this server.
-fn check_archive(files: &[(String, u32, Vec<u8>)], server: &TestServer, binary_name: &str) {
+fn check_archive(
+    files: &[(String, u32, Vec<u8>)],
+    server: &TestServer,
+    binary_name: &str,
+    application_id: &str,
+) {
     let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
     let file = |name: &str| {
         files
@@ -63,7 +68,32 @@ fn check_archive(files: &[(String, u32, Vec<u8>)], server: &TestServer, binary_n
             .any(|l| l == format!("AD_CONNECT_ADDR=ws://{}", server.addr)),
         "adc.cfg names this server:\n{cfg}"
     );
-    assert!(cfg.contains("AD_CONNECT_AUTH=<application-id>:<secret-token>"));
+    assert!(
+        cfg.contains(&format!(
+            "AD_CONNECT_AUTH={application_id}:PASTE-THE-SECRET-TOKEN-HERE"
+        )),
+        "{cfg}"
+    );
+    // Sourced as the file says, before it is edited: every line a valid shell word.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("adc.cfg"), &cfg).unwrap();
+    let out = std::process::Command::new("bash")
+        .current_dir(dir.path())
+        .args([
+            "-c",
+            "set -eu; set -a; . ./adc.cfg; printf %s \"$AD_CONNECT_AUTH\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{application_id}:PASTE-THE-SECRET-TOKEN-HERE")
+    );
     assert_eq!(file("adc.cfg").1 & 0o077, 0, "adc.cfg will hold a secret");
     // The documented example is a valid adc.yaml as shipped.
     let yaml = String::from_utf8(file("adc.yaml").2.clone()).unwrap();
@@ -98,11 +128,32 @@ async fn the_download_offers_this_platform_with_this_servers_address() {
             .contains(&format!("ad-connect-{host}.tar.gz"))
     );
     let files = untar(&resp.bytes().await.unwrap());
-    check_archive(&files, &server, "adc");
+    check_archive(&files, &server, "adc", "APPLICATION-ID");
     let bin_file = files.iter().find(|f| f.0 == "ad-connect/bin/adc").unwrap();
     assert!(
         bin_file.2 == std::fs::read(bin("adc")).unwrap(),
         "the archive holds this build's adc"
+    );
+
+    // For one synchronization: its Application ID is filled in; an unknown or another
+    // tenant's is not found.
+    let (id, _) = api.add_sync("corp").await;
+    let resp = api.raw_get(&format!("{url}?synchronization={id}")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    check_archive(&untar(&resp.bytes().await.unwrap()), &server, "adc", &id);
+    let (s, body) = api
+        .get(&format!("{url}?synchronization={}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(
+        (s, &body["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("not_found")),
+        "{body}"
+    );
+    let (s, body) = api.get(&format!("{url}?synchronization=nonsense")).await;
+    assert_eq!(
+        (s, &body["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("bad_request")),
+        "{body}"
     );
 
     let (s, body) = api.get("/api/v1/downloads/plan9-mips").await;
@@ -268,7 +319,8 @@ async fn an_admin_runs_the_whole_flow_in_a_browser() {
             }
             "check-archive" => {
                 let bytes = std::fs::read(req["path"].as_str().unwrap()).unwrap();
-                check_archive(&untar(&bytes), &server, "adc");
+                let id = req["application_id"].as_str().unwrap_or("APPLICATION-ID");
+                check_archive(&untar(&bytes), &server, "adc", id);
                 json!({})
             }
             "token-status" => {

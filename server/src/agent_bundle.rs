@@ -141,18 +141,27 @@ pub fn agent_addr(public_url: Option<&str>, request_host: Option<&str>, tls: boo
 }
 
 /// The environment file the systemd unit reads.
-pub fn adc_cfg(addr: &str) -> String {
+/// Stands for the Secret Token in a downloaded adc.cfg: a valid shell word, so the file
+/// can be sourced (or read by systemd) before it is edited, and plainly not a secret.
+pub const SECRET_PLACEHOLDER: &str = "PASTE-THE-SECRET-TOKEN-HERE";
+
+/// adc.cfg for this server; with the synchronization's Application ID when the download
+/// was made for one, so only the secret is left to paste.
+pub fn adc_cfg(addr: &str, application_id: Option<uuid::Uuid>) -> String {
+    let id = application_id.map_or_else(|| "APPLICATION-ID".to_owned(), |id| id.to_string());
     format!(
         "# Environment of the ad-connect agent (read by adc.service; `set -a; . ./adc.cfg`\n\
          # in a shell). Keep this file readable by root only: it holds the secret.\n\
          \n\
          # This server, as agents reach it (host:port means wss://host:port).\n\
          AD_CONNECT_ADDR={addr}\n\
-         # The synchronization's Application ID and Secret Token, as the admin page showed them.\n\
-         AD_CONNECT_AUTH=<application-id>:<secret-token>\n\
+         # The synchronization's Application ID and Secret Token, as the admin page showed\n\
+         # them: replace {SECRET_PLACEHOLDER} (and APPLICATION-ID, if it is there).\n\
+         AD_CONNECT_AUTH={id}:{SECRET_PLACEHOLDER}\n\
          # Where adc.yaml is.\n\
          AD_CONNECT_CONFIG=/opt/ad-connect/adc.yaml\n\
-         # A PEM file of extra CAs to trust for the server's certificate (optional).\n\
+         # A PEM file of extra CAs to trust for the server's certificate (optional; the\n\
+         # directory's CA is adc.yaml's tls_ca_file).\n\
          #AD_CONNECT_CA=/opt/ad-connect/ca.pem\n"
     )
 }

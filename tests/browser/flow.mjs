@@ -127,6 +127,15 @@ await scenario(async (browser) => {
   await page.locator('svg.chart g.bar').nth(1).waitFor();
   assert(await page.locator('svg.chart g.bar').count() === 2, 'two runs in the chart');
 
+  log('download the agent for this synchronization: its Application ID in adc.cfg');
+  const appId = page.url().match(/#\/syncs\/([0-9a-f-]{36})/)[1];
+  const forSync = page.getByRole('link', { name: /^ad-connect-linux-.*\.tar\.gz$/ }).first();
+  await forSync.waitFor();
+  const [syncDownload] = await Promise.all([page.waitForEvent('download'), forSync.click()]);
+  const syncArchive = join(ARTIFACTS, `for-sync-${syncDownload.suggestedFilename()}`);
+  await syncDownload.saveAs(syncArchive);
+  await ask({ ask: 'check-archive', path: syncArchive, application_id: appId });
+
   log('download the agent');
   await page.getByRole('link', { name: 'Downloads' }).click();
   const link = page.getByRole('link', { name: /Download ad-connect-linux-/ }).first();

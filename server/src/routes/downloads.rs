@@ -3,7 +3,8 @@
 
 use crate::agent_bundle::{self, Platform};
 use crate::caller::Caller;
-use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::db::syncs;
+use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -42,10 +43,18 @@ pub async fn list(State(state): State<AppState>, _caller: Caller) -> Json<Vec<Of
     )
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForSync {
+    /// Fills this synchronization's Application ID into adc.cfg.
+    synchronization: Option<uuid::Uuid>,
+}
+
 pub async fn get(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ForSync>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let addr = agent_bundle::agent_addr(
@@ -53,7 +62,13 @@ pub async fn get(
         headers.get(HOST).and_then(|h| h.to_str().ok()),
         state.config.tls.is_some(),
     );
-    let cfg = agent_bundle::adc_cfg(&addr);
+    if let Some(id) = q.synchronization {
+        // Another tenant's synchronization is as unknown as a made-up one.
+        syncs::get(&state.db, caller.tenant_id, id)
+            .await?
+            .ok_or(ApiError::NotFound("synchronization"))?;
+    }
+    let cfg = agent_bundle::adc_cfg(&addr, q.synchronization);
     let st = state.clone();
     let platform = tokio::task::spawn_blocking(move || platforms(&st))
         .await

@@ -4,7 +4,7 @@
 use crate::caller::Caller;
 use crate::db::runs::{self, Change, Run};
 use crate::db::syncs;
-use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult};
 use crate::role::Role;
 use crate::state::AppState;
 use crate::sync::dispatch::{self, Request};
@@ -12,7 +12,7 @@ use crate::vocabulary::{Operation, RunStatus, Trigger};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -110,7 +110,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(sync_id): ApiPath<Uuid>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<RunView>>> {
     syncs::get(&state.db, caller.tenant_id, sync_id)
         .await?
@@ -160,7 +160,7 @@ pub async fn changes(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
-    Query(q): Query<ChangesQuery>,
+    ApiQuery(q): ApiQuery<ChangesQuery>,
 ) -> ApiResult<Json<ChangesPage>> {
     find(&state, &caller, id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);

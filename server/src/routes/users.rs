@@ -3,12 +3,12 @@
 
 use crate::caller::Caller;
 use crate::db::users::{self, Filter, NewManual, Provider, User};
-use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, on_unique};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, on_unique};
 use crate::role::Role;
 use crate::state::AppState;
 use adc_shared::record::check_profile;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -51,7 +51,7 @@ pub struct Page {
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<SearchQuery>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> ApiResult<Json<Page>> {
     let provider = match q.provider.as_deref() {
         None | Some("") => None,

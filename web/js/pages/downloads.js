@@ -32,7 +32,7 @@ export async function downloadsPage(ctx) {
       h('h2', null, 'Install'),
       h('ol', null,
         h('li', null, 'Unpack the archive to ', h('code', null, '/opt/ad-connect'), '.'),
-        h('li', null, 'In ', h('code', null, 'adc.cfg'), ', put the synchronization’s Application ID and Secret Token in ', h('code', null, 'AD_CONNECT_AUTH'), '. The server’s address is filled in already.'),
+        h('li', null, 'In ', h('code', null, 'adc.cfg'), ', put the synchronization’s Application ID and Secret Token in ', h('code', null, 'AD_CONNECT_AUTH'), ' (a synchronization’s own page offers the archive with its Application ID filled in). The server’s address is filled in already.'),
         h('li', null, 'In ', h('code', null, 'adc.yaml'), ', describe your directory; every key is explained there. Keep ', h('code', null, 'dry-run: true'), ' for a first look.'),
         h('li', null, 'Check with ', h('code', null, 'adc check'), ', then start the service: ', h('code', null, 'systemctl enable --now adc'), '. The synchronization shows the agent as connected within seconds.'))));
 }

@@ -28,7 +28,15 @@ function agentsTable(agents) {
       h('td', { class: 'hide-narrow' }, a.remote_addr),
       h('td', null, ago(a.connected_at)),
       h('td', null, ago(a.last_heartbeat_at)))),
-    'No agent connected. Download the agent, put this Application ID and its Secret Token in adc.cfg, and start it.');
+    'No agent connected. Download the agent, put this synchronization’s Secret Token in adc.cfg, and start it.');
+}
+
+// The agent archives, with this synchronization's Application ID already in adc.cfg.
+function downloadLinks(sync, offered) {
+  if (!offered.length) return h('p', { class: 'muted' }, 'This server offers no agent download.');
+  return h('p', { class: 'downloads' }, 'Download the agent with this Application ID in adc.cfg (only the Secret Token is left to paste): ',
+    offered.map((p, i) => [i ? ' · ' : null,
+      h('a', { href: `${p.url}?synchronization=${encodeURIComponent(sync.id)}`, download: p.filename }, p.filename)]));
 }
 
 function policyForm(ctx, sync, lastRun, onSaved) {
@@ -127,6 +135,8 @@ export async function syncPage(ctx, id) {
   const title = h('h1');
   const runButtons = h('div', { class: 'actions' });
   const agentsBox = h('div');
+  const downloadsBox = h('div');
+  get('/downloads').then((offered) => { if (ctx.alive()) fill(downloadsBox, downloadLinks(sync, offered)); }).catch(() => {});
   const chartBox = h('div');
   const runsBox = h('div');
   const policyBox = h('div');
@@ -189,7 +199,7 @@ export async function syncPage(ctx, id) {
   fill(ctx.main,
     h('p', null, h('a', { href: '#/' }, '← Synchronizations')),
     h('div', { class: 'page-head' }, h('div', null, title, h('div', { class: 'app-id' }, copyRow('Application ID', sync.id))), h('div', null, runButtons, status)),
-    h('section', { class: 'panel', 'aria-labelledby': 'agents-h' }, h('h2', { id: 'agents-h' }, 'Connected agents'), agentsBox),
+    h('section', { class: 'panel', 'aria-labelledby': 'agents-h' }, h('h2', { id: 'agents-h' }, 'Connected agents'), agentsBox, downloadsBox),
     h('section', { class: 'panel', 'aria-labelledby': 'runs-h' }, h('h2', { id: 'runs-h' }, 'Run history'),
       h('div', { class: 'grid2 history' }, h('div', null, chartBox), h('div', null, runsBox))),
     policyBox,
