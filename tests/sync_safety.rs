@@ -355,6 +355,11 @@ async fn killing_the_agent_mid_run_fails_the_run_and_the_next_run_converges(engi
     if run["status"] == "failed" {
         assert!(run["error"].as_str().unwrap().contains("agent"), "{run}");
     }
+    // The report says exactly what was applied: no write that was rolled back counts.
+    let stored = f.users("").await.len() as u64;
+    assert_eq!(run["counts"]["created"].as_u64(), Some(stored), "{run}");
+    let changes = f.changes(&run_id, "").await.len() as u64;
+    assert_eq!(changes, stored, "one change row per stored user");
     let mut agent = TestAgent::start(AgentSetup {
         addr: f.server.agent_addr(),
         client_id: f.sync_id.clone(),

@@ -45,15 +45,9 @@ impl<'a> RunSlot<'a> {
             }
             // Cannot happen while the database allows one active run per synchronization.
             tracing::error!(run_id = %run.id, active = %a.id, "a second run was sent to a busy connection");
-            crate::db::runs::finish(
-                &self.state.db,
-                run.id,
-                RunStatus::Failed,
-                &Default::default(),
-                Some("the agent was busy"),
-            )
-            .await
-            .ok();
+            crate::db::runs::fail(&self.state.db, run.id, "the agent was busy")
+                .await
+                .ok();
             return None;
         }
         let guard = syncs::get(&self.state.db, run.tenant_id, run.synchronization_id)

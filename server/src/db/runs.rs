@@ -1,6 +1,6 @@
 //! Runs and their change lists (architecture §5.3).
 
-use super::writes::remove_users;
+use super::writes::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE, remove_users};
 use super::{Db, now};
 use crate::vocabulary::{Operation, Outcome, RunStatus, Trigger};
 use crate::{db_execute, on_db};
@@ -139,7 +139,10 @@ pub async fn list(
     .await)
 }
 
-pub async fn set_read_complete(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
+/// Marks the read complete and adds `delta` (what the read itself counts: entries
+/// read, those unchanged) to the run's counts.
+pub async fn set_read_complete(db: &Db, id: Uuid, delta: &RunCounts) -> Result<(), sqlx::Error> {
+    add_counts(db, id, delta).await?;
     db_execute!(db, |p| sqlx::query(
         "UPDATE runs SET read_complete = $1 WHERE id = $2"
     )
@@ -148,6 +151,37 @@ pub async fn set_read_complete(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
     .execute(p)
     .await)?;
     Ok(())
+}
+
+/// Adds `delta` to a running run's counts.
+pub async fn add_counts(db: &Db, id: Uuid, delta: &RunCounts) -> Result<(), sqlx::Error> {
+    let sql = match db {
+        Db::Postgres(_) => ADD_COUNTS_POSTGRES,
+        Db::Sqlite(_) => ADD_COUNTS_SQLITE,
+    };
+    db_execute!(db, |p| sqlx::query(sql)
+        .bind(Json(delta))
+        .bind(id)
+        .bind(RunStatus::Running)
+        .execute(p)
+        .await)?;
+    Ok(())
+}
+
+/// Ends a running run as failed with `reason`, keeping the counts its committed writes
+/// stored; returns false when it had ended already.
+pub async fn fail(db: &Db, id: Uuid, reason: &str) -> Result<bool, sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4 AND status = $5"
+    )
+    .bind(RunStatus::Failed)
+    .bind(reason)
+    .bind(now())
+    .bind(id)
+    .bind(RunStatus::Running)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
 }
 
 /// Ends a run that is still running; returns false when it had ended already.

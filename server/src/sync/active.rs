@@ -78,9 +78,9 @@ impl ActiveRun {
         self.tenant_id
     }
 
-    /// The next write's place in the run: its first change number and the counts after
-    /// it. Advances the change numbers past `changes`.
-    fn progress(&mut self, changes: usize) -> Progress {
+    /// The next write's place in the run: its first change number, and its own counts
+    /// (added to the run's as it commits). Advances the change numbers past `changes`.
+    fn progress(&mut self, changes: usize, counts: RunCounts) -> Progress {
         let first_seq = self.next_seq;
         self.next_seq += changes as i64;
         Progress {
@@ -88,7 +88,7 @@ impl ActiveRun {
             tenant_id: self.tenant_id,
             sync_id: self.sync_id,
             first_seq,
-            counts: self.counts,
+            counts,
         }
     }
 
@@ -172,7 +172,7 @@ impl ActiveRun {
         }
         let waited = started.elapsed();
         self.inserted += plan.inserts.len() as u64;
-        let at = self.progress(plan.changes.len());
+        let at = self.progress(plan.changes.len(), plan.counts);
         let db = db.clone();
         let run_id = self.id;
         let task = tokio::spawn(async move {
@@ -186,7 +186,8 @@ impl ActiveRun {
             );
             Ok(())
         });
-        self.pipeline.push(seq, task, external_ids, username_keys);
+        self.pipeline
+            .push(seq, task, at.counts, external_ids, username_keys);
         tracing::debug!(
             run_id = %self.id,
             lookup_ms = looked_up.as_millis() as u64,
@@ -205,11 +206,16 @@ impl ActiveRun {
         }
         let acked = self.pipeline.flush().await?;
         self.read_complete = true;
-        self.counts.read = read;
-        self.counts.unchanged += read.saturating_sub(self.received);
-        runs::set_read_complete(db, self.id)
+        let delta = RunCounts {
+            read,
+            unchanged: read.saturating_sub(self.received),
+            ..RunCounts::default()
+        };
+        add_counts(&mut self.counts, &delta);
+        runs::set_read_complete(db, self.id, &delta)
             .await
             .map_err(internal)?;
+        self.pipeline.applied(&delta);
         Ok(acked)
     }
 
@@ -250,10 +256,11 @@ impl ActiveRun {
         };
         let plan = plan::plan_deletions(&self.settings, &self.guard, &gone, total);
         add_counts(&mut self.counts, &plan.counts);
-        let at = self.progress(plan.changes.len());
+        let at = self.progress(plan.changes.len(), plan.counts);
         writes::write_deletions(db, at, &plan)
             .await
             .map_err(internal)?;
+        self.pipeline.applied(&plan.counts);
         let status = if plan.held {
             RunStatus::Held
         } else {
@@ -266,28 +273,38 @@ impl ActiveRun {
         Ok(status)
     }
 
-    /// Ends the run as failed with `reason`; what was applied stays (it is idempotent).
+    /// Ends the run as failed with `reason`; what was applied stays (it is idempotent),
+    /// and the run's counts become exactly what was applied: the stored sum of the
+    /// writes that committed (a write in flight is rolled back and counts for nothing).
     /// When the database cannot take that now (it being away is often why the run
     /// failed), it is retried in the background, and this replica's relay leaves the
     /// still-`running` run alone meanwhile: left `running`, it would refuse every later
     /// run of its synchronization, its connection being alive.
     pub async fn fail(&mut self, db: &Db, registry: &Registry, reason: &RunFailure) {
-        self.pipeline.abort();
+        self.pipeline.abort().await;
+        // What this process saw commit; the database's sum is the authority (a write
+        // aborted just after its commit counts there).
+        self.counts = self.pipeline.applied_so_far();
         let reason = reason.to_string();
-        if let Err(e) =
-            runs::finish(db, self.id, RunStatus::Failed, &self.counts, Some(&reason)).await
-        {
-            tracing::error!(run_id = %self.id, error = %e, "could not record the run's failure; retrying");
-            let (db, agents, id, counts) = (db.clone(), registry.clone(), self.id, self.counts);
-            registry.ending(id);
-            crate::db::retry_until_done("a run's failure", move || {
-                let (db, agents, reason) = (db.clone(), agents.clone(), reason.clone());
-                async move {
-                    runs::finish(&db, id, RunStatus::Failed, &counts, Some(&reason)).await?;
-                    agents.ended(id);
-                    Ok(())
+        match runs::fail(db, self.id, &reason).await {
+            Ok(_) => {
+                if let Ok(Some(run)) = runs::by_id(db, self.id).await {
+                    self.counts = run.counts.0;
                 }
-            });
+            }
+            Err(e) => {
+                tracing::error!(run_id = %self.id, error = %e, "could not record the run's failure; retrying");
+                let (db, agents, id) = (db.clone(), registry.clone(), self.id);
+                registry.ending(id);
+                crate::db::retry_until_done("a run's failure", move || {
+                    let (db, agents, reason) = (db.clone(), agents.clone(), reason.clone());
+                    async move {
+                        runs::fail(&db, id, &reason).await?;
+                        agents.ended(id);
+                        Ok(())
+                    }
+                });
+            }
         }
         self.refresh_statistics(db);
     }

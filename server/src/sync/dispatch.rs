@@ -5,8 +5,7 @@ use crate::db::runs::{self, Run};
 use crate::db::{Db, agents, syncs};
 use crate::registry::{Order, Registry};
 use crate::sync::run::{self as engine, NewRun, StartError};
-use crate::vocabulary::{RunStatus, Trigger};
-use adc_shared::protocol::RunCounts;
+use crate::vocabulary::Trigger;
 
 /// Why a run could not be started on an agent.
 #[derive(Debug, thiserror::Error)]
@@ -87,14 +86,7 @@ pub async fn hand_over(
         return Ok(true);
     }
     let reason = "the agent disconnected before the run started";
-    runs::finish(
-        db,
-        run_id,
-        RunStatus::Failed,
-        &RunCounts::default(),
-        Some(reason),
-    )
-    .await?;
+    runs::fail(db, run_id, reason).await?;
     Ok(false)
 }
 

@@ -2,6 +2,8 @@
 //! looked up and planned; acknowledgements go out in order as writes commit.
 
 use super::failure::{RunFailure, internal};
+use super::plan::add_counts;
+use adc_shared::protocol::RunCounts;
 use foldhash::HashSet;
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
@@ -12,6 +14,8 @@ use uuid::Uuid;
 struct Writing {
     seq: u64,
     task: JoinHandle<Result<(), sqlx::Error>>,
+    /// What the write adds to the run's counts when it commits.
+    counts: RunCounts,
     external_ids: HashSet<String>,
     username_keys: HashSet<String>,
 }
@@ -23,6 +27,8 @@ pub(super) struct Pipeline {
     /// A failed write fails every later step, even if whoever saw it first was
     /// cancelled before recording the failure.
     error: Option<RunFailure>,
+    /// The counts of the writes known to have committed (and of the read itself).
+    applied: RunCounts,
 }
 
 impl Pipeline {
@@ -31,6 +37,7 @@ impl Pipeline {
             run_id,
             writing: VecDeque::new(),
             error: None,
+            applied: RunCounts::default(),
         }
     }
 
@@ -56,12 +63,14 @@ impl Pipeline {
         &mut self,
         seq: u64,
         task: JoinHandle<Result<(), sqlx::Error>>,
+        counts: RunCounts,
         external_ids: HashSet<String>,
         username_keys: HashSet<String>,
     ) {
         self.writing.push_back(Writing {
             seq,
             task,
+            counts,
             external_ids,
             username_keys,
         });
@@ -77,10 +86,13 @@ impl Pipeline {
             return Ok(None);
         };
         let result = (&mut w.task).await;
-        let seq = w.seq;
+        let (seq, counts) = (w.seq, w.counts);
         self.writing.pop_front();
         let error = match result {
-            Ok(Ok(())) => return Ok(Some(seq)),
+            Ok(Ok(())) => {
+                add_counts(&mut self.applied, &counts);
+                return Ok(Some(seq));
+            }
             Ok(Err(e)) => internal(e),
             Err(e) => {
                 tracing::error!(run_id = %self.run_id, error = %e, "a batch write did not finish");
@@ -100,11 +112,25 @@ impl Pipeline {
         Ok(acked)
     }
 
-    /// Drops every write in flight: its transaction rolls back (had it committed, it
-    /// would be kept: every write is idempotent).
-    pub(super) fn abort(&mut self) {
-        for w in self.writing.drain(..) {
+    /// Stops every write in flight: its transaction rolls back. One that committed
+    /// before the abort took hold is kept (every write is idempotent) and counted.
+    pub(super) async fn abort(&mut self) {
+        for w in &self.writing {
             w.task.abort();
         }
+        for w in self.writing.drain(..) {
+            if let Ok(Ok(())) = w.task.await {
+                add_counts(&mut self.applied, &w.counts);
+            }
+        }
+    }
+
+    /// Counts applied outside the pipeline (the read, the deletions).
+    pub(super) fn applied(&mut self, counts: &RunCounts) {
+        add_counts(&mut self.applied, counts);
+    }
+
+    pub(super) fn applied_so_far(&self) -> RunCounts {
+        self.applied
     }
 }

@@ -4,6 +4,8 @@
 
 use super::pgcopy::BinaryCopy;
 use super::{ChangeRow, Insert, Update};
+use crate::vocabulary::RunStatus;
+use adc_shared::protocol::RunCounts;
 use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -11,7 +13,21 @@ use uuid::Uuid;
 /// Rows per multi-row INSERT on SQLite: 18 columns × 500 stays under its variable limit.
 const ROWS: usize = 500;
 
+/// Adds the counts `$1` (JSON) to run `$2`'s while it has status `$3`, key by key, in
+/// one statement: concurrent writers each add their own.
+pub(crate) const ADD_COUNTS_POSTGRES: &str = "UPDATE runs SET counts = (
+         SELECT jsonb_object_agg(k, COALESCE((counts ->> k)::bigint, 0) + COALESCE(($1::jsonb ->> k)::bigint, 0))
+         FROM jsonb_object_keys(counts || $1::jsonb) AS k)
+     WHERE id = $2 AND status = $3";
+pub(crate) const ADD_COUNTS_SQLITE: &str = "UPDATE runs SET counts = (
+         SELECT json_group_object(key, COALESCE(json_extract(runs.counts, '$.' || key), 0) + COALESCE(json_extract($1, '$.' || key), 0))
+         FROM json_each(json_patch(runs.counts, $1)))
+     WHERE id = $2 AND status = $3";
+
 pub trait Bulk {
+    /// Adds a write's counts to its run's ([`ADD_COUNTS_POSTGRES`]); the rows changed
+    /// (0 when the run is no longer running).
+    async fn add_run_counts(&mut self, run: Uuid, delta: &RunCounts) -> Result<u64, sqlx::Error>;
     /// A run's writes are idempotent (the next run converges, architecture §5.3 step 8), so a
     /// batch need not wait for its WAL to reach the disk: a crash loses at most the
     /// last moments of a run, never consistency. This removes an fsync per batch.
@@ -55,6 +71,16 @@ async fn copy_in(
 }
 
 impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
+    async fn add_run_counts(&mut self, run: Uuid, delta: &RunCounts) -> Result<u64, sqlx::Error> {
+        sqlx::query(ADD_COUNTS_POSTGRES)
+            .bind(Json(delta))
+            .bind(run)
+            .bind(RunStatus::Running)
+            .execute(&mut **self)
+            .await
+            .map(|r| r.rows_affected())
+    }
+
     async fn relax(&mut self) -> Result<(), sqlx::Error> {
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut **self)
@@ -181,6 +207,16 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
 }
 
 impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
+    async fn add_run_counts(&mut self, run: Uuid, delta: &RunCounts) -> Result<u64, sqlx::Error> {
+        sqlx::query(ADD_COUNTS_SQLITE)
+            .bind(Json(delta))
+            .bind(run)
+            .bind(RunStatus::Running)
+            .execute(&mut **self)
+            .await
+            .map(|r| r.rows_affected())
+    }
+
     async fn relax(&mut self) -> Result<(), sqlx::Error> {
         // SQLite runs in WAL mode with synchronous=NORMAL already (db/mod.rs).
         Ok(())

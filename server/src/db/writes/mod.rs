@@ -5,13 +5,14 @@
 mod bulk;
 mod pgcopy;
 
+pub(crate) use bulk::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE};
+
 use crate::db::{Db, now};
 use crate::on_db;
 use crate::vocabulary::{Operation, Outcome};
 use adc_shared::UserRecord;
 use adc_shared::protocol::RunCounts;
 use bulk::Bulk;
-use sqlx::types::Json;
 use uuid::Uuid;
 
 /// Rows per IN list: well under SQLite's 32766 bound variables.
@@ -49,19 +50,13 @@ macro_rules! remove_users {
 }
 pub(crate) use remove_users;
 
-/// Stores the run's counts `$at.counts` with the write in `$tx` and commits; a run that
-/// stopped running meanwhile (its synchronization deleted) takes nothing: the
-/// transaction rolls back.
+/// Adds this write's counts `$at.counts` to the run's in `$tx` and commits: the stored
+/// counts are always the sum of the writes that committed, whatever order concurrent
+/// writes commit in and whichever are rolled back. A run that stopped running
+/// meanwhile (its synchronization deleted) takes nothing: the transaction rolls back.
 macro_rules! commit_with_counts {
     ($tx:ident, $at:expr) => {{
-        let n = sqlx::query("UPDATE runs SET counts = $1 WHERE id = $2 AND status = $3")
-            .bind(Json(&$at.counts))
-            .bind($at.run_id)
-            .bind($crate::vocabulary::RunStatus::Running)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected();
-        if n != 1 {
+        if $tx.add_run_counts($at.run_id, &$at.counts).await? != 1 {
             return Err(sqlx::Error::RowNotFound);
         }
         $tx.commit().await
@@ -131,7 +126,7 @@ pub struct Progress {
     pub sync_id: Uuid,
     /// The change-list sequence number of this write's first change.
     pub first_seq: i64,
-    /// The run's counts after this write, stored with it.
+    /// This write's counts, added to the run's with it.
     pub counts: RunCounts,
 }
 
