@@ -180,3 +180,93 @@ async fn a_manual_user_with_a_directory_users_name_is_a_conflict_until_takeover_
     let later = f.run(json!({})).await;
     assert_eq!(later["counts"]["unchanged"], 3);
 }
+
+/// One synchronization's agent saying `no-update-provider-mismatch: false` in its own
+/// adc.yaml may take over manual users, never another synchronization's: that takes
+/// the server's setting (architecture §8.4).
+#[engines]
+async fn an_agent_alone_cannot_take_over_another_synchronizations_user(engine: Engine) {
+    let f = fixture(engine, 2, "", None).await;
+    f.run(json!({})).await;
+    let theirs = f.user("user00001@example.com").await;
+    let (s, manual) = f
+        .api
+        .post("/api/v1/users", json!({"username": "hand@example.com"}))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{manual}");
+
+    let (b_id, b_secret) = f.api.add_sync("branch office").await;
+    let mut rogue = adc_e2e::raw::RawAgent::connect_with(
+        &f.server.agent_addr(),
+        &b_id,
+        &b_secret,
+        json!({"no-update-provider-mismatch": false}),
+    )
+    .await;
+    let user = |id: &str, name: &str| json!({"external_id": id, "username": name, "enabled": true, "source_dn": format!("uid={name}")});
+    let mut run_once = async |expect_updated: u64| {
+        let (s, run) = f
+            .api
+            .post(&format!("/api/v1/synchronizations/{b_id}/runs"), json!({}))
+            .await;
+        assert_eq!(s, reqwest::StatusCode::ACCEPTED, "{run}");
+        let run_id = run["id"].as_str().unwrap().to_owned();
+        rogue.recv_type("start_run").await;
+        let users = json!([
+            user("b-1", "user00001@example.com"),
+            user("b-2", "hand@example.com")
+        ]);
+        rogue
+            .send(json!({"type": "batch", "run_id": run_id, "seq": 1, "users": users}))
+            .await;
+        rogue.recv_type("batch_ack").await;
+        rogue
+            .send(json!({"type": "read_complete", "run_id": run_id, "read": 2}))
+            .await;
+        rogue.send(json!({"type": "done", "run_id": run_id})).await;
+        let finished = rogue.recv_type("run_finished").await;
+        assert_eq!(
+            finished["report"]["counts"]["updated"], expect_updated,
+            "{finished}"
+        );
+        run_id
+    };
+
+    // The agent's word: the manual user is taken over, the other synchronization's not.
+    let run_id = run_once(1).await;
+    let conflicts = f.changes(&run_id, "outcome=conflict").await;
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0]["username"], "user00001@example.com");
+    assert!(
+        conflicts[0]["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to another synchronization")
+    );
+    assert_eq!(
+        f.user("user00001@example.com").await["provider"],
+        f.sync_id.as_str(),
+        "still theirs"
+    );
+    assert_eq!(
+        f.user("hand@example.com").await["provider"],
+        b_id.as_str(),
+        "the manual user taken over"
+    );
+
+    // The server's word: taken over, the same cloud user.
+    let (s, b) = f
+        .api
+        .patch(
+            &format!("/api/v1/synchronizations/{b_id}"),
+            json!({"settings": {"no-update-provider-mismatch": false}}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{b}");
+    run_once(1).await;
+    let now = f.user("user00001@example.com").await;
+    assert_eq!(
+        (&now["provider"], &now["id"]),
+        (&json!(b_id), &theirs["id"])
+    );
+}

@@ -15,6 +15,17 @@ pub struct RawAgent {
 impl RawAgent {
     /// Connects and says hello; returns after the server's welcome.
     pub async fn connect(agent_addr: &str, id: &str, secret: &str) -> RawAgent {
+        Self::connect_with(agent_addr, id, secret, json!({})).await
+    }
+
+    /// Connects and says hello claiming `settings` (as adc.yaml's); returns after the
+    /// server's welcome.
+    pub async fn connect_with(
+        agent_addr: &str,
+        id: &str,
+        secret: &str,
+        settings: Value,
+    ) -> RawAgent {
         let url = adc_agent::env::websocket_url(agent_addr).unwrap();
         let mut req = url.into_client_request().unwrap();
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
@@ -24,7 +35,7 @@ impl RawAgent {
             .await
             .expect("upgrade");
         let mut a = RawAgent { ws };
-        a.send(json!({"type": "hello", "protocol_version": 1, "agent_version": "raw", "hostname": "raw"})).await;
+        a.send(json!({"type": "hello", "protocol_version": 1, "agent_version": "raw", "hostname": "raw", "settings": settings})).await;
         let w = a.recv_type("welcome").await;
         assert_eq!(w["type"], "welcome");
         a

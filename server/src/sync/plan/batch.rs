@@ -5,7 +5,7 @@ use crate::db::users::Stored;
 use crate::db::writes::{BatchWrite, ChangeRow, Insert, Update};
 use crate::vocabulary::{Operation, Outcome};
 use adc_shared::protocol::EntryError;
-use adc_shared::{EffectiveSettings, Setting, UserRecord};
+use adc_shared::{EffectiveSettings, Setting, Source, UserRecord};
 use foldhash::{HashMap, HashSet, HashSetExt};
 use uuid::Uuid;
 
@@ -236,9 +236,19 @@ impl Planner<'_> {
     /// A user of another provider (`h`) whose username the record has: a conflict, or
     /// taken over when the effective settings allow it.
     fn take_over(&mut self, record: UserRecord, h: &Stored) {
-        if self.settings.on(Setting::NoUpdateProviderMismatch) {
+        let mismatch = self.settings.get(Setting::NoUpdateProviderMismatch);
+        if mismatch.value {
             self.plan.counts.conflicts += 1;
             let outcome = Outcome::Conflict("provider mismatch".into());
+            self.change(Some(h.id), Operation::Update, outcome, &record);
+        } else if h.synchronization_id.is_some() && mismatch.source != Source::Server {
+            // Another synchronization's user: an agent touches only its own
+            // synchronization's users (architecture §8.4), so its adc.yaml alone may take
+            // over manual users, never another synchronization's.
+            self.plan.counts.conflicts += 1;
+            let outcome = Outcome::Conflict(
+                "provider mismatch: the user belongs to another synchronization; only the server's no-update-provider-mismatch set to false takes it over".into(),
+            );
             self.change(Some(h.id), Operation::Update, outcome, &record);
         } else if self.settings.on(Setting::NoUpdate) {
             self.plan.counts.skipped += 1;
@@ -468,5 +478,46 @@ mod tests {
             &[],
         );
         assert_eq!((p.inserts.len(), p.counts.errors), (1, 1));
+    }
+
+    #[test]
+    fn another_synchronization_s_user_is_taken_over_only_on_the_server_s_word() {
+        let r = record("new-id", "ann", true);
+        let mut theirs = stored(&record("their-id", "ann", true), true, false);
+        theirs.synchronization_id = Some(Uuid::from_u128(99));
+        let mut manual = stored(&record("x", "ann", true), true, false);
+        manual.synchronization_id = None;
+        manual.external_id = None;
+        let by_name = |u: &Stored| [(u.username_key.clone(), u.clone())].into_iter().collect();
+        let plan_with = |server: Option<bool>, agent: bool, holder: &Stored| {
+            let mut s = adc_shared::Settings::default();
+            s.no_update_provider_mismatch = server;
+            let a = adc_shared::Settings {
+                no_update_provider_mismatch: Some(agent),
+                ..Default::default()
+            };
+            let eff = adc_shared::Settings::effective(&s, &a);
+            plan_batch(
+                &eff,
+                SYNC,
+                vec![r.clone()],
+                &HashMap::default(),
+                &by_name(holder),
+            )
+        };
+        // The agent's adc.yaml says take over: not another synchronization's user.
+        let p = plan_with(None, false, &theirs);
+        assert!(p.updates.is_empty() && p.counts.conflicts == 1);
+        assert!(p.changes[0].outcome.to_string().starts_with(
+            "conflict: provider mismatch: the user belongs to another synchronization"
+        ));
+        // ... but a manual one, yes.
+        let p = plan_with(None, false, &manual);
+        assert_eq!(p.updates.len(), 1);
+        assert!(p.updates[0].take_over);
+        // The server's own setting takes over either.
+        let p = plan_with(Some(false), true, &theirs);
+        assert_eq!(p.updates.len(), 1);
+        assert_eq!(p.changes[0].outcome, Outcome::TakenOver { dry_run: false });
     }
 }
