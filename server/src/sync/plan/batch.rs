@@ -490,8 +490,10 @@ mod tests {
         manual.external_id = None;
         let by_name = |u: &Stored| [(u.username_key.clone(), u.clone())].into_iter().collect();
         let plan_with = |server: Option<bool>, agent: bool, holder: &Stored| {
-            let mut s = adc_shared::Settings::default();
-            s.no_update_provider_mismatch = server;
+            let s = adc_shared::Settings {
+                no_update_provider_mismatch: server,
+                ..Default::default()
+            };
             let a = adc_shared::Settings {
                 no_update_provider_mismatch: Some(agent),
                 ..Default::default()
