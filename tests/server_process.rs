@@ -343,3 +343,144 @@ async fn logs_on_a_pipe_are_plain_quiet_about_routine_requests_and_end_runs_with
         "{end}"
     );
 }
+
+/// A replica killed mid-run (SIGKILL: nothing cleaned up) blocks nothing for long: the
+/// same replica restarting removes its previous connections and fails their runs at
+/// once; another replica does it within the heartbeat timeout. The agents list never
+/// shows the dead connection beside the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_mid_run_blocks_the_synchronization_only_until_the_heartbeat_timeout() {
+    use adc_e2e::slapd::{self, Slapd};
+    let db = TestDb::new(Engine::Postgres).await;
+    let ldap = Slapd::start(&slapd::ldif(&adc_e2e::sync::people(20)));
+    let dir = tempfile::tempdir().unwrap();
+    let port_a = adc_e2e::process::free_port();
+    let listen_a = format!("127.0.0.1:{port_a}");
+    let envs = |extra: &[(&'static str, String)]| {
+        let mut v: Vec<(&str, String)> = vec![
+            ("ADC_DATABASE_URL", db.url.clone()),
+            ("ADC_BOOTSTRAP_ADMIN_EMAIL", "root@example.com".into()),
+            (
+                "ADC_BOOTSTRAP_ADMIN_PASSWORD",
+                "bootstrap-password-0123456789".into(),
+            ),
+        ];
+        v.extend(extra.iter().cloned());
+        v
+    };
+    let start = |label: &'static str, envs: Vec<(&'static str, String)>| {
+        let dir = dir.path().to_owned();
+        async move {
+            let refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            start_server_binary(&dir, &refs, label).await
+        }
+    };
+    let sign_in = |base: String| async move {
+        let mut api = Api::new(
+            reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+            base,
+        );
+        api.login("root@example.com", "bootstrap-password-0123456789")
+            .await;
+        api
+    };
+
+    let (mut a, base_a) = start("replica-a", envs(&[("ADC_LISTEN", listen_a.clone())])).await;
+    let api = sign_in(base_a.clone()).await;
+    let (id, secret) = api.add_sync("corp").await;
+    std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
+    let mut agent_cmd = clean_command("adc");
+    agent_cmd
+        .current_dir(dir.path())
+        .env("AD_CONNECT_ADDR", format!("ws://{listen_a}"))
+        .env("AD_CONNECT_AUTH", format!("{id}:{secret}"))
+        .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"));
+    let _agent = Proc::spawn(agent_cmd, dir.path(), "agent");
+    let connected = |api: &Api| {
+        let (api, id) = (api.clone(), id.clone());
+        async move {
+            eventually(Duration::from_secs(30), "the agent connected", || async {
+                let list = api.agents(&id).await;
+                (list.len() == 1).then(|| list[0]["id"].as_str().unwrap().to_owned())
+            })
+            .await
+        }
+    };
+    let old_conn = connected(&api).await;
+    // A run that cannot end by itself: the directory hangs.
+    ldap.pause();
+    let (s, run) = api
+        .post(&format!("/api/v1/synchronizations/{id}/runs"), json!({}))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::ACCEPTED, "{run}");
+    let first = run["id"].as_str().unwrap().to_owned();
+    a.signal(Signal::SIGKILL);
+    a.wait(Duration::from_secs(10)).await;
+
+    // The same replica restarts (same host and port): at once, the run is failed and
+    // the dead connection is not listed.
+    let (mut a, base_a) = start("replica-a-again", envs(&[("ADC_LISTEN", listen_a.clone())])).await;
+    let api = sign_in(base_a).await;
+    let (_, r) = api.get(&format!("/api/v1/runs/{first}")).await;
+    assert_eq!(r["status"], "failed", "at once, not after a timeout: {r}");
+    let listed = api.agents(&id).await;
+    assert!(
+        listed.iter().all(|c| c["id"] != old_conn.as_str()),
+        "the dead connection is gone: {listed:?}"
+    );
+    ldap.resume();
+    let new_conn = connected(&api).await;
+    assert_ne!(new_conn, old_conn);
+    let (s, run) = api
+        .post(&format!("/api/v1/synchronizations/{id}/runs"), json!({}))
+        .await;
+    assert_eq!(
+        s,
+        reqwest::StatusCode::ACCEPTED,
+        "no 409 for a dead run: {run}"
+    );
+    let second = run["id"].as_str().unwrap().to_owned();
+    eventually(Duration::from_secs(30), "the run to succeed", || async {
+        let (_, r) = api.get(&format!("/api/v1/runs/{second}")).await;
+        (r["status"] == "succeeded").then_some(())
+    })
+    .await;
+
+    // Killed again mid-run; another replica (heartbeat 1 s: a 3 s timeout) clears it.
+    ldap.pause();
+    let (_, run) = api
+        .post(&format!("/api/v1/synchronizations/{id}/runs"), json!({}))
+        .await;
+    let third = run["id"].as_str().unwrap().to_owned();
+    a.signal(Signal::SIGKILL);
+    a.wait(Duration::from_secs(10)).await;
+    let (mut b, base_b) = start("replica-b", envs(&[("ADC_HEARTBEAT_SECS", "1".into())])).await;
+    let api_b = sign_in(base_b).await;
+    eventually(
+        Duration::from_secs(20),
+        "the other replica to fail the dead replica's run",
+        || async {
+            let (_, r) = api_b.get(&format!("/api/v1/runs/{third}")).await;
+            (r["status"] == "failed").then_some(r)
+        },
+    )
+    .await;
+    assert!(
+        api_b.agents(&id).await.is_empty(),
+        "the dead connection is not listed"
+    );
+    let (s, body) = api_b
+        .post(&format!("/api/v1/synchronizations/{id}/runs"), json!({}))
+        .await;
+    assert_eq!(
+        s,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "no agent, not 409: {body}"
+    );
+    ldap.resume();
+    b.signal(Signal::SIGTERM);
+    b.wait(Duration::from_secs(15)).await;
+}

@@ -82,7 +82,18 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = Db::connect(config.database_url.as_deref()).await?;
     bootstrap::ensure_first_tenant(&db, &config).await?;
-    if !db.may_be_shared() {
+    if db.may_be_shared() {
+        // This replica's previous life (a crash, a kill) left its records: they are
+        // dead, and their runs are failed below, without waiting for the timeout.
+        let gone = crate::db::agents::remove_of_replica(&db, &config.replica_name).await?;
+        if gone > 0 {
+            tracing::warn!(
+                records = gone,
+                replica = config.replica_name,
+                "removed agent connections of this replica's previous process"
+            );
+        }
+    } else {
         // This server alone uses the database: every recorded connection is a
         // leftover of a crash.
         crate::db::agents::remove_all(&db).await?;
@@ -175,9 +186,11 @@ async fn scheduler(state: AppState) {
     }
 }
 
-/// Periodic clean-up that needs no coordination between replicas.
+/// Periodic clean-up that needs no coordination between replicas, every heartbeat
+/// interval: a replica that died has its connections removed and its runs failed
+/// within the heartbeat timeout (and an interval) by any replica still alive.
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(state.config.heartbeat_interval);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -187,7 +200,9 @@ async fn housekeeping(state: AppState) {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
         // Records of a replica that died without removing them, and its runs.
-        if let Err(e) = crate::db::agents::remove_stale(&state.db).await {
+        if let Err(e) =
+            crate::db::agents::remove_stale(&state.db, state.config.heartbeat_timeout()).await
+        {
             tracing::warn!(error = %e, "could not delete stale agent records");
         }
         if let Err(e) = crate::db::runs::fail_orphans(

@@ -64,6 +64,14 @@ pub struct ServeArgs {
     /// Directory holding agent binaries to offer for download.
     #[arg(long, env = "ADC_AGENT_DIST")]
     pub agent_dist: Option<PathBuf>,
+    /// Seconds between heartbeats with agents; three missed make the timeout after which
+    /// an agent, or a replica that died, is gone. The same on every replica.
+    #[arg(long, env = "ADC_HEARTBEAT_SECS", default_value_t = adc_shared::protocol::HEARTBEAT_INTERVAL_SECS, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub heartbeat_secs: u64,
+    /// This replica's name among those sharing a PostgreSQL (default host:port); a
+    /// replica that restarts under the same name drops its previous connections at once.
+    #[arg(long, env = "ADC_REPLICA_NAME")]
+    pub replica_name: Option<String>,
     /// First start on an empty database: the first system-admin's e-mail (default
     /// admin@localhost).
     #[arg(long, env = "ADC_BOOTSTRAP_ADMIN_EMAIL")]
@@ -85,6 +93,10 @@ impl ServeArgs {
         c.agent_dist = self.agent_dist;
         c.bootstrap_admin_email = self.bootstrap_admin_email;
         c.bootstrap_admin_password = self.bootstrap_admin_password.map(Secret::new);
+        c.heartbeat_interval = std::time::Duration::from_secs(self.heartbeat_secs);
+        c.replica_name = self
+            .replica_name
+            .unwrap_or_else(|| crate::config::default_replica_name(self.listen));
         c
     }
 }

@@ -16,8 +16,13 @@ pub struct Config {
     pub agent_dist: Option<PathBuf>,
     pub bootstrap_admin_email: Option<String>,
     pub bootstrap_admin_password: Option<Secret>,
-    /// How often the server sends heartbeats and checks its agents.
+    /// How often the server sends heartbeats and checks its agents; three missed make
+    /// the heartbeat timeout, after which an agent, or a replica that died, is gone.
     pub heartbeat_interval: Duration,
+    /// This replica's name on its agent connections' records (`ADC_REPLICA_NAME`,
+    /// default host:port), so that it removes its previous life's records as it
+    /// restarts. Unique among the replicas sharing a database.
+    pub replica_name: String,
     /// A web session lasts this long.
     pub session_ttl: Duration,
     /// How often the scheduler looks for due runs.
@@ -49,6 +54,7 @@ impl Config {
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
             heartbeat_interval: Duration::from_secs(adc_shared::protocol::HEARTBEAT_INTERVAL_SECS),
+            replica_name: default_replica_name(DEFAULT_LISTEN.parse().expect("a valid default")),
             session_ttl: Duration::from_secs(12 * 3600),
             schedule_check: Duration::from_secs(30),
             run_stall_timeout: Duration::from_secs(600),
@@ -73,6 +79,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "ADC_BOOTSTRAP_ADMIN_PASSWORD",
     "ADC_LOG",
     "ADC_LOG_FORMAT",
+    "ADC_HEARTBEAT_SECS",
+    "ADC_REPLICA_NAME",
 ];
 
 pub fn unknown_env_vars() -> Vec<String> {
@@ -80,6 +88,19 @@ pub fn unknown_env_vars() -> Vec<String> {
         .filter_map(|(k, _)| k.into_string().ok())
         .filter(|k| k.starts_with("ADC_") && !KNOWN_ENV.contains(&k.as_str()))
         .collect()
+}
+
+/// This host's name and the port it listens on: unique among replicas on one host.
+pub fn default_replica_name(listen: SocketAddr) -> String {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    format!("{host}:{}", listen.port())
+}
+
+impl Config {
+    /// The heartbeat timeout: three missed heartbeats.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.heartbeat_interval * 3
+    }
 }
 
 /// The listen address default.

@@ -236,6 +236,10 @@ pub enum ErrorCode {
     /// A message out of order for the run (deletions before the read completed, …).
     ProtocolViolation,
     ShuttingDown,
+    /// The server lost track of this connection (its record expired while the server
+    /// could not reach its database): connect again. Agents that predate it read it as
+    /// `other` and reconnect all the same.
+    Reconnect,
     /// A code this build does not know, from a newer peer.
     #[serde(other)]
     Other,

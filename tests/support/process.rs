@@ -119,22 +119,27 @@ pub fn clean_command(name: &str) -> Command {
     cmd
 }
 
-/// Starts the `adc-server` binary on a free port in `dir` and waits until it answers.
+/// Starts the `adc-server` binary on a free port (or `ADC_LISTEN` of `envs`) in `dir`
+/// and waits until it answers.
 pub async fn start_server_binary(
     dir: &std::path::Path,
     envs: &[(&str, &str)],
     label: &str,
 ) -> (Proc, String) {
     crate::crypto();
-    let port = free_port();
+    // ADC_LISTEN among `envs` chooses the address (a restart on the same port).
+    let listen = envs
+        .iter()
+        .find(|(k, _)| *k == "ADC_LISTEN")
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()));
     let mut cmd = clean_command("adc-server");
-    cmd.current_dir(dir)
-        .env("ADC_LISTEN", format!("127.0.0.1:{port}"));
+    cmd.current_dir(dir).env("ADC_LISTEN", &listen);
     for (k, v) in envs {
         cmd.env(k, v);
     }
     let mut proc = Proc::spawn(cmd, dir, label);
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://{listen}");
     let client = reqwest::Client::new();
     for _ in 0..400 {
         if client

@@ -77,6 +77,7 @@ pub async fn serve(
         settings: Json(hello.settings),
         connected_at: t,
         last_heartbeat_at: t,
+        replica: Some(state.config.replica_name.clone()),
     };
     agents::insert(&state.db, &record).await?;
     let (_registration, mut orders) = state.agents.register(record.id, sync.id);
@@ -156,7 +157,7 @@ async fn serve_loop(
     tick.tick().await;
     let mut last_seen = Instant::now();
     // Three missed heartbeats: 45 s with the default interval of 15 s.
-    let timeout = state.config.heartbeat_interval * 3;
+    let timeout = state.config.heartbeat_timeout();
     // Authentications waiting for this agent's answer.
     let mut pending: std::collections::HashMap<
         Uuid,
@@ -175,8 +176,12 @@ async fn serve_loop(
                     Incoming::Message(AgentMessage::Heartbeat) => {
                         // A database away for a moment must not disconnect every agent;
                         // the next heartbeat is recorded when it is back.
-                        if let Err(e) = agents::heartbeat(&state.db, conn_id).await {
-                            tracing::warn!(connection_id = %conn_id, error = %e, "could not record a heartbeat");
+                        match agents::heartbeat(&state.db, conn_id).await {
+                            Ok(true) => {}
+                            // Another replica judged it dead while this one could not
+                            // reach the database: start afresh, listed again.
+                            Ok(false) => return Ok(Some((ErrorCode::Reconnect, "the server lost this connection's record; reconnect".into()))),
+                            Err(e) => tracing::warn!(connection_id = %conn_id, error = %e, "could not record a heartbeat"),
                         }
                     }
                     Incoming::Message(AgentMessage::SettingsChanged { settings }) => {

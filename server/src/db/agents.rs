@@ -1,11 +1,12 @@
 //! Connected agents, recorded in the database so that every replica sharing it can
-//! list them (architecture §2). A row is removed when its connection ends; rows whose
-//! heartbeat is older than the timeout (a replica that died) are not listed.
+//! list them (architecture §2). A row is removed when its connection ends; a row whose
+//! heartbeat is older than the heartbeat timeout belongs to a replica that died and is
+//! removed by any replica's sweep ([`remove_stale`]); a replica that restarts removes
+//! its previous life's rows at once ([`remove_of_replica`]).
 
 use super::{Db, now};
 use crate::{db_execute, on_db};
 use adc_shared::Settings;
-use adc_shared::protocol::HEARTBEAT_TIMEOUT_SECS;
 use serde::Serialize;
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -27,13 +28,16 @@ pub struct AgentConnection {
     pub connected_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_heartbeat_at: OffsetDateTime,
+    /// The replica holding the connection.
+    #[serde(skip)]
+    pub replica: Option<String>,
 }
 
 pub async fn insert(db: &Db, c: &AgentConnection) -> Result<(), sqlx::Error> {
     db_execute!(db, |p| {
         sqlx::query(
-        "INSERT INTO agent_connections (id, tenant_id, synchronization_id, hostname, agent_version, protocol_version, remote_addr, settings, connected_at, last_heartbeat_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO agent_connections (id, tenant_id, synchronization_id, hostname, agent_version, protocol_version, remote_addr, settings, connected_at, last_heartbeat_at, replica)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )
     .bind(c.id)
     .bind(c.tenant_id)
@@ -45,21 +49,24 @@ pub async fn insert(db: &Db, c: &AgentConnection) -> Result<(), sqlx::Error> {
     .bind(c.settings)
     .bind(c.connected_at)
     .bind(c.last_heartbeat_at)
+    .bind(&c.replica)
     .execute(p)
     .await
     })?;
     Ok(())
 }
 
-pub async fn heartbeat(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
+/// Records a heartbeat; false when the record is gone (judged stale by a replica's
+/// sweep while this one could not reach the database).
+pub async fn heartbeat(db: &Db, id: Uuid) -> Result<bool, sqlx::Error> {
     db_execute!(db, |p| sqlx::query(
         "UPDATE agent_connections SET last_heartbeat_at = $1 WHERE id = $2"
     )
     .bind(now())
     .bind(id)
     .execute(p)
-    .await)?;
-    Ok(())
+    .await)
+    .map(|n| n == 1)
 }
 
 pub async fn set_settings(db: &Db, id: Uuid, settings: &Settings) -> Result<(), sqlx::Error> {
@@ -90,9 +97,10 @@ pub async fn remove_all(db: &Db) -> Result<u64, sqlx::Error> {
         .await)
 }
 
-/// Removes records whose heartbeat stopped twice the timeout ago.
-pub async fn remove_stale(db: &Db) -> Result<u64, sqlx::Error> {
-    let before = now() - time::Duration::seconds(2 * HEARTBEAT_TIMEOUT_SECS as i64);
+/// Removes records whose heartbeat is older than `timeout`: their replica died (a live
+/// one records every heartbeat, and closes a connection silent for that long itself).
+pub async fn remove_stale(db: &Db, timeout: std::time::Duration) -> Result<u64, sqlx::Error> {
+    let before = now() - time::Duration::try_from(timeout).unwrap_or(time::Duration::MAX);
     db_execute!(db, |p| sqlx::query(
         "DELETE FROM agent_connections WHERE last_heartbeat_at < $1"
     )
@@ -101,8 +109,15 @@ pub async fn remove_stale(db: &Db) -> Result<u64, sqlx::Error> {
     .await)
 }
 
-fn live_since() -> OffsetDateTime {
-    now() - time::Duration::seconds(HEARTBEAT_TIMEOUT_SECS as i64)
+/// Removes the records of `replica`'s previous life: called as it starts, when it holds
+/// no connection yet.
+pub async fn remove_of_replica(db: &Db, replica: &str) -> Result<u64, sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "DELETE FROM agent_connections WHERE replica = $1"
+    )
+    .bind(replica)
+    .execute(p)
+    .await)
 }
 
 pub async fn list_for_sync(
@@ -112,13 +127,12 @@ pub async fn list_for_sync(
 ) -> Result<Vec<AgentConnection>, sqlx::Error> {
     on_db!(db, |p| {
         sqlx::query_as::<_, AgentConnection>(
-        "SELECT id, tenant_id, synchronization_id, hostname, agent_version, protocol_version, remote_addr, settings, connected_at, last_heartbeat_at
-         FROM agent_connections WHERE tenant_id = $1 AND synchronization_id = $2 AND last_heartbeat_at > $3
+        "SELECT id, tenant_id, synchronization_id, hostname, agent_version, protocol_version, remote_addr, settings, connected_at, last_heartbeat_at, replica
+         FROM agent_connections WHERE tenant_id = $1 AND synchronization_id = $2
          ORDER BY connected_at, id"
     )
     .bind(tenant_id)
     .bind(sync_id)
-    .bind(live_since())
     .fetch_all(p)
     .await
     })
@@ -131,12 +145,11 @@ pub async fn list_for_tenant(
 ) -> Result<Vec<AgentConnection>, sqlx::Error> {
     on_db!(db, |p| {
         sqlx::query_as::<_, AgentConnection>(
-        "SELECT id, tenant_id, synchronization_id, hostname, agent_version, protocol_version, remote_addr, settings, connected_at, last_heartbeat_at
-         FROM agent_connections WHERE tenant_id = $1 AND last_heartbeat_at > $2
+        "SELECT id, tenant_id, synchronization_id, hostname, agent_version, protocol_version, remote_addr, settings, connected_at, last_heartbeat_at, replica
+         FROM agent_connections WHERE tenant_id = $1
          ORDER BY connected_at, id"
     )
     .bind(tenant_id)
-    .bind(live_since())
     .fetch_all(p)
     .await
     })
