@@ -4,7 +4,7 @@ use adc_e2e::engine::Engine;
 use adc_e2e::engines;
 use adc_e2e::sync::fixture;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[engines]
 async fn a_first_run_creates_every_directory_user_and_reports_each_one(engine: Engine) {
@@ -418,6 +418,71 @@ async fn a_run_s_lookups_planned_on_an_empty_table_probe_the_index_of_their_own_
         assert!(
             !plan.contains("Seq Scan") && !plan.contains("Hash"),
             "{name} walks nothing:\n{plan}"
+        );
+    }
+}
+
+/// Two directory entries with one username (in another case too) are reported one way
+/// — a conflict naming both entries — word for word on every run, in one batch or in
+/// two, and the first holder keeps the name.
+#[engines]
+async fn duplicate_usernames_are_one_conflict_naming_both_entries_on_every_run(engine: Engine) {
+    let f = fixture(engine, 700, "", None).await;
+    // Same batch (users 1 and 2); different batches (400 and 600, batches of 500).
+    f.slapd
+        .set("user00002", "mail", "User00001@Example.COM")
+        .await;
+    f.slapd
+        .set("user00600", "mail", "USER00400@example.com")
+        .await;
+    let f = &f;
+    let conflicts = |run: &Value| {
+        let id = run["id"].as_str().unwrap().to_owned();
+        async move {
+            let mut c: Vec<(String, String)> = f
+                .changes(&id, "outcome=conflict")
+                .await
+                .iter()
+                .map(|c| {
+                    (
+                        c["external_id"].as_str().unwrap().to_owned(),
+                        c["outcome"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            c.sort();
+            c
+        }
+    };
+    let first = f.run(json!({})).await;
+    assert_eq!(
+        (
+            first["counts"]["created"].as_u64(),
+            first["counts"]["conflicts"].as_u64(),
+            first["counts"]["errors"].as_u64()
+        ),
+        (Some(698), Some(2), Some(0)),
+        "{first}"
+    );
+    let said = conflicts(&first).await;
+    assert_eq!(said.len(), 2, "{said:?}");
+    let texts: Vec<&str> = said.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(texts.contains(&"conflict: username `User00001@Example.COM` of `uid=user00002,ou=people,dc=example,dc=com` is already that of the directory entry `uid=user00001,ou=people,dc=example,dc=com`; one of them must change"), "{texts:?}");
+    assert!(texts.contains(&"conflict: username `USER00400@example.com` of `uid=user00600,ou=people,dc=example,dc=com` is already that of the directory entry `uid=user00400,ou=people,dc=example,dc=com`; one of them must change"), "{texts:?}");
+    let holder = f.user("user00001@example.com").await;
+    assert_eq!(
+        holder["source_dn"],
+        "uid=user00001,ou=people,dc=example,dc=com"
+    );
+
+    for again in [json!({}), json!({"full": true})] {
+        let run = f.run(again).await;
+        assert_eq!(run["counts"]["conflicts"], 2, "{run}");
+        assert_eq!(conflicts(&run).await, said, "the same words on every run");
+        assert_eq!(
+            f.user("user00001@example.com").await["id"],
+            holder["id"],
+            "the first holder keeps it"
         );
     }
 }

@@ -21,12 +21,14 @@ pub struct Stored {
     pub source_enabled: bool,
     pub removed_from_source: bool,
     pub content_hash: Option<String>,
+    /// The entry's DN as last read, to name it in a conflict.
+    pub source_dn: Option<String>,
 }
 
 /// Largest IN list per statement (SQLite allows 32766 variables).
 pub const CHUNK: usize = 1000;
 
-const STORED_COLUMNS: &str = "id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash";
+const STORED_COLUMNS: &str = "id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash, source_dn";
 
 /// This synchronization's users with these external IDs.
 pub async fn by_external_ids(
@@ -54,10 +56,10 @@ pub async fn by_username_keys(
 /// planner nothing to hash. Each key has the only index that can serve it (migration
 /// 0006), so a plan made on an empty table, and kept by the connection as the table
 /// grows, is still the right one.
-pub const PG_BY_EXTERNAL_ID: &str = "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash
+pub const PG_BY_EXTERNAL_ID: &str = "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash, u.source_dn
      FROM unnest($2::text[]) AS k(v) CROSS JOIN LATERAL
        (SELECT * FROM users WHERE tenant_id = $1 AND synchronization_id = $3 AND external_id = k.v LIMIT 1) u";
-pub const PG_BY_USERNAME: &str = "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash
+pub const PG_BY_USERNAME: &str = "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash, u.source_dn
      FROM unnest($2::text[]) AS k(v) CROSS JOIN LATERAL
        (SELECT * FROM users WHERE tenant_id = $1 AND username_key = k.v LIMIT 1) u";
 

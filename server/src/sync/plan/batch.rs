@@ -39,14 +39,15 @@ pub fn plan_batch(
             (e.username_key != key).then_some((e.id, key))
         })
         .collect();
+    let claims = claims(&records, by_username, sync_id);
     let mut p = Planner {
         settings,
         sync_id,
         dry: settings.on(Setting::DryRun),
         moving,
+        claims,
         plan: BatchWrite::default(),
         seen_ids: HashSet::new(),
-        seen_keys: HashSet::new(),
         takes: Vec::new(),
     };
     for record in records {
@@ -68,10 +69,53 @@ struct Planner<'a> {
     sync_id: Uuid,
     dry: bool,
     moving: HashMap<Uuid, String>,
+    /// Which entry of the batch a username goes to when several have it.
+    claims: HashMap<String, Claim>,
     plan: BatchWrite,
     seen_ids: HashSet<String>,
-    seen_keys: HashSet<String>,
     takes: Vec<Takes>,
+}
+
+/// The entry of a batch that a username goes to.
+struct Claim {
+    external_id: String,
+    source_dn: String,
+}
+
+/// For each username of the batch, the entry that gets it: the one of this
+/// synchronization that holds it already, when that one is in the batch, else the
+/// batch's first. So two directory entries with one username are told apart the same
+/// way on every run, whichever batch each lands in, and the first holder keeps it.
+fn claims(
+    records: &[UserRecord],
+    by_username: &HashMap<String, Stored>,
+    sync_id: Uuid,
+) -> HashMap<String, Claim> {
+    let mut claims: HashMap<String, Claim> = HashMap::default();
+    for r in records {
+        let key = r.username.to_lowercase();
+        let holds = by_username.get(&key).is_some_and(|h| {
+            h.synchronization_id == Some(sync_id)
+                && h.external_id.as_deref() == Some(r.external_id.as_str())
+        });
+        if holds || !claims.contains_key(&key) {
+            let claim = Claim {
+                external_id: r.external_id.clone(),
+                source_dn: r.source_dn.clone(),
+            };
+            claims.insert(key, claim);
+        }
+    }
+    claims
+}
+
+/// The conflict of a directory entry whose username another entry of the same
+/// synchronization has: both named, the same text on every run.
+fn same_username(r: &UserRecord, holder_dn: &str) -> Outcome {
+    Outcome::Conflict(format!(
+        "username `{}` of `{}` is already that of the directory entry `{holder_dn}`; one of them must change",
+        r.username, r.source_dn
+    ))
 }
 
 impl Planner<'_> {
@@ -107,12 +151,21 @@ impl Planner<'_> {
             self.change(existing.map(|e| e.id), op, Outcome::Error(reason), &record);
             return;
         }
-        let key = record.username.to_lowercase();
-        if !self.seen_ids.insert(record.external_id.clone()) || !self.seen_keys.insert(key.clone())
-        {
+        if !self.seen_ids.insert(record.external_id.clone()) {
             self.plan.counts.errors += 1;
             let outcome = Outcome::Error("sent twice in one batch".into());
             self.change(None, op, outcome, &record);
+            return;
+        }
+        let key = record.username.to_lowercase();
+        if let Some(claim) = self
+            .claims
+            .get(&key)
+            .filter(|c| c.external_id != record.external_id)
+        {
+            self.plan.counts.conflicts += 1;
+            let outcome = same_username(&record, &claim.source_dn);
+            self.change(existing.map(|e| e.id), op, outcome, &record);
             return;
         }
         let holder = by_username.get(&key);
@@ -188,9 +241,7 @@ impl Planner<'_> {
         match holder.filter(|h| !self.moves_away(h, key)) {
             Some(h) if h.synchronization_id == Some(self.sync_id) => {
                 self.plan.counts.conflicts += 1;
-                let reason = Outcome::Conflict(
-                    "username in use by another user of this synchronization".into(),
-                );
+                let reason = same_username(&record, h.source_dn.as_deref().unwrap_or("?"));
                 self.change(Some(h.id), Operation::Create, reason, &record);
             }
             Some(h) => self.take_over(record, h),
@@ -209,9 +260,7 @@ impl Planner<'_> {
                         holder: h.id,
                         change: self.plan.changes.len(),
                         user: id,
-                        reason: Outcome::Conflict(
-                            "username in use by another user of this synchronization".into(),
-                        ),
+                        reason: same_username(&record, h.source_dn.as_deref().unwrap_or("?")),
                     });
                 }
                 let enabled = record.enabled && !self.settings.on(Setting::CreateAsDisabled);
@@ -477,7 +526,42 @@ mod tests {
             vec![record("3", "bob", true), record("4", "Bob", true)],
             &[],
         );
+        assert_eq!((p.inserts.len(), p.counts.conflicts), (1, 1));
+        // The same external ID twice is an error of the sender.
+        let p = plan(
+            &settings(|_| {}),
+            vec![record("5", "cy", true), record("5", "cy2", true)],
+            &[],
+        );
         assert_eq!((p.inserts.len(), p.counts.errors), (1, 1));
+    }
+
+    #[test]
+    fn two_entries_with_one_username_are_told_apart_the_same_way_in_one_batch_or_two() {
+        let first = record("1", "ann", true);
+        let second = record("2", "Ann", true);
+        // One batch, the first entry first: it gets the name.
+        let p = plan(&settings(|_| {}), vec![first.clone(), second.clone()], &[]);
+        assert_eq!(p.inserts.len(), 1);
+        assert_eq!(p.inserts[0].record.external_id, "1");
+        let said = p.changes[1].outcome.to_string();
+        assert_eq!(
+            said,
+            "conflict: username `Ann` of `uid=Ann,dc=x` is already that of the directory entry `uid=ann,dc=x`; one of them must change"
+        );
+        // Later, alone in its batch: the same conflict, word for word.
+        let holder = stored(&first, true, false);
+        let p = plan(
+            &settings(|_| {}),
+            vec![second.clone()],
+            std::slice::from_ref(&holder),
+        );
+        assert_eq!(p.changes[0].outcome.to_string(), said);
+        // Both sent again, the second first (a full resync): the holder keeps the name.
+        let p = plan(&settings(|_| {}), vec![second, first], &[holder]);
+        assert!(p.inserts.is_empty());
+        assert_eq!(p.changes[0].outcome.to_string(), said);
+        assert_eq!(p.counts.conflicts, 1);
     }
 
     #[test]

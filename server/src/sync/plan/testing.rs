@@ -38,5 +38,6 @@ pub fn stored(r: &UserRecord, enabled: bool, removed: bool) -> Stored {
         source_enabled: r.enabled,
         removed_from_source: removed,
         content_hash: Some(r.content_hash()),
+        source_dn: Some(r.source_dn.clone()),
     }
 }
