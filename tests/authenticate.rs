@@ -262,3 +262,109 @@ async fn a_hung_directory_gives_504_after_the_agents_timeout() {
     let (s, _) = auth(&api, "user00001@example.com", "pw-1-secret").await;
     assert_eq!(s, StatusCode::OK, "fine again once the directory answers");
 }
+
+/// Behind a load balancer, an authentication reaches either of two replica processes:
+/// the one without the agent relays it through PostgreSQL to the one with it, and the
+/// password never crosses PostgreSQL readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn either_of_two_replicas_answers_and_postgresql_never_carries_the_password() {
+    use adc_e2e::api::Api;
+    use adc_e2e::engine::TestDb;
+    use adc_e2e::process::{Proc, clean_command, start_server_binary};
+    use adc_e2e::slapd::{self, Slapd};
+    use sqlx::postgres::PgListener;
+    let db = TestDb::new(Engine::Postgres).await;
+    let ldap = Slapd::start(&slapd::ldif(&people_with_passwords(3)));
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("ADC_DATABASE_URL", db.url.as_str()),
+        ("ADC_BOOTSTRAP_ADMIN_EMAIL", "root@example.com"),
+        (
+            "ADC_BOOTSTRAP_ADMIN_PASSWORD",
+            "bootstrap-password-0123456789",
+        ),
+    ];
+    let (_a, base_a) = start_server_binary(dir.path(), &env, "replica-a").await;
+    let (_b, base_b) = start_server_binary(dir.path(), &env, "replica-b").await;
+    let mut admin = Api::new(
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        base_a.clone(),
+    );
+    admin
+        .login("root@example.com", "bootstrap-password-0123456789")
+        .await;
+    let (id, secret) = admin.add_sync("corp").await;
+    std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
+    let mut agent = clean_command("adc");
+    agent
+        .current_dir(dir.path())
+        .env("AD_CONNECT_ADDR", base_a.replace("http://", "ws://"))
+        .env("AD_CONNECT_AUTH", format!("{id}:{secret}"))
+        .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"));
+    let _agent = Proc::spawn(agent, dir.path(), "agent");
+    eventually(
+        Duration::from_secs(20),
+        "the agent on replica A",
+        || async { (!admin.agents(&id).await.is_empty()).then_some(()) },
+    )
+    .await;
+    let (_, run) = admin
+        .post(&format!("/api/v1/synchronizations/{id}/runs"), json!({}))
+        .await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    eventually(
+        Duration::from_secs(30),
+        "the users synchronized",
+        || async {
+            let (_, r) = admin.get(&format!("/api/v1/runs/{run_id}")).await;
+            (r["status"] == "succeeded").then_some(())
+        },
+    )
+    .await;
+    let (_, t) = admin
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "cloud", "role": "viewer", "can_authenticate": true}),
+        )
+        .await;
+    let token = t["secret"].as_str().unwrap().to_owned();
+
+    let mut watch = PgListener::connect(&db.url).await.unwrap();
+    watch
+        .listen_all(["adc_auth_request", "adc_auth_result"])
+        .await
+        .unwrap();
+    let via = |base: &str| Api::new(reqwest::Client::new(), base.to_owned()).with_token(&token);
+    for round in 0..3 {
+        for (replica, base) in [("A", &base_a), ("B", &base_b)] {
+            let (s, ok) = auth(&via(base), "user00001@example.com", "pw-1-secret").await;
+            assert_eq!(s, StatusCode::OK, "round {round}, replica {replica}: {ok}");
+            assert_eq!(ok["user"]["username"], "user00001@example.com");
+            let (s, wrong) = auth(&via(base), "user00002@example.com", "pw-1-secret").await;
+            assert_eq!(
+                s,
+                StatusCode::UNAUTHORIZED,
+                "round {round}, replica {replica}: {wrong}"
+            );
+        }
+    }
+    let mut carried = Vec::new();
+    while let Ok(Ok(Some(n))) =
+        tokio::time::timeout(Duration::from_millis(500), watch.try_recv()).await
+    {
+        carried.push(n.payload().to_owned());
+    }
+    assert!(
+        carried.len() >= 12,
+        "B's six requests and A's answers went through PostgreSQL: {carried:?}"
+    );
+    for p in &carried {
+        assert!(
+            !p.contains("pw-1-secret") && !p.contains("user00001"),
+            "a readable credential in {p}"
+        );
+    }
+}

@@ -80,6 +80,10 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let mut config = config;
+    if config.replica_name.is_empty() {
+        config.replica_name = crate::config::default_replica_name(listener.local_addr()?);
+    }
     let db = Db::connect(config.database_url.as_deref()).await?;
     bootstrap::ensure_first_tenant(&db, &config).await?;
     if db.may_be_shared() {
@@ -107,6 +111,13 @@ pub async fn serve(
     }
     tokio::task::spawn_blocking(secrets::warm_up);
     let state = AppState::new(db.clone(), config.clone());
+    if db.may_be_shared() {
+        state
+            .passthrough
+            .announce(&db)
+            .await
+            .context("cannot record this replica's public key")?;
+    }
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
 
     listener.set_nonblocking(true)?;
@@ -124,11 +135,7 @@ pub async fn serve(
     }
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(scheduler(state.clone()));
-    tokio::spawn(crate::sync::relay::listen(
-        db.clone(),
-        state.agents.clone(),
-        state.shutdown.clone(),
-    ));
+    tokio::spawn(crate::listener::run(state.clone()));
 
     match &config.tls {
         Some(tls) => {
@@ -200,8 +207,12 @@ async fn housekeeping(state: AppState) {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
         // Records of a replica that died without removing them, and its runs.
-        if let Err(e) =
-            crate::db::agents::remove_stale(&state.db, state.config.heartbeat_timeout()).await
+        if let Err(e) = crate::db::agents::remove_stale(
+            &state.db,
+            state.config.heartbeat_timeout(),
+            &state.config.replica_name,
+        )
+        .await
         {
             tracing::warn!(error = %e, "could not delete stale agent records");
         }

@@ -94,9 +94,7 @@ impl ServeArgs {
         c.bootstrap_admin_email = self.bootstrap_admin_email;
         c.bootstrap_admin_password = self.bootstrap_admin_password.map(Secret::new);
         c.heartbeat_interval = std::time::Duration::from_secs(self.heartbeat_secs);
-        c.replica_name = self
-            .replica_name
-            .unwrap_or_else(|| crate::config::default_replica_name(self.listen));
+        c.replica_name = self.replica_name.unwrap_or_default();
         c
     }
 }

@@ -19,9 +19,10 @@ pub struct Config {
     /// How often the server sends heartbeats and checks its agents; three missed make
     /// the heartbeat timeout, after which an agent, or a replica that died, is gone.
     pub heartbeat_interval: Duration,
-    /// This replica's name on its agent connections' records (`ADC_REPLICA_NAME`,
-    /// default host:port), so that it removes its previous life's records as it
-    /// restarts. Unique among the replicas sharing a database.
+    /// This replica's name on its agent connections' records (`ADC_REPLICA_NAME`), so
+    /// that it removes its previous life's records as it restarts. Unique among the
+    /// replicas sharing a database. Empty: this host and the port it listens on, set
+    /// as the server starts.
     pub replica_name: String,
     /// A web session lasts this long.
     pub session_ttl: Duration,
@@ -54,7 +55,7 @@ impl Config {
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
             heartbeat_interval: Duration::from_secs(adc_shared::protocol::HEARTBEAT_INTERVAL_SECS),
-            replica_name: default_replica_name(DEFAULT_LISTEN.parse().expect("a valid default")),
+            replica_name: String::new(),
             session_ttl: Duration::from_secs(12 * 3600),
             schedule_check: Duration::from_secs(30),
             run_stall_timeout: Duration::from_secs(600),

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::limits::FailureLimits;
 use crate::metrics::Metrics;
+use crate::passthrough::Passthrough;
 use crate::registry::Registry;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct Inner {
     pub agents: Registry,
     pub metrics: Metrics,
     pub auth_limits: FailureLimits,
+    /// Pass-through authentication: this replica's key and its requests to others.
+    pub passthrough: Passthrough,
     /// Cancelled when the server shuts down; agent sessions watch it.
     pub shutdown: CancellationToken,
     /// The agent sessions, awaited at shutdown so each can remove its record while the
@@ -43,12 +46,14 @@ impl AppState {
             config.auth_failures_per_username,
             config.auth_failures_per_address,
         );
+        let passthrough = Passthrough::new(config.replica_name.clone(), config.auth_timeout);
         AppState(Arc::new(Inner {
             db,
             config,
             agents: Registry::default(),
             metrics: Metrics::default(),
             auth_limits,
+            passthrough,
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
         }))

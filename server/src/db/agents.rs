@@ -97,16 +97,25 @@ pub async fn remove_all(db: &Db) -> Result<u64, sqlx::Error> {
         .await)
 }
 
-/// Removes records whose heartbeat is older than `timeout`: their replica died (a live
-/// one records every heartbeat, and closes a connection silent for that long itself).
-pub async fn remove_stale(db: &Db, timeout: std::time::Duration) -> Result<u64, sqlx::Error> {
+/// Removes records of other replicas whose heartbeat is older than `timeout`: their
+/// replica died (a live one records every heartbeat, and closes a connection silent for
+/// that long itself). `own` replica's records are its sessions' to remove: a database
+/// that was away for a while must not cost it its live connections.
+pub async fn remove_stale(
+    db: &Db,
+    timeout: std::time::Duration,
+    own: &str,
+) -> Result<u64, sqlx::Error> {
     let before = now() - time::Duration::try_from(timeout).unwrap_or(time::Duration::MAX);
-    db_execute!(db, |p| sqlx::query(
-        "DELETE FROM agent_connections WHERE last_heartbeat_at < $1"
+    db_execute!(db, |p| {
+        sqlx::query(
+        "DELETE FROM agent_connections WHERE last_heartbeat_at < $1 AND (replica IS NULL OR replica <> $2)"
     )
     .bind(before)
+    .bind(own)
     .execute(p)
-    .await)
+    .await
+    })
 }
 
 /// Removes the records of `replica`'s previous life: called as it starts, when it holds

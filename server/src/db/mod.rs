@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod notify;
 pub mod principals;
+pub mod replicas;
 pub mod runs;
 pub mod syncs;
 pub mod tenants;

@@ -1,29 +1,49 @@
-//! Runs started on one replica for an agent held by another: the replica that records
-//! the run notifies a PostgreSQL channel, every replica listens. SQLite is
-//! single-replica: nothing is sent and nothing arrives.
+//! What replicas tell each other through PostgreSQL's LISTEN/NOTIFY (architecture §2): a
+//! run recorded by one replica for an agent another holds, and pass-through
+//! authentications asked of such an agent and their answers. SQLite is single-replica:
+//! nothing is sent and nothing arrives.
 
 use super::Db;
 use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
-const CHANNEL: &str = "adc_start_run";
+const RUNS: &str = "adc_start_run";
+const AUTH_REQUESTS: &str = "adc_auth_request";
+const AUTH_RESULTS: &str = "adc_auth_result";
 
-/// Tells the replicas that `run_id` waits for its agent.
-pub async fn run_waiting(db: &Db, run_id: Uuid) -> Result<(), sqlx::Error> {
+async fn notify(db: &Db, channel: &str, payload: &str) -> Result<(), sqlx::Error> {
     if let Db::Postgres(p) = db {
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(run_id.to_string())
+            .bind(channel)
+            .bind(payload)
             .execute(p)
             .await?;
     }
     Ok(())
 }
 
-/// What the channel brought.
+/// Tells the replicas that `run_id` waits for its agent.
+pub async fn run_waiting(db: &Db, run_id: Uuid) -> Result<(), sqlx::Error> {
+    notify(db, RUNS, &run_id.to_string()).await
+}
+
+/// Asks the replicas for a pass-through authentication (`payload` carries no readable
+/// password: it is sealed to the replica that holds the agent).
+pub async fn auth_request(db: &Db, payload: &str) -> Result<(), sqlx::Error> {
+    notify(db, AUTH_REQUESTS, payload).await
+}
+
+/// Answers a pass-through authentication asked by another replica.
+pub async fn auth_result(db: &Db, payload: &str) -> Result<(), sqlx::Error> {
+    notify(db, AUTH_RESULTS, payload).await
+}
+
+/// What the channels brought.
 pub enum Notice {
     /// A run waits for its agent.
     Run(Uuid),
+    AuthRequest(String),
+    AuthResult(String),
     /// A payload that is not a run ID (ignored).
     Malformed,
     /// The connection was lost and is re-established: notifications sent meanwhile
@@ -31,7 +51,7 @@ pub enum Notice {
     Reconnected,
 }
 
-/// This replica's subscription to runs waiting for their agent.
+/// This replica's subscription to what other replicas tell it.
 pub struct Listener(PgListener);
 
 impl Listener {
@@ -43,7 +63,7 @@ impl Listener {
         Some(
             async {
                 let mut l = PgListener::connect_with(pool).await?;
-                l.listen(CHANNEL).await?;
+                l.listen_all([RUNS, AUTH_REQUESTS, AUTH_RESULTS]).await?;
                 Ok(Listener(l))
             }
             .await,
@@ -52,12 +72,17 @@ impl Listener {
 
     /// The next notice; an error means the subscription is lost and must be renewed.
     pub async fn next(&mut self) -> Result<Notice, sqlx::Error> {
-        Ok(match self.0.try_recv().await? {
-            Some(n) => match n.payload().parse::<Uuid>() {
+        let Some(n) = self.0.try_recv().await? else {
+            return Ok(Notice::Reconnected);
+        };
+        Ok(match n.channel() {
+            RUNS => match n.payload().parse::<Uuid>() {
                 Ok(id) => Notice::Run(id),
                 Err(_) => Notice::Malformed,
             },
-            None => Notice::Reconnected,
+            AUTH_REQUESTS => Notice::AuthRequest(n.payload().to_owned()),
+            AUTH_RESULTS => Notice::AuthResult(n.payload().to_owned()),
+            _ => Notice::Malformed,
         })
     }
 }

@@ -5,7 +5,7 @@
 use crate::caller::{Caller, Via};
 use crate::db::{syncs, users};
 use crate::error::{ApiError, ApiResult, body_error_without_values};
-use crate::registry::Order;
+use crate::passthrough::Asked;
 use crate::state::AppState;
 use adc_shared::Secret;
 use adc_shared::protocol::AuthOutcome;
@@ -67,36 +67,33 @@ pub async fn authenticate(
         Some(u) => u.synchronization_id,
         None => any_local_sync(&state, caller.tenant_id).await?,
     };
-    let agents = sync_id
-        .map(|s| state.agents.rotation(s))
-        .unwrap_or_default();
     let deadline = Instant::now() + state.config.auth_timeout;
-    let mut outcome = None;
-    for conn in agents {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let order = Order::Authenticate {
-            username: body.username.clone(),
-            password: body.password.clone(),
-            reply: tx,
-        };
-        if !state.agents.send(conn, order) {
-            continue;
+    let asked = match sync_id {
+        Some(sync_id) => {
+            state
+                .passthrough
+                .ask(
+                    &state.db,
+                    &state.agents,
+                    caller.tenant_id,
+                    sync_id,
+                    &body.username,
+                    &body.password,
+                    deadline,
+                )
+                .await?
         }
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(o)) => {
-                outcome = Some(o);
-                break;
-            }
-            // That agent went away before answering: the next one may still serve.
-            Ok(Err(_)) => continue,
-            Err(_) => {
-                tracing::warn!(connection_id = %conn, "pass-through authentication timed out");
-                return Err(ApiError::Timeout(
-                    "the directory agent did not answer in time".into(),
-                ));
-            }
+        None => Asked::NoAgent,
+    };
+    let outcome = match asked {
+        Asked::Answered(o) => Some(o),
+        Asked::NoAgent => None,
+        Asked::TimedOut => {
+            return Err(ApiError::Timeout(
+                "the directory agent did not answer in time".into(),
+            ));
         }
-    }
+    };
     match (outcome, user) {
         (Some(AuthOutcome::Ok { .. }), Some(u)) => {
             limits.succeeded(&key);
@@ -131,12 +128,20 @@ pub async fn authenticate(
     }
 }
 
-/// A synchronization of the tenant with an agent on this replica, if any.
+/// A synchronization of the tenant with an agent connected, preferably here.
 async fn any_local_sync(state: &AppState, tenant: Uuid) -> ApiResult<Option<Uuid>> {
     let local = state.agents.synchronizations();
-    Ok(syncs::list(&state.db, tenant)
+    let syncs: Vec<Uuid> = syncs::list(&state.db, tenant)
         .await?
         .into_iter()
         .map(|s| s.id)
-        .find(|id| local.contains(id)))
+        .collect();
+    if let Some(id) = syncs.iter().find(|id| local.contains(id)) {
+        return Ok(Some(*id));
+    }
+    // Held by another replica.
+    let connected = crate::db::agents::list_for_tenant(&state.db, tenant).await?;
+    Ok(syncs
+        .into_iter()
+        .find(|id| connected.iter().any(|c| c.synchronization_id == *id)))
 }

@@ -1,7 +1,7 @@
 //! Runs started on one replica for an agent held by another (architecture §2): the replica
-//! that records the run notifies the channel below through PostgreSQL; every replica
-//! listens, and the one holding the run's agent connection hands it over. SQLite is
-//! single-replica and never gets here.
+//! that records the run notifies it through PostgreSQL (`db::notify`); every replica
+//! listens (`listener.rs`), and the one holding the run's agent connection hands it
+//! over here. SQLite is single-replica and never gets here.
 //!
 //! A notification can be lost (a listener reconnecting); so whenever a listener
 //! (re)connects, its replica also looks for running runs of its own connections that
@@ -9,53 +9,14 @@
 //! has ignores it.
 
 use crate::db::Db;
-use crate::db::notify::{Listener, Notice};
 use crate::db::runs::{self, Run};
 use crate::registry::Registry;
 use crate::sync::dispatch;
 use crate::vocabulary::RunStatus;
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Listens until shutdown (when other replicas may share the database).
-pub async fn listen(db: Db, agents: Registry, shutdown: CancellationToken) {
-    if !db.may_be_shared() {
-        return;
-    }
-    loop {
-        let mut listener = match Listener::connect(&db).await {
-            Some(Ok(l)) => l,
-            None => return,
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "cannot listen for runs started on other replicas; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                    _ = shutdown.cancelled() => return,
-                }
-            }
-        };
-        sweep(&db, &agents).await;
-        loop {
-            let next = tokio::select! {
-                n = listener.next() => n,
-                _ = shutdown.cancelled() => return,
-            };
-            match next {
-                Ok(Notice::Run(run_id)) => take(&db, &agents, run_id).await,
-                Ok(Notice::Malformed) => tracing::warn!("ignored a malformed run notification"),
-                Ok(Notice::Reconnected) => sweep(&db, &agents).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "lost the run notification channel; reconnecting");
-                    break;
-                }
-            }
-        }
-    }
-}
-
 /// Hands `run_id` to its agent if this replica holds the agent's connection.
-async fn take(db: &Db, agents: &Registry, run_id: Uuid) {
+pub async fn take(db: &Db, agents: &Registry, run_id: Uuid) {
     match runs::by_id(db, run_id).await {
         Ok(Some(run)) => hand_over_if_held(db, agents, run).await,
         Ok(None) => {}
@@ -84,7 +45,7 @@ async fn hand_over_if_held(db: &Db, agents: &Registry, run: Run) {
 
 /// Running runs of this replica's connections, handed over again (a session ignores
 /// one it already has).
-async fn sweep(db: &Db, agents: &Registry) {
+pub async fn sweep(db: &Db, agents: &Registry) {
     let conns = agents.all_connections();
     if conns.is_empty() {
         return;
