@@ -30,6 +30,14 @@ pub struct Passthrough {
     timeout: Duration,
 }
 
+/// A password to check, for a user of `sync_id`.
+pub struct Question<'a> {
+    pub tenant_id: Uuid,
+    pub sync_id: Uuid,
+    pub username: &'a str,
+    pub password: &'a Secret,
+}
+
 /// What asking came to.
 pub enum Asked {
     Answered(AuthOutcome),
@@ -81,18 +89,22 @@ impl Passthrough {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Asks an agent of `sync_id` whether `password` is `username`'s, before `deadline`:
+    /// Asks an agent of the synchronization whether the password is the user's, before
+    /// `deadline`:
     /// this replica's agents first (in turn), then one held by another replica.
     pub async fn ask(
         &self,
         db: &Db,
         registry: &Registry,
-        tenant_id: Uuid,
-        sync_id: Uuid,
-        username: &str,
-        password: &Secret,
+        q: Question<'_>,
         deadline: Instant,
     ) -> Result<Asked, sqlx::Error> {
+        let Question {
+            tenant_id,
+            sync_id,
+            username,
+            password,
+        } = q;
         for conn in registry.rotation(sync_id) {
             let (tx, rx) = oneshot::channel();
             let order = Order::Authenticate {

@@ -5,7 +5,7 @@
 use crate::caller::{Caller, Via};
 use crate::db::{syncs, users};
 use crate::error::{ApiError, ApiResult, body_error_without_values};
-use crate::passthrough::Asked;
+use crate::passthrough::{Asked, Question};
 use crate::state::AppState;
 use adc_shared::Secret;
 use adc_shared::protocol::AuthOutcome;
@@ -75,10 +75,12 @@ pub async fn authenticate(
                 .ask(
                     &state.db,
                     &state.agents,
-                    caller.tenant_id,
-                    sync_id,
-                    &body.username,
-                    &body.password,
+                    Question {
+                        tenant_id: caller.tenant_id,
+                        sync_id,
+                        username: &body.username,
+                        password: &body.password,
+                    },
                     deadline,
                 )
                 .await?
