@@ -192,3 +192,61 @@ async fn the_session_cookie_is_http_only_strict_and_secure_over_tls() {
         assert_eq!(cookie.contains("; Secure"), secure, "{cookie}");
     }
 }
+
+/// Answers a fuzzer found wanting: every answer says `nosniff`, a page size outside its
+/// bounds is refused rather than clamped, and logout with an API token is forbidden
+/// (well-formed, wrong credential) rather than a bad request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_declare_nosniff_refuse_out_of_bounds_pages_and_logout_needs_a_session() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let api = server.admin().await;
+    for path in [
+        "/api/v1/synchronizations",
+        "/api/v1/no-such-thing",
+        "/healthz",
+        "/",
+    ] {
+        let resp = api.raw_get(path).await;
+        assert_eq!(
+            resp.headers()
+                .get("x-content-type-options")
+                .map(|v| v.to_str().unwrap()),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+    let (id, _) = api.add_sync("corp").await;
+    for (path, max) in [
+        ("/api/v1/users".to_owned(), 500),
+        (format!("/api/v1/synchronizations/{id}/runs"), 500),
+    ] {
+        for bad in [0, max + 1, -3] {
+            let (s, b) = api.get(&format!("{path}?limit={bad}")).await;
+            assert_eq!(
+                s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path} limit={bad}: {b}"
+            );
+            assert_eq!(
+                b["error"]["message"],
+                format!("limit must be between 1 and {max}, not {bad}")
+            );
+        }
+        let (s, _) = api.get(&format!("{path}?limit={max}")).await;
+        assert_eq!(s, StatusCode::OK, "{path} at its bound");
+    }
+    let (_, token) = api
+        .post("/api/v1/tokens", json!({"name": "ci", "role": "viewer"}))
+        .await;
+    let (s, b) = api
+        .with_token(token["secret"].as_str().unwrap())
+        .post("/api/v1/auth/logout", json!({}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DELETE /api/v1/tokens")
+    );
+}

@@ -10,12 +10,15 @@ use axum::Router;
 // Agents exchange many small messages (acks, heartbeats): Nagle's algorithm would hold
 // each back behind the peer's delayed ACK.
 use axum::extract::MatchedPath;
+use axum::http::HeaderValue;
+use axum::http::header::X_CONTENT_TYPE_OPTIONS;
 use axum::http::{HeaderName, Request};
 use axum_server::accept::NoDelayAcceptor;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -48,6 +51,12 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // A browser never guesses a type other than the one declared (a JSON answer
+        // holding directory values is never run as HTML or script).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

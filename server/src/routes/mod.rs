@@ -28,6 +28,18 @@ async fn openapi() -> impl axum::response::IntoResponse {
     )
 }
 
+/// A page size from the query: `default` when absent; outside 1..=`max` is refused
+/// (not silently clamped), so a client learns the bound.
+pub(crate) fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match asked {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::Invalid(format!(
+            "limit must be between 1 and {max}, not {n}"
+        ))),
+    }
+}
+
 /// A display name (synchronization, API token): trimmed, 1-200 characters, no control
 /// characters.
 pub(crate) fn valid_name(name: &str) -> Result<String, ApiError> {

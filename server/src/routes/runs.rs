@@ -115,7 +115,7 @@ pub async fn list(
     syncs::get(&state.db, caller.tenant_id, sync_id)
         .await?
         .ok_or(ApiError::NotFound("synchronization"))?;
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = super::page_limit(q.limit, 50, 500)?;
     Ok(Json(
         runs::list(&state.db, caller.tenant_id, sync_id, limit)
             .await?
@@ -163,7 +163,7 @@ pub async fn changes(
     ApiQuery(q): ApiQuery<ChangesQuery>,
 ) -> ApiResult<Json<ChangesPage>> {
     find(&state, &caller, id).await?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::page_limit(q.limit, 100, 1000)?;
     // An operation that does not exist matches no change.
     let operation = match q.operation.as_deref().map(str::parse::<Operation>) {
         Some(Err(_)) => {

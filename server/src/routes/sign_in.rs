@@ -74,7 +74,8 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     if caller.via != Via::Session {
-        return Err(ApiError::BadRequest(
+        // Well-formed, but not for this credential.
+        return Err(ApiError::Forbidden(
             "logout ends a web session; revoke API tokens with DELETE /api/v1/tokens/{id}".into(),
         ));
     }

@@ -67,7 +67,7 @@ pub async fn search(
         provider,
         enabled: q.enabled,
     };
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let limit = super::page_limit(q.limit, 50, 500)?;
     let found = users::search(
         &state.db,
         caller.tenant_id,
