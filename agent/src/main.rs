@@ -54,10 +54,17 @@ enum Cmd {
 async fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    // `imp` prints its own progress and summary: only warnings and errors besides.
+    // `imp` prints its own progress, summary and one-line reason: besides, only
+    // warnings about the set-up (a run's own failure is in the summary already).
     let quiet = matches!(cli.command, Some(Cmd::Imp { .. }));
-    let filter = std::env::var("AD_CONNECT_LOG")
-        .unwrap_or_else(|_| if quiet { "warn" } else { "info" }.into());
+    let filter = std::env::var("AD_CONNECT_LOG").unwrap_or_else(|_| {
+        if quiet {
+            "warn,adc_agent::sync=off,adc_agent::run=off"
+        } else {
+            "info"
+        }
+        .into()
+    });
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
