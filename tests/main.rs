@@ -4,6 +4,7 @@
 mod agent_cli;
 mod agent_connection;
 mod api_auth;
+mod api_contract;
 mod api_meta;
 mod api_synchronizations;
 mod api_tokens;

@@ -477,8 +477,8 @@ async fn a_replica_killed_mid_run_blocks_the_synchronization_only_until_the_hear
         .await;
     assert_eq!(
         s,
-        reqwest::StatusCode::SERVICE_UNAVAILABLE,
-        "no agent, not 409: {body}"
+        reqwest::StatusCode::CONFLICT,
+        "no agent (and no run left active): {body}"
     );
     ldap.resume();
     b.signal(Signal::SIGTERM);

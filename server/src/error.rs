@@ -106,7 +106,9 @@ pub fn body_error_without_values(r: JsonRejection, shape: &'static str) -> ApiEr
 impl From<DispatchError> for ApiError {
     fn from(e: DispatchError) -> Self {
         match e {
-            DispatchError::NoAgent => ApiError::Unavailable(
+            // The synchronization's state, not the server's health: a 5xx here would
+            // page whoever watches the server's error rate.
+            DispatchError::NoAgent => ApiError::Conflict(
                 "no agent is connected for this synchronization; start `adc run` next to the directory"
                     .into(),
             ),
