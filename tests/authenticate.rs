@@ -270,7 +270,7 @@ async fn a_hung_directory_gives_504_after_the_agents_timeout() {
 async fn either_of_two_replicas_answers_and_postgresql_never_carries_the_password() {
     use adc_e2e::api::Api;
     use adc_e2e::engine::TestDb;
-    use adc_e2e::process::{Proc, clean_command, start_server_binary};
+    use adc_e2e::process::{signed_in, spawn_agent, start_server_binary};
     use adc_e2e::slapd::{self, Slapd};
     use sqlx::postgres::PgListener;
     let db = TestDb::new(Engine::Postgres).await;
@@ -286,25 +286,10 @@ async fn either_of_two_replicas_answers_and_postgresql_never_carries_the_passwor
     ];
     let (_a, base_a) = start_server_binary(dir.path(), &env, "replica-a").await;
     let (_b, base_b) = start_server_binary(dir.path(), &env, "replica-b").await;
-    let mut admin = Api::new(
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap(),
-        base_a.clone(),
-    );
-    admin
-        .login("root@example.com", "bootstrap-password-0123456789")
-        .await;
+    let admin = signed_in(&base_a, "root@example.com", "bootstrap-password-0123456789").await;
     let (id, secret) = admin.add_sync("corp").await;
     std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
-    let mut agent = clean_command("adc");
-    agent
-        .current_dir(dir.path())
-        .env("AD_CONNECT_ADDR", base_a.replace("http://", "ws://"))
-        .env("AD_CONNECT_AUTH", format!("{id}:{secret}"))
-        .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"));
-    let _agent = Proc::spawn(agent, dir.path(), "agent");
+    let _agent = spawn_agent(dir.path(), &base_a, &id, &secret, "agent");
     eventually(
         Duration::from_secs(20),
         "the agent on replica A",

@@ -6,7 +6,7 @@ use adc_e2e::engine::Engine;
 use adc_e2e::engine::TestDb;
 use adc_e2e::engines;
 use adc_e2e::eventually;
-use adc_e2e::process::{Proc, clean_command, start_server_binary};
+use adc_e2e::process::{Proc, clean_command, signed_in, spawn_agent, start_server_binary};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use std::time::Duration;
@@ -274,24 +274,10 @@ async fn logs_on_a_pipe_are_plain_quiet_about_routine_requests_and_end_runs_with
         "server",
     )
     .await;
-    let mut api = Api::new(
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap(),
-        base.clone(),
-    );
-    api.login("root@example.com", "bootstrap-password-0123456789")
-        .await;
+    let api = signed_in(&base, "root@example.com", "bootstrap-password-0123456789").await;
     let (id, secret) = api.add_sync("corp").await;
     std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
-    let mut agent_cmd = clean_command("adc");
-    agent_cmd
-        .current_dir(dir.path())
-        .env("AD_CONNECT_ADDR", base.replace("http://", "ws://"))
-        .env("AD_CONNECT_AUTH", format!("{id}:{secret}"))
-        .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"));
-    let mut agent = Proc::spawn(agent_cmd, dir.path(), "agent");
+    let mut agent = spawn_agent(dir.path(), &base, &id, &secret, "agent");
     eventually(Duration::from_secs(20), "the agent to connect", || async {
         (!api.agents(&id).await.is_empty()).then_some(())
     })
@@ -376,29 +362,14 @@ async fn a_replica_killed_mid_run_blocks_the_synchronization_only_until_the_hear
         }
     };
     let sign_in = |base: String| async move {
-        let mut api = Api::new(
-            reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .unwrap(),
-            base,
-        );
-        api.login("root@example.com", "bootstrap-password-0123456789")
-            .await;
-        api
+        signed_in(&base, "root@example.com", "bootstrap-password-0123456789").await
     };
 
     let (mut a, base_a) = start("replica-a", envs(&[("ADC_LISTEN", listen_a.clone())])).await;
     let api = sign_in(base_a.clone()).await;
     let (id, secret) = api.add_sync("corp").await;
     std::fs::write(dir.path().join("adc.yaml"), ldap.adc_yaml("")).unwrap();
-    let mut agent_cmd = clean_command("adc");
-    agent_cmd
-        .current_dir(dir.path())
-        .env("AD_CONNECT_ADDR", format!("ws://{listen_a}"))
-        .env("AD_CONNECT_AUTH", format!("{id}:{secret}"))
-        .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"));
-    let _agent = Proc::spawn(agent_cmd, dir.path(), "agent");
+    let _agent = spawn_agent(dir.path(), &base_a, &id, &secret, "agent");
     let connected = |api: &Api| {
         let (api, id) = (api.clone(), id.clone());
         async move {

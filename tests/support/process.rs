@@ -157,3 +157,26 @@ pub async fn start_server_binary(
     }
     panic!("adc-server did not answer: {}", proc.stderr());
 }
+
+/// `adc run` in `dir`, reading `dir/adc.yaml`, connected to the server at `base`
+/// (`http://…`) as the synchronization `id` with `secret`.
+pub fn spawn_agent(dir: &std::path::Path, base: &str, id: &str, secret: &str, label: &str) -> Proc {
+    let mut cmd = clean_command("adc");
+    cmd.current_dir(dir)
+        .env("AD_CONNECT_ADDR", base.replace("http://", "ws://"))
+        .env("AD_CONNECT_AUTH", format!("{id}:{secret}"))
+        .env("AD_CONNECT_CONFIG", dir.join("adc.yaml"));
+    Proc::spawn(cmd, dir, label)
+}
+
+/// A client signed in to the server at `base` as `email`.
+pub async fn signed_in(base: &str, email: &str, password: &str) -> crate::api::Api {
+    crate::crypto();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("an HTTP client");
+    let mut api = crate::api::Api::new(client, base.to_owned());
+    api.login(email, password).await;
+    api
+}
