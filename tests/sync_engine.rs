@@ -170,3 +170,51 @@ async fn the_run_engine_refuses_deletions_before_a_complete_read_and_records_why
     // The failed run no longer blocks the next one.
     e.start().await.unwrap();
 }
+
+/// A run handed to a connection that ended before taking it goes to another agent of the
+/// synchronization, recorded on it; with none left, it fails with the reason.
+#[engines]
+async fn a_run_its_connection_never_took_goes_to_another_agent_or_fails_with_the_reason(
+    engine: Engine,
+) {
+    use adc_server::registry::Order;
+    use adc_server::sync::dispatch;
+    let test_db = TestDb::new(engine).await;
+    let e = Direct::new(&test_db).await;
+    let registry = Registry::default();
+    let (_alive, mut orders) = registry.register(Uuid::new_v4(), e.sync.id);
+    let alive = registry.connections(e.sync.id)[0];
+
+    let first = e.start().await.unwrap();
+    let run = runs::get(&e.db, e.sync.tenant_id, first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    dispatch::pass_on(&e.db, &registry, run).await;
+    match orders.try_recv() {
+        Ok(Order::StartRun(r)) => assert_eq!(r.id, first.id),
+        other => panic!("the other agent got no run: {other:?}"),
+    }
+    let moved = e.report(&first).await;
+    assert_eq!(
+        (moved.status, moved.connection_id),
+        (RunStatus::Running, Some(alive))
+    );
+
+    // No other agent: failed, with why.
+    runs::fail(&e.db, first.id, "reset for the next case")
+        .await
+        .unwrap();
+    let second = e.start().await.unwrap();
+    let run = runs::get(&e.db, e.sync.tenant_id, second.id)
+        .await
+        .unwrap()
+        .unwrap();
+    dispatch::pass_on(&e.db, &Registry::default(), run).await;
+    let failed = e.report(&second).await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("the agent disconnected before the run started")
+    );
+}

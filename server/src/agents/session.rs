@@ -80,11 +80,21 @@ pub async fn serve(
         replica: Some(state.config.replica_name.clone()),
     };
     agents::insert(&state.db, &record).await?;
-    let (_registration, mut orders) = state.agents.register(record.id, sync.id);
+    let (registration, mut orders) = state.agents.register(record.id, sync.id);
     state.metrics.agents_connected.inc();
     tracing::info!(synchronization_id = %sync.id, connection_id = %record.id, hostname = hello.hostname, agent_version = hello.agent_version, %remote, "agent connected");
 
     let result = serve_connection(&state, &sync, record.id, &hello, &mut conn, &mut orders).await;
+    // Orders that arrived as the connection ended: a run handed to it goes to another
+    // agent of the synchronization on this replica, or fails with the reason; a
+    // pass-through request dropped unanswered makes its caller try another agent.
+    drop(registration);
+    orders.close();
+    while let Ok(order) = orders.try_recv() {
+        if let Order::StartRun(run) = order {
+            crate::sync::dispatch::pass_on(&state.db, &state.agents, *run).await;
+        }
+    }
     let (code, reason) = match &result {
         Ok(Some(end)) => end.clone(),
         Ok(None) => (ErrorCode::Other, String::new()),

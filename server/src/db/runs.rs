@@ -168,6 +168,19 @@ pub async fn add_counts(db: &Db, id: Uuid, delta: &RunCounts) -> Result<(), sqlx
     Ok(())
 }
 
+/// Gives a running run to another agent connection; false when it is not running.
+pub async fn reassign(db: &Db, id: Uuid, connection_id: Uuid) -> Result<bool, sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "UPDATE runs SET connection_id = $1 WHERE id = $2 AND status = $3"
+    )
+    .bind(connection_id)
+    .bind(id)
+    .bind(RunStatus::Running)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}
+
 /// Ends a running run as failed with `reason`, keeping the counts its committed writes
 /// stored; returns false when it had ended already.
 pub async fn fail(db: &Db, id: Uuid, reason: &str) -> Result<bool, sqlx::Error> {

@@ -39,9 +39,11 @@ pub async fn start(db: &Db, registry: &Registry, r: Request<'_>) -> Result<Run, 
     let connected = agents::list_for_sync(db, r.sync.tenant_id, r.sync.id).await?;
     // An agent held here if any; else, on PostgreSQL, one held by another replica,
     // which the run reaches through a notification (`relay`).
-    let (agent, here) = match connected.iter().find(|a| local.contains(&a.id)) {
+    // The newest first: an agent that reconnected is more surely alive than the
+    // connection it replaces, which may be ending unnoticed yet.
+    let (agent, here) = match connected.iter().rev().find(|a| local.contains(&a.id)) {
         Some(a) => (a, true),
-        None => match connected.first() {
+        None => match connected.last() {
             None => return Err(DispatchError::NoAgent),
             Some(a) if db.may_be_shared() => (a, false),
             Some(_) => return Err(DispatchError::OtherReplica),
@@ -88,6 +90,29 @@ pub async fn hand_over(
     let reason = "the agent disconnected before the run started";
     runs::fail(db, run_id, reason).await?;
     Ok(false)
+}
+
+/// A run handed to a connection that ended before taking it: to another connection of
+/// its synchronization on this replica, else failed with the reason.
+pub async fn pass_on(db: &Db, registry: &Registry, run: Run) {
+    let run_id = run.id;
+    for conn in registry.rotation(run.synchronization_id) {
+        match runs::reassign(db, run_id, conn).await {
+            Ok(true) => {}
+            Ok(false) => return, // ended meanwhile
+            Err(e) => {
+                tracing::warn!(%run_id, error = %e, "could not pass a run on to another agent");
+                break;
+            }
+        }
+        if registry.send(conn, Order::StartRun(Box::new(run.clone()))) {
+            tracing::info!(%run_id, connection_id = %conn, "run passed on to another agent");
+            return;
+        }
+    }
+    if let Err(e) = runs::fail(db, run_id, "the agent disconnected before the run started").await {
+        tracing::error!(%run_id, error = %e, "could not record the run's failure");
+    }
 }
 
 /// Starts the scheduled runs that are due among the synchronizations whose agents
