@@ -64,26 +64,39 @@ async fn metrics_count_requests_by_route_and_agent_refusals(engine: Engine) {
 
 /// Every run status, trigger and operation the OpenAPI document lists is the code's
 /// vocabulary, in the same order: a value added to one and not the other fails here.
+/// And every schema the document refers to is in it (they are generated).
 #[test]
-fn the_openapi_document_names_the_run_vocabulary_of_the_code() {
+fn the_openapi_document_names_the_run_vocabulary_and_resolves_every_schema() {
     use adc_server::vocabulary::{Operation, RunStatus, Trigger};
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/openapi.json");
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    // Every `enum` under a property or parameter of this name, anywhere in the document.
-    fn enums<'a>(v: &'a serde_json::Value, name: &str, out: &mut Vec<&'a serde_json::Value>) {
+    let doc = adc_server::openapi_document();
+    let schemas = &doc["components"]["schemas"];
+    // Every `enum` under a property or parameter of this name, anywhere in the document,
+    // following references.
+    fn enums(doc: &Value, v: &Value, name: &str, out: &mut Vec<Value>) {
+        let resolve = |s: &Value| -> Value {
+            match s.get("$ref").and_then(|r| r.as_str()) {
+                Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+                None => s.clone(),
+            }
+        };
         match v {
-            serde_json::Value::Object(m) => {
-                if let Some(e) = m.get(name).and_then(|p| p.get("enum")) {
-                    out.push(e);
+            Value::Object(m) => {
+                if let Some(p) = m.get(name).filter(|p| p.is_object())
+                    && let Some(e) = resolve(p).get("enum")
+                {
+                    out.push(e.clone());
                 }
                 if m.get("name").and_then(|n| n.as_str()) == Some(name)
-                    && let Some(e) = m.get("schema").and_then(|s| s.get("enum"))
+                    && let Some(e) = m
+                        .get("schema")
+                        .map(resolve)
+                        .and_then(|s| s.get("enum").cloned())
                 {
                     out.push(e);
                 }
-                m.values().for_each(|c| enums(c, name, out));
+                m.values().for_each(|c| enums(doc, c, name, out));
             }
-            serde_json::Value::Array(a) => a.iter().for_each(|c| enums(c, name, out)),
+            Value::Array(a) => a.iter().for_each(|c| enums(doc, c, name, out)),
             _ => {}
         }
     }
@@ -102,19 +115,30 @@ fn the_openapi_document_names_the_run_vocabulary_of_the_code() {
         (
             "operation",
             words(Operation::ALL.iter().map(|s| s.as_str()).collect()),
-            1,
+            2,
         ),
     ] {
         let mut found = Vec::new();
-        enums(&doc, name, &mut found);
+        enums(doc, doc, name, &mut found);
         assert!(
             found.len() >= at_least,
             "`{name}` is listed {} times",
             found.len()
         );
         for e in found {
-            assert_eq!(e, &expected, "`{name}` in the OpenAPI document");
+            assert_eq!(e, expected, "`{name}` in the OpenAPI document");
         }
+    }
+    let text = doc.to_string();
+    for r in text.split("#/components/schemas/").skip(1) {
+        let name: String = r
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        assert!(
+            schemas.get(&name).is_some(),
+            "`{name}` is referred to but not in the document"
+        );
     }
 }
 
@@ -151,4 +175,37 @@ async fn readiness_says_503_promptly_while_the_database_refuses_and_200_when_it_
         },
     )
     .await;
+}
+
+/// The other way round: every route and method the server declares under `/api/v1`
+/// (read from `routes/mod.rs`) is in the document, so a new route cannot go
+/// undocumented.
+#[test]
+fn every_route_the_server_declares_is_in_the_openapi_document() {
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/routes/mod.rs"),
+    )
+    .unwrap();
+    let api = &source
+        [source.find("let api = Router::new()").unwrap()..source.find(".fallback(").unwrap()];
+    let doc = adc_server::openapi_document();
+    let mut declared = 0;
+    for call in api.split(".route(").skip(1) {
+        let path = call.split('"').nth(1).unwrap();
+        let handlers = &call[call.find(',').unwrap()..];
+        for method in ["get", "post", "patch", "delete"] {
+            let named = handlers.contains(&format!("{method}("))
+                || handlers.contains(&format!(".{method}("));
+            if !named {
+                continue;
+            }
+            declared += 1;
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{} {path} is served but not in the OpenAPI document",
+                method.to_uppercase()
+            );
+        }
+    }
+    assert!(declared >= 29, "the routes were read: {declared}");
 }

@@ -16,13 +16,15 @@ const README: &str = include_str!("../../agent/dist/README.md");
 /// Every file of the archive sits under this folder.
 const ROOT: &str = "ad-connect";
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AgentBinary)]
 pub struct Platform {
     /// `<os>-<arch>`, as in the download's path.
     pub name: String,
     pub os: String,
     pub arch: String,
     /// `tar.gz`, or `zip` for Windows.
+    #[schema(value_type = String)]
     pub format: &'static str,
     pub filename: String,
     /// Size of the agent binary, in bytes.

@@ -11,7 +11,6 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -61,13 +60,34 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// The one shape of every error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// What kind of error: what to do about it.
+    #[schema(value_type = String, pattern = "^(bad_request|unauthenticated|forbidden|not_found|conflict|invalid|too_many_requests|unavailable|timeout|internal)$")]
+    code: &'static str,
+    /// What is wrong, for a person.
+    message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = format!("{e:#}"), "request failed");
         }
-        let body = json!({"error": {"code": code, "message": self.to_string()}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.to_string(),
+            },
+        };
         (status, Json(body)).into_response()
     }
 }

@@ -24,3 +24,5 @@ pub mod vocabulary;
 
 pub use app::serve;
 pub use config::Config;
+/// The OpenAPI document the server serves (its schemas generated from its types).
+pub use routes::openapi::document as openapi_document;

@@ -75,6 +75,19 @@ macro_rules! stored_as_text {
     };
 }
 
+/// A string schema, with its values when they are a closed set.
+fn text_schema(
+    values: Option<Vec<&'static str>>,
+    what: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(values)
+        .description(Some(what.to_owned()))
+        .into()
+}
+
 /// An enum without data whose variants are the given words.
 macro_rules! words {
     ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $v:ident = $text:literal,)+ }) => {
@@ -109,6 +122,14 @@ macro_rules! words {
         }
 
         stored_as_text!($name);
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                text_schema(Some($name::ALL.iter().map(|v| v.as_str()).collect()), $what)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -228,6 +249,17 @@ impl FromStr for Outcome {
 }
 
 stored_as_text!(Outcome);
+
+impl utoipa::PartialSchema for Outcome {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_schema(
+            None,
+            "applied, planned, held, applied (taken over), planned (taken over), applied (approved), rejected, or `skipped: …`, `conflict: …`, `error: …` with the reason",
+        )
+    }
+}
+
+impl utoipa::ToSchema for Outcome {}
 
 #[cfg(test)]
 mod tests {

@@ -203,6 +203,7 @@ pub struct RunSummary {
 
 /// The counts of a run (architecture §5.3 step 6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunCounts {
     pub read: u64,
     pub created: u64,

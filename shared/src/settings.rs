@@ -63,6 +63,7 @@ impl fmt::Display for Setting {
 /// A set of tri-state settings: `Some(true)`, `Some(false)` or unset (`None`).
 /// Used for the server-side settings of a synchronization and for the agent's adc.yaml.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
@@ -161,6 +162,7 @@ impl Settings {
 
 /// Where an effective value came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Server,
@@ -169,6 +171,7 @@ pub enum Source {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Effective {
     pub value: bool,
     pub source: Source,
@@ -188,6 +191,7 @@ impl Default for Effective {
 
 /// The settings a run applies, each with its source; recorded on the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub struct EffectiveSettings {
     pub dry_run: Effective,

@@ -12,7 +12,8 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Agent)]
 pub struct AgentConnection {
     pub id: Uuid,
     #[serde(skip)]
@@ -23,10 +24,13 @@ pub struct AgentConnection {
     pub protocol_version: i32,
     pub remote_addr: String,
     /// The settings of the agent's adc.yaml, as it last reported them.
+    #[schema(value_type = Settings)]
     pub settings: Json<Settings>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub connected_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub last_heartbeat_at: OffsetDateTime,
     /// The replica holding the connection.
     #[serde(skip)]

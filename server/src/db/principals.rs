@@ -132,16 +132,20 @@ pub async fn delete_expired_sessions(db: &Db) -> Result<u64, sqlx::Error> {
     .await)
 }
 
-#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = Token)]
 pub struct ApiToken {
     pub id: Uuid,
     pub name: String,
+    #[schema(value_type = crate::role::Role)]
     pub role: String,
     /// May call POST /api/v1/authenticate.
     pub can_authenticate: bool,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<OffsetDateTime>,
 }
 

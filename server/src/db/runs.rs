@@ -237,7 +237,7 @@ pub async fn fail_orphans(db: &Db, reason: &str) -> Result<u64, sqlx::Error> {
 }
 
 /// One row of a run's change list.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Change {
     pub seq: i64,
     pub user_id: Option<Uuid>,

@@ -187,7 +187,8 @@ pub async fn count_in_source(db: &Db, tenant_id: Uuid, sync_id: Uuid) -> Result<
 }
 
 /// A user as the API shows it.
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = UserFields)]
 pub struct User {
     pub id: Uuid,
     pub synchronization_id: Option<Uuid>,
@@ -200,10 +201,13 @@ pub struct User {
     pub enabled: bool,
     pub removed_from_source: bool,
     pub source_dn: Option<String>,
+    #[schema(value_type = BTreeMap<String, String>)]
     pub extra: Json<BTreeMap<String, String>>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
 }
 

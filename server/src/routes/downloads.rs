@@ -21,7 +21,8 @@ fn platforms(state: &AppState) -> Vec<Platform> {
         .unwrap_or_default()
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Platform)]
 pub struct Offered {
     #[serde(flatten)]
     platform: Platform,

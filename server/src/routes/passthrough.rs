@@ -13,7 +13,6 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, State};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -27,12 +26,28 @@ pub struct Body {
 
 const WRONG: &str = "wrong username or password";
 
+/// The password is right.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Authenticated {
+    /// Always true: a wrong password is a 401.
+    ok: bool,
+    user: AuthenticatedUser,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AuthenticatedUser {
+    id: Uuid,
+    username: String,
+    email: Option<String>,
+    display_name: Option<String>,
+}
+
 pub async fn authenticate(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     caller: Caller,
     body: Result<Json<Body>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Authenticated>> {
     let Json(body) = body
         .map_err(|r| body_error_without_values(r, r#"{"username": string, "password": string}"#))?;
     if caller.via != Via::Token || !caller.can_authenticate {
@@ -102,10 +117,15 @@ pub async fn authenticate(
             let full = users::get(&state.db, caller.tenant_id, u.id)
                 .await?
                 .ok_or(ApiError::Unauthenticated(WRONG))?;
-            Ok(Json(json!({
-                "ok": true,
-                "user": {"id": full.id, "username": full.username, "email": full.email, "display_name": full.display_name},
-            })))
+            Ok(Json(Authenticated {
+                ok: true,
+                user: AuthenticatedUser {
+                    id: full.id,
+                    username: full.username,
+                    email: full.email,
+                    display_name: full.display_name,
+                },
+            }))
         }
         (Some(AuthOutcome::Unavailable { reason }), Some(_)) => {
             tracing::warn!(

@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Run)]
 pub struct RunView {
     id: Uuid,
     synchronization_id: Uuid,
@@ -33,8 +34,10 @@ pub struct RunView {
     error: Option<String>,
     decision: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     finished_at: Option<OffsetDateTime>,
     duration_ms: Option<i64>,
 }
@@ -149,7 +152,7 @@ pub struct ChangesQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ChangesPage {
     changes: Vec<Change>,
     /// Pass as `after` for the next page; null on the last one.

@@ -1,8 +1,10 @@
 //! Web sessions: sign in, sign out, who am I (architecture §7.4).
 
 use crate::caller::{Caller, SESSION_COOKIE, Via, csrf_token, session_token};
+use crate::db::tenants::Tenant;
 use crate::db::{now, principals, tenants};
 use crate::error::{ApiError, ApiResult, body_error_without_values};
+use crate::role::Role;
 use crate::secrets::{self, Secret, sha256_hex};
 use crate::state::AppState;
 use axum::Json;
@@ -11,8 +13,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,12 +60,12 @@ pub async fn login(
     tracing::info!(admin_id = %admin.id, "signed in");
     let mut headers = HeaderMap::new();
     headers.insert(SET_COOKIE, cookie(&state, token.expose(), ttl.as_secs()));
-    let body = json!({
-        "email": admin.email,
-        "role": admin.role,
-        "tenant": tenant,
-        "csrf_token": csrf_token(token.expose()),
-    });
+    let body = SignedIn {
+        email: admin.email,
+        role: admin.role,
+        tenant,
+        csrf_token: csrf_token(token.expose()),
+    };
     Ok((StatusCode::OK, headers, Json(body)).into_response())
 }
 
@@ -91,7 +92,7 @@ pub async fn me(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Me>> {
     let tenant = tenants::by_id(&state.db, caller.tenant_id)
         .await?
         .ok_or(ApiError::NotFound("tenant"))?;
@@ -99,11 +100,37 @@ pub async fn me(
         Via::Session => session_token(&headers).map(|t| csrf_token(&t)),
         Via::Token => None,
     };
-    Ok(Json(json!({
-        "name": caller.name,
-        "role": caller.role,
-        "via": match caller.via { Via::Session => "session", Via::Token => "token" },
-        "tenant": tenant,
-        "csrf_token": csrf,
-    })))
+    Ok(Json(Me {
+        name: caller.name,
+        role: caller.role,
+        via: match caller.via {
+            Via::Session => "session",
+            Via::Token => "token",
+        },
+        tenant,
+        csrf_token: csrf,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignedIn {
+    email: String,
+    #[schema(value_type = Role)]
+    role: String,
+    tenant: Tenant,
+    /// Send as `x-csrf-token` on every state-changing request of this session.
+    csrf_token: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
+    /// The admin's e-mail, or the API token's name.
+    name: String,
+    role: Role,
+    /// `session` or `token`.
+    #[schema(value_type = String, pattern = "^(session|token)$")]
+    via: &'static str,
+    tenant: Tenant,
+    /// For a session: the value of `x-csrf-token`.
+    csrf_token: Option<String>,
 }

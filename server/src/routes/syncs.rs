@@ -24,7 +24,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// A synchronization as the API shows it: never its secret or the secret's hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Synchronization)]
 pub struct SyncView {
     id: Uuid,
     name: String,
@@ -37,27 +38,32 @@ pub struct SyncView {
     /// The newest run, if any.
     last_run: Option<LastRun>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     updated_at: OffsetDateTime,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AgentBrief {
     hostname: String,
     agent_version: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     last_heartbeat_at: OffsetDateTime,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LastRun {
     id: Uuid,
     status: RunStatus,
     dry_run: bool,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     finished_at: Option<OffsetDateTime>,
 }
 
@@ -92,7 +98,8 @@ impl SyncView {
 }
 
 /// The one response that carries a secret: create and rotate.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SynchronizationWithSecret)]
 pub struct WithSecret {
     #[serde(flatten)]
     sync: SyncView,

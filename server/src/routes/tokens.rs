@@ -23,7 +23,8 @@ pub struct Create {
     can_authenticate: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = TokenWithSecret)]
 pub struct Created {
     #[serde(flatten)]
     token: ApiToken,

@@ -13,7 +13,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
     #[serde(flatten)]
     user: User,
@@ -42,7 +43,8 @@ pub struct SearchQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = UsersPage)]
 pub struct Page {
     users: Vec<UserView>,
     next_after: Option<String>,
