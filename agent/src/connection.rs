@@ -79,11 +79,7 @@ fn network(access: &ServerAccess, e: &tungstenite::Error) -> ConnectError {
             crate::env::CA
         )
     } else if let tungstenite::Error::Io(io) = e {
-        crate::explain::io(&what, io).replacen(
-            "check the address",
-            &format!("check {addr}: the address"),
-            1,
-        )
+        crate::explain::io(&what, addr, io)
     } else {
         format!("{what}: {text}; check {addr}")
     };

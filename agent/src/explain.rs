@@ -111,24 +111,27 @@ pub fn ldap(what: &str, limit: std::time::Duration, e: &LdapError) -> String {
             "{what}: no answer within {} s; check that addr is an LDAP server (ldap:// or ldaps:// as it expects), that it is not overloaded, or raise timeout in adc.yaml",
             limit.as_secs()
         ),
-        LdapError::Io { source } => io(what, source),
+        // Every directory connection is to adc.yaml's `addr`.
+        LdapError::Io { source } => io(what, "addr in adc.yaml", source),
         other => format!("{what}: {}", chain(other)),
     }
 }
 
-/// A network failure, with the likely fix.
-pub fn io(what: &str, e: &std::io::Error) -> String {
+/// A network failure towards the address `setting` names, with the likely fix.
+pub fn io(what: &str, setting: &str, e: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
     let text = chain(e);
     let check = match e.kind() {
-        ConnectionRefused => "check the address and port, and that the service runs there",
-        TimedOut => "check the address, and any firewall on the way",
-        NotFound => "check the host name",
-        ConnectionReset | UnexpectedEof | BrokenPipe => {
-            "the other side closed the connection; check that it speaks this protocol (TLS or not)"
+        ConnectionRefused => {
+            format!("check {setting}: the address and port, and that the service runs there")
         }
-        _ if text.contains("certificate") => "check which CA signed its certificate",
-        _ => "check the address and the network",
+        TimedOut => format!("check {setting}: the address, and any firewall on the way"),
+        NotFound => format!("check the host name in {setting}"),
+        ConnectionReset | UnexpectedEof | BrokenPipe => format!(
+            "the other side closed the connection; check that {setting} names a service speaking this protocol (TLS or not)"
+        ),
+        _ if text.contains("certificate") => "check which CA signed its certificate".to_owned(),
+        _ => format!("check {setting} and the network"),
     };
     format!("{what}: {text}; {check}")
 }

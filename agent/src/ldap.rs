@@ -33,14 +33,7 @@ pub async fn connect(cfg: &AgentConfig) -> anyhow::Result<Ldap> {
             let text = explain::chain(&e);
             match untrusted_certificate_hint(&text, l.tls_ca_file.as_deref()) {
                 Some(hint) => anyhow::anyhow!("{what}: {hint} ({text})"),
-                None => anyhow::anyhow!(
-                    "{}",
-                    explain::ldap(&what, l.operation_timeout(), &e).replacen(
-                        "check the address",
-                        "check addr in adc.yaml: the address",
-                        1
-                    )
-                ),
+                None => anyhow::anyhow!("{}", explain::ldap(&what, l.operation_timeout(), &e)),
             }
         })?;
     ldap3::drive!(conn);

@@ -126,26 +126,13 @@ pub fn body_error_without_values(r: JsonRejection, shape: &'static str) -> ApiEr
 impl From<DispatchError> for ApiError {
     fn from(e: DispatchError) -> Self {
         match e {
+            DispatchError::Db(e) => e.into(),
             // The synchronization's state, not the server's health: a 5xx here would
             // page whoever watches the server's error rate.
-            DispatchError::NoAgent => ApiError::Conflict(
-                "no agent is connected for this synchronization; start `adc run` next to the directory"
-                    .into(),
-            ),
-            DispatchError::OtherReplica => ApiError::Unavailable(
-                "the agent is connected to another server replica; send the request to that replica"
-                    .into(),
-            ),
-            DispatchError::AgentGone => {
-                ApiError::Unavailable("the agent disconnected before the run started".into())
+            DispatchError::NoAgent | DispatchError::Active(_) => ApiError::Conflict(e.to_string()),
+            DispatchError::OtherReplica | DispatchError::AgentGone => {
+                ApiError::Unavailable(e.to_string())
             }
-            DispatchError::Active(Some(id)) => ApiError::Conflict(format!(
-                "a run of this synchronization is already active ({id}); wait for it to end"
-            )),
-            DispatchError::Active(None) => ApiError::Conflict(
-                "a run of this synchronization is already active; wait for it to end".into(),
-            ),
-            DispatchError::Db(e) => e.into(),
         }
     }
 }

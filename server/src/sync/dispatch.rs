@@ -10,15 +10,17 @@ use crate::vocabulary::Trigger;
 /// Why a run could not be started on an agent.
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
-    #[error("no agent is connected for this synchronization; start adc next to the directory")]
+    #[error(
+        "no agent is connected for this synchronization; start `adc run` next to the directory"
+    )]
     NoAgent,
     /// Agents are connected, but to another server (SQLite: no relay between them).
-    #[error("the synchronization's agent is connected to another server")]
+    #[error("the agent is connected to another server replica; send the request to that replica")]
     OtherReplica,
-    #[error("another run of this synchronization is active")]
+    #[error("a run of this synchronization is already active{}; wait for it to end", .0.map(|id| format!(" ({id})")).unwrap_or_default())]
     Active(Option<uuid::Uuid>),
     /// The chosen agent went away before the run could be handed to it.
-    #[error("the agent disconnected before the run started; try again")]
+    #[error("the agent disconnected before the run started")]
     AgentGone,
     #[error(transparent)]
     Db(#[from] sqlx::Error),

@@ -29,17 +29,19 @@ pub fn plan_batch(
     by_external: &HashMap<String, Stored>,
     by_username: &HashMap<String, Stored>,
 ) -> BatchWrite {
+    // Each record's username key, computed once.
+    let keys: Vec<String> = records.iter().map(|r| r.username.to_lowercase()).collect();
     // Users of this synchronization that this batch renames, to their new names: their
     // old names are free for others of the batch (two users swapping names converge).
     let moving: HashMap<Uuid, String> = records
         .iter()
-        .filter_map(|r| {
+        .zip(&keys)
+        .filter_map(|(r, key)| {
             let e = by_external.get(&r.external_id)?;
-            let key = r.username.to_lowercase();
-            (e.username_key != key).then_some((e.id, key))
+            (&e.username_key != key).then(|| (e.id, key.clone()))
         })
         .collect();
-    let claims = claims(&records, by_username, sync_id);
+    let claims = claims(&records, &keys, by_username, sync_id);
     let mut p = Planner {
         settings,
         sync_id,
@@ -50,8 +52,8 @@ pub fn plan_batch(
         seen_ids: HashSet::new(),
         takes: Vec::new(),
     };
-    for record in records {
-        p.record(record, by_external, by_username);
+    for (i, (record, key)) in records.into_iter().zip(&keys).enumerate() {
+        p.record(i, record, key, by_external, by_username);
     }
     let mut plan = p.plan;
     settle_takes(&mut plan, p.takes);
@@ -70,43 +72,55 @@ struct Planner<'a> {
     dry: bool,
     moving: HashMap<Uuid, String>,
     /// Which entry of the batch a username goes to when several have it.
-    claims: HashMap<String, Claim>,
+    claims: Claims<'a>,
     plan: BatchWrite,
     seen_ids: HashSet<String>,
     takes: Vec<Takes>,
 }
 
-/// The entry of a batch that a username goes to.
-struct Claim {
-    external_id: String,
-    source_dn: String,
+/// Which record of a batch each username goes to (by its index), and for the names
+/// several records have, the winner's DN to name in the others' conflicts.
+struct Claims<'a> {
+    winner: HashMap<&'a str, usize>,
+    contested: HashMap<&'a str, String>,
 }
 
-/// For each username of the batch, the entry that gets it: the one of this
+/// For each username of the batch, the record that gets it: the one of this
 /// synchronization that holds it already, when that one is in the batch, else the
 /// batch's first. So two directory entries with one username are told apart the same
 /// way on every run, whichever batch each lands in, and the first holder keeps it.
-fn claims(
+fn claims<'a>(
     records: &[UserRecord],
+    keys: &'a [String],
     by_username: &HashMap<String, Stored>,
     sync_id: Uuid,
-) -> HashMap<String, Claim> {
-    let mut claims: HashMap<String, Claim> = HashMap::default();
-    for r in records {
-        let key = r.username.to_lowercase();
-        let holds = by_username.get(&key).is_some_and(|h| {
+) -> Claims<'a> {
+    let mut winner: HashMap<&str, usize> = HashMap::default();
+    let mut contested: HashMap<&str, String> = HashMap::default();
+    for (i, (r, key)) in records.iter().zip(keys).enumerate() {
+        let holds = by_username.get(key).is_some_and(|h| {
             h.synchronization_id == Some(sync_id)
                 && h.external_id.as_deref() == Some(r.external_id.as_str())
         });
-        if holds || !claims.contains_key(&key) {
-            let claim = Claim {
-                external_id: r.external_id.clone(),
-                source_dn: r.source_dn.clone(),
-            };
-            claims.insert(key, claim);
+        match winner.get(key.as_str()).copied() {
+            None => {
+                winner.insert(key, i);
+            }
+            // The same ID again is the sender's error, reported as such.
+            Some(w) if records[w].external_id == r.external_id => {}
+            Some(_) => {
+                contested.insert(key, String::new());
+                if holds {
+                    winner.insert(key, i);
+                }
+            }
         }
     }
-    claims
+    // Rare: only names two records of the batch share.
+    for (key, dn) in &mut contested {
+        dn.clone_from(&records[winner[key]].source_dn);
+    }
+    Claims { winner, contested }
 }
 
 /// The conflict of a directory entry whose username another entry of the same
@@ -136,7 +150,9 @@ impl Planner<'_> {
 
     fn record(
         &mut self,
+        i: usize,
         record: UserRecord,
+        key: &str,
         by_external: &HashMap<String, Stored>,
         by_username: &HashMap<String, Stored>,
     ) {
@@ -157,21 +173,16 @@ impl Planner<'_> {
             self.change(None, op, outcome, &record);
             return;
         }
-        let key = record.username.to_lowercase();
-        if let Some(claim) = self
-            .claims
-            .get(&key)
-            .filter(|c| c.external_id != record.external_id)
-        {
+        if self.claims.winner.get(key).is_some_and(|&w| w != i) {
             self.plan.counts.conflicts += 1;
-            let outcome = same_username(&record, &claim.source_dn);
+            let outcome = same_username(&record, &self.claims.contested[key]);
             self.change(existing.map(|e| e.id), op, outcome, &record);
             return;
         }
-        let holder = by_username.get(&key);
+        let holder = by_username.get(key);
         match existing {
-            Some(e) => self.known_user(record, e, &key, holder),
-            None => self.new_user(record, &key, holder),
+            Some(e) => self.known_user(record, e, key, holder),
+            None => self.new_user(record, key, holder),
         }
     }
 
