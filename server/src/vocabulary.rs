@@ -206,7 +206,8 @@ impl Outcome {
         }
     }
 
-    fn as_text(&self) -> std::borrow::Cow<'static, str> {
+    /// The stored text; borrowed for the outcomes without a detail (most of a run's).
+    pub fn as_text(&self) -> std::borrow::Cow<'static, str> {
         match self {
             Outcome::Applied => "applied".into(),
             Outcome::Planned => "planned".into(),

@@ -147,7 +147,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
             data.opt_text(c.external_id.as_deref());
             data.text(&c.username);
             data.text(c.operation.as_str());
-            data.text(&c.outcome.to_string());
+            data.text(&c.outcome.as_text());
         }
         copy_in(
             self,
