@@ -18,6 +18,9 @@ use adc_shared::{EffectiveSettings, UserRecord};
 use foldhash::{HashMap, HashSet};
 use uuid::Uuid;
 
+/// How long a failing run waits for its writes in flight to end before aborting them.
+const WRITES_SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A run in progress on one agent connection.
 pub struct ActiveRun {
     pub id: Uuid,
@@ -275,13 +278,13 @@ impl ActiveRun {
 
     /// Ends the run as failed with `reason`; what was applied stays (it is idempotent),
     /// and the run's counts become exactly what was applied: the stored sum of the
-    /// writes that committed (a write in flight is rolled back and counts for nothing).
+    /// writes that committed (writes in flight are let end first, see `settle`).
     /// When the database cannot take that now (it being away is often why the run
     /// failed), it is retried in the background, and this replica's relay leaves the
     /// still-`running` run alone meanwhile: left `running`, it would refuse every later
     /// run of its synchronization, its connection being alive.
     pub async fn fail(&mut self, db: &Db, registry: &Registry, reason: &RunFailure) {
-        self.pipeline.abort().await;
+        self.pipeline.settle(WRITES_SETTLE).await;
         // What this process saw commit; the database's sum is the authority (a write
         // aborted just after its commit counts there).
         self.counts = self.pipeline.applied_so_far();

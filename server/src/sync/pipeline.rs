@@ -112,15 +112,18 @@ impl Pipeline {
         Ok(acked)
     }
 
-    /// Stops every write in flight: its transaction rolls back. One that committed
-    /// before the abort took hold is kept (every write is idempotent) and counted.
-    pub(super) async fn abort(&mut self) {
-        for w in &self.writing {
-            w.task.abort();
-        }
-        for w in self.writing.drain(..) {
-            if let Ok(Ok(())) = w.task.await {
-                add_counts(&mut self.applied, &w.counts);
+    /// Lets every write in flight end, and counts those that committed (each is
+    /// idempotent, so keeping them is right). Not aborted outright: a database
+    /// connection cancelled in the middle of a COPY can go back to the pool inside its
+    /// transaction, where the next statement of another request would be lost. A write
+    /// still going after `limit` (the database away) is aborted all the same.
+    pub(super) async fn settle(&mut self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        for mut w in self.writing.drain(..) {
+            match tokio::time::timeout_at(deadline, &mut w.task).await {
+                Ok(Ok(Ok(()))) => add_counts(&mut self.applied, &w.counts),
+                Ok(_) => {}
+                Err(_) => w.task.abort(),
             }
         }
     }
