@@ -7,8 +7,8 @@ use adc_e2e::cut::CutRelay;
 use adc_e2e::engine::Engine;
 use adc_e2e::engines;
 use adc_e2e::eventually;
-use adc_e2e::slapd::UNLIMITED;
-use adc_e2e::sync::{ACTIVE_ONLY, Fixture, fixture};
+use adc_e2e::slapd::{self, UNLIMITED};
+use adc_e2e::sync::{ACTIVE_ONLY, Fixture, fixture, fixture_from_ldif, people};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
@@ -125,7 +125,13 @@ async fn a_directory_connection_cut_mid_read_fails_the_run_and_deletes_nobody(en
 
 #[engines]
 async fn a_search_past_the_directory_time_limit_fails_the_run_and_deletes_nobody(engine: Engine) {
-    let mut f = fixture(engine, 2000, "", None).await;
+    // Each person carries a 3 KiB photo the agent is told to ask for (it maps to
+    // nothing: binary values are not text), so one search answers with more than
+    // slapd's socket can ever buffer (tcp_wmem's maximum is 4 MiB): when the reader
+    // stalls, slapd's writes block for sure and its clock runs past the limit.
+    let photo = format!("jpegPhoto:: {}\ndisplayName:", "////".repeat(1024));
+    let ldif = slapd::ldif(&people(2000)).replace("\ndisplayName:", &format!("\n{photo}"));
+    let mut f = fixture_from_ldif(engine, &ldif, "", None, |_| {}).await;
     f.patch_settings(json!({"delete-disables": false})).await;
     assert_eq!(f.run(json!({})).await["counts"]["created"], 2000);
     for i in 1995..2000 {
@@ -142,7 +148,10 @@ async fn a_search_past_the_directory_time_limit_fails_the_run_and_deletes_nobody
         .slapd
         .adc_yaml("")
         .replace(&f.slapd.url, &format!("ldap://{}", relay.addr))
-        .replace("page_size: 20", "page_size: 5000");
+        .replace(
+            "page_size: 20\n",
+            "page_size: 5000\n      attributes:\n        photo: jpegPhoto\n",
+        );
     std::fs::write(&f.agent.config_path, yaml).unwrap();
     f.agent.reload().await;
     f.agent
@@ -167,12 +176,18 @@ async fn a_search_past_the_directory_time_limit_fails_the_run_and_deletes_nobody
             .is_empty()
     );
 
-    // A reader that keeps up: the same search completes, and exactly the five go.
+    // Without the limit the same search completes, and exactly the five go (a busy
+    // machine may take more than a second to pass 6 MiB through the relay).
+    f.slapd.restart(UNLIMITED);
     let run = f.run(json!({})).await;
     assert_eq!(
         (run["status"].as_str(), run["counts"]["deleted"].as_u64()),
         (Some("succeeded"), Some(5)),
         "{run}"
+    );
+    assert_eq!(
+        run["counts"]["updated"], 0,
+        "the unmapped photo changed nobody"
     );
 }
 

@@ -37,7 +37,18 @@ pub async fn fixture_with(
     filter: Option<&str>,
     tweak: impl FnOnce(&mut adc_server::Config),
 ) -> Fixture {
-    let slapd = Slapd::start(&slapd::ldif(people));
+    fixture_from_ldif(engine, &slapd::ldif(people), settings, filter, tweak).await
+}
+
+/// [`fixture_with`] on a directory holding `ldif` (see [`slapd::ldif`]).
+pub async fn fixture_from_ldif(
+    engine: Engine,
+    ldif: &str,
+    settings: &str,
+    filter: Option<&str>,
+    tweak: impl FnOnce(&mut adc_server::Config),
+) -> Fixture {
+    let slapd = Slapd::start(ldif);
     let server = TestServer::start_with(TestDb::new(engine).await, |c| {
         c.heartbeat_interval = Duration::from_secs(1);
         c.schedule_check = Duration::from_millis(500);
