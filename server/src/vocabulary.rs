@@ -165,8 +165,23 @@ words! {
         Disable = "disable",
         /// A user who left the source and came back is enabled again.
         Enable = "enable",
-        /// A directory entry the agent could not turn into a user (its error says why).
+        /// A directory entry the agent could not turn into a user or group (its error
+        /// says why), or a finding about what was read (a cycle of nested groups).
         Read = "read",
+        /// A member added to a group.
+        AddMember = "add-member",
+        /// A member removed from a group.
+        RemoveMember = "remove-member",
+    }
+}
+
+words! {
+    /// What a change is about.
+    Subject, "subject" {
+        User = "user",
+        Group = "group",
+        /// An edge group → member (a user or a group).
+        Membership = "membership",
     }
 }
 
@@ -194,6 +209,10 @@ pub enum Outcome {
     Conflict(String),
     /// Not applied: the record is invalid or could not be read.
     Error(String),
+    /// A member value that names nobody of the synchronization: reported, not applied.
+    Unresolved(String),
+    /// Nothing to apply, but worth knowing (a cycle of nested groups).
+    Warning(String),
 }
 
 impl Outcome {
@@ -219,6 +238,8 @@ impl Outcome {
             Outcome::Skipped(why) => format!("skipped: {why}").into(),
             Outcome::Conflict(why) => format!("conflict: {why}").into(),
             Outcome::Error(why) => format!("error: {why}").into(),
+            Outcome::Unresolved(why) => format!("unresolved: {why}").into(),
+            Outcome::Warning(why) => format!("warning: {why}").into(),
         }
     }
 }
@@ -238,6 +259,8 @@ impl FromStr for Outcome {
                 Some(("skipped", why)) => Outcome::Skipped(why.into()),
                 Some(("conflict", why)) => Outcome::Conflict(why.into()),
                 Some(("error", why)) => Outcome::Error(why.into()),
+                Some(("unresolved", why)) => Outcome::Unresolved(why.into()),
+                Some(("warning", why)) => Outcome::Warning(why.into()),
                 _ => {
                     return Err(Unknown {
                         what: "outcome",
@@ -255,7 +278,7 @@ impl utoipa::PartialSchema for Outcome {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         text_schema(
             None,
-            "applied, planned, held, applied (taken over), planned (taken over), applied (approved), rejected, or `skipped: …`, `conflict: …`, `error: …` with the reason",
+            "applied, planned, held, applied (taken over), planned (taken over), applied (approved), rejected, or `skipped: …`, `conflict: …`, `error: …`, `unresolved: …`, `warning: …` with the reason",
         )
     }
 }
@@ -277,6 +300,9 @@ mod tests {
         for o in Operation::ALL {
             assert_eq!(o.as_str().parse::<Operation>().unwrap(), *o);
         }
+        for k in Subject::ALL {
+            assert_eq!(k.as_str().parse::<Subject>().unwrap(), *k);
+        }
         assert!("paused".parse::<RunStatus>().is_err());
     }
 
@@ -293,6 +319,8 @@ mod tests {
             Outcome::Skipped("no-update".into()),
             Outcome::Conflict("username `ann`: held by a manual user".into()),
             Outcome::Error("the username is empty".into()),
+            Outcome::Unresolved("not among the synchronization's users or groups".into()),
+            Outcome::Warning("nested in a cycle: a → b → a".into()),
         ];
         for o in all {
             assert_eq!(o.to_string().parse::<Outcome>().unwrap(), o);

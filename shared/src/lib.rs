@@ -4,11 +4,13 @@
 //! This crate has no server or agent dependencies, so either side can be upgraded on
 //! its own; the compatibility rules are written next to each type in `protocol`.
 
+pub mod group;
 pub mod protocol;
 pub mod record;
 pub mod secret;
 pub mod settings;
 
+pub use group::{GroupRecord, MemberKind, Membership};
 pub use protocol::{AgentMessage, PROTOCOL_VERSION, ServerMessage};
 pub use record::UserRecord;
 pub use secret::Secret;

@@ -11,18 +11,24 @@
 //! - A new message type needs a protocol version bump: an unknown `type` is a
 //!   malformed message, which closes the connection with a reason.
 
+use crate::group::{GroupRecord, GroupState, Membership, Unresolved};
 use crate::record::UserRecord;
 use crate::secret::Secret;
 use crate::settings::{EffectiveSettings, Settings};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this build speaks. 2 added groups and memberships.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The first version with groups: the server sends a group manifest to agents that
+/// speak it, and takes their group messages.
+pub const GROUPS_VERSION: u32 = 2;
 /// The oldest peer version this build still talks to.
 pub const MIN_COMPATIBLE_VERSION: u32 = 1;
 /// The largest message either side accepts, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// The most memberships (or external IDs of deletions) one message may carry.
+pub const MAX_MEMBERSHIPS_PER_MESSAGE: usize = 5000;
 /// Seconds between heartbeats in each direction.
 pub const HEARTBEAT_INTERVAL_SECS: u64 = 15;
 /// A peer silent for this long is considered gone.
@@ -78,6 +84,41 @@ pub enum AgentMessage {
     ReadComplete {
         run_id: Uuid,
         read: u64,
+        /// Groups read, when the agent read groups (protocol 2): only then may it send
+        /// group deletions and member removals.
+        #[serde(default)]
+        groups_read: Option<u64>,
+    },
+    /// Groups new or changed in the directory (protocol 2); acknowledged like a batch.
+    GroupBatch {
+        run_id: Uuid,
+        seq: u64,
+        groups: Vec<GroupRecord>,
+        /// Group entries the agent read but could not map; they are not deleted.
+        #[serde(default)]
+        errors: Vec<EntryError>,
+    },
+    /// Memberships the directory has and the manifest lacks, and per group the member
+    /// values that name nobody of the synchronization (protocol 2). Sent after every
+    /// user and group batch, before `read_complete`.
+    MembersAdded {
+        run_id: Uuid,
+        seq: u64,
+        added: Vec<Membership>,
+        #[serde(default)]
+        unresolved: Vec<Unresolved>,
+    },
+    /// External IDs of manifest groups the complete read did not see (protocol 2).
+    GroupDeletions {
+        run_id: Uuid,
+        seq: u64,
+        external_ids: Vec<String>,
+    },
+    /// Memberships of the manifest the complete read did not find (protocol 2).
+    MembersRemoved {
+        run_id: Uuid,
+        seq: u64,
+        removed: Vec<Membership>,
     },
     /// External IDs of the manifest the complete read did not see.
     Deletions {
@@ -152,6 +193,14 @@ pub enum ServerMessage {
         entries: Vec<(String, String)>,
         last: bool,
     },
+    /// Part of the group manifest (protocol 2), sent after the user manifest's last
+    /// chunk to agents that speak protocol 2: each group of this synchronization with
+    /// its hash and direct members.
+    GroupManifestChunk {
+        run_id: Uuid,
+        groups: Vec<GroupState>,
+        last: bool,
+    },
     /// A batch (or deletions) `seq` was applied.
     BatchAck {
         run_id: Uuid,
@@ -201,7 +250,10 @@ pub struct RunSummary {
     pub counts: RunCounts,
 }
 
-/// The counts of a run (architecture §5.3 step 6).
+/// The counts of a run (architecture §5.3 step 6). `read` to `unchanged` count users,
+/// the `groups_` and `members_` ones groups and memberships (protocol 2; absent from
+/// older reports, read as 0); `skipped`, `conflicts`, `errors` and `held` count changes
+/// of every kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunCounts {
@@ -215,6 +267,25 @@ pub struct RunCounts {
     pub conflicts: u64,
     pub errors: u64,
     pub held: u64,
+    #[serde(default)]
+    pub groups_read: u64,
+    #[serde(default)]
+    pub groups_created: u64,
+    #[serde(default)]
+    pub groups_updated: u64,
+    #[serde(default)]
+    pub groups_deleted: u64,
+    #[serde(default)]
+    pub groups_disabled: u64,
+    #[serde(default)]
+    pub groups_unchanged: u64,
+    #[serde(default)]
+    pub members_added: u64,
+    #[serde(default)]
+    pub members_removed: u64,
+    /// Member values that named nobody of the synchronization.
+    #[serde(default)]
+    pub members_unresolved: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

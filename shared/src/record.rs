@@ -62,14 +62,7 @@ impl UserRecord {
             extra: &self.extra,
         };
         let bytes = serde_json::to_vec(&c).expect("records always serialize");
-        // Lower-case hex, by table: this runs once per entry on both sides of a sync.
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(64);
-        for b in Sha256::digest(&bytes) {
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0x0f)] as char);
-        }
-        out
+        hex(&Sha256::digest(&bytes))
     }
 
     /// Checks what the server stores: a clear reason for the first problem found.
@@ -117,7 +110,18 @@ pub fn check_profile(
     Ok(())
 }
 
-fn check_field(name: &str, v: &str, max: usize, required: bool) -> Result<(), String> {
+/// Lower-case hex, by table: this runs once per entry on both sides of a sync.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+pub(crate) fn check_field(name: &str, v: &str, max: usize, required: bool) -> Result<(), String> {
     if required && v.trim().is_empty() {
         return Err(format!("{name} is empty"));
     }

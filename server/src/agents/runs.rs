@@ -3,14 +3,14 @@
 
 use super::wire::Conn;
 use crate::db::runs::Run;
-use crate::db::{syncs, users};
+use crate::db::{groups, syncs, users};
 use crate::state::AppState;
 use crate::sync::active::ActiveRun;
 use crate::sync::failure::RunFailure;
 use crate::sync::run::{self, MANIFEST_CHUNK, NewRun, StartError};
 use crate::vocabulary::{RunStatus, Trigger};
 use adc_shared::Settings;
-use adc_shared::protocol::{AgentMessage, Hello, ServerMessage};
+use adc_shared::protocol::{AgentMessage, GROUPS_VERSION, Hello, ServerMessage};
 use uuid::Uuid;
 
 pub struct RunSlot<'a> {
@@ -18,6 +18,8 @@ pub struct RunSlot<'a> {
     sync: &'a syncs::Sync,
     conn_id: Uuid,
     hostname: String,
+    /// The agent's protocol version: groups from [`GROUPS_VERSION`] on.
+    protocol: u32,
     pub agent_settings: Settings,
     active: Option<ActiveRun>,
     manifest_pending: bool,
@@ -30,6 +32,7 @@ impl<'a> RunSlot<'a> {
             sync,
             conn_id,
             hostname: hello.hostname.clone(),
+            protocol: hello.protocol_version,
             agent_settings: hello.settings,
             active: None,
             manifest_pending: false,
@@ -98,12 +101,41 @@ impl<'a> RunSlot<'a> {
             };
             if last {
                 conn.send(&chunk).await?;
-                return Ok(());
+                break;
             }
             let (sent, next) = tokio::join!(conn.send(&chunk), page(after));
             sent?;
             entries = next?;
         }
+        if self.protocol < GROUPS_VERSION {
+            return Ok(());
+        }
+        // The group manifest, in one read: groups are few next to users.
+        let chunks = groups::manifest(db, tenant, sync).await?;
+        let count = chunks.len();
+        let mut previous = String::new();
+        for (i, mut states) in chunks.into_iter().enumerate() {
+            let full = active.full;
+            let g = active.groups_mut();
+            for s in &mut states {
+                g.manifest_edges += (s.users.len() + s.groups.len()) as u64;
+                // A group with many members spans consecutive entries.
+                if s.external_id != previous {
+                    g.manifest_groups += 1;
+                    previous.clone_from(&s.external_id);
+                }
+                if full {
+                    s.hash.clear();
+                }
+            }
+            conn.send(&ServerMessage::GroupManifestChunk {
+                run_id: active.id,
+                groups: states,
+                last: i + 1 == count,
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Handles a run message; returns what to send back.
@@ -116,6 +148,10 @@ impl<'a> RunSlot<'a> {
             AgentMessage::ManifestRequest { run_id }
             | AgentMessage::Batch { run_id, .. }
             | AgentMessage::ReadComplete { run_id, .. }
+            | AgentMessage::GroupBatch { run_id, .. }
+            | AgentMessage::MembersAdded { run_id, .. }
+            | AgentMessage::GroupDeletions { run_id, .. }
+            | AgentMessage::MembersRemoved { run_id, .. }
             | AgentMessage::Deletions { run_id, .. }
             | AgentMessage::Done { run_id }
             | AgentMessage::RunFailed { run_id, .. } => *run_id,
@@ -135,7 +171,30 @@ impl<'a> RunSlot<'a> {
             AgentMessage::Batch {
                 seq, users, errors, ..
             } => active.batch(db, seq, users, errors).await,
-            AgentMessage::ReadComplete { read, .. } => active.read_complete(db, read).await,
+            AgentMessage::ReadComplete {
+                read, groups_read, ..
+            } => active.read_complete(db, read, groups_read).await,
+            AgentMessage::GroupBatch {
+                seq, groups, errors, ..
+            } => active.group_batch(db, groups, errors).await.map(|()| vec![seq]),
+            AgentMessage::MembersAdded {
+                seq,
+                added,
+                unresolved,
+                ..
+            } => active
+                .members_added(db, added, unresolved)
+                .await
+                .map(|mut acked| {
+                    acked.push(seq);
+                    acked
+                }),
+            AgentMessage::GroupDeletions {
+                seq, external_ids, ..
+            } => active.group_deletions(external_ids).map(|()| vec![seq]),
+            AgentMessage::MembersRemoved { seq, removed, .. } => {
+                active.members_removed(removed).map(|()| vec![seq])
+            }
             AgentMessage::Deletions {
                 seq, external_ids, ..
             } => active.deletions(external_ids).map(|()| vec![seq]),

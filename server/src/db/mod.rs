@@ -5,6 +5,7 @@
 //! function says so. Every value is bound, never formatted into SQL (architecture §8.6).
 
 pub mod agents;
+pub mod groups;
 pub mod notify;
 pub mod principals;
 pub mod replicas;

@@ -1,8 +1,8 @@
 //! Runs and their change lists (architecture §5.3).
 
-use super::writes::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE, remove_users};
+use super::writes::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE, remove_groups, remove_users};
 use super::{Db, now};
-use crate::vocabulary::{Operation, Outcome, RunStatus, Trigger};
+use crate::vocabulary::{Operation, Outcome, RunStatus, Subject, Trigger};
 use crate::{db_execute, on_db};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
@@ -292,13 +292,20 @@ pub async fn newer_exists(db: &Db, run: &Run) -> Result<bool, sqlx::Error> {
     Ok(n > 0)
 }
 
-/// The users and operations of a run's held changes, in order.
-pub async fn held_changes(
-    db: &Db,
-    run_id: Uuid,
-) -> Result<Vec<(Option<Uuid>, Operation)>, sqlx::Error> {
-    on_db!(db, |p| sqlx::query_as::<_, (Option<Uuid>, Operation)>(
-        "SELECT user_id, operation FROM run_changes WHERE run_id = $1 AND outcome = $2 ORDER BY seq"
+/// One held change: what it is about and what it does.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Held {
+    pub subject: Subject,
+    pub operation: Operation,
+    pub user_id: Option<Uuid>,
+    pub group_id: Option<Uuid>,
+    pub member_group_id: Option<Uuid>,
+}
+
+/// A run's held changes, in order.
+pub async fn held_changes(db: &Db, run_id: Uuid) -> Result<Vec<Held>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, Held>(
+        "SELECT subject, operation, user_id, group_id, member_group_id FROM run_changes WHERE run_id = $1 AND outcome = $2 ORDER BY seq"
     )
     .bind(run_id)
     .bind(Outcome::Held)
@@ -311,6 +318,10 @@ pub async fn held_changes(
 pub struct Decision<'a> {
     pub delete: &'a [Uuid],
     pub disable: &'a [Uuid],
+    pub delete_groups: &'a [Uuid],
+    pub disable_groups: &'a [Uuid],
+    pub remove_users: &'a [(Uuid, Uuid)],
+    pub remove_nested: &'a [(Uuid, Uuid)],
     pub outcome: Outcome,
     pub decision: String,
     pub counts: RunCounts,
@@ -328,6 +339,16 @@ pub async fn decide(db: &Db, run: &Run, d: Decision<'_>) -> Result<bool, sqlx::E
             run.synchronization_id,
             d.delete,
             d.disable,
+            t
+        );
+        remove_groups!(
+            tx,
+            run.tenant_id,
+            run.synchronization_id,
+            d.delete_groups,
+            d.disable_groups,
+            d.remove_users,
+            d.remove_nested,
             t
         );
         sqlx::query("UPDATE run_changes SET outcome = $1 WHERE run_id = $2 AND outcome = $3")

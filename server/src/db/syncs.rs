@@ -207,7 +207,7 @@ pub async fn reset_schedule(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
 }
 
 /// Deletes a synchronization in one transaction: its runs and their change lists go,
-/// its users stay as manual users. The running run is locked first, so a batch being
+/// its users and groups (with their members) stay as manual ones. The running run is locked first, so a batch being
 /// written for it either commits before (and its users are detached below) or finds its
 /// run gone and rolls back (see `apply::write_batch`).
 pub async fn delete(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
@@ -223,11 +223,12 @@ pub async fn delete(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Er
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE users SET synchronization_id = NULL WHERE tenant_id = $1 AND synchronization_id = $2")
-            .bind(tenant_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for q in [
+            "UPDATE users SET synchronization_id = NULL WHERE tenant_id = $1 AND synchronization_id = $2",
+            "UPDATE groups SET synchronization_id = NULL WHERE tenant_id = $1 AND synchronization_id = $2",
+        ] {
+            sqlx::query(q).bind(tenant_id).bind(id).execute(&mut *tx).await?;
+        }
         let gone = sqlx::query("DELETE FROM synchronizations WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(id)

@@ -365,14 +365,26 @@ pub async fn detach(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Er
     .map(|n| n == 1)
 }
 
-/// Deletes a user that no synchronization owns.
+/// Deletes a user that no synchronization owns, with its memberships (PostgreSQL has
+/// no foreign key to cascade them).
 pub async fn delete_manual(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-    crate::db_execute!(db, |p| sqlx::query(
-        "DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND synchronization_id IS NULL"
-    )
-    .bind(tenant_id)
-    .bind(id)
-    .execute(p)
-    .await)
-    .map(|n| n == 1)
+    on_db!(db, |p| {
+        let mut tx = p.begin().await?;
+        let n = sqlx::query(
+            "DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND synchronization_id IS NULL",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            sqlx::query("DELETE FROM group_users WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    })
 }

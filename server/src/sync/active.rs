@@ -7,14 +7,17 @@ use super::pipeline::Pipeline;
 use super::plan::{self, add_counts};
 use super::run::BATCH_SIZE;
 use crate::db::Db;
+use crate::db::groups::{self, StoredGroup};
 use crate::db::runs::{self, Run};
 use crate::db::syncs::DeletionGuard;
 use crate::db::users::{self, Stored};
 use crate::db::writes::{self, Progress};
 use crate::registry::Registry;
 use crate::vocabulary::RunStatus;
-use adc_shared::protocol::{EntryError, RunCounts, RunSummary};
-use adc_shared::{EffectiveSettings, UserRecord};
+use crate::vocabulary::{Operation, Outcome};
+use adc_shared::group::Unresolved;
+use adc_shared::protocol::{EntryError, MAX_MEMBERSHIPS_PER_MESSAGE, RunCounts, RunSummary};
+use adc_shared::{EffectiveSettings, GroupRecord, MemberKind, Membership, Setting, UserRecord};
 use foldhash::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -47,6 +50,25 @@ pub struct ActiveRun {
     /// this run has been sent so far: only those can exist, so only those are looked
     /// up (a first sync then does no ID lookups). `None`: look up every ID.
     sent_ids: Option<HashSet<String>>,
+    /// Groups (architecture §5.5); see [`GroupsOfRun`].
+    groups: GroupsOfRun,
+}
+
+/// The group side of a run.
+#[derive(Default)]
+pub struct GroupsOfRun {
+    /// Group manifest entries and memberships sent: no more deletions than that.
+    pub manifest_groups: u64,
+    pub manifest_edges: u64,
+    received: u64,
+    /// Set by a complete read that covered groups: only then may groups go.
+    read: Option<u64>,
+    deletions: Vec<String>,
+    removals: Vec<Membership>,
+    /// Groups this run created: their first members are part of the creation.
+    created: HashSet<Uuid>,
+    /// In a dry run, the groups it would have created, by external ID: their names.
+    planned: HashMap<String, String>,
 }
 
 impl ActiveRun {
@@ -70,7 +92,12 @@ impl ActiveRun {
             inserted: 0,
             pipeline: Pipeline::new(run.id),
             sent_ids: sync_was_empty.then(HashSet::default),
+            groups: GroupsOfRun::default(),
         }
+    }
+
+    pub fn groups_mut(&mut self) -> &mut GroupsOfRun {
+        &mut self.groups
     }
 
     pub fn sync_id(&self) -> Uuid {
@@ -201,17 +228,192 @@ impl ActiveRun {
         Ok(acked)
     }
 
-    /// The read finished completely; `read` entries matched.
-    /// Returns the batches whose writes finished meanwhile, to acknowledge.
-    pub async fn read_complete(&mut self, db: &Db, read: u64) -> Result<Vec<u64>, RunFailure> {
+    /// Applies one batch of new or changed groups, at once (groups are few).
+    pub async fn group_batch(
+        &mut self,
+        db: &Db,
+        records: Vec<GroupRecord>,
+        errors: Vec<EntryError>,
+    ) -> Result<(), RunFailure> {
+        if self.read_complete {
+            return Err(RunFailure::BatchAfterRead);
+        }
+        if records.len() + errors.len() > BATCH_SIZE as usize {
+            return Err(RunFailure::BatchTooLarge(records.len() + errors.len()));
+        }
+        self.groups.received += (records.len() + errors.len()) as u64;
+        let ids: Vec<String> = records.iter().map(|r| r.external_id.clone()).collect();
+        let keys: Vec<String> = records.iter().map(|r| r.name.to_lowercase()).collect();
+        let (by_external, by_name) = tokio::try_join!(
+            groups::by_external_ids(db, self.tenant_id, self.sync_id, &ids),
+            groups::by_name_keys(db, self.tenant_id, &keys),
+        )
+        .map_err(internal)?;
+        let by_external: HashMap<String, StoredGroup> = by_external
+            .into_iter()
+            .filter_map(|g| g.external_id.clone().map(|e| (e, g)))
+            .collect();
+        let by_name: HashMap<String, StoredGroup> =
+            by_name.into_iter().map(|g| (g.name_key.clone(), g)).collect();
+        let dry = self.settings.on(Setting::DryRun);
+        if dry {
+            for r in &records {
+                if !by_external.contains_key(&r.external_id) {
+                    self.groups.planned.insert(r.external_id.clone(), r.name.clone());
+                }
+            }
+        }
+        let mut plan =
+            plan::plan_groups(&self.settings, self.sync_id, records, &by_external, &by_name);
+        plan::add_group_errors(&mut plan, errors);
+        self.groups.created.extend(plan.inserts.iter().map(|g| g.id));
+        add_counts(&mut self.counts, &plan.counts);
+        let at = self.progress(plan.changes.len(), plan.counts);
+        writes::write_groups(db, at, &plan).await.map_err(internal)?;
+        self.pipeline.applied(&at.counts);
+        Ok(())
+    }
+
+    /// Applies a message of member additions (after every user and group batch: the
+    /// members they name must be stored first).
+    pub async fn members_added(
+        &mut self,
+        db: &Db,
+        added: Vec<Membership>,
+        unresolved: Vec<Unresolved>,
+    ) -> Result<Vec<u64>, RunFailure> {
+        if self.read_complete {
+            return Err(RunFailure::BatchAfterRead);
+        }
+        let n = added.len() + unresolved.len();
+        if n > MAX_MEMBERSHIPS_PER_MESSAGE {
+            return Err(RunFailure::TooManyMemberships(n));
+        }
+        let acked = self.pipeline.flush().await?;
+        let mut group_ids: Vec<String> = added.iter().map(|m| m.group.clone()).collect();
+        group_ids.extend(unresolved.iter().map(|u| u.group.clone()));
+        group_ids.extend(
+            added
+                .iter()
+                .filter(|m| m.kind == MemberKind::Group)
+                .map(|m| m.member.clone()),
+        );
+        group_ids.sort();
+        group_ids.dedup();
+        let mut user_ids: Vec<String> = added
+            .iter()
+            .filter(|m| m.kind == MemberKind::User)
+            .map(|m| m.member.clone())
+            .collect();
+        user_ids.sort();
+        user_ids.dedup();
+        let (stored_groups, stored_users) = tokio::try_join!(
+            groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids),
+            groups::users_by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
+        )
+        .map_err(internal)?;
+        let by_group: HashMap<String, StoredGroup> = stored_groups
+            .into_iter()
+            .filter_map(|g| g.external_id.clone().map(|e| (e, g)))
+            .collect();
+        let by_user: HashMap<String, (Uuid, String)> = stored_users
+            .into_iter()
+            .map(|(e, id, name)| (e, (id, name)))
+            .collect();
+        let (mut user_pairs, mut group_pairs) = (Vec::new(), Vec::new());
+        for m in &added {
+            let Some(g) = by_group.get(&m.group) else {
+                continue;
+            };
+            match m.kind {
+                MemberKind::User => {
+                    if let Some((u, _)) = by_user.get(&m.member) {
+                        user_pairs.push((g.id, *u));
+                    }
+                }
+                MemberKind::Group => {
+                    if let Some(c) = by_group.get(&m.member) {
+                        group_pairs.push((g.id, c.id));
+                    }
+                }
+            }
+        }
+        let (existing_users, existing_groups) = tokio::try_join!(
+            groups::existing_edges(db, &user_pairs, false),
+            groups::existing_edges(db, &group_pairs, true),
+        )
+        .map_err(internal)?;
+        let existing: HashSet<(Uuid, Uuid)> =
+            existing_users.into_iter().chain(existing_groups).collect();
+        let known = plan::Known {
+            groups: &by_group,
+            users: &by_user,
+            created: &self.groups.created,
+            planned: &self.groups.planned,
+            existing: &existing,
+        };
+        let plan = plan::plan_additions(&self.settings, added, unresolved, &known);
+        add_counts(&mut self.counts, &plan.counts);
+        let at = self.progress(plan.changes.len(), plan.counts);
+        writes::write_members(db, at, &plan).await.map_err(internal)?;
+        self.pipeline.applied(&at.counts);
+        Ok(acked)
+    }
+
+    /// Collects group deletions; refused before a complete read of the groups.
+    pub fn group_deletions(&mut self, ids: Vec<String>) -> Result<(), RunFailure> {
+        if !self.read_complete {
+            return Err(RunFailure::DeletionsBeforeRead);
+        }
+        if self.groups.read.is_none() {
+            return Err(RunFailure::GroupsNotRead);
+        }
+        if self.groups.deletions.len() as u64 + ids.len() as u64 > self.groups.manifest_groups {
+            return Err(RunFailure::TooManyGroupDeletions);
+        }
+        self.groups.deletions.extend(ids);
+        Ok(())
+    }
+
+    /// Collects member removals; refused before a complete read of the groups.
+    pub fn members_removed(&mut self, removed: Vec<Membership>) -> Result<(), RunFailure> {
+        if !self.read_complete {
+            return Err(RunFailure::DeletionsBeforeRead);
+        }
+        if self.groups.read.is_none() {
+            return Err(RunFailure::GroupsNotRead);
+        }
+        if removed.len() > MAX_MEMBERSHIPS_PER_MESSAGE {
+            return Err(RunFailure::TooManyMemberships(removed.len()));
+        }
+        if self.groups.removals.len() as u64 + removed.len() as u64 > self.groups.manifest_edges {
+            return Err(RunFailure::TooManyRemovals);
+        }
+        self.groups.removals.extend(removed);
+        Ok(())
+    }
+
+    /// The read finished completely; `read` entries matched, and `groups_read` groups
+    /// when groups were read. Returns the batches whose writes finished meanwhile, to
+    /// acknowledge.
+    pub async fn read_complete(
+        &mut self,
+        db: &Db,
+        read: u64,
+        groups_read: Option<u64>,
+    ) -> Result<Vec<u64>, RunFailure> {
         if self.read_complete {
             return Err(RunFailure::ReadCompleteTwice);
         }
         let acked = self.pipeline.flush().await?;
         self.read_complete = true;
+        self.groups.read = groups_read;
+        let groups_read = groups_read.unwrap_or(0);
         let delta = RunCounts {
             read,
             unchanged: read.saturating_sub(self.received),
+            groups_read,
+            groups_unchanged: groups_read.saturating_sub(self.groups.received),
             ..RunCounts::default()
         };
         add_counts(&mut self.counts, &delta);
@@ -250,14 +452,49 @@ impl ActiveRun {
                 .collect();
         // The guard's base; a scan of all the synchronization's users, so only when
         // something is to go.
-        let total = if gone.is_empty() {
+        let users_total = if gone.is_empty() {
             0
         } else {
             users::count_in_source(db, self.tenant_id, self.sync_id)
                 .await
                 .map_err(internal)? as u64
         };
-        let plan = plan::plan_deletions(&self.settings, &self.guard, &gone, total);
+        let gone_groups: Vec<StoredGroup> =
+            groups::by_external_ids(db, self.tenant_id, self.sync_id, &self.groups.deletions)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .filter(|g| !g.removed_from_source)
+                .collect();
+        let groups_total = if gone_groups.is_empty() {
+            0
+        } else {
+            groups::count_in_source(db, self.tenant_id, self.sync_id)
+                .await
+                .map_err(internal)? as u64
+        };
+        let removals = self.resolve_removals(db, &gone_groups).await?;
+        let touched: Vec<Uuid> = {
+            let mut t: Vec<Uuid> = removals.iter().map(|r| r.group_id).collect();
+            t.sort();
+            t.dedup();
+            t
+        };
+        let member_counts = groups::member_counts(db, &touched)
+            .await
+            .map_err(internal)?;
+        let gone_all = plan::Gone {
+            users: &gone,
+            users_total,
+            groups: &gone_groups,
+            groups_total,
+            removals: &removals,
+            member_counts,
+        };
+        let mut plan = plan::plan_deletions(&self.settings, &self.guard, &gone_all);
+        if self.groups.read.is_some() {
+            self.report_cycles(db, &mut plan.changes).await?;
+        }
         add_counts(&mut self.counts, &plan.counts);
         let at = self.progress(plan.changes.len(), plan.counts);
         writes::write_deletions(db, at, &plan)
@@ -327,6 +564,110 @@ impl ActiveRun {
                 tracing::warn!(%run_id, error = %e, "could not refresh the users table's statistics");
             }
         });
+    }
+
+    /// The memberships the agent found gone, as stored edges with names: those whose
+    /// group or member the server no longer has, or whose group goes anyway, drop out.
+    async fn resolve_removals(
+        &self,
+        db: &Db,
+        gone_groups: &[StoredGroup],
+    ) -> Result<Vec<plan::Removal>, RunFailure> {
+        let removed = &self.groups.removals;
+        if removed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut group_ids: Vec<String> = removed.iter().map(|m| m.group.clone()).collect();
+        group_ids.extend(
+            removed
+                .iter()
+                .filter(|m| m.kind == MemberKind::Group)
+                .map(|m| m.member.clone()),
+        );
+        group_ids.sort();
+        group_ids.dedup();
+        let mut user_ids: Vec<String> = removed
+            .iter()
+            .filter(|m| m.kind == MemberKind::User)
+            .map(|m| m.member.clone())
+            .collect();
+        user_ids.sort();
+        user_ids.dedup();
+        let (stored_groups, stored_users) = tokio::try_join!(
+            groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids),
+            groups::users_by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
+        )
+        .map_err(internal)?;
+        let by_group: HashMap<String, StoredGroup> = stored_groups
+            .into_iter()
+            .filter_map(|g| g.external_id.clone().map(|e| (e, g)))
+            .collect();
+        let by_user: HashMap<String, (Uuid, String)> = stored_users
+            .into_iter()
+            .map(|(e, id, name)| (e, (id, name)))
+            .collect();
+        let going: HashSet<Uuid> = gone_groups.iter().map(|g| g.id).collect();
+        let mut out = Vec::new();
+        for m in removed {
+            let Some(g) = by_group.get(&m.group).filter(|g| !going.contains(&g.id)) else {
+                continue;
+            };
+            let member = match m.kind {
+                MemberKind::User => by_user.get(&m.member).cloned(),
+                MemberKind::Group => by_group.get(&m.member).map(|c| (c.id, c.name.clone())),
+            };
+            let Some((member_id, member_name)) = member else {
+                continue;
+            };
+            out.push(plan::Removal {
+                group_id: g.id,
+                group_name: g.name.clone(),
+                kind: m.kind,
+                member_id,
+                member_name,
+                member_external_id: m.member.clone(),
+            });
+        }
+        // Only edges that exist: a repeated removal is nothing to count or hold.
+        let pairs = |kind| -> Vec<(Uuid, Uuid)> {
+            out.iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| (r.group_id, r.member_id))
+                .collect()
+        };
+        let (user_pairs, group_pairs) = (pairs(MemberKind::User), pairs(MemberKind::Group));
+        let (u, n) = tokio::try_join!(
+            groups::existing_edges(db, &user_pairs, false),
+            groups::existing_edges(db, &group_pairs, true),
+        )
+        .map_err(internal)?;
+        let exists: HashSet<(Uuid, Uuid)> = u.into_iter().chain(n).collect();
+        out.retain(|r| exists.contains(&(r.group_id, r.member_id)));
+        Ok(out)
+    }
+
+    /// Reports each cycle among the synchronization's nested groups once, as a
+    /// warning row of the run (cycles are tolerated: effective membership ends on them).
+    async fn report_cycles(
+        &self,
+        db: &Db,
+        changes: &mut Vec<crate::db::writes::ChangeRow>,
+    ) -> Result<(), RunFailure> {
+        let edges = groups::nesting(db, self.tenant_id, self.sync_id)
+            .await
+            .map_err(internal)?;
+        for cycle in plan::cycles(&edges) {
+            let mut row = crate::db::writes::ChangeRow::group(
+                None,
+                None,
+                &cycle[0],
+                Operation::Read,
+                Outcome::Warning(format!("groups nested in a cycle: {}", cycle.join(" → "))),
+            );
+            row.group_name = None;
+            changes.push(row);
+        }
+        Ok(())
     }
 
     pub fn summary(&self, status: RunStatus, error: Option<&RunFailure>) -> RunSummary {

@@ -17,6 +17,14 @@ pub enum RunFailure {
     DeletionsBeforeRead,
     #[error("more deletions than users in the manifest")]
     TooManyDeletions,
+    #[error("more group deletions than groups in the manifest")]
+    TooManyGroupDeletions,
+    #[error("more member removals than memberships in the manifest")]
+    TooManyRemovals,
+    #[error("group deletions or member removals arrived without a complete read of the groups; nothing is deleted")]
+    GroupsNotRead,
+    #[error("a message of {0} memberships exceeds the limit of {limit}", limit = adc_shared::protocol::MAX_MEMBERSHIPS_PER_MESSAGE)]
+    TooManyMemberships(usize),
     #[error("the run ended without a complete read; nothing is deleted")]
     EndedBeforeRead,
     #[error("the agent reported: {0}")]

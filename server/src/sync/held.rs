@@ -3,7 +3,7 @@
 
 use crate::db::Db;
 use crate::db::runs::{self, Decision, Run};
-use crate::vocabulary::{Operation, Outcome};
+use crate::vocabulary::{Operation, Outcome, Subject};
 use adc_shared::protocol::RunCounts;
 use uuid::Uuid;
 
@@ -21,22 +21,45 @@ pub async fn decide(db: &Db, run: &Run, approve: bool, by: &str) -> Result<(), D
     if approve && runs::newer_exists(db, run).await? {
         return Err(DecideError::Stale);
     }
-    let held = runs::held_changes(db, run.id).await?;
-    let users_of = |op: Operation| -> Vec<Uuid> {
+    let held = if approve {
+        runs::held_changes(db, run.id).await?
+    } else {
+        Vec::new()
+    };
+    let pick = |subject: Subject, op: Operation| -> Vec<Uuid> {
         held.iter()
-            .filter(|(_, o)| *o == op)
-            .filter_map(|(id, _)| *id)
+            .filter(|h| h.subject == subject && h.operation == op)
+            .filter_map(|h| match subject {
+                Subject::Group => h.group_id,
+                _ => h.user_id,
+            })
             .collect()
     };
-    let (deletes, disables) = if approve {
-        (users_of(Operation::Delete), users_of(Operation::Disable))
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    let (deletes, disables) = (
+        pick(Subject::User, Operation::Delete),
+        pick(Subject::User, Operation::Disable),
+    );
+    let (group_deletes, group_disables) = (
+        pick(Subject::Group, Operation::Delete),
+        pick(Subject::Group, Operation::Disable),
+    );
+    let removals = held
+        .iter()
+        .filter(|h| h.subject == Subject::Membership && h.operation == Operation::RemoveMember);
+    let remove_users: Vec<(Uuid, Uuid)> = removals
+        .clone()
+        .filter_map(|h| Some((h.group_id?, h.user_id?)))
+        .collect();
+    let remove_nested: Vec<(Uuid, Uuid)> = removals
+        .filter_map(|h| Some((h.group_id?, h.member_group_id?)))
+        .collect();
     let mut counts: RunCounts = run.counts.0;
     let (outcome, decision) = if approve {
         counts.deleted += deletes.len() as u64;
         counts.disabled += disables.len() as u64;
+        counts.groups_deleted += group_deletes.len() as u64;
+        counts.groups_disabled += group_disables.len() as u64;
+        counts.members_removed += (remove_users.len() + remove_nested.len()) as u64;
         counts.held = 0;
         (Outcome::Approved, format!("approved by {by}"))
     } else {
@@ -45,6 +68,10 @@ pub async fn decide(db: &Db, run: &Run, approve: bool, by: &str) -> Result<(), D
     let d = Decision {
         delete: &deletes,
         disable: &disables,
+        delete_groups: &group_deletes,
+        disable_groups: &group_disables,
+        remove_users: &remove_users,
+        remove_nested: &remove_nested,
         outcome,
         decision,
         counts,

@@ -140,7 +140,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
         }
         let mut data = BinaryCopy::with_capacity(rows.len() * 160);
         for (i, c) in rows.iter().enumerate() {
-            data.row(7);
+            data.row(11);
             data.uuid(run);
             data.int8(first_seq + i as i64);
             data.opt_uuid(c.user_id);
@@ -148,10 +148,14 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
             data.text(&c.username);
             data.text(c.operation.as_str());
             data.text(&c.outcome.as_text());
+            data.text(c.subject.as_str());
+            data.opt_uuid(c.group_id);
+            data.opt_text(c.group_name.as_deref());
+            data.opt_uuid(c.member_group_id);
         }
         copy_in(
             self,
-            "COPY run_changes (run_id, seq, user_id, external_id, username, operation, outcome) FROM STDIN (FORMAT binary)",
+            "COPY run_changes (run_id, seq, user_id, external_id, username, operation, outcome, subject, group_id, group_name, member_group_id) FROM STDIN (FORMAT binary)",
             data,
         )
         .await
@@ -268,7 +272,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
         for (i, chunk) in rows.chunks(ROWS).enumerate() {
             let base = first_seq + (i * ROWS) as i64;
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO run_changes (run_id, seq, user_id, external_id, username, operation, outcome) ",
+                "INSERT INTO run_changes (run_id, seq, user_id, external_id, username, operation, outcome, subject, group_id, group_name, member_group_id) ",
             );
             qb.push_values(chunk.iter().enumerate(), |mut b, (j, c)| {
                 b.push_bind(run)
@@ -277,7 +281,11 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
                     .push_bind(c.external_id.clone())
                     .push_bind(c.username.clone())
                     .push_bind(c.operation)
-                    .push_bind(c.outcome.clone());
+                    .push_bind(c.outcome.clone())
+                    .push_bind(c.subject)
+                    .push_bind(c.group_id)
+                    .push_bind(c.group_name.clone())
+                    .push_bind(c.member_group_id);
             });
             qb.build().execute(&mut **self).await?;
         }

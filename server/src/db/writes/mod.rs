@@ -3,13 +3,16 @@
 //! same transaction.
 
 mod bulk;
+mod groups;
 mod pgcopy;
+
+pub use groups::{GroupBatchWrite, GroupInsert, GroupUpdate, MemberWrite, write_groups, write_members};
 
 pub(crate) use bulk::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE};
 
 use crate::db::{Db, now};
 use crate::on_db;
-use crate::vocabulary::{Operation, Outcome};
+use crate::vocabulary::{Operation, Outcome, Subject};
 use adc_shared::UserRecord;
 use adc_shared::protocol::RunCounts;
 use bulk::Bulk;
@@ -25,6 +28,14 @@ macro_rules! remove_users {
     ($tx:ident, $tenant:expr, $sync:expr, $delete:expr, $disable:expr, $at:expr) => {{
         let (delete, disable): (&[uuid::Uuid], &[uuid::Uuid]) = ($delete, $disable);
         for chunk in delete.chunks($crate::db::writes::ROWS) {
+            // Their memberships first: PostgreSQL has no foreign key to cascade them.
+            let mut qb = sqlx::QueryBuilder::new("DELETE FROM group_users WHERE user_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(") AND group_id IN (SELECT id FROM groups WHERE tenant_id = ").push_bind($tenant).push(")");
+            qb.build().execute(&mut *$tx).await?;
             let mut qb = sqlx::QueryBuilder::new("DELETE FROM users WHERE tenant_id = ");
             qb.push_bind($tenant).push(" AND synchronization_id = ").push_bind($sync).push(" AND id IN (");
             let mut sep = qb.separated(", ");
@@ -50,6 +61,67 @@ macro_rules! remove_users {
 }
 pub(crate) use remove_users;
 
+/// Deletes `$delete` and marks `$disable` removed from the source (groups of one
+/// synchronization that left it), and removes the memberships `$users` (group, user)
+/// and `$nested` (parent, child), inside the transaction `$tx`. Shared by a run's
+/// deletions and the approval of held ones.
+macro_rules! remove_groups {
+    ($tx:ident, $tenant:expr, $sync:expr, $delete:expr, $disable:expr, $users:expr, $nested:expr, $at:expr) => {{
+        let (delete, disable): (&[uuid::Uuid], &[uuid::Uuid]) = ($delete, $disable);
+        let (users, nested): (&[(uuid::Uuid, uuid::Uuid)], &[(uuid::Uuid, uuid::Uuid)]) = ($users, $nested);
+        for (table, parent, child, pairs) in [
+            ("group_users", "group_id", "user_id", users),
+            ("group_groups", "parent_id", "child_id", nested),
+        ] {
+            for chunk in pairs.chunks($crate::db::writes::ROWS) {
+                let mut qb = sqlx::QueryBuilder::new(format!("DELETE FROM {table} WHERE ({parent}, {child}) IN (VALUES "));
+                let mut sep = qb.separated(", ");
+                for (g, m) in chunk {
+                    sep.push("(").push_bind_unseparated(*g).push_unseparated(", ").push_bind_unseparated(*m).push_unseparated(")");
+                }
+                qb.push(") AND ").push(parent).push(" IN (SELECT id FROM groups WHERE tenant_id = ").push_bind($tenant);
+                qb.push(" AND synchronization_id = ").push_bind($sync).push(")");
+                qb.build().execute(&mut *$tx).await?;
+            }
+        }
+        for chunk in delete.chunks($crate::db::writes::ROWS) {
+            let mut qb = sqlx::QueryBuilder::new("DELETE FROM groups WHERE tenant_id = ");
+            qb.push_bind($tenant).push(" AND synchronization_id = ").push_bind($sync).push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            let gone = qb.build().execute(&mut *$tx).await?.rows_affected();
+            if gone > 0 {
+                // Their edges, either way round: PostgreSQL has no foreign keys to cascade them.
+                for q in ["DELETE FROM group_users WHERE group_id IN (", "DELETE FROM group_groups WHERE parent_id IN (", "DELETE FROM group_groups WHERE child_id IN ("] {
+                    let mut qb = sqlx::QueryBuilder::new(q);
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut *$tx).await?;
+                }
+            }
+        }
+        for chunk in disable.chunks($crate::db::writes::ROWS) {
+            let mut qb = sqlx::QueryBuilder::new("UPDATE groups SET removed_from_source = ");
+            qb.push_bind(true).push(", updated_at = ").push_bind($at);
+            qb.push(" WHERE tenant_id = ").push_bind($tenant).push(" AND synchronization_id = ").push_bind($sync);
+            qb.push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            qb.build().execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use remove_groups;
+
 /// Adds this write's counts `$at.counts` to the run's in `$tx` and commits: the stored
 /// counts are always the sum of the writes that committed, whatever order concurrent
 /// writes commit in and whichever are rolled back. A run that stopped running
@@ -62,6 +134,7 @@ macro_rules! commit_with_counts {
         $tx.commit().await
     }};
 }
+use commit_with_counts;
 
 /// A new user to insert.
 #[derive(Clone, Debug)]
@@ -83,14 +156,65 @@ pub struct Update {
     pub take_over: bool,
 }
 
-/// One row of the run's change list.
+/// One row of the run's change list: about a user, a group, or a membership (the
+/// member is `user_id` or `member_group_id`, named by `username`; its group is
+/// `group_id`, named by `group_name`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangeRow {
+    pub subject: Subject,
     pub user_id: Option<Uuid>,
     pub external_id: Option<String>,
+    /// The user's name; a group's for a group change; the member's for a membership.
     pub username: String,
     pub operation: Operation,
     pub outcome: Outcome,
+    pub group_id: Option<Uuid>,
+    pub group_name: Option<String>,
+    pub member_group_id: Option<Uuid>,
+}
+
+impl ChangeRow {
+    /// A change of a user.
+    pub fn user(
+        user_id: Option<Uuid>,
+        external_id: Option<String>,
+        username: String,
+        operation: Operation,
+        outcome: Outcome,
+    ) -> ChangeRow {
+        ChangeRow {
+            subject: Subject::User,
+            user_id,
+            external_id,
+            username,
+            operation,
+            outcome,
+            group_id: None,
+            group_name: None,
+            member_group_id: None,
+        }
+    }
+
+    /// A change of a group.
+    pub fn group(
+        group_id: Option<Uuid>,
+        external_id: Option<String>,
+        name: &str,
+        operation: Operation,
+        outcome: Outcome,
+    ) -> ChangeRow {
+        ChangeRow {
+            subject: Subject::Group,
+            user_id: None,
+            external_id,
+            username: name.to_owned(),
+            operation,
+            outcome,
+            group_id,
+            group_name: Some(name.to_owned()),
+            member_group_id: None,
+        }
+    }
 }
 
 /// What a batch writes: planned by the sync engine, written in one transaction.
@@ -112,6 +236,13 @@ pub struct DeletionWrite {
     pub delete: Vec<Uuid>,
     /// Users to disable because they left the source.
     pub disable: Vec<Uuid>,
+    /// Groups to delete outright, with their edges.
+    pub delete_groups: Vec<Uuid>,
+    /// Groups to mark removed from the source (`delete-disables`).
+    pub disable_groups: Vec<Uuid>,
+    /// Memberships to remove: (group, user) and (parent group, child group).
+    pub remove_users: Vec<(Uuid, Uuid)>,
+    pub remove_nested: Vec<(Uuid, Uuid)>,
     pub changes: Vec<ChangeRow>,
     pub counts: RunCounts,
     /// The guard stopped them: the run ends `held`.
@@ -171,6 +302,16 @@ pub async fn write_deletions(
         let mut tx = p.begin().await?;
         tx.relax().await?;
         remove_users!(tx, at.tenant_id, at.sync_id, &plan.delete, &plan.disable, t);
+        remove_groups!(
+            tx,
+            at.tenant_id,
+            at.sync_id,
+            &plan.delete_groups,
+            &plan.disable_groups,
+            &plan.remove_users,
+            &plan.remove_nested,
+            t
+        );
         tx.insert_changes(at.run_id, first_seq, &plan.changes)
             .await?;
         commit_with_counts!(tx, at)

@@ -134,13 +134,13 @@ fn same_username(r: &UserRecord, holder_dn: &str) -> Outcome {
 
 impl Planner<'_> {
     fn change(&mut self, user_id: Option<Uuid>, op: Operation, outcome: Outcome, r: &UserRecord) {
-        self.plan.changes.push(ChangeRow {
+        self.plan.changes.push(ChangeRow::user(
             user_id,
-            external_id: Some(r.external_id.clone()),
-            username: r.username.clone(),
-            operation: op,
+            Some(r.external_id.clone()),
+            r.username.clone(),
+            op,
             outcome,
-        });
+        ));
     }
 
     /// Whether `holder` is renamed away from `key` in this batch.
@@ -368,13 +368,13 @@ pub fn add_entry_errors(plan: &mut BatchWrite, errors: Vec<EntryError>) {
             .filter(|c| !c.is_control())
             .take(512)
             .collect();
-        plan.changes.push(ChangeRow {
-            user_id: None,
-            external_id: e.external_id.map(|i| i.chars().take(256).collect()),
-            username: name,
-            operation: Operation::Read,
-            outcome: Outcome::Error(reason),
-        });
+        plan.changes.push(ChangeRow::user(
+            None,
+            e.external_id.map(|i| i.chars().take(256).collect()),
+            name,
+            Operation::Read,
+            Outcome::Error(reason),
+        ));
     }
 }
 

@@ -1,11 +1,15 @@
 //! The deletions of a complete read: deleted, disabled, skipped by `no-delete`, or
 //! held by the deletion guard.
 
+use super::groups::member_row;
+use crate::db::groups::StoredGroup;
 use crate::db::syncs::DeletionGuard;
 use crate::db::users::Stored;
 use crate::db::writes::{ChangeRow, DeletionWrite};
 use crate::vocabulary::{Operation, Outcome};
-use adc_shared::{EffectiveSettings, Setting};
+use adc_shared::{EffectiveSettings, MemberKind, Setting};
+use foldhash::HashMap;
+use uuid::Uuid;
 
 /// Whether `n` deletions out of `total` users trip the guard; the reason if so.
 pub fn guard_trips(guard: &DeletionGuard, n: u64, total: u64) -> Option<String> {
@@ -23,57 +27,154 @@ pub fn guard_trips(guard: &DeletionGuard, n: u64, total: u64) -> Option<String> 
     None
 }
 
-/// Plans the deletions of a complete read: `gone` are this synchronization's users
-/// the read did not see; `total` its users still in the source before this run.
+/// A membership a complete read no longer found.
+#[derive(Clone, Debug)]
+pub struct Removal {
+    pub group_id: Uuid,
+    pub group_name: String,
+    pub kind: MemberKind,
+    pub member_id: Uuid,
+    pub member_name: String,
+    pub member_external_id: String,
+}
+
+/// What a complete read found gone, and the bases of the guard's shares.
+#[derive(Default)]
+pub struct Gone<'a> {
+    /// This synchronization's users the read did not see.
+    pub users: &'a [Stored],
+    /// Its users still in the source before this run.
+    pub users_total: u64,
+    pub groups: &'a [StoredGroup],
+    pub groups_total: u64,
+    pub removals: &'a [Removal],
+    /// Direct members of each group that loses some.
+    pub member_counts: HashMap<Uuid, u64>,
+}
+
+/// Whether the deletions of `gone` trip the guard: the count limit applies to all of
+/// them together (users, groups and member removals), the share to users, to groups,
+/// and to each group's members.
+fn guard_verdict(guard: &DeletionGuard, gone: &Gone<'_>, removals: u64) -> bool {
+    let n = gone.users.len() as u64 + gone.groups.len() as u64 + removals;
+    if guard.max_deletes.is_some_and(|max| n > u64::from(max))
+        || guard_trips(guard, gone.users.len() as u64, gone.users_total).is_some()
+        || guard_trips(guard, gone.groups.len() as u64, gone.groups_total).is_some()
+    {
+        return true;
+    }
+    if removals == 0 {
+        return false;
+    }
+    let mut per_group: HashMap<Uuid, u64> = HashMap::default();
+    for r in gone.removals {
+        *per_group.entry(r.group_id).or_default() += 1;
+    }
+    let share_only = DeletionGuard {
+        max_deletes: None,
+        ..*guard
+    };
+    per_group.iter().any(|(g, &lost)| {
+        let members = gone.member_counts.get(g).copied().unwrap_or(lost);
+        guard_trips(&share_only, lost, members).is_some()
+    })
+}
+
+/// Plans the deletions of a complete read: users and groups gone are deleted or
+/// disabled (`delete-disables`), memberships gone removed; `no-delete` skips them all,
+/// `no-update` skips member removals (they change a group that exists), and the guard
+/// holds them all.
 pub fn plan_deletions(
     settings: &EffectiveSettings,
     guard: &DeletionGuard,
-    gone: &[Stored],
-    total: u64,
+    gone: &Gone<'_>,
 ) -> DeletionWrite {
     let mut plan = DeletionWrite::default();
     let disables = settings.on(Setting::DeleteDisables);
+    let dry = settings.on(Setting::DryRun);
     let op = if disables {
         Operation::Disable
     } else {
         Operation::Delete
     };
-    let row = |u: &Stored, outcome: Outcome| ChangeRow {
-        user_id: Some(u.id),
-        external_id: u.external_id.clone(),
-        username: u.username.clone(),
-        operation: op,
-        outcome,
+    let user_row = |u: &Stored, outcome: Outcome| {
+        ChangeRow::user(
+            Some(u.id),
+            u.external_id.clone(),
+            u.username.clone(),
+            op,
+            outcome,
+        )
+    };
+    let group_row = |g: &StoredGroup, outcome: Outcome| {
+        ChangeRow::group(Some(g.id), g.external_id.clone(), &g.name, op, outcome)
+    };
+    let removal_row = |r: &Removal, outcome: Outcome| {
+        member_row(
+            Operation::RemoveMember,
+            outcome,
+            (Some(r.group_id), &r.group_name),
+            (r.kind, Some(r.member_id), &r.member_name),
+            Some(r.member_external_id.clone()),
+        )
+    };
+    let all_rows = |plan: &mut DeletionWrite, outcome: &dyn Fn() -> Outcome, removals: bool| {
+        plan.changes.extend(gone.users.iter().map(|u| user_row(u, outcome())));
+        plan.changes.extend(gone.groups.iter().map(|g| group_row(g, outcome())));
+        if removals {
+            plan.changes.extend(gone.removals.iter().map(|r| removal_row(r, outcome())));
+        }
     };
     if settings.on(Setting::NoDelete) {
-        plan.counts.skipped += gone.len() as u64;
-        plan.changes = gone
-            .iter()
-            .map(|u| row(u, Outcome::Skipped("no-delete".into())))
-            .collect();
+        plan.counts.skipped += (gone.users.len() + gone.groups.len() + gone.removals.len()) as u64;
+        all_rows(&mut plan, &|| Outcome::Skipped("no-delete".into()), true);
         return plan;
     }
-    let n = gone.len() as u64;
-    if guard_trips(guard, n, total).is_some() && !settings.on(Setting::DryRun) {
+    let removals_skipped = settings.on(Setting::NoUpdate);
+    let removals = if removals_skipped { 0 } else { gone.removals.len() as u64 };
+    if guard_verdict(guard, gone, removals) && !dry {
         plan.held = true;
-        plan.counts.held = n;
-        plan.changes = gone.iter().map(|u| row(u, Outcome::Held)).collect();
-        return plan;
-    }
-    let outcome = Outcome::done(settings.on(Setting::DryRun));
-    plan.changes = gone.iter().map(|u| row(u, outcome.clone())).collect();
-    if disables {
-        plan.counts.disabled = n;
+        plan.counts.held = gone.users.len() as u64 + gone.groups.len() as u64 + removals;
+        all_rows(&mut plan, &|| Outcome::Held, !removals_skipped);
     } else {
-        plan.counts.deleted = n;
-    }
-    if !settings.on(Setting::DryRun) {
-        let ids = gone.iter().map(|u| u.id).collect();
+        let outcome = Outcome::done(dry);
+        all_rows(&mut plan, &|| outcome.clone(), !removals_skipped);
+        let (users, groups) = (gone.users.len() as u64, gone.groups.len() as u64);
         if disables {
-            plan.disable = ids;
+            plan.counts.disabled = users;
+            plan.counts.groups_disabled = groups;
         } else {
-            plan.delete = ids;
+            plan.counts.deleted = users;
+            plan.counts.groups_deleted = groups;
         }
+        plan.counts.members_removed = removals;
+        if !dry {
+            let users: Vec<Uuid> = gone.users.iter().map(|u| u.id).collect();
+            let groups: Vec<Uuid> = gone.groups.iter().map(|g| g.id).collect();
+            if disables {
+                plan.disable = users;
+                plan.disable_groups = groups;
+            } else {
+                plan.delete = users;
+                plan.delete_groups = groups;
+            }
+            if !removals_skipped {
+                for r in gone.removals {
+                    match r.kind {
+                        MemberKind::User => plan.remove_users.push((r.group_id, r.member_id)),
+                        MemberKind::Group => plan.remove_nested.push((r.group_id, r.member_id)),
+                    }
+                }
+            }
+        }
+    }
+    if removals_skipped {
+        plan.counts.skipped += gone.removals.len() as u64;
+        plan.changes.extend(
+            gone.removals
+                .iter()
+                .map(|r| removal_row(r, Outcome::Skipped("no-update".into()))),
+        );
     }
     plan
 }
@@ -106,35 +207,43 @@ mod tests {
         assert!(guard_trips(&off, 1_000_000, 1_000_000).is_none());
     }
 
+    fn users(gone: &[Stored]) -> Gone<'_> {
+        Gone {
+            users: gone,
+            users_total: 3,
+            ..Gone::default()
+        }
+    }
+
     #[test]
     fn deletions_follow_no_delete_then_delete_disables_then_the_guard() {
         let gone: Vec<Stored> = (0..3)
             .map(|i| stored(&record(&i.to_string(), &format!("u{i}"), true), true, false))
             .collect();
         let g = DeletionGuard::default();
-        let p = plan_deletions(&settings(|s| s.no_delete = Some(true)), &g, &gone, 3);
+        let p = plan_deletions(&settings(|s| s.no_delete = Some(true)), &g, &users(&gone));
         assert!(p.delete.is_empty() && p.disable.is_empty());
         assert!(
             p.changes
                 .iter()
                 .all(|c| c.outcome == Outcome::Skipped("no-delete".into()))
         );
-        let p = plan_deletions(&settings(|_| {}), &g, &gone, 3);
+        let p = plan_deletions(&settings(|_| {}), &g, &users(&gone));
         assert_eq!(
             (p.disable.len(), p.counts.disabled),
             (3, 3),
             "delete-disables is the default"
         );
-        let p = plan_deletions(&settings(|s| s.delete_disables = Some(false)), &g, &gone, 3);
+        let p = plan_deletions(&settings(|s| s.delete_disables = Some(false)), &g, &users(&gone));
         assert_eq!((p.delete.len(), p.counts.deleted), (3, 3));
         let tight = DeletionGuard {
             max_deletes: Some(2),
             ..g
         };
-        let p = plan_deletions(&settings(|_| {}), &tight, &gone, 3);
+        let p = plan_deletions(&settings(|_| {}), &tight, &users(&gone));
         assert!(p.held && p.delete.is_empty() && p.disable.is_empty());
         assert_eq!(p.counts.held, 3);
-        let p = plan_deletions(&settings(|s| s.dry_run = Some(true)), &g, &gone, 3);
+        let p = plan_deletions(&settings(|s| s.dry_run = Some(true)), &g, &users(&gone));
         assert!(p.disable.is_empty() && p.changes.iter().all(|c| c.outcome == Outcome::Planned));
     }
 }

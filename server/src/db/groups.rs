@@ -1,0 +1,587 @@
+//! The tenant's groups and who is in them (architecture §5.5): lookups for the sync
+//! engine, the group manifest, and the reads and manual changes of the REST API.
+//! Effective membership is a recursive query over the direct edges; `UNION` (not
+//! `UNION ALL`) makes it end on cycles.
+
+use super::{Db, now};
+use crate::on_db;
+use adc_shared::group::GroupState;
+use foldhash::{HashMap, HashMapExt};
+use serde::Serialize;
+use sqlx::types::Json;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Largest IN list per statement.
+const CHUNK: usize = 500;
+/// Member IDs per manifest chunk: a chunk stays well under the message limit.
+pub const MANIFEST_MEMBERS: usize = 20_000;
+
+/// What the sync engine needs to know about a stored group.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredGroup {
+    pub id: Uuid,
+    pub synchronization_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub name: String,
+    pub name_key: String,
+    pub removed_from_source: bool,
+    pub content_hash: Option<String>,
+    pub source_dn: Option<String>,
+}
+
+const STORED: &str = "id, synchronization_id, external_id, name, name_key, removed_from_source, content_hash, source_dn";
+
+/// This synchronization's groups with these external IDs.
+pub async fn by_external_ids(
+    db: &Db,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+    ids: &[String],
+) -> Result<Vec<StoredGroup>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = on_db!(db, |p| {
+            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {STORED} FROM groups WHERE tenant_id = "));
+            qb.push_bind(tenant_id)
+                .push(" AND synchronization_id = ")
+                .push_bind(sync_id)
+                .push(" AND external_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.clone());
+            }
+            qb.push(")");
+            qb.build_query_as::<StoredGroup>().fetch_all(p).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The tenant's groups with these (lower-case) names, whatever their provider.
+pub async fn by_name_keys(
+    db: &Db,
+    tenant_id: Uuid,
+    keys: &[String],
+) -> Result<Vec<StoredGroup>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let rows = on_db!(db, |p| {
+            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {STORED} FROM groups WHERE tenant_id = "));
+            qb.push_bind(tenant_id).push(" AND name_key IN (");
+            let mut sep = qb.separated(", ");
+            for k in chunk {
+                sep.push_bind(k.clone());
+            }
+            qb.push(")");
+            qb.build_query_as::<StoredGroup>().fetch_all(p).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// This synchronization's users with these external IDs: (external ID, ID, username).
+pub async fn users_by_external_ids(
+    db: &Db,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+    ids: &[String],
+) -> Result<Vec<(String, Uuid, String)>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = on_db!(db, |p| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT external_id, id, username FROM users WHERE tenant_id = ",
+            );
+            qb.push_bind(tenant_id)
+                .push(" AND synchronization_id = ")
+                .push_bind(sync_id)
+                .push(" AND external_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.clone());
+            }
+            qb.push(")");
+            qb.build_query_as::<(String, Uuid, String)>()
+                .fetch_all(p)
+                .await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Which of these edges (group, member) exist: users when `groups` is false, nested
+/// groups when true.
+pub async fn existing_edges(
+    db: &Db,
+    pairs: &[(Uuid, Uuid)],
+    groups: bool,
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let (table, parent, child) = if groups {
+        ("group_groups", "parent_id", "child_id")
+    } else {
+        ("group_users", "group_id", "user_id")
+    };
+    let mut out = Vec::new();
+    for chunk in pairs.chunks(CHUNK) {
+        let rows = on_db!(db, |p| {
+            let mut qb = sqlx::QueryBuilder::new(format!(
+                "SELECT {parent}, {child} FROM {table} WHERE ({parent}, {child}) IN (VALUES "
+            ));
+            let mut sep = qb.separated(", ");
+            for (g, m) in chunk {
+                sep.push("(")
+                    .push_bind_unseparated(*g)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(*m)
+                    .push_unseparated(")");
+            }
+            qb.push(")");
+            qb.build_query_as::<(Uuid, Uuid)>().fetch_all(p).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// How many direct members (users and groups) each of these groups has.
+pub async fn member_counts(db: &Db, ids: &[Uuid]) -> Result<HashMap<Uuid, u64>, sqlx::Error> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = on_db!(db, |p| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT g, COUNT(*) FROM (SELECT group_id AS g FROM group_users UNION ALL SELECT parent_id AS g FROM group_groups) AS e WHERE g IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(") GROUP BY g");
+            qb.build_query_as::<(Uuid, i64)>().fetch_all(p).await
+        })?;
+        out.extend(rows.into_iter().map(|(g, n)| (g, n as u64)));
+    }
+    Ok(out)
+}
+
+/// Groups of a synchronization still in the source: the base of the guard's share.
+pub async fn count_in_source(db: &Db, tenant_id: Uuid, sync_id: Uuid) -> Result<i64, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM groups WHERE tenant_id = $1 AND synchronization_id = $2 AND removed_from_source = $3",
+        )
+        .bind(tenant_id)
+        .bind(sync_id)
+        .bind(false)
+        .fetch_one(p)
+        .await
+    })
+}
+
+/// The group manifest of a synchronization: every group with its hash (empty for a
+/// group removed from the source, so it is sent again if it comes back) and its
+/// direct members of the same synchronization, in chunks of at most
+/// [`MANIFEST_MEMBERS`] member IDs.
+pub async fn manifest(
+    db: &Db,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+) -> Result<Vec<Vec<GroupState>>, sqlx::Error> {
+    let (groups, users, nested) = on_db!(db, |p| {
+        let groups = sqlx::query_as::<_, (Uuid, String, Option<String>, bool)>(
+            "SELECT id, external_id, content_hash, removed_from_source FROM groups
+             WHERE tenant_id = $1 AND synchronization_id = $2 AND external_id IS NOT NULL ORDER BY external_id",
+        )
+        .bind(tenant_id)
+        .bind(sync_id)
+        .fetch_all(p)
+        .await?;
+        let users = sqlx::query_as::<_, (Uuid, String)>(
+            "SELECT e.group_id, u.external_id FROM group_users e
+             JOIN groups g ON g.id = e.group_id JOIN users u ON u.id = e.user_id
+             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND u.synchronization_id = $2 AND u.external_id IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .bind(sync_id)
+        .fetch_all(p)
+        .await?;
+        let nested = sqlx::query_as::<_, (Uuid, String)>(
+            "SELECT e.parent_id, c.external_id FROM group_groups e
+             JOIN groups g ON g.id = e.parent_id JOIN groups c ON c.id = e.child_id
+             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND c.synchronization_id = $2 AND c.external_id IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .bind(sync_id)
+        .fetch_all(p)
+        .await?;
+        Ok::<_, sqlx::Error>((groups, users, nested))
+    })?;
+    let mut members: HashMap<Uuid, (Vec<String>, Vec<String>)> = HashMap::new();
+    for (g, u) in users {
+        members.entry(g).or_default().0.push(u);
+    }
+    for (g, c) in nested {
+        members.entry(g).or_default().1.push(c);
+    }
+    let mut chunks = vec![Vec::new()];
+    let mut in_chunk = 0usize;
+    for (id, external_id, hash, removed) in groups {
+        let hash = if removed {
+            String::new()
+        } else {
+            hash.unwrap_or_default()
+        };
+        let (mut users, mut groups) = members.remove(&id).unwrap_or_default();
+        loop {
+            let room = MANIFEST_MEMBERS.saturating_sub(in_chunk).max(1);
+            let take_u = users.len().min(room);
+            let take_g = groups.len().min(room - take_u);
+            let part = GroupState {
+                external_id: external_id.clone(),
+                hash: hash.clone(),
+                users: users.drain(..take_u).collect(),
+                groups: groups.drain(..take_g).collect(),
+            };
+            in_chunk += take_u + take_g + 1;
+            chunks.last_mut().expect("one chunk at least").push(part);
+            if in_chunk >= MANIFEST_MEMBERS {
+                chunks.push(Vec::new());
+                in_chunk = 0;
+            }
+            if users.is_empty() && groups.is_empty() {
+                break;
+            }
+        }
+    }
+    if chunks.len() > 1 && chunks.last().is_some_and(Vec::is_empty) {
+        chunks.pop();
+    }
+    Ok(chunks)
+}
+
+/// Every nesting edge among a synchronization's groups, by name: (parent, child).
+pub async fn nesting(
+    db: &Db,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT g.name, c.name FROM group_groups e
+             JOIN groups g ON g.id = e.parent_id JOIN groups c ON c.id = e.child_id
+             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND c.synchronization_id = $2",
+        )
+        .bind(tenant_id)
+        .bind(sync_id)
+        .fetch_all(p)
+        .await
+    })
+}
+
+/// A group as the API shows it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Group {
+    pub id: Uuid,
+    /// Null for a manual group.
+    pub synchronization_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub email: Option<String>,
+    pub source_dn: Option<String>,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub extra: Json<BTreeMap<String, String>>,
+    /// It left the source under `delete-disables`: kept with its members, but it no
+    /// longer counts in anyone's effective groups.
+    pub removed_from_source: bool,
+    /// Direct members: users and nested groups.
+    pub member_count: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+const GROUP_COLUMNS: &str = "g.id, g.synchronization_id, g.external_id, g.name, g.description, g.email, g.source_dn, g.extra, g.removed_from_source,
+     (SELECT COUNT(*) FROM group_users e WHERE e.group_id = g.id) + (SELECT COUNT(*) FROM group_groups e WHERE e.parent_id = g.id) AS member_count,
+     g.created_at, g.updated_at";
+
+/// Where a group comes from, for a search.
+#[derive(Debug, Clone, Copy)]
+pub enum Provider {
+    Manual,
+    Sync(Uuid),
+}
+
+/// One page of the tenant's groups ordered by name, after the name key `after`;
+/// `q` matches name, description or e-mail, case-insensitively.
+pub async fn search(
+    db: &Db,
+    tenant_id: Uuid,
+    q: Option<&str>,
+    provider: Option<Provider>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Group>, sqlx::Error> {
+    on_db!(db, |p| {
+        let mut qb = sqlx::QueryBuilder::new(format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.tenant_id = "
+        ));
+        qb.push_bind(tenant_id);
+        if let Some(q) = q {
+            let pattern = format!("%{}%", like_escape(&q.to_lowercase()));
+            qb.push(" AND (g.name_key LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+            qb.push(" OR LOWER(COALESCE(g.description, '')) LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+            qb.push(" OR LOWER(COALESCE(g.email, '')) LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        match provider {
+            Some(Provider::Manual) => {
+                qb.push(" AND g.synchronization_id IS NULL");
+            }
+            Some(Provider::Sync(id)) => {
+                qb.push(" AND g.synchronization_id = ").push_bind(id);
+            }
+            None => {}
+        }
+        if let Some(a) = after {
+            qb.push(" AND g.name_key > ").push_bind(a.to_owned());
+        }
+        qb.push(" ORDER BY g.name_key LIMIT ").push_bind(limit);
+        qb.build_query_as::<Group>().fetch_all(p).await
+    })
+}
+
+/// LIKE's wildcards taken literally (with `ESCAPE '\'`).
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+pub async fn get(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<Group>, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_as::<_, Group>(sqlx::AssertSqlSafe(format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.tenant_id = $1 AND g.id = $2"
+        )))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(p)
+        .await
+    })
+}
+
+/// A member of a group, as the API lists it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Member {
+    /// `user` or `group`.
+    pub kind: String,
+    pub id: Uuid,
+    /// The username, or the group's name.
+    pub name: String,
+    /// Lower-case name: pass the last one's as `after` (with `after_kind`) for the next page.
+    #[serde(skip)]
+    pub key: String,
+}
+
+/// One page of a group's members (users and groups) ordered by name and kind, after
+/// (`after`, `after_kind`). Effective: everyone reached through nested groups (those
+/// removed from the source not followed), the groups passed through included.
+pub async fn members(
+    db: &Db,
+    tenant_id: Uuid,
+    group_id: Uuid,
+    effective: bool,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> Result<Vec<Member>, sqlx::Error> {
+    on_db!(db, |p| {
+        let mut qb = sqlx::QueryBuilder::new("");
+        if effective {
+            qb.push(
+                "WITH RECURSIVE down(id) AS (SELECT id FROM groups WHERE tenant_id = ",
+            );
+            qb.push_bind(tenant_id).push(" AND id = ").push_bind(group_id);
+            qb.push(
+                " UNION SELECT e.child_id FROM group_groups e JOIN down ON e.parent_id = down.id
+                  JOIN groups c ON c.id = e.child_id WHERE c.removed_from_source = ",
+            );
+            qb.push_bind(false);
+            qb.push(
+                ") SELECT kind, id, name, key FROM (
+                   SELECT DISTINCT 'user' AS kind, u.id AS id, u.username AS name, u.username_key AS key
+                   FROM group_users e JOIN down ON e.group_id = down.id JOIN users u ON u.id = e.user_id
+                   UNION SELECT 'group', c.id, c.name, c.name_key FROM down JOIN groups c ON c.id = down.id WHERE c.id <> ",
+            );
+            qb.push_bind(group_id);
+            qb.push(") AS m WHERE 1 = 1");
+        } else {
+            qb.push("SELECT kind, id, name, key FROM (SELECT 'user' AS kind, u.id AS id, u.username AS name, u.username_key AS key FROM group_users e JOIN users u ON u.id = e.user_id JOIN groups g ON g.id = e.group_id WHERE g.tenant_id = ");
+            qb.push_bind(tenant_id).push(" AND e.group_id = ").push_bind(group_id);
+            qb.push(" UNION ALL SELECT 'group', c.id, c.name, c.name_key FROM group_groups e JOIN groups c ON c.id = e.child_id JOIN groups g ON g.id = e.parent_id WHERE g.tenant_id = ");
+            qb.push_bind(tenant_id).push(" AND e.parent_id = ").push_bind(group_id);
+            qb.push(") AS m WHERE 1 = 1");
+        }
+        if let Some((key, kind)) = after {
+            qb.push(" AND (key > ").push_bind(key.to_owned());
+            qb.push(" OR (key = ").push_bind(key.to_owned());
+            qb.push(" AND kind > ").push_bind(kind.to_owned()).push("))");
+        }
+        qb.push(" ORDER BY key, kind LIMIT ").push_bind(limit);
+        qb.build_query_as::<Member>().fetch_all(p).await
+    })
+}
+
+/// A group a user (or group) is in, as the API lists it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct GroupRef {
+    pub id: Uuid,
+    pub name: String,
+    /// Null for a manual group.
+    pub synchronization_id: Option<Uuid>,
+}
+
+/// The groups a user is directly in, or effectively (through nesting; groups removed
+/// from the source neither count nor lead further), by name.
+pub async fn of_user(
+    db: &Db,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    effective: bool,
+) -> Result<Vec<GroupRef>, sqlx::Error> {
+    on_db!(db, |p| {
+        if effective {
+            sqlx::query_as::<_, GroupRef>(
+                "WITH RECURSIVE up(id) AS (
+                   SELECT e.group_id FROM group_users e JOIN groups g ON g.id = e.group_id
+                   WHERE e.user_id = $1 AND g.tenant_id = $2 AND g.removed_from_source = $3
+                   UNION
+                   SELECT e.parent_id FROM group_groups e JOIN up ON e.child_id = up.id
+                   JOIN groups g ON g.id = e.parent_id WHERE g.removed_from_source = $3)
+                 SELECT g.id, g.name, g.synchronization_id FROM groups g JOIN up ON up.id = g.id ORDER BY g.name_key",
+            )
+            .bind(user_id)
+            .bind(tenant_id)
+            .bind(false)
+            .fetch_all(p)
+            .await
+        } else {
+            sqlx::query_as::<_, GroupRef>(
+                "SELECT g.id, g.name, g.synchronization_id FROM group_users e JOIN groups g ON g.id = e.group_id
+                 WHERE e.user_id = $1 AND g.tenant_id = $2 ORDER BY g.name_key",
+            )
+            .bind(user_id)
+            .bind(tenant_id)
+            .fetch_all(p)
+            .await
+        }
+    })
+}
+
+/// The groups a group is directly nested in.
+pub async fn parents(db: &Db, tenant_id: Uuid, group_id: Uuid) -> Result<Vec<GroupRef>, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_as::<_, GroupRef>(
+            "SELECT g.id, g.name, g.synchronization_id FROM group_groups e JOIN groups g ON g.id = e.parent_id
+             WHERE e.child_id = $1 AND g.tenant_id = $2 ORDER BY g.name_key",
+        )
+        .bind(group_id)
+        .bind(tenant_id)
+        .fetch_all(p)
+        .await
+    })
+}
+
+/// A group added by hand (provider `manual`); `None` when the name is taken.
+pub async fn insert_manual(
+    db: &Db,
+    tenant_id: Uuid,
+    name: &str,
+    description: Option<&str>,
+    email: Option<&str>,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let id = Uuid::new_v4();
+    let t = now();
+    let r = crate::db_execute!(db, |p| {
+        sqlx::query(
+            "INSERT INTO groups (id, tenant_id, synchronization_id, external_id, name, name_key, description, email, source_dn, extra,
+                                 content_hash, removed_from_source, created_at, updated_at)
+             VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6, NULL, $7, NULL, $8, $9, $9)",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .bind(name)
+        .bind(name.to_lowercase())
+        .bind(description)
+        .bind(email)
+        .bind(Json(BTreeMap::<String, String>::new()))
+        .bind(false)
+        .bind(t)
+        .execute(p)
+        .await
+    });
+    match r {
+        Ok(_) => Ok(Some(id)),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes a group no synchronization owns, with its edges.
+pub async fn delete_manual(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    on_db!(db, |p| {
+        let mut tx = p.begin().await?;
+        let n = sqlx::query(
+            "DELETE FROM groups WHERE tenant_id = $1 AND id = $2 AND synchronization_id IS NULL",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            for q in [
+                "DELETE FROM group_users WHERE group_id = $1",
+                "DELETE FROM group_groups WHERE parent_id = $1 OR child_id = $1",
+            ] {
+                sqlx::query(q).bind(id).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    })
+}
+
+/// Adds a user (or, `nested`, a group) to a group; whether it was new.
+pub async fn add_edge(db: &Db, group_id: Uuid, member: Uuid, nested: bool) -> Result<bool, sqlx::Error> {
+    let q = if nested {
+        "INSERT INTO group_groups (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    } else {
+        "INSERT INTO group_users (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    };
+    crate::db_execute!(db, |p| sqlx::query(q).bind(group_id).bind(member).execute(p).await)
+        .map(|n| n == 1)
+}
+
+/// Removes a member from a group; whether it was there.
+pub async fn remove_edge(db: &Db, group_id: Uuid, member: Uuid) -> Result<bool, sqlx::Error> {
+    let mut n = 0;
+    for q in [
+        "DELETE FROM group_users WHERE group_id = $1 AND user_id = $2",
+        "DELETE FROM group_groups WHERE parent_id = $1 AND child_id = $2",
+    ] {
+        n += crate::db_execute!(db, |p| sqlx::query(q).bind(group_id).bind(member).execute(p).await)?;
+    }
+    Ok(n > 0)
+}
