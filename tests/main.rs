@@ -9,6 +9,7 @@ mod api_meta;
 mod api_synchronizations;
 mod api_tokens;
 mod authenticate;
+mod groups;
 mod schema;
 mod server_process;
 mod structure;

@@ -102,7 +102,7 @@ async fn the_run_engine_applies_batches_and_deletions_without_a_server(engine: E
             .await
             .unwrap(),
     );
-    acked.extend(first.read_complete(&e.db, 5).await.unwrap());
+    acked.extend(first.read_complete(&e.db, 5, None).await.unwrap());
     acked.sort();
     assert_eq!(
         acked,
@@ -124,7 +124,7 @@ async fn the_run_engine_applies_batches_and_deletions_without_a_server(engine: E
         ..person(1)
     };
     second.batch(&e.db, 0, vec![renamed], vec![]).await.unwrap();
-    second.read_complete(&e.db, 4).await.unwrap();
+    second.read_complete(&e.db, 4, None).await.unwrap();
     second.deletions(vec!["id-0".into()]).unwrap();
     assert_eq!(second.done(&e.db).await.unwrap(), RunStatus::Succeeded);
     let c = e.report(&second).await.counts.0;
@@ -147,7 +147,7 @@ async fn the_run_engine_refuses_deletions_before_a_complete_read_and_records_why
         .batch(&e.db, 0, (0..3).map(person).collect(), vec![])
         .await
         .unwrap();
-    first.read_complete(&e.db, 3).await.unwrap();
+    first.read_complete(&e.db, 3, None).await.unwrap();
     first.done(&e.db).await.unwrap();
 
     let mut second = e.start().await.unwrap();

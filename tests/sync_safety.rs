@@ -131,7 +131,7 @@ async fn a_search_past_the_directory_time_limit_fails_the_run_and_deletes_nobody
     // stalls, slapd's writes block for sure and its clock runs past the limit.
     let photo = format!("jpegPhoto:: {}\ndisplayName:", "////".repeat(1024));
     let ldif = slapd::ldif(&people(2000)).replace("\ndisplayName:", &format!("\n{photo}"));
-    let mut f = fixture_from_ldif(engine, &ldif, "", None, |_| {}).await;
+    let mut f = fixture_from_ldif(engine, &ldif, "", None, None, |_| {}).await;
     f.patch_settings(json!({"delete-disables": false})).await;
     assert_eq!(f.run(json!({})).await["counts"]["created"], 2000);
     for i in 1995..2000 {

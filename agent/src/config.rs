@@ -54,8 +54,44 @@ pub struct LdapConfig {
     pub flavour: Flavour,
     #[serde(default)]
     pub sync: SyncConfig,
+    /// Groups and memberships (architecture §5.5); without this section only users
+    /// are synchronized.
+    #[serde(default)]
+    pub groups: Option<GroupsConfig>,
     #[serde(default)]
     pub authentication: Option<AuthConfig>,
+}
+
+/// Where groups are and how their entries read; every key optional, defaults by
+/// flavour (see [`GroupsConfig::resolve`]).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupsConfig {
+    /// Default: `backend.ldap.base_dn`.
+    #[serde(default)]
+    pub base_dn: Option<String>,
+    #[serde(default)]
+    pub scope: Option<Scope>,
+    /// Default: groupOfNames, groupOfUniqueNames and posixGroup (OpenLDAP); group
+    /// (Active Directory).
+    #[serde(default)]
+    pub filter: Option<LdapFilter>,
+    /// Attributes whose values are member DNs. Default: member and uniqueMember
+    /// (OpenLDAP); member (Active Directory, read in ranges past 1500 values).
+    #[serde(default)]
+    pub member_attributes: Option<Vec<String>>,
+    /// An attribute whose values name member users by `uid_attribute` (posixGroup's
+    /// memberUid). Default: memberUid (OpenLDAP); none (Active Directory). An empty
+    /// string turns it off.
+    #[serde(default)]
+    pub member_uid_attribute: Option<String>,
+    /// The users' attribute that `member_uid_attribute` values name. Default: uid.
+    #[serde(default)]
+    pub uid_attribute: Option<String>,
+    /// Overrides of the group mapping (name, description, email, or extra fields) to
+    /// directory attributes. Default: name ← cn, description ← description, email ← mail.
+    #[serde(default)]
+    pub attributes: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -208,6 +244,23 @@ impl<'de> Deserialize<'de> for FilterTemplate {
     }
 }
 
+/// A search filter: parenthesised, checked when the file is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LdapFilter(String);
+
+impl LdapFilter {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for LdapFilter {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let valid = |s: &str| s.starts_with('(') && s.ends_with(')') && !s.contains('\0');
+        checked_string(d, valid, "a parenthesised LDAP filter").map(LdapFilter)
+    }
+}
+
 /// Why adc.yaml could not be used, naming the file and, where known, line and column.
 #[derive(Debug)]
 pub struct ConfigError {
@@ -267,6 +320,16 @@ impl AgentConfig {
             return Err(err(
                 "backend.ldap: set bind_password or bind_password_file, not both".into(),
             ));
+        }
+        if let Some(g) = &l.groups {
+            if g.member_attributes
+                .as_ref()
+                .is_some_and(|a| a.iter().any(|v| v.trim().is_empty()))
+            {
+                return Err(err(
+                    "backend.ldap.groups.member_attributes: an attribute name is empty".into(),
+                ));
+            }
         }
         if l.starttls && l.addr.is_ldaps() {
             return Err(err(
@@ -346,6 +409,33 @@ backend:
         let a = l.authentication.as_ref().unwrap();
         assert_eq!(a.username_attribute.as_deref(), Some("mail"));
         assert_eq!(a.timeout.get(), 5);
+    }
+
+    #[test]
+    fn the_seed_example_has_no_groups_and_a_groups_section_is_checked_key_by_key() {
+        assert!(parse(SEED_EXAMPLE).unwrap().backend.ldap.groups.is_none());
+        let with = SEED_EXAMPLE.replace(
+            "    authentication:\n",
+            "    groups:\n      base_dn: ou=groups,dc=lg,dc=local\n      filter: (objectClass=groupOfNames)\n      member_attributes: [member]\n    authentication:\n",
+        );
+        let g = parse(&with).unwrap().backend.ldap.groups.unwrap();
+        assert_eq!(g.base_dn.as_deref(), Some("ou=groups,dc=lg,dc=local"));
+        assert_eq!(g.member_attributes.unwrap(), vec!["member".to_owned()]);
+        // A misspelt key, and a filter without parentheses: file, line and column.
+        let typo = with.replace("      member_attributes:", "      member_atributes:");
+        let e = parse(&typo).unwrap_err();
+        assert_eq!((e.line, e.column), (Some(22), Some(7)), "{e}");
+        assert!(e.to_string().contains("member_atributes"), "{e}");
+        let bad = with.replace("(objectClass=groupOfNames)", "objectClass=groupOfNames");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.line, Some(21), "{e}");
+        assert!(e.to_string().contains("parenthesised LDAP filter"), "{e}");
+        // An empty section turns groups on with every default.
+        let empty = SEED_EXAMPLE.replace(
+            "    authentication:\n",
+            "    groups: {}\n    authentication:\n",
+        );
+        assert!(parse(&empty).unwrap().backend.ldap.groups.is_some());
     }
 
     #[test]

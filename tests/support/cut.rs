@@ -15,6 +15,8 @@ pub struct CutRelay {
     /// Bytes from the directory still allowed through; negative: unlimited.
     budget: Arc<AtomicI64>,
     stall: Arc<Stall>,
+    /// Bytes of the directory's answers passed so far, every connection together.
+    passed: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -33,13 +35,14 @@ impl CutRelay {
         let budget = Arc::new(AtomicI64::new(-1));
         let stall = Arc::new(Stall::default());
         stall.after.store(-1, Ordering::SeqCst);
-        let (b, st) = (budget.clone(), stall.clone());
+        let passed = Arc::new(AtomicU64::new(0));
+        let (b, st, p) = (budget.clone(), stall.clone(), passed.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (b, st) = (b.clone(), st.clone());
+                let (b, st, p) = (b.clone(), st.clone(), p.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = connect_small(target) {
-                        relay(client, server, b, st).await;
+                        relay(client, server, b, st, p).await;
                     }
                 });
             }
@@ -48,8 +51,14 @@ impl CutRelay {
             addr,
             budget,
             stall,
+            passed,
             task,
         }
+    }
+
+    /// Bytes of the directory's answers passed so far.
+    pub fn passed(&self) -> u64 {
+        self.passed.load(Ordering::SeqCst)
     }
 
     /// Once `bytes` more bytes of the directory's answers have passed, reads nothing
@@ -88,7 +97,13 @@ impl Drop for CutRelay {
     }
 }
 
-async fn relay(client: TcpStream, server: TcpStream, budget: Arc<AtomicI64>, stall: Arc<Stall>) {
+async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    budget: Arc<AtomicI64>,
+    stall: Arc<Stall>,
+    passed: Arc<AtomicU64>,
+) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let up = async move {
@@ -101,6 +116,7 @@ async fn relay(client: TcpStream, server: TcpStream, budget: Arc<AtomicI64>, sta
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
+            passed.fetch_add(n as u64, Ordering::SeqCst);
             let until_stall = stall.after.load(Ordering::SeqCst);
             if until_stall >= 0 {
                 if until_stall <= n as i64 {

@@ -26,6 +26,17 @@ impl RawAgent {
         secret: &str,
         settings: Value,
     ) -> RawAgent {
+        Self::connect_speaking(agent_addr, id, secret, settings, 1).await
+    }
+
+    /// [`RawAgent::connect_with`], saying it speaks `protocol` (groups from 2 on).
+    pub async fn connect_speaking(
+        agent_addr: &str,
+        id: &str,
+        secret: &str,
+        settings: Value,
+        protocol: u32,
+    ) -> RawAgent {
         let url = adc_agent::env::websocket_url(agent_addr).unwrap();
         let mut req = url.into_client_request().unwrap();
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
@@ -35,7 +46,7 @@ impl RawAgent {
             .await
             .expect("upgrade");
         let mut a = RawAgent { ws };
-        a.send(json!({"type": "hello", "protocol_version": 1, "agent_version": "raw", "hostname": "raw", "settings": settings})).await;
+        a.send(json!({"type": "hello", "protocol_version": protocol, "agent_version": "raw", "hostname": "raw", "settings": settings})).await;
         let w = a.recv_type("welcome").await;
         assert_eq!(w["type"], "welcome");
         a

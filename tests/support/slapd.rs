@@ -52,6 +52,7 @@ pub fn ldif(people: &[Person]) -> String {
         "dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n\
          dn: ou=people,{BASE_DN}\nobjectClass: organizationalUnit\nou: people\n\n\
          dn: ou=staff,{BASE_DN}\nobjectClass: organizationalUnit\nou: staff\n\n\
+         dn: ou=groups,{BASE_DN}\nobjectClass: organizationalUnit\nou: groups\n\n\
          dn: {READONLY_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: readonly\nuserPassword: {READONLY_PASSWORD}\n\n"
     );
     for p in people {
@@ -88,6 +89,7 @@ fn conf(dir: &Path, tls: &str, extra: &str) -> String {
          pidfile {d}/slapd.pid\n\
          modulepath /usr/lib/ldap\n\
          moduleload back_mdb\n\
+         moduleload refint\n\
          database mdb\n\
          maxsize 1073741824\n\
          suffix \"{BASE_DN}\"\n\
@@ -303,6 +305,55 @@ impl Slapd {
             .expect("delete entry");
     }
 
+    /// Adds an entry at `dn` with `attrs` (name, values).
+    pub async fn add_entry(&self, dn: &str, attrs: &[(&str, Vec<String>)]) {
+        let mut l = self.admin().await;
+        let attrs: Vec<(&str, std::collections::HashSet<&str>)> = attrs
+            .iter()
+            .map(|(k, v)| (*k, v.iter().map(String::as_str).collect()))
+            .collect();
+        l.add(dn, attrs)
+            .await
+            .unwrap()
+            .success()
+            .unwrap_or_else(|e| panic!("add {dn}: {e}"));
+    }
+
+    /// Adds (`add`) or removes values of `attr` of the entry `dn`.
+    pub async fn change_values(&self, dn: &str, attr: &str, values: &[String], add: bool) {
+        let mut l = self.admin().await;
+        let set: std::collections::HashSet<&str> = values.iter().map(String::as_str).collect();
+        let m = if add {
+            ldap3::Mod::Add(attr, set)
+        } else {
+            ldap3::Mod::Delete(attr, set)
+        };
+        l.modify(dn, vec![m])
+            .await
+            .unwrap()
+            .success()
+            .unwrap_or_else(|e| panic!("modify {dn}: {e}"));
+    }
+
+    /// Renames the entry `dn` to the RDN `rdn` (same parent).
+    pub async fn rename_entry(&self, dn: &str, rdn: &str) {
+        let mut l = self.admin().await;
+        l.modifydn(dn, rdn, true, None)
+            .await
+            .unwrap()
+            .success()
+            .unwrap_or_else(|e| panic!("rename {dn}: {e}"));
+    }
+
+    pub async fn delete_entry(&self, dn: &str) {
+        let mut l = self.admin().await;
+        l.delete(dn)
+            .await
+            .unwrap()
+            .success()
+            .unwrap_or_else(|e| panic!("delete {dn}: {e}"));
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default()
     }
@@ -338,6 +389,45 @@ fn wait_listening(child: &mut Child, port: u16) -> bool {
 /// complete; [`Slapd::restart`] without it brings the limit back.
 pub const UNLIMITED: &str =
     "limits users size.soft=unlimited size.hard=unlimited size.prtotal=unlimited\n";
+
+/// [`UNLIMITED`] with the referential-integrity overlay: renaming or deleting an entry
+/// rewrites the member values that name it, as Active Directory does.
+pub const WITH_REFINT: &str = "limits users size.soft=unlimited size.hard=unlimited size.prtotal=unlimited\n\
+     overlay refint\n\
+     refint_attributes member uniqueMember\n";
+
+/// Where the tests' groups live.
+pub const GROUPS_DN: &str = "ou=groups,dc=example,dc=com";
+
+/// The DN of the person `uid`.
+pub fn person_dn(uid: &str) -> String {
+    format!("uid={uid},ou=people,{BASE_DN}")
+}
+
+/// The DN of the group `cn`.
+pub fn group_dn(cn: &str) -> String {
+    format!("cn={cn},{GROUPS_DN}")
+}
+
+/// LDIF of a group of `class` (groupOfNames, groupOfUniqueNames, posixGroup) named
+/// `cn` with `members`: DNs, or uids for a posixGroup.
+pub fn group_ldif(class: &str, cn: &str, members: &[String]) -> String {
+    let attr = match class {
+        "groupOfNames" => "member",
+        "groupOfUniqueNames" => "uniqueMember",
+        "posixGroup" => "memberUid",
+        other => panic!("no such group class {other}"),
+    };
+    let mut s = format!("dn: {}\nobjectClass: {class}\ncn: {cn}\n", group_dn(cn));
+    if class == "posixGroup" {
+        s.push_str("gidNumber: 1000\n");
+    }
+    for m in members {
+        let _ = writeln!(s, "{attr}: {m}");
+    }
+    s.push('\n');
+    s
+}
 
 /// slapd and slapadd live in /usr/sbin, which is not always on PATH.
 fn slapd_tool(name: &str) -> PathBuf {

@@ -37,15 +37,20 @@ pub async fn fixture_with(
     filter: Option<&str>,
     tweak: impl FnOnce(&mut adc_server::Config),
 ) -> Fixture {
-    fixture_from_ldif(engine, &slapd::ldif(people), settings, filter, tweak).await
+    fixture_from_ldif(engine, &slapd::ldif(people), settings, filter, None, tweak).await
 }
 
-/// [`fixture_with`] on a directory holding `ldif` (see [`slapd::ldif`]).
+/// adc.yaml's `groups` section for the tests' directory (lines to insert).
+pub const GROUPS_SECTION: &str = "    groups:\n      base_dn: ou=groups,dc=example,dc=com\n";
+
+/// [`fixture_with`] on a directory holding `ldif` (see [`slapd::ldif`]), with adc.yaml's
+/// `groups` section when given (see [`GROUPS_SECTION`]).
 pub async fn fixture_from_ldif(
     engine: Engine,
     ldif: &str,
     settings: &str,
     filter: Option<&str>,
+    groups: Option<&str>,
     tweak: impl FnOnce(&mut adc_server::Config),
 ) -> Fixture {
     let slapd = Slapd::start(ldif);
@@ -58,6 +63,12 @@ pub async fn fixture_from_ldif(
     let api = server.admin().await;
     let (sync_id, secret) = api.add_sync("corp").await;
     let mut yaml = slapd.adc_yaml(settings);
+    if let Some(g) = groups {
+        yaml = yaml.replace(
+            "    authentication:\n",
+            &format!("{g}    authentication:\n"),
+        );
+    }
     if let Some(f) = filter {
         yaml = yaml.replace(
             "filter: (objectClass=inetOrgPerson)",
@@ -169,6 +180,78 @@ impl Fixture {
                 None => return out,
             }
         }
+    }
+}
+
+impl Fixture {
+    /// Every group of the tenant matching `query`, all pages.
+    pub async fn groups(&self, query: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("/api/v1/groups?limit=100&{query}");
+            if let Some(a) = &after {
+                url.push_str(&format!("&after={}", urlencode(a)));
+            }
+            let (s, page) = self.api.get(&url).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            out.extend(page["groups"].as_array().unwrap().iter().cloned());
+            match page["next_after"].as_str() {
+                Some(a) => after = Some(a.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
+    /// The group named `name`.
+    pub async fn group(&self, name: &str) -> Value {
+        self.groups(&format!("q={}", urlencode(name)))
+            .await
+            .into_iter()
+            .find(|g| g["name"] == name)
+            .unwrap_or_else(|| panic!("no group {name}"))
+    }
+
+    /// The names of a group's members (`kind:name`), direct or effective, all pages.
+    pub async fn members(&self, group: &str, effective: bool) -> Vec<String> {
+        let id = self.group(group).await["id"].as_str().unwrap().to_owned();
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("/api/v1/groups/{id}/members?limit=1000&effective={effective}");
+            if let Some(a) = &after {
+                url.push_str(&format!("&after={}", urlencode(a)));
+            }
+            let (s, page) = self.api.get(&url).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            for m in page["members"].as_array().unwrap() {
+                out.push(format!(
+                    "{}:{}",
+                    m["kind"].as_str().unwrap(),
+                    m["name"].as_str().unwrap()
+                ));
+            }
+            match page["next_after"].as_str() {
+                Some(a) => after = Some(a.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
+    /// The names of the groups a user (by username) is in, direct or effective.
+    pub async fn groups_of(&self, username: &str, effective: bool) -> Vec<String> {
+        let id = self.user(username).await["id"].as_str().unwrap().to_owned();
+        let (s, b) = self
+            .api
+            .get(&format!("/api/v1/users/{id}/groups?effective={effective}"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect()
     }
 }
 

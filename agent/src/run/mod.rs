@@ -88,6 +88,8 @@ pub struct Agent {
     /// `adc imp`: end after one run instead of waiting for the next command.
     imp: bool,
     read: Arc<AtomicU64>,
+    /// The protocol the server of the current connection speaks.
+    server_protocol: u32,
 }
 
 impl Agent {
@@ -105,6 +107,7 @@ impl Agent {
             status,
             imp: false,
             read: Arc::new(AtomicU64::new(0)),
+            server_protocol: PROTOCOL_VERSION,
         })
     }
 

@@ -19,6 +19,7 @@ impl Agent {
         control: &mut mpsc::Receiver<Control>,
     ) -> End {
         let (out_tx, mut out_rx) = mpsc::channel::<AgentMessage>(16);
+        self.server_protocol = conn.welcome.protocol_version;
         let mut task: Option<Task> = None;
         let end = self
             .serve_loop(&mut conn, control, &out_tx, &mut out_rx, &mut task)
@@ -143,6 +144,7 @@ impl Agent {
                     start,
                     link,
                     self.read.clone(),
+                    self.server_protocol,
                 ));
                 *task = Some(Task {
                     run_id,
@@ -191,7 +193,9 @@ impl Agent {
                     return Some(End::Refused(reason));
                 }
             }
-            m @ (ServerMessage::ManifestChunk { .. } | ServerMessage::BatchAck { .. }) => {
+            m @ (ServerMessage::ManifestChunk { .. }
+            | ServerMessage::GroupManifestChunk { .. }
+            | ServerMessage::BatchAck { .. }) => {
                 if let Some(t) = task.as_ref() {
                     let _ = t.inbox.send(m);
                 }

@@ -29,7 +29,7 @@ pub struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    fn text(&self, name: &str) -> Option<&str> {
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -38,7 +38,7 @@ impl Entry<'_> {
             .filter(|s| !s.is_empty())
     }
 
-    fn bytes(&self, name: &str) -> Option<Vec<u8>> {
+    pub(crate) fn bytes(&self, name: &str) -> Option<Vec<u8>> {
         let bin = self
             .bin_attrs
             .iter()

@@ -2,12 +2,17 @@
 //! directory page by page, send what is new or changed in acknowledged batches, and —
 //! only after a complete read — the IDs that are gone.
 
+mod group_read;
+pub mod groups;
 pub mod mapping;
 
 use crate::config::AgentConfig;
 use crate::ldap;
 use adc_shared::UserRecord;
-use adc_shared::protocol::{AgentMessage, EntryError, RunSummary, ServerMessage, StartRun};
+use adc_shared::protocol::{
+    AgentMessage, EntryError, GROUPS_VERSION, RunSummary, ServerMessage, StartRun,
+};
+use groups::{Directory, GroupManifest, GroupMapper};
 use ldap3::SearchEntry;
 use ldap3::adapters::{EntriesOnly, PagedResults};
 use mapping::{Entry, Mapper};
@@ -96,12 +101,14 @@ impl Sender<'_> {
 }
 
 /// Runs `start` to its end; `None` when the connection went away first. `read`
-/// counts the entries read, for a progress display.
+/// counts the entries read, for a progress display; `server_protocol` is the version
+/// the server speaks (a group manifest follows the users' from [`GROUPS_VERSION`] on).
 pub async fn execute(
     cfg: AgentConfig,
     start: StartRun,
     mut link: Link,
     read: Arc<AtomicU64>,
+    server_protocol: u32,
 ) -> Option<RunSummary> {
     let run_id = start.run_id;
     let mut tx = Sender {
@@ -111,7 +118,7 @@ pub async fn execute(
         unacked: 0,
         seq: 0,
     };
-    let result = read_and_send(&cfg, &start, &mut tx, &read).await;
+    let result = read_and_send(&cfg, &start, &mut tx, &read, server_protocol).await;
     match result {
         Ok(()) => {}
         Err(Halt::Finished(report)) => return Some(*report),
@@ -135,6 +142,7 @@ async fn read_and_send(
     start: &StartRun,
     tx: &mut Sender<'_>,
     read: &AtomicU64,
+    server_protocol: u32,
 ) -> Result<(), Halt> {
     let run_id = start.run_id;
     let started = std::time::Instant::now();
@@ -159,6 +167,25 @@ async fn read_and_send(
             None => return Err(Halt::Gone),
         }
     }
+    let mut group_manifest = GroupManifest::default();
+    while server_protocol >= GROUPS_VERSION {
+        match tx.link.inbox.recv().await {
+            Some(ServerMessage::GroupManifestChunk { groups, last, .. }) => {
+                group_manifest.extend(groups);
+                if last {
+                    break;
+                }
+            }
+            Some(ServerMessage::RunFinished { report, .. }) => {
+                return Err(Halt::Finished(Box::new(report)));
+            }
+            Some(_) => continue,
+            None => return Err(Halt::Gone),
+        }
+    }
+    // Groups only with a `groups` section, and a server that takes them.
+    let group_mapper = GroupMapper::new(cfg).filter(|_| server_protocol >= GROUPS_VERSION);
+    let mut directory = Directory::default();
     tracing::info!(
         %run_id,
         manifest = manifest.entries.len(),
@@ -171,6 +198,16 @@ async fn read_and_send(
         .await
         .map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&e)))?;
     let mapper = Mapper::new(cfg);
+    let mut attributes = mapper.attributes();
+    if let Some(g) = &group_mapper {
+        // What member values may name a user by.
+        if g.uses_uids() {
+            attributes.push(g.uid_attribute.clone());
+        }
+        if g.uses_primary_group() {
+            attributes.push("primaryGroupID".into());
+        }
+    }
     let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     let mut stream = conn
         .with_timeout(l.operation_timeout())
@@ -182,7 +219,7 @@ async fn read_and_send(
             &l.base_dn,
             l.scope.into(),
             &l.sync.filter,
-            mapper.attributes(),
+            attributes,
         )
         .await
         .map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&ldap::search_error(cfg, &e))))?;
@@ -223,6 +260,14 @@ async fn read_and_send(
             bin_attrs: &entry.bin_attrs,
         };
         let id = mapper.external_id(&view);
+        if let (Some(g), Some(id)) = (&group_mapper, &id) {
+            let uid = g.uses_uids().then(|| view.text(&g.uid_attribute)).flatten();
+            let primary = view
+                .text("primaryGroupID")
+                .filter(|_| g.uses_primary_group())
+                .and_then(|v| v.trim().parse().ok());
+            directory.add_user(id.clone(), &entry.dn, uid, primary);
+        }
         let known = id.as_ref().and_then(|i| manifest.entries.get_mut(i));
         let known_hash = known.map(|(h, seen)| {
             *seen = true;
@@ -269,13 +314,6 @@ async fn read_and_send(
             result.rc
         )));
     }
-    let _ = conn.unbind().await;
-    tracing::info!(
-        %run_id,
-        entries = count,
-        ms = started.elapsed().as_millis() as u64,
-        "directory read completely"
-    );
     if !users.is_empty() || !errors.is_empty() {
         tx.send_acked(|seq| AgentMessage::Batch {
             run_id,
@@ -285,9 +323,32 @@ async fn read_and_send(
         })
         .await?;
     }
+    let mut group_changes = None;
+    if let Some(g) = &group_mapper {
+        let read_groups = group_read::read_groups(
+            cfg,
+            start,
+            tx,
+            &mut conn,
+            g,
+            &mut directory,
+            &mut group_manifest,
+        )
+        .await?;
+        group_changes = Some(read_groups);
+    }
+    let _ = conn.unbind().await;
+    tracing::info!(
+        %run_id,
+        entries = count,
+        groups = group_changes.as_ref().map(|g| g.read),
+        ms = started.elapsed().as_millis() as u64,
+        "directory read completely"
+    );
     tx.send(AgentMessage::ReadComplete {
         run_id,
         read: count,
+        groups_read: group_changes.as_ref().map(|g| g.read),
     })
     .await?;
     let gone: Vec<String> = manifest
@@ -304,6 +365,35 @@ async fn read_and_send(
             external_ids: ids,
         })
         .await?;
+    }
+    if let Some(g) = group_changes {
+        let gone: Vec<String> = group_manifest
+            .entries
+            .into_iter()
+            .filter(|(_, e)| !e.seen)
+            .map(|(id, _)| id)
+            .collect();
+        for chunk in gone.chunks(DELETIONS_PER_MESSAGE) {
+            let ids = chunk.to_vec();
+            tx.send_acked(|seq| AgentMessage::GroupDeletions {
+                run_id,
+                seq,
+                external_ids: ids,
+            })
+            .await?;
+        }
+        for chunk in g
+            .removed
+            .chunks(adc_shared::protocol::MAX_MEMBERSHIPS_PER_MESSAGE)
+        {
+            let removed = chunk.to_vec();
+            tx.send_acked(|seq| AgentMessage::MembersRemoved {
+                run_id,
+                seq,
+                removed,
+            })
+            .await?;
+        }
     }
     tx.send(AgentMessage::Done { run_id }).await?;
     Ok(())

@@ -175,8 +175,14 @@ impl<'a> RunSlot<'a> {
                 read, groups_read, ..
             } => active.read_complete(db, read, groups_read).await,
             AgentMessage::GroupBatch {
-                seq, groups, errors, ..
-            } => active.group_batch(db, groups, errors).await.map(|()| vec![seq]),
+                seq,
+                groups,
+                errors,
+                ..
+            } => active
+                .group_batch(db, groups, errors)
+                .await
+                .map(|()| vec![seq]),
             AgentMessage::MembersAdded {
                 seq,
                 added,

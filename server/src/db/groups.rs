@@ -43,7 +43,8 @@ pub async fn by_external_ids(
     let mut out = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let rows = on_db!(db, |p| {
-            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {STORED} FROM groups WHERE tenant_id = "));
+            let mut qb =
+                sqlx::QueryBuilder::new(format!("SELECT {STORED} FROM groups WHERE tenant_id = "));
             qb.push_bind(tenant_id)
                 .push(" AND synchronization_id = ")
                 .push_bind(sync_id)
@@ -69,7 +70,8 @@ pub async fn by_name_keys(
     let mut out = Vec::new();
     for chunk in keys.chunks(CHUNK) {
         let rows = on_db!(db, |p| {
-            let mut qb = sqlx::QueryBuilder::new(format!("SELECT {STORED} FROM groups WHERE tenant_id = "));
+            let mut qb =
+                sqlx::QueryBuilder::new(format!("SELECT {STORED} FROM groups WHERE tenant_id = "));
             qb.push_bind(tenant_id).push(" AND name_key IN (");
             let mut sep = qb.separated(", ");
             for k in chunk {
@@ -409,10 +411,10 @@ pub async fn members(
     on_db!(db, |p| {
         let mut qb = sqlx::QueryBuilder::new("");
         if effective {
-            qb.push(
-                "WITH RECURSIVE down(id) AS (SELECT id FROM groups WHERE tenant_id = ",
-            );
-            qb.push_bind(tenant_id).push(" AND id = ").push_bind(group_id);
+            qb.push("WITH RECURSIVE down(id) AS (SELECT id FROM groups WHERE tenant_id = ");
+            qb.push_bind(tenant_id)
+                .push(" AND id = ")
+                .push_bind(group_id);
             qb.push(
                 " UNION SELECT e.child_id FROM group_groups e JOIN down ON e.parent_id = down.id
                   JOIN groups c ON c.id = e.child_id WHERE c.removed_from_source = ",
@@ -428,15 +430,21 @@ pub async fn members(
             qb.push(") AS m WHERE 1 = 1");
         } else {
             qb.push("SELECT kind, id, name, key FROM (SELECT 'user' AS kind, u.id AS id, u.username AS name, u.username_key AS key FROM group_users e JOIN users u ON u.id = e.user_id JOIN groups g ON g.id = e.group_id WHERE g.tenant_id = ");
-            qb.push_bind(tenant_id).push(" AND e.group_id = ").push_bind(group_id);
+            qb.push_bind(tenant_id)
+                .push(" AND e.group_id = ")
+                .push_bind(group_id);
             qb.push(" UNION ALL SELECT 'group', c.id, c.name, c.name_key FROM group_groups e JOIN groups c ON c.id = e.child_id JOIN groups g ON g.id = e.parent_id WHERE g.tenant_id = ");
-            qb.push_bind(tenant_id).push(" AND e.parent_id = ").push_bind(group_id);
+            qb.push_bind(tenant_id)
+                .push(" AND e.parent_id = ")
+                .push_bind(group_id);
             qb.push(") AS m WHERE 1 = 1");
         }
         if let Some((key, kind)) = after {
             qb.push(" AND (key > ").push_bind(key.to_owned());
             qb.push(" OR (key = ").push_bind(key.to_owned());
-            qb.push(" AND kind > ").push_bind(kind.to_owned()).push("))");
+            qb.push(" AND kind > ")
+                .push_bind(kind.to_owned())
+                .push("))");
         }
         qb.push(" ORDER BY key, kind LIMIT ").push_bind(limit);
         qb.build_query_as::<Member>().fetch_all(p).await
@@ -490,7 +498,11 @@ pub async fn of_user(
 }
 
 /// The groups a group is directly nested in.
-pub async fn parents(db: &Db, tenant_id: Uuid, group_id: Uuid) -> Result<Vec<GroupRef>, sqlx::Error> {
+pub async fn parents(
+    db: &Db,
+    tenant_id: Uuid,
+    group_id: Uuid,
+) -> Result<Vec<GroupRef>, sqlx::Error> {
     on_db!(db, |p| {
         sqlx::query_as::<_, GroupRef>(
             "SELECT g.id, g.name, g.synchronization_id FROM group_groups e JOIN groups g ON g.id = e.parent_id
@@ -564,14 +576,23 @@ pub async fn delete_manual(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, s
 }
 
 /// Adds a user (or, `nested`, a group) to a group; whether it was new.
-pub async fn add_edge(db: &Db, group_id: Uuid, member: Uuid, nested: bool) -> Result<bool, sqlx::Error> {
+pub async fn add_edge(
+    db: &Db,
+    group_id: Uuid,
+    member: Uuid,
+    nested: bool,
+) -> Result<bool, sqlx::Error> {
     let q = if nested {
         "INSERT INTO group_groups (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
     } else {
         "INSERT INTO group_users (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
     };
-    crate::db_execute!(db, |p| sqlx::query(q).bind(group_id).bind(member).execute(p).await)
-        .map(|n| n == 1)
+    crate::db_execute!(db, |p| sqlx::query(q)
+        .bind(group_id)
+        .bind(member)
+        .execute(p)
+        .await)
+    .map(|n| n == 1)
 }
 
 /// Removes a member from a group; whether it was there.
@@ -581,7 +602,11 @@ pub async fn remove_edge(db: &Db, group_id: Uuid, member: Uuid) -> Result<bool, 
         "DELETE FROM group_users WHERE group_id = $1 AND user_id = $2",
         "DELETE FROM group_groups WHERE parent_id = $1 AND child_id = $2",
     ] {
-        n += crate::db_execute!(db, |p| sqlx::query(q).bind(group_id).bind(member).execute(p).await)?;
+        n += crate::db_execute!(db, |p| sqlx::query(q)
+            .bind(group_id)
+            .bind(member)
+            .execute(p)
+            .await)?;
     }
     Ok(n > 0)
 }

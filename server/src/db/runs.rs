@@ -240,17 +240,29 @@ pub async fn fail_orphans(db: &Db, reason: &str) -> Result<u64, sqlx::Error> {
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Change {
     pub seq: i64,
+    /// What the change is about: a user, a group, or a membership (group → member).
+    pub subject: Subject,
+    /// The user; for a membership, the member when it is a user.
     pub user_id: Option<Uuid>,
     pub external_id: Option<String>,
+    /// The user's name; for a group change the group's, for a membership the member's.
     pub username: String,
     pub operation: Operation,
     pub outcome: Outcome,
+    /// The group of a group or membership change.
+    pub group_id: Option<Uuid>,
+    /// Its name.
+    #[sqlx(rename = "group_name")]
+    pub group: Option<String>,
+    /// For a membership, the member when it is a group.
+    pub member_group_id: Option<Uuid>,
 }
 
 /// A page of changes after `after` (a seq), filtered by operation and outcome prefix.
 pub async fn changes(
     db: &Db,
     run_id: Uuid,
+    subject: Option<Subject>,
     operation: Option<Operation>,
     outcome: Option<&str>,
     after: i64,
@@ -258,9 +270,12 @@ pub async fn changes(
 ) -> Result<Vec<Change>, sqlx::Error> {
     on_db!(db, |p| {
         let mut qb = sqlx::QueryBuilder::new(
-            "SELECT seq, user_id, external_id, username, operation, outcome FROM run_changes WHERE run_id = ",
+            "SELECT seq, subject, user_id, external_id, username, operation, outcome, group_id, group_name, member_group_id FROM run_changes WHERE run_id = ",
         );
         qb.push_bind(run_id).push(" AND seq > ").push_bind(after);
+        if let Some(s) = subject {
+            qb.push(" AND subject = ").push_bind(s);
+        }
         if let Some(op) = operation {
             qb.push(" AND operation = ").push_bind(op);
         }
@@ -304,13 +319,15 @@ pub struct Held {
 
 /// A run's held changes, in order.
 pub async fn held_changes(db: &Db, run_id: Uuid) -> Result<Vec<Held>, sqlx::Error> {
-    on_db!(db, |p| sqlx::query_as::<_, Held>(
+    on_db!(db, |p| {
+        sqlx::query_as::<_, Held>(
         "SELECT subject, operation, user_id, group_id, member_group_id FROM run_changes WHERE run_id = $1 AND outcome = $2 ORDER BY seq"
     )
     .bind(run_id)
     .bind(Outcome::Held)
     .fetch_all(p)
-    .await)
+    .await
+    })
 }
 
 /// What deciding on a held run writes: the users removed on approval, the held

@@ -227,7 +227,11 @@ pub async fn delete(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Er
             "UPDATE users SET synchronization_id = NULL WHERE tenant_id = $1 AND synchronization_id = $2",
             "UPDATE groups SET synchronization_id = NULL WHERE tenant_id = $1 AND synchronization_id = $2",
         ] {
-            sqlx::query(q).bind(tenant_id).bind(id).execute(&mut *tx).await?;
+            sqlx::query(q)
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         let gone = sqlx::query("DELETE FROM synchronizations WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)

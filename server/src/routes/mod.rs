@@ -2,6 +2,7 @@
 
 mod agent_connect;
 mod downloads;
+mod groups;
 mod health;
 pub(crate) mod metrics;
 pub mod openapi;
@@ -66,6 +67,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/users/{id}",
             get(users::read).patch(users::update).delete(users::delete),
+        )
+        .route("/users/{id}/groups", get(groups::of_user))
+        .route("/groups", get(groups::search).post(groups::create))
+        .route("/groups/{id}", get(groups::read).delete(groups::delete))
+        .route("/groups/{id}/members", get(groups::members))
+        .route(
+            "/groups/{id}/members/{member}",
+            axum::routing::put(groups::add_member).delete(groups::remove_member),
         )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::delete))

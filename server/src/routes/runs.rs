@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult};
 use crate::role::Role;
 use crate::state::AppState;
 use crate::sync::dispatch::{self, Request};
-use crate::vocabulary::{Operation, RunStatus, Trigger};
+use crate::vocabulary::{Operation, RunStatus, Subject, Trigger};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
 use axum::Json;
@@ -145,6 +145,8 @@ pub async fn read(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangesQuery {
+    /// `user`, `group` or `membership`.
+    subject: Option<String>,
     operation: Option<String>,
     outcome: Option<String>,
     /// The `next_after` of the previous page.
@@ -177,9 +179,18 @@ pub async fn changes(
         }
         other => other.and_then(Result::ok),
     };
+    let subject = match q.subject.as_deref().map(str::parse::<Subject>) {
+        Some(Err(_)) => {
+            return Err(ApiError::BadRequest(
+                "subject must be `user`, `group` or `membership`".into(),
+            ));
+        }
+        other => other.and_then(Result::ok),
+    };
     let changes = runs::changes(
         &state.db,
         id,
+        subject,
         operation,
         q.outcome.as_deref(),
         q.after.unwrap_or(-1),

@@ -253,23 +253,36 @@ impl ActiveRun {
             .into_iter()
             .filter_map(|g| g.external_id.clone().map(|e| (e, g)))
             .collect();
-        let by_name: HashMap<String, StoredGroup> =
-            by_name.into_iter().map(|g| (g.name_key.clone(), g)).collect();
-        let dry = self.settings.on(Setting::DryRun);
-        if dry {
-            for r in &records {
-                if !by_external.contains_key(&r.external_id) {
-                    self.groups.planned.insert(r.external_id.clone(), r.name.clone());
+        let by_name: HashMap<String, StoredGroup> = by_name
+            .into_iter()
+            .map(|g| (g.name_key.clone(), g))
+            .collect();
+        let mut plan = plan::plan_groups(
+            &self.settings,
+            self.sync_id,
+            records,
+            &by_external,
+            &by_name,
+        );
+        if self.settings.on(Setting::DryRun) {
+            // What a dry run would have created: its first members are planned with it.
+            for c in &plan.changes {
+                if let (Operation::Create, Outcome::Planned, Some(id)) =
+                    (c.operation, &c.outcome, &c.external_id)
+                {
+                    self.groups.planned.insert(id.clone(), c.username.clone());
                 }
             }
         }
-        let mut plan =
-            plan::plan_groups(&self.settings, self.sync_id, records, &by_external, &by_name);
         plan::add_group_errors(&mut plan, errors);
-        self.groups.created.extend(plan.inserts.iter().map(|g| g.id));
+        self.groups
+            .created
+            .extend(plan.inserts.iter().map(|g| g.id));
         add_counts(&mut self.counts, &plan.counts);
         let at = self.progress(plan.changes.len(), plan.counts);
-        writes::write_groups(db, at, &plan).await.map_err(internal)?;
+        writes::write_groups(db, at, &plan)
+            .await
+            .map_err(internal)?;
         self.pipeline.applied(&at.counts);
         Ok(())
     }
@@ -355,7 +368,9 @@ impl ActiveRun {
         let plan = plan::plan_additions(&self.settings, added, unresolved, &known);
         add_counts(&mut self.counts, &plan.counts);
         let at = self.progress(plan.changes.len(), plan.counts);
-        writes::write_members(db, at, &plan).await.map_err(internal)?;
+        writes::write_members(db, at, &plan)
+            .await
+            .map_err(internal)?;
         self.pipeline.applied(&at.counts);
         Ok(acked)
     }

@@ -21,7 +21,9 @@ pub enum RunFailure {
     TooManyGroupDeletions,
     #[error("more member removals than memberships in the manifest")]
     TooManyRemovals,
-    #[error("group deletions or member removals arrived without a complete read of the groups; nothing is deleted")]
+    #[error(
+        "group deletions or member removals arrived without a complete read of the groups; nothing is deleted"
+    )]
     GroupsNotRead,
     #[error("a message of {0} memberships exceeds the limit of {limit}", limit = adc_shared::protocol::MAX_MEMBERSHIPS_PER_MESSAGE)]
     TooManyMemberships(usize),

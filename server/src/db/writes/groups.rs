@@ -48,7 +48,11 @@ pub struct MemberWrite {
 }
 
 /// Applies a group batch and records its changes and the run's counts atomically.
-pub async fn write_groups(db: &Db, at: Progress, plan: &GroupBatchWrite) -> Result<(), sqlx::Error> {
+pub async fn write_groups(
+    db: &Db,
+    at: Progress,
+    plan: &GroupBatchWrite,
+) -> Result<(), sqlx::Error> {
     let t = now();
     on_db!(db, |p| {
         let mut tx = p.begin().await?;

@@ -6,7 +6,9 @@ mod bulk;
 mod groups;
 mod pgcopy;
 
-pub use groups::{GroupBatchWrite, GroupInsert, GroupUpdate, MemberWrite, write_groups, write_members};
+pub use groups::{
+    GroupBatchWrite, GroupInsert, GroupUpdate, MemberWrite, write_groups, write_members,
+};
 
 pub(crate) use bulk::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE};
 

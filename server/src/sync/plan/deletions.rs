@@ -119,10 +119,13 @@ pub fn plan_deletions(
         )
     };
     let all_rows = |plan: &mut DeletionWrite, outcome: &dyn Fn() -> Outcome, removals: bool| {
-        plan.changes.extend(gone.users.iter().map(|u| user_row(u, outcome())));
-        plan.changes.extend(gone.groups.iter().map(|g| group_row(g, outcome())));
+        plan.changes
+            .extend(gone.users.iter().map(|u| user_row(u, outcome())));
+        plan.changes
+            .extend(gone.groups.iter().map(|g| group_row(g, outcome())));
         if removals {
-            plan.changes.extend(gone.removals.iter().map(|r| removal_row(r, outcome())));
+            plan.changes
+                .extend(gone.removals.iter().map(|r| removal_row(r, outcome())));
         }
     };
     if settings.on(Setting::NoDelete) {
@@ -131,7 +134,11 @@ pub fn plan_deletions(
         return plan;
     }
     let removals_skipped = settings.on(Setting::NoUpdate);
-    let removals = if removals_skipped { 0 } else { gone.removals.len() as u64 };
+    let removals = if removals_skipped {
+        0
+    } else {
+        gone.removals.len() as u64
+    };
     if guard_verdict(guard, gone, removals) && !dry {
         plan.held = true;
         plan.counts.held = gone.users.len() as u64 + gone.groups.len() as u64 + removals;
@@ -234,7 +241,11 @@ mod tests {
             (3, 3),
             "delete-disables is the default"
         );
-        let p = plan_deletions(&settings(|s| s.delete_disables = Some(false)), &g, &users(&gone));
+        let p = plan_deletions(
+            &settings(|s| s.delete_disables = Some(false)),
+            &g,
+            &users(&gone),
+        );
         assert_eq!((p.delete.len(), p.counts.deleted), (3, 3));
         let tight = DeletionGuard {
             max_deletes: Some(2),

@@ -49,7 +49,12 @@ pub fn plan_groups(
         }
         if !seen.insert(r.external_id.clone()) {
             plan.counts.errors += 1;
-            change(&mut plan, None, op, Outcome::Error("sent twice in one batch".into()));
+            change(
+                &mut plan,
+                None,
+                op,
+                Outcome::Error("sent twice in one batch".into()),
+            );
             continue;
         }
         let key = r.name.to_lowercase();
@@ -65,8 +70,10 @@ pub fn plan_groups(
             Some(e) => {
                 if let Some(h) = holder.filter(|h| h.id != e.id) {
                     plan.counts.conflicts += 1;
-                    let reason =
-                        Outcome::Conflict(format!("group name `{}` belongs to another group", h.name));
+                    let reason = Outcome::Conflict(format!(
+                        "group name `{}` belongs to another group",
+                        h.name
+                    ));
                     change(&mut plan, id, op, reason);
                     continue;
                 }
@@ -130,14 +137,23 @@ pub fn plan_groups(
                 }
                 None if settings.on(Setting::NoCreate) => {
                     plan.counts.skipped += 1;
-                    change(&mut plan, None, Operation::Create, Outcome::Skipped("no-create".into()));
+                    change(
+                        &mut plan,
+                        None,
+                        Operation::Create,
+                        Outcome::Skipped("no-create".into()),
+                    );
                 }
                 None => {
                     let id = Uuid::now_v7();
                     plan.counts.groups_created += 1;
                     change(&mut plan, Some(id), Operation::Create, Outcome::done(dry));
                     let hash = r.content_hash();
-                    plan.inserts.push(GroupInsert { id, record: r, hash });
+                    plan.inserts.push(GroupInsert {
+                        id,
+                        record: r,
+                        hash,
+                    });
                 }
             },
         }
@@ -161,7 +177,12 @@ pub fn add_group_errors(plan: &mut GroupBatchWrite, errors: Vec<EntryError>) {
     for e in errors {
         plan.counts.errors += 1;
         let name: String = e.dn.chars().filter(|c| !c.is_control()).take(512).collect();
-        let reason: String = e.reason.chars().filter(|c| !c.is_control()).take(512).collect();
+        let reason: String = e
+            .reason
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(512)
+            .collect();
         let mut row = ChangeRow::group(
             None,
             e.external_id.map(|i| i.chars().take(256).collect()),
@@ -248,7 +269,8 @@ pub fn plan_additions(
             // A group or member this run would create, in a dry run: planned with it.
             let planned = |id: &str| k.planned.contains_key(id);
             let group_ok = group.is_some() || planned(&m.group);
-            let member_ok = member.is_some() || (dry && (planned(&m.member) || m.kind == MemberKind::User));
+            let member_ok =
+                member.is_some() || (dry && (planned(&m.member) || m.kind == MemberKind::User));
             if dry && group_ok && member_ok {
                 plan.counts.members_added += 1;
                 row(&mut plan, Outcome::Planned);
@@ -303,7 +325,11 @@ pub fn plan_additions(
                 Operation::AddMember,
                 Outcome::Unresolved(reason.into()),
                 (group.map(|g| g.id), &group_name),
-                (MemberKind::User, None, &format!("… and {} more", u.count - named)),
+                (
+                    MemberKind::User,
+                    None,
+                    &format!("… and {} more", u.count - named),
+                ),
                 None,
             ));
         }
@@ -450,13 +476,20 @@ mod tests {
         }
     }
 
-    fn plan(s: &EffectiveSettings, records: Vec<GroupRecord>, known: &[StoredGroup]) -> GroupBatchWrite {
+    fn plan(
+        s: &EffectiveSettings,
+        records: Vec<GroupRecord>,
+        known: &[StoredGroup],
+    ) -> GroupBatchWrite {
         let by_ext = known
             .iter()
             .filter(|g| g.synchronization_id == Some(SYNC))
             .map(|g| (g.external_id.clone().unwrap(), g.clone()))
             .collect();
-        let by_name = known.iter().map(|g| (g.name_key.clone(), g.clone())).collect();
+        let by_name = known
+            .iter()
+            .map(|g| (g.name_key.clone(), g.clone()))
+            .collect();
         plan_groups(s, SYNC, records, &by_ext, &by_name)
     }
 
@@ -473,19 +506,38 @@ mod tests {
 
     #[test]
     fn settings_govern_group_creates_updates_and_takeovers() {
-        let p = plan(&settings(|s| s.no_create = Some(true)), vec![group("1", "a")], &[]);
+        let p = plan(
+            &settings(|s| s.no_create = Some(true)),
+            vec![group("1", "a")],
+            &[],
+        );
         assert!(p.inserts.is_empty());
         assert_eq!(p.changes[0].outcome, Outcome::Skipped("no-create".into()));
         let known = [stored(&group("1", "a"), Some(SYNC))];
-        let p = plan(&settings(|s| s.no_update = Some(true)), vec![group("1", "b")], &known);
+        let p = plan(
+            &settings(|s| s.no_update = Some(true)),
+            vec![group("1", "b")],
+            &known,
+        );
         assert!(p.updates.is_empty() && p.counts.skipped == 1);
-        let p = plan(&settings(|s| s.dry_run = Some(true)), vec![group("2", "c")], &[]);
+        let p = plan(
+            &settings(|s| s.dry_run = Some(true)),
+            vec![group("2", "c")],
+            &[],
+        );
         assert!(p.inserts.is_empty() && p.counts.groups_created == 1);
         assert_eq!(p.changes[0].outcome, Outcome::Planned);
         // A manual group of the same name: a conflict by default, taken over on request.
         let manual = stored(&group("x", "Admins"), None);
-        let p = plan(&settings(|_| {}), vec![group("3", "admins")], std::slice::from_ref(&manual));
-        assert_eq!(p.changes[0].outcome, Outcome::Conflict("provider mismatch".into()));
+        let p = plan(
+            &settings(|_| {}),
+            vec![group("3", "admins")],
+            std::slice::from_ref(&manual),
+        );
+        assert_eq!(
+            p.changes[0].outcome,
+            Outcome::Conflict("provider mismatch".into())
+        );
         let p = plan(
             &settings(|s| s.no_update_provider_mismatch = Some(false)),
             vec![group("3", "admins")],
@@ -497,7 +549,11 @@ mod tests {
 
     #[test]
     fn two_entries_with_one_group_name_conflict_naming_both() {
-        let p = plan(&settings(|_| {}), vec![group("1", "ops"), group("2", "OPS")], &[]);
+        let p = plan(
+            &settings(|_| {}),
+            vec![group("1", "ops"), group("2", "OPS")],
+            &[],
+        );
         assert_eq!((p.inserts.len(), p.counts.conflicts), (1, 1));
         assert_eq!(
             p.changes[1].outcome.to_string(),

@@ -1,0 +1,219 @@
+//! Reading groups after the users (architecture §5.5): the group entries page by page,
+//! new or changed ones sent in batches; then each group's members resolved against
+//! what was read and compared with the manifest, so only the memberships that changed
+//! travel: added ones now, removed ones after the read is known to be complete.
+
+use super::groups::{Directory, GroupManifest, GroupMapper, RawMembers, diff};
+use super::mapping::Entry;
+use super::{BATCH_BYTES, Halt, Sender};
+use crate::config::AgentConfig;
+use adc_shared::group::Unresolved;
+use adc_shared::protocol::{AgentMessage, EntryError, MAX_MEMBERSHIPS_PER_MESSAGE, StartRun};
+use adc_shared::{GroupRecord, Membership};
+use ldap3::adapters::{EntriesOnly, PagedResults};
+use ldap3::{Scope, SearchEntry};
+
+/// What the group read leaves for after the complete read.
+pub struct GroupsRead {
+    pub read: u64,
+    pub removed: Vec<Membership>,
+}
+
+/// A group read, waiting for every entry to be known before its members resolve.
+struct Pending {
+    id: String,
+    dn: String,
+    raw: RawMembers,
+}
+
+pub async fn read_groups(
+    cfg: &AgentConfig,
+    start: &StartRun,
+    tx: &mut Sender<'_>,
+    conn: &mut ldap3::Ldap,
+    mapper: &GroupMapper,
+    directory: &mut Directory,
+    manifest: &mut GroupManifest,
+) -> Result<GroupsRead, Halt> {
+    let run_id = start.run_id;
+    let l = &cfg.backend.ldap;
+    let (base, scope, filter) = GroupMapper::search(cfg);
+    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
+    let mut stream = conn
+        .with_timeout(l.operation_timeout())
+        .streaming_search_with(
+            vec![
+                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
+                Box::new(PagedResults::new(page)),
+            ],
+            &base,
+            scope,
+            &filter,
+            mapper.attributes(),
+        )
+        .await
+        .map_err(|e| {
+            Halt::Fail(format!(
+                "the group search could not start: {}; check backend.ldap.groups (base_dn `{base}`, filter `{filter}`)",
+                crate::explain::anyhow_chain(&crate::ldap::search_error(cfg, &e))
+            ))
+        })?;
+    let batch_size = start.batch_size.max(1) as usize;
+    let (mut groups, mut errors): (Vec<GroupRecord>, Vec<EntryError>) = (Vec::new(), Vec::new());
+    let mut pending: Vec<Pending> = Vec::new();
+    let (mut bytes, mut count) = (0usize, 0u64);
+    loop {
+        let raw = match stream.next().await {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(Halt::Fail(crate::explain::ldap(
+                    &format!("the group read ended early after {count} groups"),
+                    l.operation_timeout(),
+                    &e,
+                )));
+            }
+        };
+        count += 1;
+        // ldap3 panics on malformed entries: one bad entry must not take the agent down.
+        let Ok(entry) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
+        else {
+            return Err(Halt::Fail(format!(
+                "group entry {count} from the directory is malformed"
+            )));
+        };
+        let view = Entry {
+            dn: &entry.dn,
+            attrs: &entry.attrs,
+            bin_attrs: &entry.bin_attrs,
+        };
+        let id = mapper.external_id(&view);
+        let known = id.as_ref().and_then(|i| manifest.entries.get_mut(i));
+        let known_hash = known.map(|k| {
+            k.seen = true;
+            k.hash.clone()
+        });
+        if let Some(id) = &id {
+            directory.add_group(id.clone(), &entry.dn);
+        }
+        match mapper.map(&view) {
+            Ok(record) => {
+                pending.push(Pending {
+                    id: record.external_id.clone(),
+                    dn: entry.dn.clone(),
+                    raw: mapper.members(&view),
+                });
+                if known_hash.as_deref() == Some(record.content_hash().as_str()) && !start.full {
+                    continue;
+                }
+                bytes += record.source_dn.len() + record.name.len() + 256;
+                groups.push(record);
+            }
+            Err(reason) => errors.push(EntryError {
+                dn: entry.dn.clone(),
+                external_id: id,
+                reason,
+            }),
+        }
+        if groups.len() + errors.len() >= batch_size || bytes >= BATCH_BYTES {
+            let (g, e) = (std::mem::take(&mut groups), std::mem::take(&mut errors));
+            bytes = 0;
+            tx.send_acked(|seq| AgentMessage::GroupBatch {
+                run_id,
+                seq,
+                groups: g,
+                errors: e,
+            })
+            .await?;
+        }
+    }
+    let result = stream.finish().await;
+    if result.rc != 0 {
+        let (meaning, check) = crate::explain::result_code(result.rc);
+        return Err(Halt::Fail(format!(
+            "the group read was incomplete after {count} groups: {meaning} (result code {}); nothing is deleted; check {check}",
+            result.rc
+        )));
+    }
+    if !groups.is_empty() || !errors.is_empty() {
+        tx.send_acked(|seq| AgentMessage::GroupBatch {
+            run_id,
+            seq,
+            groups,
+            errors,
+        })
+        .await?;
+    }
+    // Active Directory hands out at most 1500 values of an attribute at a time: the
+    // rest of each such group, range by range.
+    for p in &mut pending {
+        while let Some((attr, next)) = p.raw.more.take() {
+            let wanted = format!("{attr};range={next}-*");
+            let (entries, _) = conn
+                .with_timeout(l.operation_timeout())
+                .search(&p.dn, Scope::Base, "(objectClass=*)", vec![wanted.clone()])
+                .await
+                .and_then(|r| r.success())
+                .map_err(|e| {
+                    Halt::Fail(crate::explain::ldap(
+                        &format!("reading `{wanted}` of the group `{}` failed", p.dn),
+                        l.operation_timeout(),
+                        &e,
+                    ))
+                })?;
+            let Some(raw) = entries.into_iter().next() else {
+                return Err(Halt::Fail(format!(
+                    "the group `{}` went away while its members were read in ranges; nothing is deleted",
+                    p.dn
+                )));
+            };
+            let entry = SearchEntry::construct(raw);
+            let view = Entry {
+                dn: &entry.dn,
+                attrs: &entry.attrs,
+                bin_attrs: &entry.bin_attrs,
+            };
+            let more = mapper.members(&view);
+            if more.dns.is_empty() {
+                return Err(Halt::Fail(format!(
+                    "the directory returned no values for `{wanted}` of the group `{}`; nothing is deleted",
+                    p.dn
+                )));
+            }
+            p.raw.dns.extend(more.dns);
+            p.raw.more = more.more;
+        }
+    }
+    let (mut added, mut unresolved, mut removed): (
+        Vec<Membership>,
+        Vec<Unresolved>,
+        Vec<Membership>,
+    ) = Default::default();
+    for p in &pending {
+        let (found, not_found) = directory.resolve(&p.raw);
+        let (a, r, u) = diff(&p.id, &found, &not_found, manifest.entries.get(&p.id));
+        added.extend(a);
+        removed.extend(r);
+        unresolved.extend(u);
+    }
+    // Additions, then the unresolved values, at most so many to a message.
+    let mut unresolved = unresolved.into_iter().peekable();
+    let mut added = added.into_iter().peekable();
+    while added.peek().is_some() || unresolved.peek().is_some() {
+        let a: Vec<Membership> = added.by_ref().take(MAX_MEMBERSHIPS_PER_MESSAGE).collect();
+        let room = MAX_MEMBERSHIPS_PER_MESSAGE - a.len();
+        let u: Vec<Unresolved> = unresolved.by_ref().take(room).collect();
+        tx.send_acked(|seq| AgentMessage::MembersAdded {
+            run_id,
+            seq,
+            added: a,
+            unresolved: u,
+        })
+        .await?;
+    }
+    Ok(GroupsRead {
+        read: count,
+        removed,
+    })
+}

@@ -1,0 +1,574 @@
+//! Groups on the agent's side (architecture §5.5): from a group entry to the canonical
+//! group record, its member values, and — once users and groups are read — the member
+//! values resolved to external IDs and compared with the server's manifest.
+//!
+//! A member is resolved by the identity of the entry it names, as read now: a DN (any
+//! spacing or case) to the user or group read with that DN, a posixGroup `memberUid` to
+//! the user with that uid, an Active Directory primary group through the group's
+//! objectSid. Never by DN text stored from an earlier run.
+
+use super::mapping::{Entry, guid_to_uuid};
+use crate::config::{AgentConfig, Flavour};
+use adc_shared::group::{GroupState, UNRESOLVED_NAMED, Unresolved};
+use adc_shared::{GroupRecord, MemberKind, Membership};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Clone, Debug)]
+pub struct GroupMapper {
+    flavour: Flavour,
+    id: String,
+    name: String,
+    description: String,
+    email: String,
+    extra: BTreeMap<String, String>,
+    member_dn: Vec<String>,
+    member_uid: Option<String>,
+    /// The users' attribute `member_uid` values name.
+    pub uid_attribute: String,
+}
+
+/// A group entry's member values, as read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RawMembers {
+    pub dns: Vec<String>,
+    pub uids: Vec<String>,
+    /// Active Directory: the group's RID, which users name in `primaryGroupID`.
+    pub rid: Option<u32>,
+    /// Active Directory: the member attribute came in a range that is not the last;
+    /// the next range starts here (attribute name, first index).
+    pub more: Option<(String, u32)>,
+}
+
+impl GroupMapper {
+    /// The mapper of adc.yaml's `groups` section; `None` without one.
+    pub fn new(cfg: &AgentConfig) -> Option<GroupMapper> {
+        let l = &cfg.backend.ldap;
+        let g = l.groups.as_ref()?;
+        let ad = l.flavour == Flavour::ActiveDirectory;
+        let mut overrides = g.attributes.clone().unwrap_or_default();
+        let mut take =
+            |key: &str, default: &str| overrides.remove(key).unwrap_or_else(|| default.to_owned());
+        let id_default = if ad { "objectGUID" } else { "entryUUID" };
+        let id = l
+            .sync
+            .id_attribute
+            .clone()
+            .unwrap_or_else(|| id_default.into());
+        let id = take("external_id", &id);
+        let name = take("name", "cn");
+        let description = take("description", "description");
+        let email = take("email", "mail");
+        let member_dn = g.member_attributes.clone().unwrap_or_else(|| {
+            if ad {
+                vec!["member".into()]
+            } else {
+                vec!["member".into(), "uniqueMember".into()]
+            }
+        });
+        let member_uid = match &g.member_uid_attribute {
+            Some(a) if a.trim().is_empty() => None,
+            Some(a) => Some(a.clone()),
+            None if ad => None,
+            None => Some("memberUid".into()),
+        };
+        Some(GroupMapper {
+            flavour: l.flavour,
+            id,
+            name,
+            description,
+            email,
+            extra: overrides,
+            member_dn,
+            member_uid,
+            uid_attribute: g.uid_attribute.clone().unwrap_or_else(|| "uid".into()),
+        })
+    }
+
+    /// Where and how to search for groups: base DN, scope, filter.
+    pub fn search(cfg: &AgentConfig) -> (String, ldap3::Scope, String) {
+        let l = &cfg.backend.ldap;
+        let g = l.groups.clone().unwrap_or_default();
+        let filter = g.filter.map(|f| f.as_str().to_owned()).unwrap_or_else(|| {
+            match l.flavour {
+                Flavour::ActiveDirectory => "(objectClass=group)".into(),
+                Flavour::Openldap => {
+                    "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))".into()
+                }
+            }
+        });
+        (
+            g.base_dn.unwrap_or_else(|| l.base_dn.clone()),
+            g.scope.unwrap_or(l.scope).into(),
+            filter,
+        )
+    }
+
+    /// Whether member values name users by uid (the users' read must fetch it).
+    pub fn uses_uids(&self) -> bool {
+        self.member_uid.is_some()
+    }
+
+    /// Whether users' primary groups count (Active Directory).
+    pub fn uses_primary_group(&self) -> bool {
+        self.flavour == Flavour::ActiveDirectory
+    }
+
+    /// The attributes to ask the directory for.
+    pub fn attributes(&self) -> Vec<String> {
+        let mut a = vec![
+            self.id.clone(),
+            self.name.clone(),
+            self.description.clone(),
+            self.email.clone(),
+        ];
+        a.extend(self.extra.values().cloned());
+        a.extend(self.member_dn.iter().cloned());
+        a.extend(self.member_uid.iter().cloned());
+        if self.flavour == Flavour::ActiveDirectory {
+            a.push("objectSid".into());
+        }
+        a.sort();
+        a.dedup();
+        a
+    }
+
+    /// The entry's external ID, if it has one.
+    pub fn external_id(&self, e: &Entry<'_>) -> Option<String> {
+        if self.id.eq_ignore_ascii_case("objectGUID") {
+            return e
+                .bytes(&self.id)
+                .and_then(|b| guid_to_uuid(&b))
+                .map(|u| u.hyphenated().to_string());
+        }
+        e.text(&self.id).map(|s| s.trim().to_ascii_lowercase())
+    }
+
+    /// Maps a group entry; the error says what is missing or wrong.
+    pub fn map(&self, e: &Entry<'_>) -> Result<GroupRecord, String> {
+        let external_id = self
+            .external_id(e)
+            .ok_or_else(|| format!("no usable `{}` (the external ID)", self.id))?;
+        let name = e
+            .text(&self.name)
+            .ok_or_else(|| format!("no `{}` (the group name)", self.name))?;
+        let text = |name: &str| e.text(name).map(str::to_owned);
+        let record = GroupRecord {
+            external_id,
+            name: name.to_owned(),
+            description: text(&self.description),
+            email: text(&self.email),
+            source_dn: e.dn.to_owned(),
+            extra: self
+                .extra
+                .iter()
+                .filter_map(|(k, a)| text(a).map(|v| (k.clone(), v)))
+                .collect(),
+        };
+        record.validate()?;
+        Ok(record)
+    }
+
+    /// The entry's member values: DNs, uids, and for Active Directory its RID and the
+    /// next range of a member attribute read in ranges.
+    pub fn members(&self, e: &Entry<'_>) -> RawMembers {
+        let mut m = RawMembers::default();
+        for (key, values) in e.attrs {
+            let (base, range) = match key.split_once(';') {
+                Some((b, opts)) => (b, parse_range(opts)),
+                None => (key.as_str(), None),
+            };
+            if self.member_dn.iter().any(|a| a.eq_ignore_ascii_case(base)) {
+                m.dns
+                    .extend(values.iter().map(|v| strip_uid_suffix(v).to_owned()));
+                if let Some((_, Some(hi))) = range {
+                    m.more = Some((base.to_owned(), hi + 1));
+                }
+            } else if self
+                .member_uid
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(base))
+            {
+                m.uids.extend(values.iter().cloned());
+            }
+        }
+        if self.flavour == Flavour::ActiveDirectory {
+            m.rid = e.bytes("objectSid").and_then(|b| sid_rid(&b));
+        }
+        m
+    }
+}
+
+/// `range=0-1499` → (0, Some(1499)); `range=1500-*` → (1500, None).
+pub fn parse_range(options: &str) -> Option<(u32, Option<u32>)> {
+    let r = options.split(';').find_map(|o| {
+        o.strip_prefix("range=")
+            .or_else(|| o.strip_prefix("Range="))
+    })?;
+    let (lo, hi) = r.split_once('-')?;
+    let lo = lo.parse().ok()?;
+    let hi = if hi == "*" {
+        None
+    } else {
+        Some(hi.parse().ok()?)
+    };
+    Some((lo, hi))
+}
+
+/// groupOfUniqueNames may add `#'0101'B` (an optional unique identifier) to a DN.
+fn strip_uid_suffix(v: &str) -> &str {
+    match v.rfind("#'") {
+        Some(i) if v.ends_with("'B") => &v[..i],
+        _ => v,
+    }
+}
+
+/// The last sub-authority of a binary SID (its RID): revision, count, a 48-bit
+/// authority, then `count` little-endian 32-bit sub-authorities.
+pub fn sid_rid(sid: &[u8]) -> Option<u32> {
+    let count = usize::from(*sid.get(1)?);
+    if sid.first() != Some(&1) || count == 0 || sid.len() != 8 + 4 * count {
+        return None;
+    }
+    let last = &sid[8 + 4 * (count - 1)..];
+    Some(u32::from_le_bytes(last.try_into().ok()?))
+}
+
+/// A binary SID as Windows writes it (`S-1-5-21-…`).
+pub fn sid_string(sid: &[u8]) -> Option<String> {
+    let count = usize::from(*sid.get(1)?);
+    if sid.first() != Some(&1) || sid.len() != 8 + 4 * count {
+        return None;
+    }
+    let authority = sid[2..8].iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+    let mut s = format!("S-1-{authority}");
+    for c in sid[8..].chunks(4) {
+        s.push_str(&format!("-{}", u32::from_le_bytes(c.try_into().ok()?)));
+    }
+    Some(s)
+}
+
+/// A DN in one spelling: attribute types and values lower-case, no spaces around `=`,
+/// `,` or `+` (escaped characters kept as written). Two spellings of one DN match.
+pub fn normalize_dn(dn: &str) -> String {
+    let mut out = String::with_capacity(dn.len());
+    let mut escaped = false;
+    // Spaces after a separator are dropped, those before one too (trimmed when it
+    // comes), others kept once the next character shows they are inside a value.
+    let mut after_separator = true;
+    let mut pending_space = false;
+    for c in dn.trim().chars() {
+        if escaped {
+            out.extend(c.to_lowercase());
+            escaped = false;
+            continue;
+        }
+        match c {
+            ',' | '=' | '+' => {
+                pending_space = false;
+                out.push(c);
+                after_separator = true;
+            }
+            ' ' => {
+                if !after_separator {
+                    pending_space = true;
+                }
+            }
+            _ => {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                if c == '\\' {
+                    escaped = true;
+                    out.push(c);
+                } else {
+                    out.extend(c.to_lowercase());
+                }
+                after_separator = false;
+            }
+        }
+    }
+    out
+}
+
+/// What the read found, indexed to resolve member values.
+#[derive(Default)]
+pub struct Directory {
+    /// External IDs of users, then of groups, by position.
+    ids: Vec<String>,
+    kinds: Vec<MemberKind>,
+    by_dn: HashMap<String, usize>,
+    by_uid: HashMap<String, usize>,
+    /// Users by primary group RID (Active Directory).
+    by_primary: HashMap<u32, Vec<usize>>,
+}
+
+impl Directory {
+    fn push(&mut self, id: String, kind: MemberKind, dn: &str) -> usize {
+        let at = self.ids.len();
+        self.ids.push(id);
+        self.kinds.push(kind);
+        self.by_dn.insert(normalize_dn(dn), at);
+        at
+    }
+
+    /// A user read, with its uid and primary group where those are used.
+    pub fn add_user(&mut self, id: String, dn: &str, uid: Option<&str>, primary: Option<u32>) {
+        let at = self.push(id, MemberKind::User, dn);
+        if let Some(u) = uid {
+            self.by_uid.insert(u.to_lowercase(), at);
+        }
+        if let Some(rid) = primary {
+            self.by_primary.entry(rid).or_default().push(at);
+        }
+    }
+
+    pub fn add_group(&mut self, id: String, dn: &str) {
+        self.push(id, MemberKind::Group, dn);
+    }
+
+    /// A group's members: the edges found, and the values that named nobody.
+    pub fn resolve<'a>(
+        &'a self,
+        raw: &'a RawMembers,
+    ) -> (HashSet<(MemberKind, &'a str)>, Vec<&'a str>) {
+        let mut found = HashSet::new();
+        let mut unresolved = Vec::new();
+        let mut add = |at: usize| {
+            found.insert((self.kinds[at], self.ids[at].as_str()));
+        };
+        for dn in &raw.dns {
+            match self.by_dn.get(&normalize_dn(dn)) {
+                Some(&at) => add(at),
+                None => unresolved.push(dn.as_str()),
+            }
+        }
+        for uid in &raw.uids {
+            match self.by_uid.get(&uid.to_lowercase()) {
+                Some(&at) if self.kinds[at] == MemberKind::User => add(at),
+                _ => unresolved.push(uid.as_str()),
+            }
+        }
+        if let Some(users) = raw.rid.and_then(|r| self.by_primary.get(&r)) {
+            for &at in users {
+                add(at);
+            }
+        }
+        (found, unresolved)
+    }
+}
+
+/// The server's manifest of groups: per external ID, its hash, its direct members,
+/// and whether this read saw it.
+#[derive(Default)]
+pub struct GroupManifest {
+    pub entries: HashMap<String, ManifestGroup>,
+}
+
+#[derive(Default)]
+pub struct ManifestGroup {
+    pub hash: String,
+    pub members: HashSet<(MemberKind, String)>,
+    pub seen: bool,
+}
+
+impl GroupManifest {
+    pub fn extend(&mut self, states: Vec<GroupState>) {
+        for s in states {
+            let e = self.entries.entry(s.external_id).or_default();
+            e.hash = s.hash;
+            e.members
+                .extend(s.users.into_iter().map(|u| (MemberKind::User, u)));
+            e.members
+                .extend(s.groups.into_iter().map(|g| (MemberKind::Group, g)));
+        }
+    }
+}
+
+/// The differences of one group's members: edges to add and to remove, and the
+/// unresolved values to report.
+pub fn diff(
+    group: &str,
+    found: &HashSet<(MemberKind, &str)>,
+    unresolved: &[&str],
+    known: Option<&ManifestGroup>,
+) -> (Vec<Membership>, Vec<Membership>, Option<Unresolved>) {
+    let edge = |kind: MemberKind, member: &str| Membership {
+        group: group.to_owned(),
+        member: member.to_owned(),
+        kind,
+    };
+    let empty = HashSet::new();
+    let had = known.map_or(&empty, |k| &k.members);
+    let mut added: Vec<Membership> = found
+        .iter()
+        .filter(|(k, m)| !had.contains(&(*k, (*m).to_owned())))
+        .map(|(k, m)| edge(*k, m))
+        .collect();
+    let present: HashSet<(MemberKind, &str)> = found.clone();
+    let mut removed: Vec<Membership> = had
+        .iter()
+        .filter(|(k, m)| !present.contains(&(*k, m.as_str())))
+        .map(|(k, m)| edge(*k, m))
+        .collect();
+    added.sort_by(|a, b| a.member.cmp(&b.member));
+    removed.sort_by(|a, b| a.member.cmp(&b.member));
+    let unresolved = (!unresolved.is_empty()).then(|| Unresolved {
+        group: group.to_owned(),
+        count: unresolved.len() as u64,
+        values: unresolved
+            .iter()
+            .take(UNRESOLVED_NAMED)
+            .map(|v| (*v).to_owned())
+            .collect(),
+    });
+    (added, removed, unresolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_spellings_of_one_dn_match() {
+        assert_eq!(
+            normalize_dn("uid=Ann , OU=People,dc=Example, dc=org"),
+            normalize_dn("UID=ann,ou=people,DC=example,DC=org")
+        );
+        assert_eq!(normalize_dn("cn=a\\, b,dc=x"), "cn=a\\, b,dc=x");
+        assert_ne!(normalize_dn("cn=a\\,b,dc=x"), normalize_dn("cn=a,b,dc=x"));
+        assert_eq!(normalize_dn("cn=Two  Words,dc=x"), "cn=two words,dc=x");
+    }
+
+    #[test]
+    fn unique_member_suffixes_are_not_part_of_the_dn() {
+        assert_eq!(strip_uid_suffix("uid=a,dc=x#'0101'B"), "uid=a,dc=x");
+        assert_eq!(strip_uid_suffix("uid=a#b,dc=x"), "uid=a#b,dc=x");
+    }
+
+    #[test]
+    fn active_directory_ranges_read_as_the_next_range_to_ask_for() {
+        assert_eq!(parse_range("range=0-1499"), Some((0, Some(1499))));
+        assert_eq!(parse_range("range=1500-*"), Some((1500, None)));
+        assert_eq!(parse_range("binary"), None);
+        assert_eq!(parse_range("range=x-1"), None);
+    }
+
+    /// objectSid of a domain's "Domain Users" group, byte for byte as Active Directory
+    /// returns it: S-1-5-21-1004336348-1177238915-682003330-513.
+    const DOMAIN_USERS_SID: [u8; 28] = [
+        0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x15, 0x00, 0x00, 0x00, 0xDC, 0xF4, 0xDC,
+        0x3B, 0x83, 0x3D, 0x2B, 0x46, 0x82, 0x8B, 0xA6, 0x28, 0x01, 0x02, 0x00, 0x00,
+    ];
+
+    #[test]
+    fn a_group_s_rid_comes_from_its_object_sid() {
+        assert_eq!(
+            sid_string(&DOMAIN_USERS_SID).unwrap(),
+            "S-1-5-21-1004336348-1177238915-682003330-513"
+        );
+        assert_eq!(sid_rid(&DOMAIN_USERS_SID), Some(513));
+        assert_eq!(sid_rid(&DOMAIN_USERS_SID[..27]), None, "truncated");
+        assert_eq!(sid_rid(&[2, 0, 0, 0, 0, 0, 0, 5]), None, "no sub-authority");
+    }
+
+    fn mapper(yaml_groups: &str, flavour: &str) -> GroupMapper {
+        let yaml = format!(
+            "backend:\n  ldap:\n    addr: ldap://x\n    base_dn: dc=x\n    flavour: {flavour}\n    groups: {yaml_groups}\n"
+        );
+        let cfg = AgentConfig::parse(&yaml, std::path::Path::new("adc.yaml")).unwrap();
+        GroupMapper::new(&cfg).unwrap()
+    }
+
+    #[test]
+    fn an_active_directory_group_read_in_ranges_asks_for_the_next_one() {
+        let m = mapper("{}", "active-directory");
+        let mut attrs = HashMap::new();
+        attrs.insert("cn".to_owned(), vec!["Big".to_owned()]);
+        attrs.insert(
+            "member;range=0-1499".to_owned(),
+            (0..1500).map(|i| format!("CN=u{i},DC=x")).collect(),
+        );
+        let mut bin = HashMap::new();
+        bin.insert("objectSid".to_owned(), vec![DOMAIN_USERS_SID.to_vec()]);
+        let e = Entry {
+            dn: "CN=Big,DC=x",
+            attrs: &attrs,
+            bin_attrs: &bin,
+        };
+        let raw = m.members(&e);
+        assert_eq!(raw.dns.len(), 1500);
+        assert_eq!(raw.more, Some(("member".to_owned(), 1500)));
+        assert_eq!(raw.rid, Some(513));
+        // The last range: nothing more to ask for.
+        attrs.clear();
+        attrs.insert(
+            "member;range=1500-*".to_owned(),
+            vec!["CN=last,DC=x".to_owned()],
+        );
+        let e = Entry {
+            dn: "CN=Big,DC=x",
+            attrs: &attrs,
+            bin_attrs: &bin,
+        };
+        assert_eq!(m.members(&e).more, None);
+    }
+
+    #[test]
+    fn members_resolve_by_dn_uid_and_primary_group_and_the_rest_is_unresolved() {
+        let mut d = Directory::default();
+        d.add_user(
+            "u1".into(),
+            "uid=ann,ou=people,dc=x",
+            Some("ann"),
+            Some(513),
+        );
+        d.add_user("u2".into(), "uid=bob,ou=people,dc=x", Some("bob"), None);
+        d.add_group("g2".into(), "cn=inner,ou=groups,dc=x");
+        let raw = RawMembers {
+            dns: vec![
+                "UID=Bob, OU=People,DC=x".into(),
+                "cn=inner,ou=groups,dc=x".into(),
+                "uid=ghost,ou=people,dc=x".into(),
+            ],
+            uids: vec!["ANN".into(), "nobody".into()],
+            rid: Some(513),
+            more: None,
+        };
+        let (found, unresolved) = d.resolve(&raw);
+        let mut f: Vec<_> = found.into_iter().collect();
+        f.sort();
+        assert_eq!(
+            f,
+            vec![
+                (MemberKind::User, "u1"),
+                (MemberKind::User, "u2"),
+                (MemberKind::Group, "g2")
+            ]
+        );
+        assert_eq!(unresolved, vec!["uid=ghost,ou=people,dc=x", "nobody"]);
+    }
+
+    #[test]
+    fn a_diff_names_only_what_changed() {
+        let known = ManifestGroup {
+            hash: "h".into(),
+            members: (0..5000)
+                .map(|i| (MemberKind::User, format!("u{i}")))
+                .collect(),
+            seen: false,
+        };
+        let mut now: Vec<(MemberKind, String)> = (1..5000)
+            .map(|i| (MemberKind::User, format!("u{i}")))
+            .collect();
+        now.push((MemberKind::User, "new".into()));
+        let found: HashSet<(MemberKind, &str)> =
+            now.iter().map(|(k, m)| (*k, m.as_str())).collect();
+        let (added, removed, unresolved) = diff("g", &found, &[], Some(&known));
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].member, "new");
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].member, "u0");
+        assert!(unresolved.is_none());
+    }
+}

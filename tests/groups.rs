@@ -1,0 +1,653 @@
+//! Groups and memberships end to end (architecture §5.5): a real slapd with
+//! groupOfNames, groupOfUniqueNames and posixGroup, the real agent, both databases.
+
+use adc_e2e::cut::CutRelay;
+use adc_e2e::engine::Engine;
+use adc_e2e::engines;
+use adc_e2e::eventually;
+use adc_e2e::slapd::{self, WITH_REFINT, group_dn, group_ldif, person_dn};
+use adc_e2e::sync::{Fixture, GROUPS_SECTION, fixture_from_ldif, people};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// `n` people and the groups of `groups` (LDIF), an agent that reads groups.
+async fn with_groups(engine: Engine, n: usize, groups: &str) -> Fixture {
+    let ldif = format!("{}{groups}", slapd::ldif(&people(n)));
+    fixture_from_ldif(engine, &ldif, "", None, Some(GROUPS_SECTION), |_| {}).await
+}
+
+fn mail(i: usize) -> String {
+    format!("user{i:05}@example.com")
+}
+
+fn uid(i: usize) -> String {
+    format!("user{i:05}")
+}
+
+fn users(ids: &[usize]) -> Vec<String> {
+    ids.iter().map(|&i| format!("user:{}", mail(i))).collect()
+}
+
+fn count(run: &Value, key: &str) -> u64 {
+    run["counts"][key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no count {key} in {run}"))
+}
+
+#[engines]
+async fn three_kinds_of_groups_sync_with_members_nesting_and_a_cycle(engine: Engine) {
+    let groups = [
+        group_ldif(
+            "groupOfNames",
+            "devs",
+            &[person_dn(&uid(0)), person_dn(&uid(1))],
+        ),
+        group_ldif(
+            "groupOfUniqueNames",
+            "ops",
+            &[
+                person_dn(&uid(2)),
+                format!("{}#'0101'B", person_dn(&uid(3))),
+            ],
+        ),
+        group_ldif("posixGroup", "posix", &[uid(4), uid(5).to_uppercase()]),
+        group_ldif(
+            "groupOfNames",
+            "everyone",
+            &[
+                group_dn("devs"),
+                group_dn("ops"),
+                // Another spelling of a member's DN is the same member.
+                person_dn(&uid(0)).to_uppercase().replace(',', ", "),
+                "uid=ghost,ou=people,dc=example,dc=com".into(),
+            ],
+        ),
+        group_ldif("groupOfNames", "a", &[group_dn("b")]),
+        group_ldif("groupOfNames", "b", &[group_dn("a")]),
+    ]
+    .concat();
+    let f = with_groups(engine, 6, &groups).await;
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        (
+            count(&run, "groups_read"),
+            count(&run, "groups_created"),
+            count(&run, "members_added"),
+            count(&run, "members_unresolved")
+        ),
+        (6, 6, 11, 1),
+        "{run}"
+    );
+    assert_eq!(f.members("devs", false).await, users(&[0, 1]));
+    assert_eq!(f.members("ops", false).await, users(&[2, 3]));
+    assert_eq!(f.members("posix", false).await, users(&[4, 5]));
+    let mut direct = f.members("everyone", false).await;
+    direct.sort();
+    assert_eq!(
+        direct,
+        ["group:devs", "group:ops", "user:user00000@example.com"]
+    );
+    let mut effective = f.members("everyone", true).await;
+    effective.sort();
+    let mut expected = users(&[0, 1, 2, 3]);
+    expected.extend(["group:devs".to_owned(), "group:ops".to_owned()]);
+    expected.sort();
+    assert_eq!(effective, expected, "nested members count, each once");
+    assert_eq!(f.groups_of(&mail(2), false).await, ["ops"]);
+    assert_eq!(f.groups_of(&mail(2), true).await, ["everyone", "ops"]);
+    // A cycle is tolerated: the effective members end, and the report says it once.
+    assert_eq!(f.members("a", true).await, ["group:b"]);
+    let id = run["id"].as_str().unwrap();
+    let warnings = f.changes(id, "subject=group&outcome=warning").await;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        warnings[0]["outcome"],
+        "warning: groups nested in a cycle: a → b → a"
+    );
+    let unresolved = f.changes(id, "outcome=unresolved").await;
+    assert_eq!(unresolved.len(), 1, "{unresolved:?}");
+    assert_eq!(
+        (
+            unresolved[0]["subject"].as_str(),
+            unresolved[0]["group"].as_str(),
+            unresolved[0]["username"].as_str()
+        ),
+        (
+            Some("membership"),
+            Some("everyone"),
+            Some("uid=ghost,ou=people,dc=example,dc=com")
+        )
+    );
+    let everyone = f.group("everyone").await;
+    assert_eq!(everyone["member_count"], 3);
+    assert_eq!(everyone["provider"], f.sync_id.as_str());
+
+    // Nothing changed: nothing is sent again.
+    let again = f.run(json!({})).await;
+    assert_eq!(
+        (
+            count(&again, "groups_unchanged"),
+            count(&again, "groups_updated"),
+            count(&again, "members_added"),
+            count(&again, "members_removed")
+        ),
+        (6, 0, 0, 0),
+        "{again}"
+    );
+    let changed = f
+        .changes(
+            again["id"].as_str().unwrap(),
+            "subject=membership&outcome=applied",
+        )
+        .await;
+    assert!(changed.is_empty(), "{changed:?}");
+}
+
+#[engines]
+async fn a_renamed_member_stays_with_refint_and_a_stale_member_value_is_reported(engine: Engine) {
+    let groups = group_ldif(
+        "groupOfNames",
+        "devs",
+        &[person_dn(&uid(0)), person_dn(&uid(1))],
+    );
+    let mut f = with_groups(engine, 3, &groups).await;
+    f.run(json!({})).await;
+
+    // Without referential integrity the group still names the old DN: it resolves to
+    // nobody now, so the member leaves the group and the value is reported.
+    f.slapd.rename(&uid(0), "renamed0", None).await;
+    let run = f.run(json!({})).await;
+    assert_eq!(
+        (count(&run, "updated"), count(&run, "members_removed")),
+        (1, 1),
+        "{run}"
+    );
+    assert_eq!(f.members("devs", false).await, users(&[1]));
+    let unresolved = f
+        .changes(run["id"].as_str().unwrap(), "outcome=unresolved")
+        .await;
+    assert_eq!(unresolved[0]["username"], person_dn(&uid(0)));
+
+    // With it, the directory rewrites the member value: the same user stays a member.
+    f.slapd.restart(WITH_REFINT);
+    f.slapd.rename(&uid(1), "renamed1", Some("staff")).await;
+    let run = f.run(json!({})).await;
+    assert_eq!(
+        (
+            count(&run, "updated"),
+            count(&run, "members_added"),
+            count(&run, "members_removed")
+        ),
+        (1, 0, 0),
+        "{run}"
+    );
+    assert_eq!(f.members("devs", false).await, users(&[1]));
+    let user = f.user(&mail(1)).await;
+    assert!(
+        user["source_dn"]
+            .as_str()
+            .unwrap()
+            .starts_with("uid=renamed1,ou=staff"),
+        "{user}"
+    );
+}
+
+#[engines]
+async fn one_member_in_and_one_out_of_a_group_of_5000_changes_exactly_those_two(engine: Engine) {
+    let members: Vec<String> = (0..5000).map(|i| person_dn(&uid(i))).collect();
+    let groups = group_ldif("groupOfNames", "big", &members);
+    let f = with_groups(engine, 5001, &groups).await;
+    let first = f.run(json!({})).await;
+    assert_eq!(count(&first, "members_added"), 5000, "{first}");
+    let big = group_dn("big");
+    f.slapd
+        .change_values(&big, "member", &[person_dn(&uid(5000))], true)
+        .await;
+    f.slapd
+        .change_values(&big, "member", &[person_dn(&uid(0))], false)
+        .await;
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let changes = f
+        .changes(run["id"].as_str().unwrap(), "subject=membership")
+        .await;
+    let mut seen: Vec<(String, String, String)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["operation"].as_str().unwrap().to_owned(),
+                c["username"].as_str().unwrap().to_owned(),
+                c["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("add-member".to_owned(), mail(5000), "applied".to_owned()),
+            ("remove-member".to_owned(), mail(0), "applied".to_owned()),
+        ]
+    );
+    assert_eq!(f.group("big").await["member_count"], 5000);
+}
+
+#[engines]
+async fn a_renamed_group_keeps_its_id_and_its_members(engine: Engine) {
+    let groups = group_ldif("groupOfNames", "devs", &[person_dn(&uid(0))]);
+    let f = with_groups(engine, 2, &groups).await;
+    f.run(json!({})).await;
+    let before = f.group("devs").await;
+    f.slapd
+        .rename_entry(&group_dn("devs"), "cn=developers")
+        .await;
+    let run = f.run(json!({})).await;
+    assert_eq!(
+        (
+            count(&run, "groups_updated"),
+            count(&run, "groups_created"),
+            count(&run, "groups_deleted") + count(&run, "groups_disabled")
+        ),
+        (1, 0, 0),
+        "{run}"
+    );
+    let after = f.group("developers").await;
+    assert_eq!(after["id"], before["id"], "the same cloud group");
+    assert_eq!(f.members("developers", false).await, users(&[0]));
+}
+
+#[engines]
+async fn member_removals_beyond_the_guard_are_held_and_approval_applies_exactly_them(
+    engine: Engine,
+) {
+    let members: Vec<String> = (0..10).map(|i| person_dn(&uid(i))).collect();
+    let groups = group_ldif("groupOfNames", "team", &members);
+    let f = with_groups(engine, 10, &groups).await;
+    let path = format!("/api/v1/synchronizations/{}", f.sync_id);
+    let (s, b) = f
+        .api
+        .patch(&path, json!({"deletion_guard": {"max_deletes": 3}}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    f.run(json!({})).await;
+    let gone: Vec<String> = (0..5).map(|i| person_dn(&uid(i))).collect();
+    f.slapd
+        .change_values(&group_dn("team"), "member", &gone, false)
+        .await;
+    let run = f.run(json!({})).await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    assert_eq!(run["status"], "held", "{run}");
+    assert_eq!(count(&run, "held"), 5);
+    let held = f.changes(&id, "outcome=held").await;
+    let mut names: Vec<String> = held
+        .iter()
+        .map(|c| {
+            assert_eq!(c["operation"], "remove-member");
+            assert_eq!(c["group"], "team");
+            c["username"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        (0..5).map(mail).collect::<Vec<_>>(),
+        "exactly the held list"
+    );
+    assert_eq!(
+        f.members("team", false).await.len(),
+        10,
+        "nothing removed yet"
+    );
+    let (s, approved) = f
+        .api
+        .post(&format!("/api/v1/runs/{id}/approve"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{approved}");
+    assert_eq!(f.members("team", false).await, users(&[5, 6, 7, 8, 9]));
+    let (_, run) = f.api.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(
+        (count(&run, "members_removed"), count(&run, "held")),
+        (5, 0),
+        "{run}"
+    );
+
+    // A group losing more than the guard's share of its members is held too, however
+    // few they are.
+    let (s, b) = f
+        .api
+        .patch(
+            &path,
+            json!({"deletion_guard": {"max_deletes": null, "max_percent": 20, "min_users_for_percent": 5}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    f.slapd
+        .change_values(
+            &group_dn("team"),
+            "member",
+            &[person_dn(&uid(5)), person_dn(&uid(6))],
+            false,
+        )
+        .await;
+    let run = f.run(json!({})).await;
+    assert_eq!(
+        (run["status"].as_str(), count(&run, "held")),
+        (Some("held"), 2),
+        "{run}"
+    );
+    assert_eq!(f.members("team", false).await.len(), 5);
+}
+
+#[engines]
+async fn a_read_cut_during_the_groups_removes_no_group_and_no_membership(engine: Engine) {
+    // Many member values that name nobody make the group answers most of the bytes,
+    // so a cut half-way through the bytes of a whole read falls among the groups.
+    let mut members: Vec<String> = (0..3).map(|i| person_dn(&uid(i))).collect();
+    members.extend((0..3000).map(|i| format!("uid=outside{i},ou=elsewhere,dc=example,dc=com")));
+    let groups = [
+        group_ldif("groupOfNames", "aaa", &[person_dn(&uid(0))]),
+        group_ldif("groupOfNames", "team", &members),
+    ]
+    .concat();
+    let mut f = with_groups(engine, 3, &groups).await;
+    let relay = CutRelay::start(([127, 0, 0, 1], f.slapd.port).into()).await;
+    let yaml = f
+        .slapd
+        .adc_yaml("")
+        .replace(&f.slapd.url, &format!("ldap://{}", relay.addr))
+        .replace(
+            "    authentication:\n",
+            &format!("{GROUPS_SECTION}    authentication:\n"),
+        );
+    std::fs::write(&f.agent.config_path, yaml).unwrap();
+    f.agent.reload().await;
+    f.agent
+        .wait_for("the new adc.yaml", |s| (s.reloads >= 1).then_some(()))
+        .await;
+    f.patch_settings(json!({"delete-disables": false})).await;
+    let first = f.run(json!({})).await;
+    assert_eq!(count(&first, "groups_created"), 2, "{first}");
+    let whole = relay.passed();
+
+    f.slapd.delete_entry(&group_dn("aaa")).await;
+    f.slapd
+        .change_values(&group_dn("team"), "member", &[person_dn(&uid(0))], false)
+        .await;
+    relay.cut_after((whole / 2) as i64);
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains("group read ended early"),
+        "{run}"
+    );
+    assert_eq!(f.groups("").await.len(), 2, "no group deleted");
+    assert_eq!(
+        f.members("team", false).await,
+        users(&[0, 1, 2]),
+        "no member removed"
+    );
+
+    relay.cut_after(-1);
+    let run = f.run(json!({})).await;
+    assert_eq!(
+        (
+            run["status"].as_str(),
+            count(&run, "groups_deleted"),
+            count(&run, "members_removed")
+        ),
+        (Some("succeeded"), 1, 1),
+        "{run}"
+    );
+    assert_eq!(f.members("team", false).await, users(&[1, 2]));
+}
+
+#[engines]
+async fn a_dry_run_reports_every_group_change_and_a_manual_group_is_left_alone_or_taken_over(
+    engine: Engine,
+) {
+    let groups = [
+        group_ldif(
+            "groupOfNames",
+            "devs",
+            &[person_dn(&uid(0)), person_dn(&uid(1))],
+        ),
+        group_ldif("groupOfNames", "admins", &[person_dn(&uid(1))]),
+    ]
+    .concat();
+    let f = with_groups(engine, 2, &groups).await;
+    let (s, manual) = f
+        .api
+        .post(
+            "/api/v1/groups",
+            json!({"name": "Admins", "description": "by hand"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{manual}");
+
+    let dry = f.run(json!({"dry_run": true})).await;
+    assert_eq!(
+        (
+            count(&dry, "groups_created"),
+            count(&dry, "members_added"),
+            count(&dry, "conflicts")
+        ),
+        (1, 2, 1),
+        "{dry}"
+    );
+    let planned = f
+        .changes(
+            dry["id"].as_str().unwrap(),
+            "subject=membership&outcome=planned",
+        )
+        .await;
+    let mut rows: Vec<(String, String)> = planned
+        .iter()
+        .map(|c| {
+            (
+                c["group"].as_str().unwrap().to_owned(),
+                c["operation"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("devs".to_owned(), "add-member".to_owned()),
+            ("devs".to_owned(), "add-member".to_owned())
+        ]
+    );
+    assert_eq!(f.groups("").await.len(), 1, "a dry run stores nothing");
+
+    let run = f.run(json!({})).await;
+    let conflict = f
+        .changes(
+            run["id"].as_str().unwrap(),
+            "subject=group&outcome=conflict",
+        )
+        .await;
+    assert_eq!(conflict[0]["username"], "admins");
+    assert_eq!(conflict[0]["outcome"], "conflict: provider mismatch");
+    assert_eq!(f.group("Admins").await["provider"], "manual", "left alone");
+
+    f.patch_settings(json!({"no-update-provider-mismatch": false}))
+        .await;
+    f.run(json!({})).await;
+    let taken = f.group("admins").await;
+    assert_eq!(taken["id"], manual["id"], "the same group, taken over");
+    assert_eq!(taken["provider"], f.sync_id.as_str());
+    assert_eq!(f.members("admins", false).await, users(&[1]));
+}
+
+#[engines]
+async fn manual_groups_are_managed_by_hand_and_synced_ones_are_read_only(engine: Engine) {
+    let groups = group_ldif("groupOfNames", "devs", &[person_dn(&uid(0))]);
+    let f = with_groups(engine, 2, &groups).await;
+    f.run(json!({})).await;
+    let devs = f.group("devs").await["id"].as_str().unwrap().to_owned();
+    let user1 = f.user(&mail(1)).await["id"].as_str().unwrap().to_owned();
+    let (s, b) = f
+        .api
+        .put(&format!("/api/v1/groups/{devs}/members/{user1}"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("synchronization"),
+        "{b}"
+    );
+
+    let (s, club) = f.api.post("/api/v1/groups", json!({"name": "club"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{club}");
+    let club = club["id"].as_str().unwrap().to_owned();
+    for member in [&user1, &devs] {
+        let (s, b) = f
+            .api
+            .put(
+                &format!("/api/v1/groups/{club}/members/{member}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let mut effective = f.members("club", true).await;
+    effective.sort();
+    assert_eq!(
+        effective,
+        [
+            "group:devs",
+            "user:user00000@example.com",
+            "user:user00001@example.com"
+        ]
+    );
+    assert_eq!(f.groups_of(&mail(0), true).await, ["club", "devs"]);
+    let (s, _) = f.api.post("/api/v1/groups", json!({"name": "CLUB"})).await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "names are unique, whatever their case"
+    );
+    let (s, _) = f
+        .api
+        .delete(&format!("/api/v1/groups/{club}/members/{user1}"))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = f.api.delete(&format!("/api/v1/groups/{devs}")).await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a synced group is not deleted by hand"
+    );
+    let (s, _) = f.api.delete(&format!("/api/v1/groups/{club}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(f.groups_of(&mail(0), true).await, ["devs"]);
+}
+
+#[engines]
+async fn an_agent_that_ignores_the_settings_cannot_remove_groups_or_members(engine: Engine) {
+    let groups = [
+        group_ldif(
+            "groupOfNames",
+            "devs",
+            &[person_dn(&uid(0)), person_dn(&uid(1))],
+        ),
+        group_ldif("groupOfNames", "ops", &[person_dn(&uid(1))]),
+    ]
+    .concat();
+    let mut f = with_groups(engine, 2, &groups).await;
+    f.run(json!({})).await;
+    f.agent.kill();
+    f.patch_settings(json!({"no-delete": true})).await;
+    let mut rogue = adc_e2e::raw::RawAgent::connect_speaking(
+        &f.server.agent_addr(),
+        &f.sync_id,
+        &f.secret,
+        json!({}),
+        2,
+    )
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        "only the rogue agent connected",
+        || async { (f.api.agents(&f.sync_id).await.len() == 1).then_some(()) },
+    )
+    .await;
+    let run_id = f.start(json!({})).await;
+    rogue.recv_type("start_run").await;
+    rogue
+        .send(json!({"type": "manifest_request", "run_id": run_id}))
+        .await;
+    let manifest = rogue.recv_type("group_manifest_chunk").await;
+    let states = manifest["groups"].as_array().unwrap();
+    assert_eq!(states.len(), 2, "{manifest}");
+    let ids: Vec<Value> = states.iter().map(|g| g["external_id"].clone()).collect();
+    let edges: Vec<Value> = states
+        .iter()
+        .flat_map(|g| {
+            let group = g["external_id"].clone();
+            g["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |u| json!({"group": group, "member": u, "kind": "user"}))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(edges.len(), 3);
+    rogue
+        .send(json!({"type": "read_complete", "run_id": run_id, "read": 2, "groups_read": 0}))
+        .await;
+    // Every membership removed, and one group (whose own removals its deletion covers).
+    let ops = f.group("ops").await["external_id"].clone();
+    rogue
+        .send(json!({"type": "group_deletions", "run_id": run_id, "seq": 1, "external_ids": [ops]}))
+        .await;
+    rogue
+        .send(json!({"type": "members_removed", "run_id": run_id, "seq": 2, "removed": edges}))
+        .await;
+    rogue.send(json!({"type": "done", "run_id": run_id})).await;
+    let finished = rogue.recv_type("run_finished").await;
+    assert_eq!(finished["report"]["status"], "succeeded", "{finished}");
+    let c = &finished["report"]["counts"];
+    assert_eq!(
+        (
+            c["groups_deleted"].as_u64(),
+            c["groups_disabled"].as_u64(),
+            c["members_removed"].as_u64(),
+            c["skipped"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0), Some(3)),
+        "{finished}"
+    );
+    assert_eq!(f.members("devs", false).await, users(&[0, 1]));
+    assert_eq!(f.members("ops", false).await, users(&[1]));
+
+    // Group deletions without a complete read of the groups fail the run.
+    f.patch_settings(json!({"no-delete": null})).await;
+    let run_id = f.start(json!({})).await;
+    rogue.recv_type("start_run").await;
+    rogue
+        .send(json!({"type": "read_complete", "run_id": run_id, "read": 2}))
+        .await;
+    rogue
+        .send(json!({"type": "group_deletions", "run_id": run_id, "seq": 1, "external_ids": [ids[0]]}))
+        .await;
+    let finished = rogue.recv_type("run_finished").await;
+    assert_eq!(finished["report"]["status"], "failed");
+    assert!(
+        finished["report"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("without a complete read of the groups"),
+        "{finished}"
+    );
+    assert_eq!(f.groups("").await.len(), 2);
+    assert_eq!(f.members("devs", false).await, users(&[0, 1]));
+}
