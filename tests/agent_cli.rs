@@ -43,7 +43,11 @@ fn adc_version_prints_the_agent_and_protocol_versions() {
     assert_eq!(code, 0);
     assert_eq!(
         out.trim(),
-        format!("adc {} (protocol 1)", adc_agent::VERSION)
+        format!(
+            "adc {} (protocol {})",
+            adc_agent::VERSION,
+            adc_shared::PROTOCOL_VERSION
+        )
     );
 }
 

@@ -57,7 +57,7 @@ async fn an_agent_connects_over_tls_and_is_listed_until_it_leaves(engine: Engine
     let a = &agents[0];
     assert_eq!(a["hostname"], adc_agent::run::hostname());
     assert_eq!(a["agent_version"], adc_agent::VERSION);
-    assert_eq!(a["protocol_version"], 1);
+    assert_eq!(a["protocol_version"], adc_shared::PROTOCOL_VERSION);
     assert!(a["connected_at"].is_string() && a["last_heartbeat_at"].is_string());
     assert_eq!(
         a["settings"]["dry-run"], true,

@@ -67,7 +67,7 @@ async fn metrics_count_requests_by_route_and_agent_refusals(engine: Engine) {
 /// And every schema the document refers to is in it (they are generated).
 #[test]
 fn the_openapi_document_names_the_run_vocabulary_and_resolves_every_schema() {
-    use adc_server::vocabulary::{Operation, RunStatus, Trigger};
+    use adc_server::vocabulary::{Operation, RunStatus, Subject, Trigger};
     let doc = adc_server::openapi_document();
     let schemas = &doc["components"]["schemas"];
     // Every `enum` under a property or parameter of this name, anywhere in the document,
@@ -115,6 +115,11 @@ fn the_openapi_document_names_the_run_vocabulary_and_resolves_every_schema() {
         (
             "operation",
             words(Operation::ALL.iter().map(|s| s.as_str()).collect()),
+            2,
+        ),
+        (
+            "subject",
+            words(Subject::ALL.iter().map(|s| s.as_str()).collect()),
             2,
         ),
     ] {

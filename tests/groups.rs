@@ -651,3 +651,48 @@ async fn an_agent_that_ignores_the_settings_cannot_remove_groups_or_members(engi
     assert_eq!(f.groups("").await.len(), 2);
     assert_eq!(f.members("devs", false).await, users(&[0, 1]));
 }
+
+#[engines]
+async fn a_pass_through_answer_names_the_user_s_effective_groups(engine: Engine) {
+    let people: Vec<slapd::Person> = (0..2)
+        .map(|i| slapd::Person {
+            password: Some(format!("pw-{i}-secret")),
+            ..slapd::Person::numbered(i)
+        })
+        .collect();
+    let groups = [
+        group_ldif("groupOfNames", "devs", &[person_dn(&uid(1))]),
+        group_ldif(
+            "groupOfNames",
+            "everyone",
+            &[group_dn("devs"), person_dn(&uid(0))],
+        ),
+    ]
+    .concat();
+    let ldif = format!("{}{groups}", slapd::ldif(&people));
+    let f = fixture_from_ldif(engine, &ldif, "", None, Some(GROUPS_SECTION), |_| {}).await;
+    f.run(json!({})).await;
+    let (s, t) = f
+        .api
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "cloud", "role": "viewer", "can_authenticate": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let api = f.api.with_token(t["secret"].as_str().unwrap());
+    let (s, ok) = api
+        .post(
+            "/api/v1/authenticate",
+            json!({"username": mail(1), "password": "pw-1-secret"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ok}");
+    let names: Vec<&str> = ok["user"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["devs", "everyone"], "{ok}");
+}

@@ -286,6 +286,7 @@ pub async fn nesting(
 
 /// A group as the API shows it.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = GroupFields)]
 pub struct Group {
     pub id: Uuid,
     /// Null for a manual group.

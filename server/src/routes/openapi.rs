@@ -6,6 +6,7 @@
 //! the schemas.
 
 use super::downloads::Offered;
+use super::groups::{GroupDetail, GroupView, GroupsPage, MembersPage, UserGroups};
 use super::passthrough::Authenticated;
 use super::runs::{ChangesPage, RunView};
 use super::sign_in::{Me, SignedIn};
@@ -13,6 +14,7 @@ use super::syncs::{SyncView, WithSecret};
 use super::tokens::Created;
 use super::users::{Page, UserView};
 use crate::db::agents::AgentConnection;
+use crate::db::groups::{Group, GroupRef, Member};
 use crate::db::principals::ApiToken;
 use crate::db::runs::Change;
 use crate::db::syncs::DeletionGuard;
@@ -42,6 +44,14 @@ const PATHS: &str = include_str!("../../openapi-paths.json");
     ChangesPage,
     UserView,
     Page,
+    Group,
+    GroupView,
+    GroupsPage,
+    GroupDetail,
+    GroupRef,
+    Member,
+    MembersPage,
+    UserGroups,
     Offered,
     Tenant,
     SignedIn,

@@ -3,6 +3,7 @@
 //! password beyond the request.
 
 use crate::caller::{Caller, Via};
+use crate::db::groups::{self, GroupRef};
 use crate::db::{syncs, users};
 use crate::error::{ApiError, ApiResult, body_error_without_values};
 use crate::passthrough::{Asked, Question};
@@ -40,6 +41,9 @@ pub struct AuthenticatedUser {
     username: String,
     email: Option<String>,
     display_name: Option<String>,
+    /// The user's effective groups (through nesting; groups removed from the source do
+    /// not count), so a service can authorize in the same call.
+    groups: Vec<GroupRef>,
 }
 
 pub async fn authenticate(
@@ -117,6 +121,7 @@ pub async fn authenticate(
             let full = users::get(&state.db, caller.tenant_id, u.id)
                 .await?
                 .ok_or(ApiError::Unauthenticated(WRONG))?;
+            let groups = groups::of_user(&state.db, caller.tenant_id, u.id, true).await?;
             Ok(Json(Authenticated {
                 ok: true,
                 user: AuthenticatedUser {
@@ -124,6 +129,7 @@ pub async fn authenticate(
                     username: full.username,
                     email: full.email,
                     display_name: full.display_name,
+                    groups,
                 },
             }))
         }
