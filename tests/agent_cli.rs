@@ -303,6 +303,38 @@ fn count_in(table: &str, row: &str) -> u64 {
 }
 
 #[engines]
+async fn adc_imp_lists_the_groups_and_members_a_run_changed(engine: Engine) {
+    let groups = slapd::group_ldif(
+        "groupOfNames",
+        "devs",
+        &[slapd::person_dn("user00000"), "uid=ghost,dc=example,dc=com".into()],
+    );
+    let ldap = Slapd::start(&format!("{}{groups}", slapd::ldif(&people(2))));
+    let server = TestServer::start(engine).await;
+    let api = server.admin().await;
+    let (id, secret) = api.add_sync("corp").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = ldap.adc_yaml("").replace(
+        "    authentication:\n",
+        &format!("{}    authentication:\n", adc_e2e::sync::GROUPS_SECTION),
+    );
+    std::fs::write(dir.path().join("adc.yaml"), yaml).unwrap();
+    let auth = format!("{id}:{secret}");
+    let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        (
+            count_in(&out, "created"),
+            count_in(&out, "groups created"),
+            count_in(&out, "members added"),
+            count_in(&out, "members unresolved")
+        ),
+        (2, 1, 1, 1),
+        "{out}"
+    );
+}
+
+#[engines]
 async fn adc_imp_runs_one_sync_prints_the_summary_and_exits_with_its_outcome(engine: Engine) {
     let mut ldap = Slapd::start(&slapd::ldif(&people(7)));
     let server = TestServer::start(engine).await;

@@ -38,6 +38,23 @@ pub fn table(f: &Finished) -> String {
     for (k, v) in rows {
         let _ = writeln!(out, "{k:<18} {v:>10}");
     }
+    // Groups, when the run read any (adc.yaml has a `groups` section).
+    let groups = [
+        ("groups read", c.groups_read),
+        ("groups created", c.groups_created),
+        ("groups updated", c.groups_updated),
+        ("groups deleted", c.groups_deleted),
+        ("groups disabled", c.groups_disabled),
+        ("groups unchanged", c.groups_unchanged),
+        ("members added", c.members_added),
+        ("members removed", c.members_removed),
+        ("members unresolved", c.members_unresolved),
+    ];
+    if groups.iter().any(|(_, v)| *v > 0) {
+        for (k, v) in groups {
+            let _ = writeln!(out, "{k:<18} {v:>10}");
+        }
+    }
     if let Some(e) = &r.error {
         let _ = writeln!(out, "{:<18} {e}", "reason");
     }
@@ -74,6 +91,26 @@ mod tests {
         );
         assert!(t.contains("duration           1.5 s\n"), "{t}");
         assert!(t.contains("created                 12345\n"), "{t}");
-        assert_eq!(t.lines().count(), 14);
+        assert_eq!(t.lines().count(), 14, "no group rows without groups");
+    }
+
+    #[test]
+    fn a_run_with_groups_lists_their_counts_too() {
+        let mut report = RunSummary {
+            status: "succeeded".into(),
+            ..Default::default()
+        };
+        report.counts.groups_read = 3;
+        report.counts.members_unresolved = 2;
+        let f = Finished {
+            run_id: uuid::Uuid::nil(),
+            dry_run: Some(false),
+            duration: None,
+            report,
+        };
+        let t = table(&f);
+        assert!(t.contains("groups read                 3\n"), "{t}");
+        assert!(t.contains("members unresolved          2\n"), "{t}");
+        assert_eq!(t.lines().count(), 23);
     }
 }
