@@ -307,7 +307,10 @@ async fn adc_imp_lists_the_groups_and_members_a_run_changed(engine: Engine) {
     let groups = slapd::group_ldif(
         "groupOfNames",
         "devs",
-        &[slapd::person_dn("user00000"), "uid=ghost,dc=example,dc=com".into()],
+        &[
+            slapd::person_dn("user00000"),
+            "uid=ghost,dc=example,dc=com".into(),
+        ],
     );
     let ldap = Slapd::start(&format!("{}{groups}", slapd::ldif(&people(2))));
     let server = TestServer::start(engine).await;

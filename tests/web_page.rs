@@ -97,8 +97,12 @@ fn check_archive(
     assert_eq!(file("adc.cfg").1 & 0o077, 0, "adc.cfg will hold a secret");
     // The documented example is a valid adc.yaml as shipped.
     let yaml = String::from_utf8(file("adc.yaml").2.clone()).unwrap();
-    adc_agent::config::AgentConfig::parse(&yaml, Path::new("adc.yaml"))
+    let shipped = adc_agent::config::AgentConfig::parse(&yaml, Path::new("adc.yaml"))
         .unwrap_or_else(|e| panic!("the shipped adc.yaml does not load: {e}"));
+    assert!(
+        shipped.backend.ldap.groups.is_some(),
+        "the shipped example synchronizes groups"
+    );
     let unit = String::from_utf8(file("adc.service").2.clone()).unwrap();
     assert!(unit.contains("ExecStart=/opt/ad-connect/bin/adc run"));
     assert!(unit.contains("EnvironmentFile=/opt/ad-connect/adc.cfg"));

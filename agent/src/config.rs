@@ -321,15 +321,14 @@ impl AgentConfig {
                 "backend.ldap: set bind_password or bind_password_file, not both".into(),
             ));
         }
-        if let Some(g) = &l.groups {
-            if g.member_attributes
+        if let Some(g) = &l.groups
+            && g.member_attributes
                 .as_ref()
                 .is_some_and(|a| a.iter().any(|v| v.trim().is_empty()))
-            {
-                return Err(err(
-                    "backend.ldap.groups.member_attributes: an attribute name is empty".into(),
-                ));
-            }
+        {
+            return Err(err(
+                "backend.ldap.groups.member_attributes: an attribute name is empty".into(),
+            ));
         }
         if l.starttls && l.addr.is_ldaps() {
             return Err(err(

@@ -54,7 +54,7 @@ enum End {
     Shutdown,
     Lost(String),
     /// `adc imp`: the run ended with this report.
-    Finished(Finished),
+    Finished(Box<Finished>),
     /// `adc imp`: the server would not start a run.
     Refused(String),
 }
@@ -234,7 +234,7 @@ impl Agent {
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach the server: {e}"))?;
         match self.serve(conn, &mut control).await {
-            End::Finished(f) => Ok(f),
+            End::Finished(f) => Ok(*f),
             End::Refused(reason) => anyhow::bail!("the server refused the run: {reason}"),
             End::Lost(reason) => anyhow::bail!("{reason}"),
             End::Shutdown => anyhow::bail!("stopped before the run ended"),

@@ -184,7 +184,7 @@ impl Agent {
                     s.runs_finished += 1;
                 });
                 if self.imp {
-                    return Some(End::Finished(finished));
+                    return Some(End::Finished(Box::new(finished)));
                 }
             }
             ServerMessage::RunRefused { reason } => {

@@ -168,19 +168,21 @@ async fn read_and_send(
         }
     }
     let mut group_manifest = GroupManifest::default();
-    while server_protocol >= GROUPS_VERSION {
-        match tx.link.inbox.recv().await {
-            Some(ServerMessage::GroupManifestChunk { groups, last, .. }) => {
-                group_manifest.extend(groups);
-                if last {
-                    break;
+    if server_protocol >= GROUPS_VERSION {
+        loop {
+            match tx.link.inbox.recv().await {
+                Some(ServerMessage::GroupManifestChunk { groups, last, .. }) => {
+                    group_manifest.extend(groups);
+                    if last {
+                        break;
+                    }
                 }
+                Some(ServerMessage::RunFinished { report, .. }) => {
+                    return Err(Halt::Finished(Box::new(report)));
+                }
+                Some(_) => continue,
+                None => return Err(Halt::Gone),
             }
-            Some(ServerMessage::RunFinished { report, .. }) => {
-                return Err(Halt::Finished(Box::new(report)));
-            }
-            Some(_) => continue,
-            None => return Err(Halt::Gone),
         }
     }
     // Groups only with a `groups` section, and a server that takes them.

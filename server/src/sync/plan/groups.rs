@@ -541,7 +541,7 @@ mod tests {
         let p = plan(
             &settings(|s| s.no_update_provider_mismatch = Some(false)),
             vec![group("3", "admins")],
-            &[manual.clone()],
+            std::slice::from_ref(&manual),
         );
         assert_eq!(p.updates.len(), 1);
         assert!(p.updates[0].take_over && p.updates[0].id == manual.id);
