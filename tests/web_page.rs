@@ -410,3 +410,60 @@ async fn each_role_sees_only_what_it_may_do() {
     let user = f.user("user00001@example.com").await;
     assert_eq!(user["enabled"], true, "nobody was removed");
 }
+
+/// Groups in the browser: the list with member counts, a group's direct and effective
+/// members, a user's groups, a manual group made and filled by hand, and a run's group
+/// counts and membership changes; on a desktop and on a phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_finds_groups_members_and_a_user_s_groups_in_a_browser() {
+    let groups = [
+        slapd::group_ldif(
+            "groupOfNames",
+            "devs",
+            &(0..3)
+                .map(|i| slapd::person_dn(&format!("user{i:05}")))
+                .collect::<Vec<_>>(),
+        ),
+        slapd::group_ldif("groupOfNames", "ops", &[slapd::person_dn("user00003")]),
+        slapd::group_ldif(
+            "groupOfNames",
+            "everyone",
+            &[
+                slapd::group_dn("devs"),
+                slapd::group_dn("ops"),
+                "uid=ghost,ou=people,dc=example,dc=com".into(),
+            ],
+        ),
+    ]
+    .concat();
+    let ldif = format!("{}{groups}", slapd::ldif(&sync::people(8)));
+    let f = sync::fixture_from_ldif(
+        Engine::Sqlite,
+        &ldif,
+        "",
+        None,
+        Some(sync::GROUPS_SECTION),
+        |_| {},
+    )
+    .await;
+    let run = f.run(json!({})).await;
+    assert_eq!(run["counts"]["groups_created"], 3, "{run}");
+    let env = [
+        ("ADC_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+        ("ADC_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("ADC_RUN", run["id"].as_str().unwrap().to_owned()),
+    ];
+    let mut browser = Browser::start("groups", &f.server.base_url(), &env);
+    while let Some(req) = browser.next().await {
+        browser.refuse(&req).await;
+    }
+    browser.finish().await;
+    // The manual group made in the browser holds the member added there.
+    let mut members = f.members("club", false).await;
+    members.sort();
+    assert_eq!(
+        members,
+        ["group:devs", "user:user00005@example.com"],
+        "what the page did is stored"
+    );
+}

@@ -8,6 +8,9 @@ import { syncsPage } from './pages/syncs.js';
 import { syncPage } from './pages/sync.js';
 import { runPage } from './pages/run.js';
 import { usersPage } from './pages/users.js';
+import { userPage } from './pages/user.js';
+import { groupsPage } from './pages/groups.js';
+import { groupPage } from './pages/group.js';
 import { downloadsPage } from './pages/downloads.js';
 import { tokensPage } from './pages/tokens.js';
 
@@ -18,6 +21,9 @@ const routes = [
   { re: /^\/syncs\/([0-9a-f-]{36})$/, page: syncPage, nav: 'syncs' },
   { re: /^\/runs\/([0-9a-f-]{36})$/, page: runPage, nav: 'syncs' },
   { re: /^\/users$/, page: usersPage, nav: 'users' },
+  { re: /^\/users\/([0-9a-f-]{36})$/, page: userPage, nav: 'users' },
+  { re: /^\/groups$/, page: groupsPage, nav: 'groups' },
+  { re: /^\/groups\/([0-9a-f-]{36})$/, page: groupPage, nav: 'groups' },
   { re: /^\/downloads$/, page: downloadsPage, nav: 'downloads' },
   { re: /^\/tokens$/, page: tokensPage, nav: 'tokens', role: 'system-admin' },
 ];
@@ -25,6 +31,7 @@ const routes = [
 const NAV = [
   ['syncs', '#/', 'Synchronizations'],
   ['users', '#/users', 'Users'],
+  ['groups', '#/groups', 'Groups'],
   ['downloads', '#/downloads', 'Downloads'],
   ['tokens', '#/tokens', 'API tokens', 'system-admin'],
 ];

@@ -38,11 +38,14 @@ const ASSETS: &[Asset] = assets! {
     "js/dom.js" => JS,
     "js/format.js" => JS,
     "js/pages/downloads.js" => JS,
+    "js/pages/group.js" => JS,
+    "js/pages/groups.js" => JS,
     "js/pages/run.js" => JS,
     "js/pages/signin.js" => JS,
     "js/pages/sync.js" => JS,
     "js/pages/syncs.js" => JS,
     "js/pages/tokens.js" => JS,
+    "js/pages/user.js" => JS,
     "js/pages/users.js" => JS,
 };
 

@@ -7,19 +7,41 @@ import { time, duration, SETTINGS } from '../format.js';
 import { statusBadge } from './syncs.js';
 
 const COUNTS = ['read', 'created', 'updated', 'deleted', 'disabled', 'unchanged', 'skipped', 'conflicts', 'errors', 'held'];
-const OPERATIONS = ['create', 'update', 'enable', 'delete', 'disable', 'read'];
-const OUTCOMES = [['applied', 'Applied'], ['planned', 'Planned (dry run)'], ['held', 'Held'], ['skipped', 'Skipped by policy'], ['conflict', 'Conflict'], ['error', 'Error']];
+// Shown when the run read groups (adc.yaml has a `groups` section).
+const GROUP_COUNTS = [
+  ['groups_read', 'groups read'], ['groups_created', 'groups created'], ['groups_updated', 'groups updated'],
+  ['groups_deleted', 'groups deleted'], ['groups_disabled', 'groups disabled'], ['groups_unchanged', 'groups unchanged'],
+  ['members_added', 'members added'], ['members_removed', 'members removed'], ['members_unresolved', 'members unresolved'],
+];
+const SUBJECTS = [['user', 'Users'], ['group', 'Groups'], ['membership', 'Memberships']];
+const OPERATIONS = ['create', 'update', 'enable', 'delete', 'disable', 'add-member', 'remove-member', 'read'];
+const OUTCOMES = [['applied', 'Applied'], ['planned', 'Planned (dry run)'], ['held', 'Held'], ['skipped', 'Skipped by policy'], ['conflict', 'Conflict'], ['error', 'Error'], ['unresolved', 'Unresolved member'], ['warning', 'Warning']];
 const SOURCE = { server: 'server', agent: 'agent', default: 'default' };
 
+/** What a change row is about: a user, a group, or member → group. */
+function subjectCell(c) {
+  if (c.subject === 'group') {
+    return c.group_id ? h('a', { href: `#/groups/${c.group_id}`, class: 'group-name' }, c.username) : c.username;
+  }
+  if (c.subject === 'membership') {
+    const member = c.user_id ? h('a', { href: `#/users/${c.user_id}`, class: 'username' }, c.username)
+      : c.member_group_id ? h('a', { href: `#/groups/${c.member_group_id}` }, c.username) : c.username;
+    const group = c.group_id ? h('a', { href: `#/groups/${c.group_id}` }, c.group) : c.group;
+    return [member, h('span', { class: 'muted' }, ' in '), group];
+  }
+  return c.user_id ? h('a', { href: `#/users/${c.user_id}`, class: 'username' }, c.username) : c.username;
+}
+
 function changeRow(c) {
-  return h('tr', null,
-    h('td', null, c.user_id ? h('span', { class: 'username' }, c.username) : c.username),
+  return h('tr', { 'data-subject': c.subject },
+    h('td', null, subjectCell(c)),
     h('td', null, c.operation),
     h('td', null, c.outcome),
     h('td', { class: 'hide-narrow' }, h('code', null, c.external_id || '')));
 }
 
 function changeList(runId, preset) {
+  const subject = h('select', null, h('option', { value: '' }, 'Everything'), SUBJECTS.map(([v, l]) => h('option', { value: v }, l)));
   const op = h('select', null, h('option', { value: '' }, 'All operations'), OPERATIONS.map((o) => h('option', { value: o }, o)));
   const out = h('select', null, h('option', { value: '' }, 'All outcomes'), OUTCOMES.map(([v, l]) => h('option', { value: v }, l)));
   if (preset) out.value = preset;
@@ -33,19 +55,20 @@ function changeList(runId, preset) {
     seq += 1;
     const mine = seq;
     const from = reset ? null : after;
-    const page = await get(`/runs/${runId}/changes${query({ operation: op.value, outcome: out.value, after: from, limit: 100 })}`);
+    const page = await get(`/runs/${runId}/changes${query({ subject: subject.value, operation: op.value, outcome: out.value, after: from, limit: 100 })}`);
     if (mine !== seq) return;
     rows = (reset ? [] : rows).concat(page.changes.map(changeRow));
     after = page.next_after;
-    fill(list, table(['User', 'Operation', 'Outcome', { text: 'External ID', class: 'hide-narrow' }], rows, 'No change matches.'));
+    fill(list, table(['About', 'Operation', 'Outcome', { text: 'External ID', class: 'hide-narrow' }], rows, 'No change matches.'));
     more.classList.toggle('hidden', after === null);
   };
   more.addEventListener('click', () => load(false).catch((e) => toast(e.message, 'error')));
   op.addEventListener('change', () => load(true).catch((e) => toast(e.message, 'error')));
+  subject.addEventListener('change', () => load(true).catch((e) => toast(e.message, 'error')));
   out.addEventListener('change', () => load(true).catch((e) => toast(e.message, 'error')));
   const box = h('section', { class: 'panel', 'aria-labelledby': 'changes-h' },
     h('h2', { id: 'changes-h' }, 'Changes'),
-    h('div', { class: 'filters' }, field('Operation', op), field('Outcome', out)),
+    h('div', { class: 'filters' }, field('About', subject), field('Operation', op), field('Outcome', out)),
     list, h('div', { class: 'pager' }, more));
   return { box, load };
 }
@@ -54,7 +77,7 @@ function heldPanel(ctx, run, reload) {
   const list = h('div');
   const buttons = ctx.can('operator') ? h('div', { class: 'actions' },
     h('button', { type: 'button', class: 'primary', onclick: async () => {
-      const ok = await confirmAction('Approve the held deletions?', `Exactly the ${run.counts.held} users listed are deleted or disabled, once.`, 'Approve', true);
+      const ok = await confirmAction('Approve the held deletions?', `Exactly the ${run.counts.held} deletions listed (users, groups, memberships) are applied, once.`, 'Approve', true);
       if (!ok) return;
       try { await post(`/runs/${run.id}/approve`); toast('Approved: the held deletions were applied.'); reload(); } catch (e) { toast(e.message, 'error'); }
     } }, 'Approve'),
@@ -65,10 +88,10 @@ function heldPanel(ctx, run, reload) {
     } }, 'Reject')) : h('p', { class: 'muted' }, 'An operator or system-admin can approve or reject them.');
   const box = h('section', { class: 'panel held-panel', 'aria-labelledby': 'held-h' },
     h('h2', { id: 'held-h' }, `${run.counts.held} deletions held by the deletion guard`),
-    h('p', { class: 'warning' }, 'This run would delete or disable more users than the deletion guard allows. Creates and updates were applied; these deletions wait for a decision.'),
+    h('p', { class: 'warning' }, 'This run would delete or disable more users or groups, or remove more members, than the deletion guard allows. Creates and updates were applied; these deletions wait for a decision.'),
     list, buttons);
   get(`/runs/${run.id}/changes?outcome=held&limit=1000`).then((p) => {
-    fill(list, table(['User', 'Operation'], p.changes.map((c) => h('tr', null, h('td', null, c.username), h('td', null, c.operation))), 'None.'));
+    fill(list, table(['About', 'Operation'], p.changes.map((c) => h('tr', null, h('td', null, subjectCell(c)), h('td', null, c.operation))), 'None.'));
   }).catch((e) => toast(e.message, 'error'));
   return box;
 }
@@ -100,8 +123,11 @@ export async function runPage(ctx, id) {
       h('dt', null, 'Duration'), h('dd', null, run.status === 'running' ? 'running…' : duration(run.duration_ms)),
       h('dt', null, 'Trigger'), h('dd', null, `${run.trigger} (${run.triggered_by})`),
       h('dt', null, 'Kind'), h('dd', null, [run.dry_run ? 'dry run' : 'applies changes', run.full ? 'full resync' : null].filter(Boolean).join(', '))));
-    fill(counts, h('div', { class: 'counts' }, COUNTS.map((k) =>
-      h('div', { class: 'count', 'data-count': k }, h('b', null, String(run.counts[k])), h('span', null, k)))));
+    const groups = GROUP_COUNTS.some(([k]) => run.counts[k] > 0);
+    fill(counts, groups ? h('h3', null, 'Users') : null, h('div', { class: 'counts' }, COUNTS.map((k) =>
+      h('div', { class: 'count', 'data-count': k }, h('b', null, String(run.counts[k])), h('span', null, k)))),
+    groups ? [h('h3', null, 'Groups and members'), h('div', { class: 'counts' }, GROUP_COUNTS.map(([k, label]) =>
+      h('div', { class: 'count', 'data-count': k }, h('b', null, String(run.counts[k] ?? 0)), h('span', null, label))))] : null);
     fill(settings, table(['Setting', 'Value', 'Source'], SETTINGS.map(([k]) => {
       const e = run.settings[k];
       return h('tr', { 'data-setting': k }, h('td', null, k), h('td', null, e.value ? 'on' : 'off'), h('td', null, SOURCE[e.source] || e.source));

@@ -57,7 +57,7 @@ export async function usersPage(ctx) {
     nextAfter = res.next_after;
     fill(list, table(['Username', 'Display name', { text: 'E-mail', class: 'hide-narrow' }, 'Provider', 'State', { text: 'Updated', class: 'hide-narrow' }, admin ? 'Actions' : null].filter(Boolean),
       res.users.map((u) => h('tr', { 'data-user': u.id },
-        h('td', { class: 'username' }, u.username),
+        h('td', null, h('a', { href: `#/users/${u.id}`, class: 'username' }, u.username)),
         h('td', { class: 'display-name' }, u.display_name || ''),
         h('td', { class: 'hide-narrow' }, u.email || ''),
         h('td', null, u.provider === 'manual' ? 'manual' : names.get(u.provider) || 'a deleted synchronization'),
