@@ -7,6 +7,7 @@
 //! Run with `bench/run` (it builds the release binaries first).
 
 mod auth;
+mod groups;
 mod initial;
 mod measure;
 mod rig;
@@ -42,6 +43,16 @@ pub struct Args {
     /// first round's initial sync.
     #[arg(long)]
     pub perf: Option<PathBuf>,
+    /// Groups in the directory (`groupOfNames`): with any, the groups benchmark runs
+    /// instead of the users one (see bench/README.md).
+    #[arg(long, default_value_t = 0)]
+    pub groups: usize,
+    /// Members of each of those groups.
+    #[arg(long, default_value_t = 20)]
+    pub group_size: usize,
+    /// Members of the one big group besides them.
+    #[arg(long, default_value_t = 50_000)]
+    pub big_group: usize,
 }
 
 pub fn secs(d: Duration) -> String {
@@ -55,6 +66,9 @@ async fn main() -> anyhow::Result<()> {
     let n = args.users;
     let rig = Rig::start(&args).await?;
     eprintln!("measuring…");
+    if args.groups > 0 {
+        return groups::run(&rig, &args).await;
+    }
     let init = initial::measure(&rig, &args).await?;
     let (initial, search, copy) = (
         init.median(|r| r.initial),

@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// adc.yaml's groups section of the groups benchmark.
+const GROUPS_SECTION: &str = "    groups:\n      base_dn: ou=groups,dc=example,dc=com\n";
+
 pub struct Rig {
     pub api: reqwest::Client,
     pub base: String,
@@ -21,6 +24,9 @@ pub struct Rig {
     pub db_url: String,
     pub server: Proc,
     pub agent: Proc,
+    /// Bytes the agent sent to the server so far (groups mode: the agent connects
+    /// through a counting relay).
+    pub agent_sent: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     _db: TestDb,
     _dir: tempfile::TempDir,
 }
@@ -41,7 +47,15 @@ impl Rig {
                 ..Person::numbered(i)
             })
             .collect();
-        let mut ldap = Slapd::start(&slapd::ldif(&people));
+        let mut ldif = slapd::ldif(&people);
+        if args.groups > 0 {
+            eprintln!(
+                "… and {} groups of {} and one of {}",
+                args.groups, args.group_size, args.big_group
+            );
+            ldif.push_str(&crate::groups::ldif(n, args));
+        }
+        let mut ldap = Slapd::start(&ldif);
         // The 1 % modification goes over the wire; without fsync it takes seconds, not minutes.
         ldap.restart(&format!("{UNLIMITED}dbnosync\n"));
         let db = TestDb::new(Engine::Postgres).await;
@@ -102,14 +116,25 @@ impl Rig {
         let sync_id = sync["id"].as_str().context("no sync")?.to_owned();
         let secret = sync["secret"].as_str().context("no secret")?.to_owned();
 
-        let yaml = ldap
+        let mut yaml = ldap
             .adc_yaml("")
             .replace("page_size: 20", &format!("page_size: {}", args.page_size));
+        let mut agent_port = port;
+        let mut agent_sent = None;
+        if args.groups > 0 {
+            yaml = yaml.replace(
+                "    authentication:\n",
+                &format!("{GROUPS_SECTION}    authentication:\n"),
+            );
+            let (relay_port, sent) = counting_relay(port).await?;
+            agent_port = relay_port;
+            agent_sent = Some(sent);
+        }
         std::fs::write(dir.path().join("adc.yaml"), yaml)?;
         let mut agent_cmd = Command::new(&agent_bin);
         agent_cmd
             .current_dir(dir.path())
-            .env("AD_CONNECT_ADDR", format!("ws://127.0.0.1:{port}"))
+            .env("AD_CONNECT_ADDR", format!("ws://127.0.0.1:{agent_port}"))
             .env("AD_CONNECT_AUTH", format!("{sync_id}:{secret}"))
             .env("AD_CONNECT_CONFIG", dir.path().join("adc.yaml"))
             .env(
@@ -153,6 +178,7 @@ impl Rig {
             db_url,
             server,
             agent,
+            agent_sent,
             _db: db,
             _dir: dir,
         })
@@ -195,6 +221,13 @@ impl Rig {
         }
     }
 
+    /// Bytes the agent has sent the server so far (groups mode).
+    pub fn agent_sent(&self) -> u64 {
+        self.agent_sent
+            .as_ref()
+            .map_or(0, |s| s.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     /// The server's and the agent's logs, when asked for with ADC_BENCH_SERVER_LOG or
     /// ADC_BENCH_AGENT_LOG.
     pub fn print_logs(&self) {
@@ -205,4 +238,47 @@ impl Rig {
             eprintln!("{}", self.agent.stderr());
         }
     }
+}
+
+/// A loopback relay to the server's `port` that counts the bytes the agent sends.
+async fn counting_relay(
+    port: u16,
+) -> anyhow::Result<(u16, std::sync::Arc<std::sync::atomic::AtomicU64>)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let relay_port = listener.local_addr()?.port();
+    let sent = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                    return;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        counter.fetch_add(n as u64, Ordering::SeqCst);
+                    }
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                };
+                tokio::select! {
+                    _ = up => {}
+                    _ = down => {}
+                }
+            });
+        }
+    });
+    Ok((relay_port, sent))
 }
