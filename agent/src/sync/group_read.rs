@@ -3,7 +3,7 @@
 //! what was read and compared with the manifest, so only the memberships that changed
 //! travel: added ones now, removed ones after the read is known to be complete.
 
-use super::groups::{Directory, GroupManifest, GroupMapper, RawMembers, diff};
+use super::groups::{Directory, GroupManifest, GroupMapper, Resolved, diff};
 use super::mapping::Entry;
 use super::{BATCH_BYTES, Halt, Sender};
 use crate::config::AgentConfig;
@@ -19,11 +19,13 @@ pub struct GroupsRead {
     pub removed: Vec<Membership>,
 }
 
-/// A group read, waiting for every entry to be known before its members resolve.
+/// A group read, its members resolved as far as the read allows so far.
 struct Pending {
     id: String,
     dn: String,
-    raw: RawMembers,
+    members: Resolved,
+    /// Active Directory: the next range of the member attribute to read.
+    more: Option<(String, u32)>,
 }
 
 pub async fn read_groups(
@@ -99,10 +101,15 @@ pub async fn read_groups(
         }
         match mapper.map(&view) {
             Ok(record) => {
+                let mut raw = mapper.members(&view);
+                let more = raw.more.take();
+                let mut members = Resolved::default();
+                directory.resolve_now(raw, &mut members);
                 pending.push(Pending {
                     id: record.external_id.clone(),
                     dn: entry.dn.clone(),
-                    raw: mapper.members(&view),
+                    members,
+                    more,
                 });
                 if known_hash.as_deref() == Some(record.content_hash().as_str()) && !start.full {
                     continue;
@@ -148,7 +155,7 @@ pub async fn read_groups(
     // Active Directory hands out at most 1500 values of an attribute at a time: the
     // rest of each such group, range by range.
     for p in &mut pending {
-        while let Some((attr, next)) = p.raw.more.take() {
+        while let Some((attr, next)) = p.more.take() {
             let wanted = format!("{attr};range={next}-*");
             let (entries, _) = conn
                 .with_timeout(l.operation_timeout())
@@ -174,15 +181,17 @@ pub async fn read_groups(
                 attrs: &entry.attrs,
                 bin_attrs: &entry.bin_attrs,
             };
-            let more = mapper.members(&view);
+            let mut more = mapper.members(&view);
             if more.dns.is_empty() {
                 return Err(Halt::Fail(format!(
                     "the directory returned no values for `{wanted}` of the group `{}`; nothing is deleted",
                     p.dn
                 )));
             }
-            p.raw.dns.extend(more.dns);
-            p.raw.more = more.more;
+            p.more = more.more.take();
+            // Only the member values: the group's RID came with its entry.
+            more.rid = None;
+            directory.resolve_now(more, &mut p.members);
         }
     }
     let (mut added, mut unresolved, mut removed): (
@@ -190,8 +199,10 @@ pub async fn read_groups(
         Vec<Unresolved>,
         Vec<Membership>,
     ) = Default::default();
-    for p in &pending {
-        let (found, not_found) = directory.resolve(&p.raw);
+    for p in &mut pending {
+        directory.resolve_rest(&mut p.members);
+        let found = directory.edges(&p.members);
+        let not_found: Vec<&str> = p.members.unresolved.iter().map(String::as_str).collect();
         let (a, r, u) = diff(&p.id, &found, &not_found, manifest.entries.get(&p.id));
         added.extend(a);
         removed.extend(r);

@@ -327,35 +327,53 @@ impl Directory {
         self.push(id, MemberKind::Group, dn);
     }
 
-    /// A group's members: the edges found, and the values that named nobody.
-    pub fn resolve<'a>(
-        &'a self,
-        raw: &'a RawMembers,
-    ) -> (HashSet<(MemberKind, &'a str)>, Vec<&'a str>) {
-        let mut found = HashSet::new();
-        let mut unresolved = Vec::new();
-        let mut add = |at: usize| {
-            found.insert((self.kinds[at], self.ids[at].as_str()));
-        };
-        for dn in &raw.dns {
-            match self.by_dn.get(&normalize_dn(dn)) {
-                Some(&at) => add(at),
-                None => unresolved.push(dn.as_str()),
+    /// Resolves what the entries read so far allow: DNs of entries not read yet (groups
+    /// later in the read) wait in `later`. Users are all read before any group, so a
+    /// uid or a primary group resolves now or never.
+    pub fn resolve_now(&self, raw: RawMembers, into: &mut Resolved) {
+        for dn in raw.dns {
+            match self.by_dn.get(&normalize_dn(&dn)) {
+                Some(&at) => into.found.push(at as u32),
+                None => into.later.push(dn),
             }
         }
-        for uid in &raw.uids {
+        for uid in raw.uids {
             match self.by_uid.get(&uid.to_lowercase()) {
-                Some(&at) if self.kinds[at] == MemberKind::User => add(at),
-                _ => unresolved.push(uid.as_str()),
+                Some(&at) if self.kinds[at] == MemberKind::User => into.found.push(at as u32),
+                _ => into.unresolved.push(uid),
             }
         }
         if let Some(users) = raw.rid.and_then(|r| self.by_primary.get(&r)) {
-            for &at in users {
-                add(at);
+            into.found.extend(users.iter().map(|&at| at as u32));
+        }
+    }
+
+    /// Once every entry is read: what waited resolves now or names nobody.
+    pub fn resolve_rest(&self, r: &mut Resolved) {
+        for dn in std::mem::take(&mut r.later) {
+            match self.by_dn.get(&normalize_dn(&dn)) {
+                Some(&at) => r.found.push(at as u32),
+                None => r.unresolved.push(dn),
             }
         }
-        (found, unresolved)
     }
+
+    /// The members found, as (kind, external ID).
+    pub fn edges(&self, r: &Resolved) -> HashSet<(MemberKind, &str)> {
+        r.found
+            .iter()
+            .map(|&at| (self.kinds[at as usize], self.ids[at as usize].as_str()))
+            .collect()
+    }
+}
+
+/// A group's member values, resolved to entries of the read (by position) as far as
+/// the read allows so far. Kept small: a member is four bytes once resolved.
+#[derive(Default)]
+pub struct Resolved {
+    pub found: Vec<u32>,
+    pub later: Vec<String>,
+    pub unresolved: Vec<String>,
 }
 
 /// The server's manifest of groups: per external ID, its hash, its direct members,
@@ -524,7 +542,6 @@ mod tests {
             Some(513),
         );
         d.add_user("u2".into(), "uid=bob,ou=people,dc=x", Some("bob"), None);
-        d.add_group("g2".into(), "cn=inner,ou=groups,dc=x");
         let raw = RawMembers {
             dns: vec![
                 "UID=Bob, OU=People,DC=x".into(),
@@ -535,8 +552,13 @@ mod tests {
             rid: Some(513),
             more: None,
         };
-        let (found, unresolved) = d.resolve(&raw);
-        let mut f: Vec<_> = found.into_iter().collect();
+        let mut r = Resolved::default();
+        d.resolve_now(raw, &mut r);
+        assert_eq!(r.later.len(), 2, "the group is read later, the ghost never");
+        // The nested group is read after the group that names it.
+        d.add_group("g2".into(), "cn=inner,ou=groups,dc=x");
+        d.resolve_rest(&mut r);
+        let mut f: Vec<_> = d.edges(&r).into_iter().collect();
         f.sort();
         assert_eq!(
             f,
@@ -546,7 +568,7 @@ mod tests {
                 (MemberKind::Group, "g2")
             ]
         );
-        assert_eq!(unresolved, vec!["uid=ghost,ou=people,dc=x", "nobody"]);
+        assert_eq!(r.unresolved, vec!["nobody", "uid=ghost,ou=people,dc=x"]);
     }
 
     #[test]

@@ -85,37 +85,6 @@ pub async fn by_name_keys(
     Ok(out)
 }
 
-/// This synchronization's users with these external IDs: (external ID, ID, username).
-pub async fn users_by_external_ids(
-    db: &Db,
-    tenant_id: Uuid,
-    sync_id: Uuid,
-    ids: &[String],
-) -> Result<Vec<(String, Uuid, String)>, sqlx::Error> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows = on_db!(db, |p| {
-            let mut qb = sqlx::QueryBuilder::new(
-                "SELECT external_id, id, username FROM users WHERE tenant_id = ",
-            );
-            qb.push_bind(tenant_id)
-                .push(" AND synchronization_id = ")
-                .push_bind(sync_id)
-                .push(" AND external_id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id.clone());
-            }
-            qb.push(")");
-            qb.build_query_as::<(String, Uuid, String)>()
-                .fetch_all(p)
-                .await
-        })?;
-        out.extend(rows);
-    }
-    Ok(out)
-}
-
 /// Which of these edges (group, member) exist: users when `groups` is false, nested
 /// groups when true.
 pub async fn existing_edges(

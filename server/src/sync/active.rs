@@ -322,7 +322,7 @@ impl ActiveRun {
         user_ids.dedup();
         let (stored_groups, stored_users) = tokio::try_join!(
             groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids),
-            groups::users_by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
+            users::by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
         )
         .map_err(internal)?;
         let by_group: HashMap<String, StoredGroup> = stored_groups
@@ -331,11 +331,15 @@ impl ActiveRun {
             .collect();
         let by_user: HashMap<String, (Uuid, String)> = stored_users
             .into_iter()
-            .map(|(e, id, name)| (e, (id, name)))
+            .filter_map(|u| Some((u.external_id?, (u.id, u.username))))
             .collect();
+        // Edges of groups this run created cannot exist yet: only the others' are looked up.
         let (mut user_pairs, mut group_pairs) = (Vec::new(), Vec::new());
         for m in &added {
-            let Some(g) = by_group.get(&m.group) else {
+            let Some(g) = by_group
+                .get(&m.group)
+                .filter(|g| !self.groups.created.contains(&g.id))
+            else {
                 continue;
             };
             match m.kind {
@@ -610,7 +614,7 @@ impl ActiveRun {
         user_ids.dedup();
         let (stored_groups, stored_users) = tokio::try_join!(
             groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids),
-            groups::users_by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
+            users::by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
         )
         .map_err(internal)?;
         let by_group: HashMap<String, StoredGroup> = stored_groups
@@ -619,7 +623,7 @@ impl ActiveRun {
             .collect();
         let by_user: HashMap<String, (Uuid, String)> = stored_users
             .into_iter()
-            .map(|(e, id, name)| (e, (id, name)))
+            .filter_map(|u| Some((u.external_id?, (u.id, u.username))))
             .collect();
         let going: HashSet<Uuid> = gone_groups.iter().map(|g| g.id).collect();
         let mut out = Vec::new();
