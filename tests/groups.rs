@@ -696,3 +696,102 @@ async fn a_pass_through_answer_names_the_user_s_effective_groups(engine: Engine)
         .collect();
     assert_eq!(names, ["devs", "everyone"], "{ok}");
 }
+
+#[engines]
+async fn a_group_that_leaves_is_kept_but_no_longer_counts_and_the_settings_govern_groups(
+    engine: Engine,
+) {
+    let groups = [
+        group_ldif("groupOfNames", "devs", &[person_dn(&uid(0))]),
+        group_ldif("groupOfNames", "all", &[group_dn("devs")]),
+    ]
+    .concat();
+    let ldif = format!("{}{groups}", slapd::ldif(&people(3)));
+    let section = "    groups:\n      base_dn: ou=groups,dc=example,dc=com\n      filter: (&(objectClass=groupOfNames)(!(description=retired)))\n";
+    let f = fixture_from_ldif(engine, &ldif, "", None, Some(section), |_| {}).await;
+    f.run(json!({})).await;
+    assert_eq!(f.groups_of(&mail(0), true).await, ["all", "devs"]);
+    let devs = f.group("devs").await;
+
+    // delete-disables (the default): a group that leaves the source stays, with its
+    // members, marked; it no longer counts in anyone's effective groups.
+    let retired = ["retired".to_owned()];
+    f.slapd
+        .change_values(&group_dn("devs"), "description", &retired, true)
+        .await;
+    let run = f.run(json!({})).await;
+    assert_eq!(count(&run, "groups_disabled"), 1, "{run}");
+    assert_eq!(f.group("devs").await["removed_from_source"], true);
+    assert_eq!(
+        f.groups_of(&mail(0), false).await,
+        ["devs"],
+        "still a direct member"
+    );
+    assert!(
+        f.groups_of(&mail(0), true).await.is_empty(),
+        "but it counts for nothing"
+    );
+
+    // no-create: a new group is not made; no-update: a known group's new member waits.
+    f.patch_settings(json!({"no-create": true, "no-update": true}))
+        .await;
+    f.slapd
+        .add_entry(
+            &group_dn("newcomers"),
+            &[
+                ("objectClass", vec!["groupOfNames".into()]),
+                ("cn", vec!["newcomers".into()]),
+                ("member", vec![person_dn(&uid(1))]),
+            ],
+        )
+        .await;
+    f.slapd
+        .change_values(&group_dn("all"), "member", &[person_dn(&uid(2))], true)
+        .await;
+    let run = f.run(json!({})).await;
+    assert_eq!(
+        (count(&run, "groups_created"), count(&run, "members_added")),
+        (0, 0),
+        "{run}"
+    );
+    let skipped = f
+        .changes(run["id"].as_str().unwrap(), "outcome=skipped")
+        .await;
+    let said: Vec<(String, String)> = skipped
+        .iter()
+        .map(|c| {
+            (
+                c["subject"].as_str().unwrap().to_owned(),
+                c["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        said.contains(&("group".into(), "skipped: no-create".into())),
+        "{said:?}"
+    );
+    assert!(
+        said.contains(&("membership".into(), "skipped: no-update".into())),
+        "{said:?}"
+    );
+    assert_eq!(f.groups("").await.len(), 2);
+
+    // Back in the source: the same group, enabled, counting again.
+    f.patch_settings(json!({"no-create": null, "no-update": null}))
+        .await;
+    f.slapd
+        .change_values(&group_dn("devs"), "description", &retired, false)
+        .await;
+    let run = f.run(json!({})).await;
+    let enabled = f
+        .changes(
+            run["id"].as_str().unwrap(),
+            "subject=group&operation=enable",
+        )
+        .await;
+    assert_eq!(enabled.len(), 1, "{enabled:?}");
+    let back = f.group("devs").await;
+    assert_eq!(back["id"], devs["id"], "the same cloud group");
+    assert_eq!(back["removed_from_source"], false);
+    assert_eq!(f.groups_of(&mail(0), true).await, ["all", "devs"]);
+}
