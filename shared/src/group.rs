@@ -106,6 +106,42 @@ pub struct Membership {
     pub kind: MemberKind,
 }
 
+/// Members of one group (external IDs, users and groups apart): the part of a
+/// `members_added` or `members_removed` message about that group. A group with many
+/// changed members may come in several parts, in one message or several.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberDelta {
+    pub group: String,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl MemberDelta {
+    /// How many memberships it names.
+    pub fn len(&self) -> usize {
+        self.users.len() + self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Its memberships, one by one.
+    pub fn into_memberships(self) -> impl Iterator<Item = Membership> {
+        let group = self.group;
+        let users = self.users.into_iter().map(|m| (MemberKind::User, m));
+        let groups = self.groups.into_iter().map(|m| (MemberKind::Group, m));
+        users.chain(groups).map(move |(kind, member)| Membership {
+            group: group.clone(),
+            member,
+            kind,
+        })
+    }
+}
+
 /// Member values of one group that name nobody among the synchronization's users and
 /// groups: reported, never an error (architecture §5.5).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ pub mod record;
 pub mod secret;
 pub mod settings;
 
-pub use group::{GroupRecord, MemberKind, Membership};
+pub use group::{GroupRecord, MemberDelta, MemberKind, Membership};
 pub use protocol::{AgentMessage, PROTOCOL_VERSION, ServerMessage};
 pub use record::UserRecord;
 pub use secret::Secret;

@@ -11,7 +11,7 @@
 //! - A new message type needs a protocol version bump: an unknown `type` is a
 //!   malformed message, which closes the connection with a reason.
 
-use crate::group::{GroupRecord, GroupState, Membership, Unresolved};
+use crate::group::{GroupRecord, GroupState, MemberDelta, Unresolved};
 use crate::record::UserRecord;
 use crate::secret::Secret;
 use crate::settings::{EffectiveSettings, Settings};
@@ -27,8 +27,8 @@ pub const GROUPS_VERSION: u32 = 2;
 pub const MIN_COMPATIBLE_VERSION: u32 = 1;
 /// The largest message either side accepts, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
-/// The most memberships (or external IDs of deletions) one message may carry.
-pub const MAX_MEMBERSHIPS_PER_MESSAGE: usize = 5000;
+/// The most memberships (added or removed) and unresolved reports one message may carry.
+pub const MAX_MEMBERSHIPS_PER_MESSAGE: usize = 10_000;
 /// Seconds between heartbeats in each direction.
 pub const HEARTBEAT_INTERVAL_SECS: u64 = 15;
 /// A peer silent for this long is considered gone.
@@ -104,7 +104,7 @@ pub enum AgentMessage {
     MembersAdded {
         run_id: Uuid,
         seq: u64,
-        added: Vec<Membership>,
+        added: Vec<MemberDelta>,
         #[serde(default)]
         unresolved: Vec<Unresolved>,
     },
@@ -118,7 +118,7 @@ pub enum AgentMessage {
     MembersRemoved {
         run_id: Uuid,
         seq: u64,
-        removed: Vec<Membership>,
+        removed: Vec<MemberDelta>,
     },
     /// External IDs of the manifest the complete read did not see.
     Deletions {

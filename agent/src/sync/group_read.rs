@@ -3,20 +3,20 @@
 //! what was read and compared with the manifest, so only the memberships that changed
 //! travel: added ones now, removed ones after the read is known to be complete.
 
-use super::groups::{Directory, GroupManifest, GroupMapper, Resolved, diff};
+use super::groups::{Batcher, Directory, GroupManifest, GroupMapper, Resolved, diff};
 use super::mapping::Entry;
 use super::{BATCH_BYTES, Halt, Sender};
 use crate::config::AgentConfig;
 use adc_shared::group::Unresolved;
 use adc_shared::protocol::{AgentMessage, EntryError, MAX_MEMBERSHIPS_PER_MESSAGE, StartRun};
-use adc_shared::{GroupRecord, Membership};
+use adc_shared::{GroupRecord, MemberDelta};
 use ldap3::adapters::{EntriesOnly, PagedResults};
 use ldap3::{Scope, SearchEntry};
 
 /// What the group read leaves for after the complete read.
 pub struct GroupsRead {
     pub read: u64,
-    pub removed: Vec<Membership>,
+    pub removed: Vec<MemberDelta>,
 }
 
 /// A group read, its members resolved as far as the read allows so far.
@@ -194,37 +194,54 @@ pub async fn read_groups(
             directory.resolve_now(more, &mut p.members);
         }
     }
-    let (mut added, mut unresolved, mut removed): (
-        Vec<Membership>,
-        Vec<Unresolved>,
-        Vec<Membership>,
-    ) = Default::default();
+    // Each group's additions go out as they are found, gathered into messages of the
+    // limit (unresolved reports count towards it); removals wait for the complete read.
+    let mut added = Batcher::new(MAX_MEMBERSHIPS_PER_MESSAGE);
+    let mut unresolved: Vec<Unresolved> = Vec::new();
+    let mut removed: Vec<MemberDelta> = Vec::new();
     for p in &mut pending {
         directory.resolve_rest(&mut p.members);
         let found = directory.edges(&p.members);
         let not_found: Vec<&str> = p.members.unresolved.iter().map(String::as_str).collect();
         let (a, r, u) = diff(&p.id, &found, &not_found, manifest.entries.get(&p.id));
-        added.extend(a);
-        removed.extend(r);
-        unresolved.extend(u);
+        if !r.is_empty() {
+            removed.push(r);
+        }
+        if let Some(u) = u {
+            if added.room() == 0 {
+                let parts = added.finish();
+                send_added(tx, run_id, parts, std::mem::take(&mut unresolved)).await?;
+            }
+            added.reserve(1);
+            unresolved.push(u);
+        }
+        for parts in added.push(a) {
+            send_added(tx, run_id, parts, std::mem::take(&mut unresolved)).await?;
+        }
+        // What is sent is no longer needed.
+        p.members = Resolved::default();
     }
-    // Additions, then the unresolved values, at most so many to a message.
-    let mut unresolved = unresolved.into_iter().peekable();
-    let mut added = added.into_iter().peekable();
-    while added.peek().is_some() || unresolved.peek().is_some() {
-        let a: Vec<Membership> = added.by_ref().take(MAX_MEMBERSHIPS_PER_MESSAGE).collect();
-        let room = MAX_MEMBERSHIPS_PER_MESSAGE - a.len();
-        let u: Vec<Unresolved> = unresolved.by_ref().take(room).collect();
-        tx.send_acked(|seq| AgentMessage::MembersAdded {
-            run_id,
-            seq,
-            added: a,
-            unresolved: u,
-        })
-        .await?;
+    let parts = added.finish();
+    if !parts.is_empty() || !unresolved.is_empty() {
+        send_added(tx, run_id, parts, unresolved).await?;
     }
     Ok(GroupsRead {
         read: count,
         removed,
     })
+}
+
+async fn send_added(
+    tx: &mut Sender<'_>,
+    run_id: uuid::Uuid,
+    added: Vec<MemberDelta>,
+    unresolved: Vec<Unresolved>,
+) -> Result<(), Halt> {
+    tx.send_acked(|seq| AgentMessage::MembersAdded {
+        run_id,
+        seq,
+        added,
+        unresolved,
+    })
+    .await
 }

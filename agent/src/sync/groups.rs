@@ -10,7 +10,7 @@
 use super::mapping::{Entry, guid_to_uuid};
 use crate::config::{AgentConfig, Flavour};
 use adc_shared::group::{GroupState, UNRESOLVED_NAMED, Unresolved};
-use adc_shared::{GroupRecord, MemberKind, Membership};
+use adc_shared::{GroupRecord, MemberDelta, MemberKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Clone, Debug)]
@@ -403,34 +403,41 @@ impl GroupManifest {
     }
 }
 
-/// The differences of one group's members: edges to add and to remove, and the
+/// The differences of one group's members: what to add and to remove, and the
 /// unresolved values to report.
 pub fn diff(
     group: &str,
     found: &HashSet<(MemberKind, &str)>,
     unresolved: &[&str],
     known: Option<&ManifestGroup>,
-) -> (Vec<Membership>, Vec<Membership>, Option<Unresolved>) {
-    let edge = |kind: MemberKind, member: &str| Membership {
+) -> (MemberDelta, MemberDelta, Option<Unresolved>) {
+    let delta = || MemberDelta {
         group: group.to_owned(),
-        member: member.to_owned(),
-        kind,
+        ..MemberDelta::default()
     };
+    let (mut added, mut removed) = (delta(), delta());
     let empty = HashSet::new();
     let had = known.map_or(&empty, |k| &k.members);
-    let mut added: Vec<Membership> = found
-        .iter()
-        .filter(|(k, m)| !had.contains(&(*k, (*m).to_owned())))
-        .map(|(k, m)| edge(*k, m))
-        .collect();
-    let present: HashSet<(MemberKind, &str)> = found.clone();
-    let mut removed: Vec<Membership> = had
-        .iter()
-        .filter(|(k, m)| !present.contains(&(*k, m.as_str())))
-        .map(|(k, m)| edge(*k, m))
-        .collect();
-    added.sort_by(|a, b| a.member.cmp(&b.member));
-    removed.sort_by(|a, b| a.member.cmp(&b.member));
+    for (kind, member) in found {
+        if !had.contains(&(*kind, (*member).to_owned())) {
+            match kind {
+                MemberKind::User => added.users.push((*member).to_owned()),
+                MemberKind::Group => added.groups.push((*member).to_owned()),
+            }
+        }
+    }
+    for (kind, member) in had {
+        if !found.contains(&(*kind, member.as_str())) {
+            match kind {
+                MemberKind::User => removed.users.push(member.clone()),
+                MemberKind::Group => removed.groups.push(member.clone()),
+            }
+        }
+    }
+    for d in [&mut added, &mut removed] {
+        d.users.sort();
+        d.groups.sort();
+    }
     let unresolved = (!unresolved.is_empty()).then(|| Unresolved {
         group: group.to_owned(),
         count: unresolved.len() as u64,
@@ -441,6 +448,63 @@ pub fn diff(
             .collect(),
     });
     (added, removed, unresolved)
+}
+
+/// Member deltas gathered into messages of at most `limit` memberships, a large
+/// delta split across messages.
+pub struct Batcher {
+    limit: usize,
+    size: usize,
+    parts: Vec<MemberDelta>,
+}
+
+impl Batcher {
+    pub fn new(limit: usize) -> Batcher {
+        Batcher {
+            limit: limit.max(1),
+            size: 0,
+            parts: Vec::new(),
+        }
+    }
+
+    /// Adds a delta; the messages' worth of parts that filled up, to send now.
+    pub fn push(&mut self, mut d: MemberDelta) -> Vec<Vec<MemberDelta>> {
+        let mut full = Vec::new();
+        while !d.is_empty() {
+            let room = self.limit - self.size;
+            let mut part = MemberDelta {
+                group: d.group.clone(),
+                ..MemberDelta::default()
+            };
+            let take = d.users.len().min(room);
+            part.users = d.users.drain(..take).collect();
+            let take = d.groups.len().min(room - part.users.len());
+            part.groups = d.groups.drain(..take).collect();
+            self.size += part.len();
+            self.parts.push(part);
+            if self.size >= self.limit {
+                full.push(std::mem::take(&mut self.parts));
+                self.size = 0;
+            }
+        }
+        full
+    }
+
+    /// Room left in the message being gathered.
+    pub fn room(&self) -> usize {
+        self.limit - self.size
+    }
+
+    /// Counts `n` more entries (unresolved reports) in the message being gathered.
+    pub fn reserve(&mut self, n: usize) {
+        self.size += n;
+    }
+
+    /// What is left, for a last message.
+    pub fn finish(&mut self) -> Vec<MemberDelta> {
+        self.size = 0;
+        std::mem::take(&mut self.parts)
+    }
 }
 
 #[cfg(test)]
@@ -587,10 +651,33 @@ mod tests {
         let found: HashSet<(MemberKind, &str)> =
             now.iter().map(|(k, m)| (*k, m.as_str())).collect();
         let (added, removed, unresolved) = diff("g", &found, &[], Some(&known));
-        assert_eq!(added.len(), 1);
-        assert_eq!(added[0].member, "new");
-        assert_eq!(removed.len(), 1);
-        assert_eq!(removed[0].member, "u0");
+        assert_eq!(
+            (added.users, added.groups.len()),
+            (vec!["new".to_owned()], 0)
+        );
+        assert_eq!(removed.users, vec!["u0".to_owned()]);
         assert!(unresolved.is_none());
+    }
+
+    #[test]
+    fn large_deltas_are_split_across_messages_of_the_limit() {
+        let mut b = Batcher::new(4);
+        let d = |g: &str, n: usize| MemberDelta {
+            group: g.into(),
+            users: (0..n).map(|i| format!("u{i}")).collect(),
+            groups: vec![],
+        };
+        assert!(b.push(d("a", 3)).is_empty());
+        let full = b.push(d("b", 6));
+        assert_eq!(full.len(), 2);
+        assert_eq!(
+            full.iter()
+                .map(|m| m.iter().map(MemberDelta::len).sum::<usize>())
+                .collect::<Vec<_>>(),
+            [4, 4]
+        );
+        assert_eq!(full[0][1].group, "b");
+        let rest = b.finish();
+        assert_eq!(rest.iter().map(MemberDelta::len).sum::<usize>(), 1);
     }
 }

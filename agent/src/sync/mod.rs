@@ -384,11 +384,13 @@ async fn read_and_send(
             })
             .await?;
         }
-        for chunk in g
-            .removed
-            .chunks(adc_shared::protocol::MAX_MEMBERSHIPS_PER_MESSAGE)
-        {
-            let removed = chunk.to_vec();
+        let mut batcher = groups::Batcher::new(adc_shared::protocol::MAX_MEMBERSHIPS_PER_MESSAGE);
+        let mut messages = Vec::new();
+        for d in g.removed {
+            messages.extend(batcher.push(d));
+        }
+        messages.push(batcher.finish());
+        for removed in messages.into_iter().filter(|m| !m.is_empty()) {
             tx.send_acked(|seq| AgentMessage::MembersRemoved {
                 run_id,
                 seq,

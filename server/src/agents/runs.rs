@@ -188,13 +188,7 @@ impl<'a> RunSlot<'a> {
                 added,
                 unresolved,
                 ..
-            } => active
-                .members_added(db, added, unresolved)
-                .await
-                .map(|mut acked| {
-                    acked.push(seq);
-                    acked
-                }),
+            } => active.members_added(db, seq, added, unresolved).await,
             AgentMessage::GroupDeletions {
                 seq, external_ids, ..
             } => active.group_deletions(external_ids).map(|()| vec![seq]),

@@ -17,7 +17,9 @@ use crate::vocabulary::RunStatus;
 use crate::vocabulary::{Operation, Outcome};
 use adc_shared::group::Unresolved;
 use adc_shared::protocol::{EntryError, MAX_MEMBERSHIPS_PER_MESSAGE, RunCounts, RunSummary};
-use adc_shared::{EffectiveSettings, GroupRecord, MemberKind, Membership, Setting, UserRecord};
+use adc_shared::{
+    EffectiveSettings, GroupRecord, MemberDelta, MemberKind, Membership, Setting, UserRecord,
+};
 use foldhash::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -69,6 +71,10 @@ pub struct GroupsOfRun {
     created: HashSet<Uuid>,
     /// In a dry run, the groups it would have created, by external ID: their names.
     planned: HashMap<String, String>,
+    /// Whether member additions began (every user and group batch is written then).
+    members_started: bool,
+    /// Edges this run added to groups it created (those are not looked up).
+    added_to_new: HashSet<(Uuid, Uuid)>,
 }
 
 impl ActiveRun {
@@ -292,17 +298,29 @@ impl ActiveRun {
     pub async fn members_added(
         &mut self,
         db: &Db,
-        added: Vec<Membership>,
+        seq: u64,
+        added: Vec<MemberDelta>,
         unresolved: Vec<Unresolved>,
     ) -> Result<Vec<u64>, RunFailure> {
         if self.read_complete {
             return Err(RunFailure::BatchAfterRead);
         }
-        let n = added.len() + unresolved.len();
+        let n = added.iter().map(MemberDelta::len).sum::<usize>() + unresolved.len();
         if n > MAX_MEMBERSHIPS_PER_MESSAGE {
             return Err(RunFailure::TooManyMemberships(n));
         }
-        let acked = self.pipeline.flush().await?;
+        let added: Vec<Membership> = added
+            .into_iter()
+            .flat_map(MemberDelta::into_memberships)
+            .collect();
+        // The users and groups the memberships name must be stored first: the first
+        // such message waits for every batch in flight. Later ones overlap their
+        // lookups with the previous one's write (memberships never collide).
+        let mut acked = Vec::new();
+        if !self.groups.members_started {
+            self.groups.members_started = true;
+            acked = self.pipeline.flush().await?;
+        }
         let mut group_ids: Vec<String> = added.iter().map(|m| m.group.clone()).collect();
         group_ids.extend(unresolved.iter().map(|u| u.group.clone()));
         group_ids.extend(
@@ -360,8 +378,27 @@ impl ActiveRun {
             groups::existing_edges(db, &group_pairs, true),
         )
         .map_err(internal)?;
-        let existing: HashSet<(Uuid, Uuid)> =
+        let mut existing: HashSet<(Uuid, Uuid)> =
             existing_users.into_iter().chain(existing_groups).collect();
+        // Edges of groups this run created were not looked up: one sent twice (a
+        // misbehaving agent) is known from what this run added.
+        for m in &added {
+            let Some(g) = by_group
+                .get(&m.group)
+                .filter(|g| self.groups.created.contains(&g.id))
+            else {
+                continue;
+            };
+            let member = match m.kind {
+                MemberKind::User => by_user.get(&m.member).map(|(id, _)| *id),
+                MemberKind::Group => by_group.get(&m.member).map(|c| c.id),
+            };
+            if let Some(member) = member
+                && !self.groups.added_to_new.insert((g.id, member))
+            {
+                existing.insert((g.id, member));
+            }
+        }
         let known = plan::Known {
             groups: &by_group,
             users: &by_user,
@@ -371,11 +408,14 @@ impl ActiveRun {
         };
         let plan = plan::plan_additions(&self.settings, added, unresolved, &known);
         add_counts(&mut self.counts, &plan.counts);
+        if self.pipeline.len() >= db.parallel_writes() {
+            acked.extend(self.pipeline.written().await?);
+        }
         let at = self.progress(plan.changes.len(), plan.counts);
-        writes::write_members(db, at, &plan)
-            .await
-            .map_err(internal)?;
-        self.pipeline.applied(&at.counts);
+        let db = db.clone();
+        let task = tokio::spawn(async move { writes::write_members(&db, at, &plan).await });
+        self.pipeline
+            .push(seq, task, at.counts, HashSet::default(), HashSet::default());
         Ok(acked)
     }
 
@@ -395,16 +435,21 @@ impl ActiveRun {
     }
 
     /// Collects member removals; refused before a complete read of the groups.
-    pub fn members_removed(&mut self, removed: Vec<Membership>) -> Result<(), RunFailure> {
+    pub fn members_removed(&mut self, removed: Vec<MemberDelta>) -> Result<(), RunFailure> {
         if !self.read_complete {
             return Err(RunFailure::DeletionsBeforeRead);
         }
         if self.groups.read.is_none() {
             return Err(RunFailure::GroupsNotRead);
         }
-        if removed.len() > MAX_MEMBERSHIPS_PER_MESSAGE {
-            return Err(RunFailure::TooManyMemberships(removed.len()));
+        let n: usize = removed.iter().map(MemberDelta::len).sum();
+        if n > MAX_MEMBERSHIPS_PER_MESSAGE {
+            return Err(RunFailure::TooManyMemberships(n));
         }
+        let removed: Vec<Membership> = removed
+            .into_iter()
+            .flat_map(MemberDelta::into_memberships)
+            .collect();
         if self.groups.removals.len() as u64 + removed.len() as u64 > self.groups.manifest_edges {
             return Err(RunFailure::TooManyRemovals);
         }

@@ -52,7 +52,20 @@ pub trait Bulk {
         at: OffsetDateTime,
         rows: &[Update],
     ) -> Result<(), sqlx::Error>;
+    /// Adds edges (group, member) to `group_users` or, `nested`, `group_groups`. The
+    /// caller knows none of them exists yet (PostgreSQL copies them in; SQLite skips
+    /// any that does).
+    async fn insert_edges(
+        &mut self,
+        nested: bool,
+        pairs: &[(Uuid, Uuid)],
+    ) -> Result<(), sqlx::Error>;
 }
+
+const EDGE_COPY: [&str; 2] = [
+    "COPY group_users (group_id, user_id) FROM STDIN (FORMAT binary)",
+    "COPY group_groups (parent_id, child_id) FROM STDIN (FORMAT binary)",
+];
 
 /// The one UPDATE of a stored user from its record, for engines without arrays.
 const UPDATE_ONE: &str = "UPDATE users SET synchronization_id = $1, external_id = $2, username = $3, username_key = $4, email = $5, display_name = $6,
@@ -208,6 +221,23 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
         .await
         .map(|_| ())
     }
+
+    async fn insert_edges(
+        &mut self,
+        nested: bool,
+        pairs: &[(Uuid, Uuid)],
+    ) -> Result<(), sqlx::Error> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let mut data = BinaryCopy::with_capacity(pairs.len() * 48);
+        for (g, m) in pairs {
+            data.row(2);
+            data.uuid(*g);
+            data.uuid(*m);
+        }
+        copy_in(self, EDGE_COPY[usize::from(nested)], data).await
+    }
 }
 
 impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
@@ -321,6 +351,27 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
                 .bind(tenant)
                 .execute(&mut **self)
                 .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_edges(
+        &mut self,
+        nested: bool,
+        pairs: &[(Uuid, Uuid)],
+    ) -> Result<(), sqlx::Error> {
+        let (table, columns) = if nested {
+            ("group_groups", "(parent_id, child_id)")
+        } else {
+            ("group_users", "(group_id, user_id)")
+        };
+        for chunk in pairs.chunks(ROWS) {
+            let mut qb = sqlx::QueryBuilder::new(format!("INSERT INTO {table} {columns} "));
+            qb.push_values(chunk, |mut b, (g, m)| {
+                b.push_bind(*g).push_bind(*m);
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
+            qb.build().execute(&mut **self).await?;
         }
         Ok(())
     }

@@ -109,25 +109,14 @@ pub async fn write_groups(
     Ok(())
 }
 
-/// Adds the memberships of `plan` (those present already stay as they are) and records
-/// its changes and the run's counts atomically.
+/// Adds the memberships of `plan` (none of which exists yet: the caller checked) and
+/// records its changes and the run's counts atomically.
 pub async fn write_members(db: &Db, at: Progress, plan: &MemberWrite) -> Result<(), sqlx::Error> {
     on_db!(db, |p| {
         let mut tx = p.begin().await?;
         tx.relax().await?;
-        for (table, columns, pairs) in [
-            ("group_users", "(group_id, user_id)", &plan.users),
-            ("group_groups", "(parent_id, child_id)", &plan.nested),
-        ] {
-            for chunk in pairs.chunks(ROWS) {
-                let mut qb = sqlx::QueryBuilder::new(format!("INSERT INTO {table} {columns} "));
-                qb.push_values(chunk, |mut b, (g, m)| {
-                    b.push_bind(*g).push_bind(*m);
-                });
-                qb.push(" ON CONFLICT DO NOTHING");
-                qb.build().execute(&mut *tx).await?;
-            }
-        }
+        tx.insert_edges(false, &plan.users).await?;
+        tx.insert_edges(true, &plan.nested).await?;
         tx.insert_changes(at.run_id, at.first_seq, &plan.changes)
             .await?;
         super::commit_with_counts!(tx, at)
