@@ -38,6 +38,7 @@ pub async fn read_groups(
     manifest: &mut GroupManifest,
 ) -> Result<GroupsRead, Halt> {
     let run_id = start.run_id;
+    let started = std::time::Instant::now();
     let l = &cfg.backend.ldap;
     let (base, scope, filter) = GroupMapper::search(cfg);
     let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
@@ -152,6 +153,7 @@ pub async fn read_groups(
         })
         .await?;
     }
+    let read_ms = started.elapsed().as_millis() as u64;
     // Active Directory hands out at most 1500 values of an attribute at a time: the
     // rest of each such group, range by range.
     for p in &mut pending {
@@ -225,6 +227,13 @@ pub async fn read_groups(
     if !parts.is_empty() || !unresolved.is_empty() {
         send_added(tx, run_id, parts, unresolved).await?;
     }
+    tracing::info!(
+        %run_id,
+        groups = count,
+        read_ms,
+        resolved_and_sent_ms = started.elapsed().as_millis() as u64 - read_ms,
+        "groups read, member changes sent"
+    );
     Ok(GroupsRead {
         read: count,
         removed,

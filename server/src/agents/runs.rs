@@ -82,6 +82,11 @@ impl<'a> RunSlot<'a> {
         };
         let db = &self.state.db;
         let (tenant, sync) = (active.tenant_id(), active.sync_id());
+        // The group manifest is read while the users' goes out.
+        let group_manifest = (self.protocol >= GROUPS_VERSION).then(|| {
+            let db = db.clone();
+            tokio::spawn(async move { groups::manifest(&db, tenant, sync).await })
+        });
         let page = |after: String| async move {
             users::manifest_page(db, tenant, sync, &after, MANIFEST_CHUNK).await
         };
@@ -107,11 +112,10 @@ impl<'a> RunSlot<'a> {
             sent?;
             entries = next?;
         }
-        if self.protocol < GROUPS_VERSION {
+        let Some(group_manifest) = group_manifest else {
             return Ok(());
-        }
-        // The group manifest, in one read: groups are few next to users.
-        let chunks = groups::manifest(db, tenant, sync).await?;
+        };
+        let chunks = group_manifest.await??;
         let count = chunks.len();
         let mut previous = String::new();
         for (i, mut states) in chunks.into_iter().enumerate() {
