@@ -115,7 +115,7 @@ await scenario(async (browser) => {
   for (const u of ['user00001', 'user00002', 'user00003']) await held.getByRole('cell', { name: `${u}@example.com` }).waitFor();
   await shot(page, '06-run-held');
   await held.getByRole('button', { name: 'Approve' }).click();
-  await page.getByRole('dialog').getByText('Exactly the 3 users').waitFor();
+  await page.getByRole('dialog').getByText('Exactly the 3 deletions listed').waitFor();
   await page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click();
   await page.getByText('deletions approved').waitFor();
   assert(await held.count() === 0, 'the held panel is gone');

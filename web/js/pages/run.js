@@ -77,7 +77,7 @@ function heldPanel(ctx, run, reload) {
   const list = h('div');
   const buttons = ctx.can('operator') ? h('div', { class: 'actions' },
     h('button', { type: 'button', class: 'primary', onclick: async () => {
-      const ok = await confirmAction('Approve the held deletions?', `Exactly the ${run.counts.held} deletions listed (users, groups, memberships) are applied, once.`, 'Approve', true);
+      const ok = await confirmAction('Approve the held deletions?', `Exactly the ${run.counts.held} deletions listed (of users, groups or memberships) are applied, once.`, 'Approve', true);
       if (!ok) return;
       try { await post(`/runs/${run.id}/approve`); toast('Approved: the held deletions were applied.'); reload(); } catch (e) { toast(e.message, 'error'); }
     } }, 'Approve'),
