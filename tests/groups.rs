@@ -63,6 +63,8 @@ async fn three_kinds_of_groups_sync_with_members_nesting_and_a_cycle(engine: Eng
                 "uid=ghost,ou=people,dc=example,dc=com".into(),
             ],
         ),
+        // devs has a second parent.
+        group_ldif("groupOfNames", "engineering", &[group_dn("devs")]),
         group_ldif("groupOfNames", "a", &[group_dn("b")]),
         group_ldif("groupOfNames", "b", &[group_dn("a")]),
     ]
@@ -77,7 +79,7 @@ async fn three_kinds_of_groups_sync_with_members_nesting_and_a_cycle(engine: Eng
             count(&run, "members_added"),
             count(&run, "members_unresolved")
         ),
-        (6, 6, 11, 1),
+        (7, 7, 12, 1),
         "{run}"
     );
     assert_eq!(f.members("devs", false).await, users(&[0, 1]));
@@ -97,6 +99,20 @@ async fn three_kinds_of_groups_sync_with_members_nesting_and_a_cycle(engine: Eng
     assert_eq!(effective, expected, "nested members count, each once");
     assert_eq!(f.groups_of(&mail(2), false).await, ["ops"]);
     assert_eq!(f.groups_of(&mail(2), true).await, ["everyone", "ops"]);
+    assert_eq!(
+        f.groups_of(&mail(0), true).await,
+        ["devs", "engineering", "everyone"],
+        "through both parents of devs, and directly"
+    );
+    let devs = f.group("devs").await["id"].as_str().unwrap().to_owned();
+    let (_, detail) = f.api.get(&format!("/api/v1/groups/{devs}")).await;
+    let parents: Vec<&str> = detail["member_of"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(parents, ["engineering", "everyone"], "{detail}");
     // A cycle is tolerated: the effective members end, and the report says it once.
     assert_eq!(f.members("a", true).await, ["group:b"]);
     let id = run["id"].as_str().unwrap();
@@ -133,7 +149,7 @@ async fn three_kinds_of_groups_sync_with_members_nesting_and_a_cycle(engine: Eng
             count(&again, "members_added"),
             count(&again, "members_removed")
         ),
-        (6, 0, 0, 0),
+        (7, 0, 0, 0),
         "{again}"
     );
     let changed = f
