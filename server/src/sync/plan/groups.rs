@@ -245,8 +245,7 @@ pub fn plan_additions(
         let group_name = group
             .map(|g| g.name.as_str())
             .or_else(|| k.planned.get(&m.group).map(String::as_str))
-            .unwrap_or(&m.group)
-            .to_owned();
+            .map_or_else(|| bounded(&m.group), str::to_owned);
         let member: Option<(Uuid, String)> = match m.kind {
             MemberKind::User => k.users.get(&m.member).cloned(),
             MemberKind::Group => k.groups.get(&m.member).map(|g| (g.id, g.name.clone())),
@@ -255,14 +254,14 @@ pub fn plan_additions(
             .as_ref()
             .map(|(_, n)| n.clone())
             .or_else(|| k.planned.get(&m.member).cloned())
-            .unwrap_or_else(|| m.member.clone());
+            .unwrap_or_else(|| bounded(&m.member));
         let row = |plan: &mut MemberWrite, outcome| {
             plan.changes.push(member_row(
                 Operation::AddMember,
                 outcome,
                 (group.map(|g| g.id), &group_name),
                 (m.kind, member.as_ref().map(|(id, _)| *id), &member_name),
-                Some(m.member.clone()),
+                Some(bounded(&m.member)),
             ));
         };
         let (Some(g), Some((member_id, _))) = (group, member.as_ref()) else {
@@ -306,8 +305,10 @@ pub fn plan_additions(
         let group_name = group
             .map(|g| g.name.clone())
             .or_else(|| k.planned.get(&u.group).cloned())
-            .unwrap_or_else(|| u.group.clone());
-        plan.counts.members_unresolved += u.count;
+            .unwrap_or_else(|| bounded(&u.group));
+        // The count is the agent's word: bounded, so no sum of them can overflow.
+        let count = u.count.min(u64::from(u32::MAX));
+        plan.counts.members_unresolved += count;
         let reason = "not among the synchronization's users or groups";
         for v in u.values.iter().take(adc_shared::group::UNRESOLVED_NAMED) {
             let value: String = v.chars().filter(|c| !c.is_control()).take(1024).collect();
@@ -335,6 +336,12 @@ pub fn plan_additions(
         }
     }
     plan
+}
+
+/// An external ID as the agent sent it, for a report: at most 256 characters, no
+/// control characters (a record's IDs are checked; these name what was not found).
+fn bounded(id: &str) -> String {
+    id.chars().filter(|c| !c.is_control()).take(256).collect()
 }
 
 /// The cycles among nested groups (`edges` parent → child, by name), each as the
@@ -559,6 +566,51 @@ mod tests {
             p.changes[1].outcome.to_string(),
             "conflict: group name `OPS` of `cn=OPS,ou=groups,dc=x` is already that of the directory entry `cn=ops,ou=groups,dc=x`; one of them must change"
         );
+    }
+
+    #[test]
+    fn hostile_additions_from_an_agent_stay_bounded_in_the_report() {
+        let long = "x".repeat(5000);
+        let none = HashMap::default();
+        let users = HashMap::default();
+        let (created, existing) = (HashSet::new(), HashSet::new());
+        let k = Known {
+            groups: &none,
+            users: &users,
+            created: &created,
+            planned: &none_names(),
+            existing: &existing,
+        };
+        let p = plan_additions(
+            &settings(|_| {}),
+            vec![Membership {
+                group: long.clone(),
+                member: format!("{long}\u{7}"),
+                kind: MemberKind::User,
+            }],
+            vec![Unresolved {
+                group: long.clone(),
+                count: u64::MAX,
+                values: vec![long.clone(); 100],
+            }],
+            &k,
+        );
+        assert_eq!(p.counts.members_unresolved, u64::from(u32::MAX));
+        assert_eq!(p.counts.skipped, 1, "a group the server does not have");
+        assert_eq!(
+            p.changes.len(),
+            1 + 20 + 1,
+            "20 values named, then `… and N more`"
+        );
+        for c in &p.changes {
+            assert!(c.group_name.as_ref().unwrap().chars().count() <= 256);
+            assert!(c.username.chars().count() <= 1024);
+            assert!(!c.username.chars().any(char::is_control));
+        }
+    }
+
+    fn none_names() -> HashMap<String, String> {
+        HashMap::default()
     }
 
     #[test]
