@@ -323,6 +323,38 @@ async fn adc_imp_lists_the_groups_and_members_a_run_changed(engine: Engine) {
     );
     std::fs::write(dir.path().join("adc.yaml"), yaml).unwrap();
     let auth = format!("{id}:{secret}");
+    // `adc check` counts the groups the section finds; a base that does not exist fails
+    // naming it and what to check.
+    let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["check"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("[ok]   1 groups match (|(objectClass=groupOfNames)"),
+        "{out}"
+    );
+    let wrong = tempfile::tempdir().unwrap();
+    std::fs::write(
+        wrong.path().join("adc.yaml"),
+        std::fs::read_to_string(dir.path().join("adc.yaml"))
+            .unwrap()
+            .replace(
+                "ou=groups,dc=example,dc=com",
+                "ou=nowhere,dc=example,dc=com",
+            ),
+    )
+    .unwrap();
+    let (code, out, _) = output(adc(wrong.path(), &server.agent_addr(), &auth, &["check"]));
+    assert_eq!(code, 1, "{out}");
+    let failed = out
+        .lines()
+        .find(|l| l.starts_with("[FAIL]"))
+        .unwrap_or_default();
+    assert!(
+        failed.contains("groups:")
+            && failed.contains("under `ou=nowhere,dc=example,dc=com`")
+            && failed.contains("check backend.ldap.groups"),
+        "{out}"
+    );
+
     let (code, out, err) = output(adc(dir.path(), &server.agent_addr(), &auth, &["imp"]));
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(

@@ -63,6 +63,24 @@ pub async fn check(
             return Err(e);
         }
     }
+    if l.groups.is_some() {
+        let (base, scope, filter) = crate::sync::groups::GroupMapper::search(&cfg);
+        match ldap::count_matching(&mut conn, &cfg, &base, scope, &filter).await {
+            Ok(n) => step(
+                out,
+                true,
+                &format!("{n} groups match {filter} under {base}"),
+            ),
+            Err(e) => {
+                let text = format!(
+                    "groups: {}; check backend.ldap.groups",
+                    crate::explain::anyhow_chain(&e)
+                );
+                step(out, false, &text);
+                anyhow::bail!(text);
+            }
+        }
+    }
     let _ = conn.unbind().await;
     if let Some((user, password)) = auth {
         match crate::auth::authenticate(&cfg, &user, &password).await {

@@ -76,11 +76,21 @@ fn untrusted_certificate_hint(text: &str, ca_file: Option<&std::path::Path>) -> 
 /// A failed search of the configured base and filter, in one line.
 pub fn search_error(cfg: &AgentConfig, e: &ldap3::LdapError) -> anyhow::Error {
     let l = &cfg.backend.ldap;
+    search_error_at(cfg, &l.base_dn, &l.sync.filter, e)
+}
+
+/// [`search_error`] for a search under `base` with `filter` (the groups', say).
+pub fn search_error_at(
+    cfg: &AgentConfig,
+    base: &str,
+    filter: &str,
+    e: &ldap3::LdapError,
+) -> anyhow::Error {
     anyhow::anyhow!(
         "{}",
         explain::ldap(
-            &format!("the search for {} under `{}`", l.sync.filter, l.base_dn),
-            l.operation_timeout(),
+            &format!("the search for {filter} under `{base}`"),
+            cfg.backend.ldap.operation_timeout(),
             e
         )
     )
@@ -90,6 +100,18 @@ pub fn search_error(cfg: &AgentConfig, e: &ldap3::LdapError) -> anyhow::Error {
 /// paged as configured, no attributes fetched.
 pub async fn count_entries(ldap: &mut Ldap, cfg: &AgentConfig) -> anyhow::Result<u64> {
     let l = &cfg.backend.ldap;
+    count_matching(ldap, cfg, &l.base_dn, l.scope.into(), &l.sync.filter).await
+}
+
+/// How many entries a search under `base` with `filter` finds (read page by page).
+pub async fn count_matching(
+    ldap: &mut Ldap,
+    cfg: &AgentConfig,
+    base: &str,
+    scope: ldap3::Scope,
+    filter: &str,
+) -> anyhow::Result<u64> {
+    let l = &cfg.backend.ldap;
     let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     let mut stream = ldap
         .with_timeout(l.operation_timeout())
@@ -98,18 +120,18 @@ pub async fn count_entries(ldap: &mut Ldap, cfg: &AgentConfig) -> anyhow::Result
                 Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
                 Box::new(PagedResults::new(page)),
             ],
-            &l.base_dn,
-            l.scope.into(),
-            &l.sync.filter,
+            base,
+            scope,
+            filter,
             vec!["1.1"],
         )
         .await
-        .map_err(|e| search_error(cfg, &e))?;
+        .map_err(|e| search_error_at(cfg, base, filter, &e))?;
     let mut n = 0u64;
     while stream
         .next()
         .await
-        .map_err(|e| search_error(cfg, &e))?
+        .map_err(|e| search_error_at(cfg, base, filter, &e))?
         .is_some()
     {
         n += 1;
@@ -118,6 +140,6 @@ pub async fn count_entries(ldap: &mut Ldap, cfg: &AgentConfig) -> anyhow::Result
         .finish()
         .await
         .success()
-        .map_err(|e| search_error(cfg, &e))?;
+        .map_err(|e| search_error_at(cfg, base, filter, &e))?;
     Ok(n)
 }

@@ -57,8 +57,10 @@ pub async fn read_groups(
         .await
         .map_err(|e| {
             Halt::Fail(format!(
-                "the group search could not start: {}; check backend.ldap.groups (base_dn `{base}`, filter `{filter}`)",
-                crate::explain::anyhow_chain(&crate::ldap::search_error(cfg, &e))
+                "the group read could not start: {}; check backend.ldap.groups",
+                crate::explain::anyhow_chain(&crate::ldap::search_error_at(
+                    cfg, &base, &filter, &e
+                ))
             ))
         })?;
     let batch_size = start.batch_size.max(1) as usize;
