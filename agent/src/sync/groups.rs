@@ -7,7 +7,7 @@
 //! the user with that uid, an Active Directory primary group through the group's
 //! objectSid. Never by DN text stored from an earlier run.
 
-use super::mapping::{Entry, guid_to_uuid};
+use super::mapping::Entry;
 use crate::config::{AgentConfig, Flavour};
 use adc_shared::group::{GroupState, UNRESOLVED_NAMED, Unresolved};
 use adc_shared::{GroupRecord, MemberDelta, MemberKind};
@@ -134,13 +134,7 @@ impl GroupMapper {
 
     /// The entry's external ID, if it has one.
     pub fn external_id(&self, e: &Entry<'_>) -> Option<String> {
-        if self.id.eq_ignore_ascii_case("objectGUID") {
-            return e
-                .bytes(&self.id)
-                .and_then(|b| guid_to_uuid(&b))
-                .map(|u| u.hyphenated().to_string());
-        }
-        e.text(&self.id).map(|s| s.trim().to_ascii_lowercase())
+        e.external_id(&self.id)
     }
 
     /// Maps a group entry; the error says what is missing or wrong.

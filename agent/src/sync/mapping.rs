@@ -38,6 +38,18 @@ impl Entry<'_> {
             .filter(|s| !s.is_empty())
     }
 
+    /// The stable ID in attribute `attr`: objectGUID as the UUID Windows shows, any
+    /// other attribute's text, trimmed and lower-case. Users and groups alike.
+    pub(crate) fn external_id(&self, attr: &str) -> Option<String> {
+        if attr.eq_ignore_ascii_case("objectGUID") {
+            return self
+                .bytes(attr)
+                .and_then(|b| guid_to_uuid(&b))
+                .map(|u| u.hyphenated().to_string());
+        }
+        self.text(attr).map(|s| s.trim().to_ascii_lowercase())
+    }
+
     pub(crate) fn bytes(&self, name: &str) -> Option<Vec<u8>> {
         let bin = self
             .bin_attrs
@@ -131,13 +143,7 @@ impl Mapper {
 
     /// The entry's external ID, if it has one.
     pub fn external_id(&self, e: &Entry<'_>) -> Option<String> {
-        if self.id.eq_ignore_ascii_case("objectGUID") {
-            return e
-                .bytes(&self.id)
-                .and_then(|b| guid_to_uuid(&b))
-                .map(|u| u.hyphenated().to_string());
-        }
-        e.text(&self.id).map(|s| s.trim().to_ascii_lowercase())
+        e.external_id(&self.id)
     }
 
     /// Maps an entry; the error says what is missing or wrong.

@@ -337,7 +337,7 @@ pub async fn search(
         ));
         qb.push_bind(tenant_id);
         if let Some(q) = q {
-            let pattern = format!("%{}%", like_escape(&q.to_lowercase()));
+            let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
             qb.push(" AND (g.name_key LIKE ")
                 .push_bind(pattern.clone())
                 .push(" ESCAPE '\\'");
@@ -363,13 +363,6 @@ pub async fn search(
         qb.push(" ORDER BY g.name_key LIMIT ").push_bind(limit);
         qb.build_query_as::<Group>().fetch_all(p).await
     })
-}
-
-/// LIKE's wildcards taken literally (with `ESCAPE '\'`).
-pub fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 pub async fn get(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<Group>, sqlx::Error> {

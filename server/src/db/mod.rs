@@ -52,6 +52,14 @@ macro_rules! db_execute {
     };
 }
 
+/// `s` with LIKE's wildcards taken literally (used with `ESCAPE '\'`): a search for
+/// `a_b` means `a_b`.
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// Where the embedded default database lives (architecture §2).
 pub const DEFAULT_SQLITE_PATH: &str = "./data/adc.sqlite";
 

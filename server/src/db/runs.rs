@@ -282,10 +282,7 @@ pub async fn changes(
         if let Some(o) = outcome {
             // A prefix: `skipped` matches `skipped: no-create`, `applied` matches
             // `applied (approved)`. LIKE's wildcards in the filter are taken literally.
-            let prefix = o
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
+            let prefix = super::like_escape(o);
             qb.push(" AND outcome LIKE ")
                 .push_bind(format!("{prefix}%"))
                 .push(" ESCAPE '\\'");

@@ -241,13 +241,7 @@ pub async fn search(
         qb.push_bind(tenant_id);
         if let Some(q) = &f.q {
             // LIKE wildcards in the query are escaped: a search for `a_b` means `a_b`.
-            let pattern = format!(
-                "%{}%",
-                q.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
             qb.push(" AND (username_key LIKE ")
                 .push_bind(pattern.clone())
                 .push(" ESCAPE '\\'");

@@ -321,36 +321,8 @@ impl ActiveRun {
             self.groups.members_started = true;
             acked = self.pipeline.flush().await?;
         }
-        let mut group_ids: Vec<String> = added.iter().map(|m| m.group.clone()).collect();
-        group_ids.extend(unresolved.iter().map(|u| u.group.clone()));
-        group_ids.extend(
-            added
-                .iter()
-                .filter(|m| m.kind == MemberKind::Group)
-                .map(|m| m.member.clone()),
-        );
-        group_ids.sort();
-        group_ids.dedup();
-        let mut user_ids: Vec<String> = added
-            .iter()
-            .filter(|m| m.kind == MemberKind::User)
-            .map(|m| m.member.clone())
-            .collect();
-        user_ids.sort();
-        user_ids.dedup();
-        let (stored_groups, stored_users) = tokio::try_join!(
-            groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids),
-            users::by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
-        )
-        .map_err(internal)?;
-        let by_group: HashMap<String, StoredGroup> = stored_groups
-            .into_iter()
-            .filter_map(|g| g.external_id.clone().map(|e| (e, g)))
-            .collect();
-        let by_user: HashMap<String, (Uuid, String)> = stored_users
-            .into_iter()
-            .filter_map(|u| Some((u.external_id?, (u.id, u.username))))
-            .collect();
+        let unresolved_groups = unresolved.iter().map(|u| u.group.clone());
+        let (by_group, by_user) = self.named(db, &added, unresolved_groups).await?;
         // Edges of groups this run created cannot exist yet: only the others' are looked up.
         let (mut user_pairs, mut group_pairs) = (Vec::new(), Vec::new());
         for m in &added {
@@ -630,6 +602,49 @@ impl ActiveRun {
         });
     }
 
+    /// The stored groups and users that memberships name (and the groups `more`), by
+    /// external ID; users as (ID, username).
+    async fn named(
+        &self,
+        db: &Db,
+        memberships: &[Membership],
+        more: impl Iterator<Item = String>,
+    ) -> Result<
+        (
+            HashMap<String, StoredGroup>,
+            HashMap<String, (Uuid, String)>,
+        ),
+        RunFailure,
+    > {
+        let (mut group_ids, mut user_ids): (Vec<String>, Vec<String>) =
+            (more.collect(), Vec::new());
+        for m in memberships {
+            group_ids.push(m.group.clone());
+            match m.kind {
+                MemberKind::Group => group_ids.push(m.member.clone()),
+                MemberKind::User => user_ids.push(m.member.clone()),
+            }
+        }
+        for ids in [&mut group_ids, &mut user_ids] {
+            ids.sort();
+            ids.dedup();
+        }
+        let (stored_groups, stored_users) = tokio::try_join!(
+            groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids),
+            users::by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
+        )
+        .map_err(internal)?;
+        let by_group = stored_groups
+            .into_iter()
+            .filter_map(|g| g.external_id.clone().map(|e| (e, g)))
+            .collect();
+        let by_user = stored_users
+            .into_iter()
+            .filter_map(|u| Some((u.external_id?, (u.id, u.username))))
+            .collect();
+        Ok((by_group, by_user))
+    }
+
     /// The memberships the agent found gone, as stored edges with names: those whose
     /// group or member the server no longer has, or whose group goes anyway, drop out.
     async fn resolve_removals(
@@ -641,35 +656,7 @@ impl ActiveRun {
         if removed.is_empty() {
             return Ok(Vec::new());
         }
-        let mut group_ids: Vec<String> = removed.iter().map(|m| m.group.clone()).collect();
-        group_ids.extend(
-            removed
-                .iter()
-                .filter(|m| m.kind == MemberKind::Group)
-                .map(|m| m.member.clone()),
-        );
-        group_ids.sort();
-        group_ids.dedup();
-        let mut user_ids: Vec<String> = removed
-            .iter()
-            .filter(|m| m.kind == MemberKind::User)
-            .map(|m| m.member.clone())
-            .collect();
-        user_ids.sort();
-        user_ids.dedup();
-        let (stored_groups, stored_users) = tokio::try_join!(
-            groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids),
-            users::by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
-        )
-        .map_err(internal)?;
-        let by_group: HashMap<String, StoredGroup> = stored_groups
-            .into_iter()
-            .filter_map(|g| g.external_id.clone().map(|e| (e, g)))
-            .collect();
-        let by_user: HashMap<String, (Uuid, String)> = stored_users
-            .into_iter()
-            .filter_map(|u| Some((u.external_id?, (u.id, u.username))))
-            .collect();
+        let (by_group, by_user) = self.named(db, removed, std::iter::empty()).await?;
         let going: HashSet<Uuid> = gone_groups.iter().map(|g| g.id).collect();
         let mut out = Vec::new();
         for m in removed {
