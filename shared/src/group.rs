@@ -1,7 +1,9 @@
 //! The canonical group record and memberships (architecture §5.5): what the agent reads
 //! from a group entry, and the edges group → member it sends as differences.
 
-use crate::record::{MAX_DN_CHARS, MAX_EXTRA_ATTRIBUTES, MAX_FIELD_CHARS, check_field, hex};
+use crate::record::{
+    ContentDigest, MAX_DN_CHARS, MAX_EXTRA_ATTRIBUTES, MAX_FIELD_CHARS, check_field, hex,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -37,6 +39,11 @@ struct Canonical<'a> {
 impl GroupRecord {
     /// SHA-256 of the canonical JSON serialization, hex (as [`crate::UserRecord`]'s).
     pub fn content_hash(&self) -> String {
+        hex(&self.content_digest())
+    }
+
+    /// The content hash's 32 bytes.
+    pub fn content_digest(&self) -> ContentDigest {
         let c = Canonical {
             v: 1,
             kind: "group",
@@ -46,9 +53,7 @@ impl GroupRecord {
             source_dn: &self.source_dn,
             extra: &self.extra,
         };
-        hex(&Sha256::digest(
-            serde_json::to_vec(&c).expect("records always serialize"),
-        ))
+        Sha256::digest(serde_json::to_vec(&c).expect("records always serialize")).into()
     }
 
     /// Checks what the server stores: a clear reason for the first problem found.

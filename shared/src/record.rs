@@ -50,6 +50,11 @@ impl UserRecord {
     /// SHA-256 of the canonical JSON serialization, hex. Struct fields serialize in
     /// declaration order and the extras are a sorted map, so the bytes are canonical.
     pub fn content_hash(&self) -> String {
+        hex(&self.content_digest())
+    }
+
+    /// The content hash's 32 bytes (what the agent holds per manifest entry).
+    pub fn content_digest(&self) -> ContentDigest {
         let c = Canonical {
             v: 1,
             username: &self.username,
@@ -62,7 +67,7 @@ impl UserRecord {
             extra: &self.extra,
         };
         let bytes = serde_json::to_vec(&c).expect("records always serialize");
-        hex(&Sha256::digest(&bytes))
+        Sha256::digest(&bytes).into()
     }
 
     /// Checks what the server stores: a clear reason for the first problem found.
@@ -111,6 +116,29 @@ pub fn check_profile(
 }
 
 /// Lower-case hex, by table: this runs once per entry on both sides of a sync.
+/// A content hash's bytes: a manifest's hex hash parsed, or a record's digest.
+pub type ContentDigest = [u8; 32];
+
+/// The bytes of a hex content hash; `None` when it is not 64 hex digits (then it
+/// matches no record, and the entry is sent as changed).
+pub fn parse_digest(hex: &str) -> Option<ContentDigest> {
+    let b = hex.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

@@ -3,7 +3,7 @@
 //! what was read and compared with the manifest, so only the memberships that changed
 //! travel: added ones now, removed ones after the read is known to be complete.
 
-use super::groups::{Batcher, Directory, GroupManifest, GroupMapper, Resolved, diff};
+use super::groups::{Batcher, Directory, GroupMapper, Resolved, diff};
 use super::mapping::Entry;
 use super::{BATCH_BYTES, Halt, Sender};
 use crate::config::AgentConfig;
@@ -35,7 +35,6 @@ pub async fn read_groups(
     conn: &mut ldap3::Ldap,
     mapper: &GroupMapper,
     directory: &mut Directory,
-    manifest: &mut GroupManifest,
 ) -> Result<GroupsRead, Halt> {
     let run_id = start.run_id;
     let started = std::time::Instant::now();
@@ -93,14 +92,18 @@ pub async fn read_groups(
             attrs: &entry.attrs,
             bin_attrs: &entry.bin_attrs,
         };
+        if count.is_multiple_of(256) {
+            tx.poll()?;
+        }
         let id = mapper.external_id(&view);
-        let known = id.as_ref().and_then(|i| manifest.entries.get_mut(i));
-        let known_hash = known.map(|k| {
+        let known = id.as_deref().and_then(|i| tx.catalog.groups.get_mut(i));
+        let known_digest = known.and_then(|k| {
             k.seen = true;
-            k.hash.clone()
+            k.digest
         });
         if let Some(id) = &id {
-            directory.add_group(id.clone(), &entry.dn);
+            let member = tx.catalog.group(id);
+            directory.add_group(member, &entry.dn);
         }
         match mapper.map(&view) {
             Ok(record) => {
@@ -114,7 +117,7 @@ pub async fn read_groups(
                     members,
                     more,
                 });
-                if known_hash.as_deref() == Some(record.content_hash().as_str()) && !start.full {
+                if known_digest == Some(record.content_digest()) && !start.full {
                     continue;
                 }
                 bytes += record.source_dn.len() + record.name.len() + 256;
@@ -207,7 +210,9 @@ pub async fn read_groups(
         directory.resolve_rest(&mut p.members);
         let found = directory.edges(&p.members);
         let not_found: Vec<&str> = p.members.unresolved.iter().map(String::as_str).collect();
-        let (a, r, u) = diff(&p.id, &found, &not_found, manifest.entries.get(&p.id));
+        let known = tx.catalog.groups.get(p.id.as_str());
+        let known = known.map_or(&[][..], |g| &g.members[..]);
+        let (a, r, u) = diff(&tx.catalog, &p.id, &found, &not_found, known);
         if !r.is_empty() {
             removed.push(r);
         }

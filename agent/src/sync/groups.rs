@@ -7,11 +7,13 @@
 //! the user with that uid, an Active Directory primary group through the group's
 //! objectSid. Never by DN text stored from an earlier run.
 
+use super::catalog::{Catalog, Member};
 use super::mapping::Entry;
 use crate::config::{AgentConfig, Flavour};
-use adc_shared::group::{GroupState, UNRESOLVED_NAMED, Unresolved};
+use adc_shared::group::{UNRESOLVED_NAMED, Unresolved};
 use adc_shared::{GroupRecord, MemberDelta, MemberKind};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug)]
 pub struct GroupMapper {
@@ -285,40 +287,45 @@ pub fn normalize_dn(dn: &str) -> String {
     out
 }
 
+/// A normalized DN or a uid as a 128-bit key: the index of 110 000 entries then holds
+/// no strings (SHA-256, so no directory value can be made to collide with another).
+fn key(text: &str) -> u128 {
+    let d = Sha256::digest(text.as_bytes());
+    u128::from_le_bytes(d[..16].try_into().expect("a digest has 32 bytes"))
+}
+
 /// What the read found, indexed to resolve member values.
 #[derive(Default)]
 pub struct Directory {
-    /// External IDs of users, then of groups, by position.
-    ids: Vec<String>,
-    kinds: Vec<MemberKind>,
-    by_dn: HashMap<String, usize>,
-    by_uid: HashMap<String, usize>,
+    /// Users, then groups, by position in the read.
+    members: Vec<Member>,
+    by_dn: HashMap<u128, u32>,
+    by_uid: HashMap<u128, u32>,
     /// Users by primary group RID (Active Directory).
-    by_primary: HashMap<u32, Vec<usize>>,
+    by_primary: HashMap<u32, Vec<u32>>,
 }
 
 impl Directory {
-    fn push(&mut self, id: String, kind: MemberKind, dn: &str) -> usize {
-        let at = self.ids.len();
-        self.ids.push(id);
-        self.kinds.push(kind);
-        self.by_dn.insert(normalize_dn(dn), at);
+    fn push(&mut self, member: Member, dn: &str) -> u32 {
+        let at = u32::try_from(self.members.len()).expect("fewer than 2^32 entries");
+        self.members.push(member);
+        self.by_dn.insert(key(&normalize_dn(dn)), at);
         at
     }
 
     /// A user read, with its uid and primary group where those are used.
-    pub fn add_user(&mut self, id: String, dn: &str, uid: Option<&str>, primary: Option<u32>) {
-        let at = self.push(id, MemberKind::User, dn);
+    pub fn add_user(&mut self, member: Member, dn: &str, uid: Option<&str>, primary: Option<u32>) {
+        let at = self.push(member, dn);
         if let Some(u) = uid {
-            self.by_uid.insert(u.to_lowercase(), at);
+            self.by_uid.insert(key(&u.to_lowercase()), at);
         }
         if let Some(rid) = primary {
             self.by_primary.entry(rid).or_default().push(at);
         }
     }
 
-    pub fn add_group(&mut self, id: String, dn: &str) {
-        self.push(id, MemberKind::Group, dn);
+    pub fn add_group(&mut self, member: Member, dn: &str) {
+        self.push(member, dn);
     }
 
     /// Resolves what the entries read so far allow: DNs of entries not read yet (groups
@@ -326,38 +333,40 @@ impl Directory {
     /// uid or a primary group resolves now or never.
     pub fn resolve_now(&self, raw: RawMembers, into: &mut Resolved) {
         for dn in raw.dns {
-            match self.by_dn.get(&normalize_dn(&dn)) {
-                Some(&at) => into.found.push(at as u32),
+            match self.by_dn.get(&key(&normalize_dn(&dn))) {
+                Some(&at) => into.found.push(at),
                 None => into.later.push(dn),
             }
         }
         for uid in raw.uids {
-            match self.by_uid.get(&uid.to_lowercase()) {
-                Some(&at) if self.kinds[at] == MemberKind::User => into.found.push(at as u32),
+            match self.by_uid.get(&key(&uid.to_lowercase())) {
+                Some(&at) if self.members[at as usize].kind() == MemberKind::User => {
+                    into.found.push(at);
+                }
                 _ => into.unresolved.push(uid),
             }
         }
         if let Some(users) = raw.rid.and_then(|r| self.by_primary.get(&r)) {
-            into.found.extend(users.iter().map(|&at| at as u32));
+            into.found.extend(users);
         }
     }
 
     /// Once every entry is read: what waited resolves now or names nobody.
     pub fn resolve_rest(&self, r: &mut Resolved) {
         for dn in std::mem::take(&mut r.later) {
-            match self.by_dn.get(&normalize_dn(&dn)) {
-                Some(&at) => r.found.push(at as u32),
+            match self.by_dn.get(&key(&normalize_dn(&dn))) {
+                Some(&at) => r.found.push(at),
                 None => r.unresolved.push(dn),
             }
         }
     }
 
-    /// The members found, as (kind, external ID).
-    pub fn edges(&self, r: &Resolved) -> HashSet<(MemberKind, &str)> {
-        r.found
-            .iter()
-            .map(|&at| (self.kinds[at as usize], self.ids[at as usize].as_str()))
-            .collect()
+    /// The members found, sorted, each once.
+    pub fn edges(&self, r: &Resolved) -> Vec<Member> {
+        let mut found: Vec<Member> = r.found.iter().map(|&at| self.members[at as usize]).collect();
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 }
 
@@ -370,62 +379,48 @@ pub struct Resolved {
     pub unresolved: Vec<String>,
 }
 
-/// The server's manifest of groups: per external ID, its hash, its direct members,
-/// and whether this read saw it.
-#[derive(Default)]
-pub struct GroupManifest {
-    pub entries: HashMap<String, ManifestGroup>,
-}
-
-#[derive(Default)]
-pub struct ManifestGroup {
-    pub hash: String,
-    pub members: HashSet<(MemberKind, String)>,
-    pub seen: bool,
-}
-
-impl GroupManifest {
-    pub fn extend(&mut self, states: Vec<GroupState>) {
-        for s in states {
-            let e = self.entries.entry(s.external_id).or_default();
-            e.hash = s.hash;
-            e.members
-                .extend(s.users.into_iter().map(|u| (MemberKind::User, u)));
-            e.members
-                .extend(s.groups.into_iter().map(|g| (MemberKind::Group, g)));
-        }
-    }
-}
-
 /// The differences of one group's members: what to add and to remove, and the
-/// unresolved values to report.
+/// unresolved values to report. `found` and `known` are sorted, each member once.
 pub fn diff(
+    catalog: &Catalog,
     group: &str,
-    found: &HashSet<(MemberKind, &str)>,
+    found: &[Member],
     unresolved: &[&str],
-    known: Option<&ManifestGroup>,
+    known: &[Member],
 ) -> (MemberDelta, MemberDelta, Option<Unresolved>) {
     let delta = || MemberDelta {
         group: group.to_owned(),
         ..MemberDelta::default()
     };
     let (mut added, mut removed) = (delta(), delta());
-    let empty = HashSet::new();
-    let had = known.map_or(&empty, |k| &k.members);
-    for (kind, member) in found {
-        if !had.contains(&(*kind, (*member).to_owned())) {
-            match kind {
-                MemberKind::User => added.users.push((*member).to_owned()),
-                MemberKind::Group => added.groups.push((*member).to_owned()),
-            }
+    let push = |d: &mut MemberDelta, m: Member| {
+        let id = catalog.id(m).to_owned();
+        match m.kind() {
+            MemberKind::User => d.users.push(id),
+            MemberKind::Group => d.groups.push(id),
         }
-    }
-    for (kind, member) in had {
-        if !found.contains(&(*kind, member.as_str())) {
-            match kind {
-                MemberKind::User => removed.users.push(member.clone()),
-                MemberKind::Group => removed.groups.push(member.clone()),
+    };
+    // Both sorted: one merge.
+    let (mut f, mut k) = (found.iter().peekable(), known.iter().peekable());
+    loop {
+        match (f.peek(), k.peek()) {
+            (Some(a), Some(b)) if a == b => {
+                f.next();
+                k.next();
             }
+            (Some(&&a), Some(&&b)) if a < b => {
+                push(&mut added, a);
+                f.next();
+            }
+            (_, Some(&&b)) => {
+                push(&mut removed, b);
+                k.next();
+            }
+            (Some(&&a), None) => {
+                push(&mut added, a);
+                f.next();
+            }
+            (None, None) => break,
         }
     }
     for d in [&mut added, &mut removed] {
@@ -592,14 +587,12 @@ mod tests {
 
     #[test]
     fn members_resolve_by_dn_uid_and_primary_group_and_the_rest_is_unresolved() {
+        let mut c = Catalog::default();
         let mut d = Directory::default();
-        d.add_user(
-            "u1".into(),
-            "uid=ann,ou=people,dc=x",
-            Some("ann"),
-            Some(513),
-        );
-        d.add_user("u2".into(), "uid=bob,ou=people,dc=x", Some("bob"), None);
+        let u1 = c.user("u1");
+        d.add_user(u1, "uid=ann,ou=people,dc=x", Some("ann"), Some(513));
+        let u2 = c.user("u2");
+        d.add_user(u2, "uid=bob,ou=people,dc=x", Some("bob"), None);
         let raw = RawMembers {
             dns: vec![
                 "UID=Bob, OU=People,DC=x".into(),
@@ -614,12 +607,13 @@ mod tests {
         d.resolve_now(raw, &mut r);
         assert_eq!(r.later.len(), 2, "the group is read later, the ghost never");
         // The nested group is read after the group that names it.
-        d.add_group("g2".into(), "cn=inner,ou=groups,dc=x");
+        let g2 = c.group("g2");
+        d.add_group(g2, "cn=inner,ou=groups,dc=x");
         d.resolve_rest(&mut r);
-        let mut f: Vec<_> = d.edges(&r).into_iter().collect();
-        f.sort();
+        let found: Vec<(MemberKind, &str)> =
+            d.edges(&r).into_iter().map(|m| (m.kind(), c.id(m))).collect();
         assert_eq!(
-            f,
+            found,
             vec![
                 (MemberKind::User, "u1"),
                 (MemberKind::User, "u2"),
@@ -631,26 +625,31 @@ mod tests {
 
     #[test]
     fn a_diff_names_only_what_changed() {
-        let known = ManifestGroup {
-            hash: "h".into(),
-            members: (0..5000)
-                .map(|i| (MemberKind::User, format!("u{i}")))
-                .collect(),
-            seen: false,
-        };
-        let mut now: Vec<(MemberKind, String)> = (1..5000)
-            .map(|i| (MemberKind::User, format!("u{i}")))
-            .collect();
-        now.push((MemberKind::User, "new".into()));
-        let found: HashSet<(MemberKind, &str)> =
-            now.iter().map(|(k, m)| (*k, m.as_str())).collect();
-        let (added, removed, unresolved) = diff("g", &found, &[], Some(&known));
+        let mut c = Catalog::default();
+        let users = (0..5000).map(|i| (format!("u{i}"), "00".repeat(32))).collect();
+        c.add_users(users);
+        let known: Vec<String> = (0..5000).map(|i| format!("u{i}")).collect();
+        c.add_groups(vec![adc_shared::group::GroupState {
+            external_id: "g".into(),
+            hash: "00".repeat(32),
+            users: known,
+            groups: vec![],
+        }]);
+        c.groups_done();
+        // u0 left; "new" (not a user of the manifest) and the group "sub" joined.
+        let mut found: Vec<Member> = (1..5000).map(|i| c.user(&format!("u{i}"))).collect();
+        found.push(c.user("new"));
+        found.push(c.group("sub"));
+        found.sort_unstable();
+        let members = c.groups["g"].members.clone();
+        let (added, removed, unresolved) = diff(&c, "g", &found, &["ghost"], &members);
         assert_eq!(
-            (added.users, added.groups.len()),
-            (vec!["new".to_owned()], 0)
+            (added.users, added.groups),
+            (vec!["new".to_owned()], vec!["sub".to_owned()])
         );
         assert_eq!(removed.users, vec!["u0".to_owned()]);
-        assert!(unresolved.is_none());
+        assert!(removed.groups.is_empty());
+        assert_eq!(unresolved.map(|u| u.count), Some(1));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! directory page by page, send what is new or changed in acknowledged batches, and —
 //! only after a complete read — the IDs that are gone.
 
+pub mod catalog;
 mod group_read;
 pub mod groups;
 pub mod mapping;
@@ -12,11 +13,11 @@ use adc_shared::UserRecord;
 use adc_shared::protocol::{
     AgentMessage, EntryError, GROUPS_VERSION, RunSummary, ServerMessage, StartRun,
 };
-use groups::{Directory, GroupManifest, GroupMapper};
+use catalog::Catalog;
+use groups::{Directory, GroupMapper};
 use ldap3::SearchEntry;
 use ldap3::adapters::{EntriesOnly, PagedResults};
 use mapping::{Entry, Mapper};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
@@ -44,17 +45,16 @@ enum Halt {
     Gone,
 }
 
-/// The manifest: per external ID, its hash and whether this read saw it.
-struct Manifest {
-    entries: HashMap<String, (String, bool)>,
-}
-
 struct Sender<'a> {
     run_id: Uuid,
     link: &'a mut Link,
     window: usize,
     unacked: usize,
     seq: u64,
+    /// The manifests; the groups' arrives while the users are read.
+    catalog: Catalog,
+    /// Whether this run reads groups (else the group manifest is dropped as it comes).
+    want_groups: bool,
 }
 
 impl Sender<'_> {
@@ -75,17 +75,50 @@ impl Sender<'_> {
     }
 
     async fn wait_ack(&mut self) -> Result<(), Halt> {
-        match self.link.inbox.recv().await {
+        let m = self.link.inbox.recv().await;
+        self.take(m)
+    }
+
+    /// Takes what has arrived without waiting: acknowledgements, and the group
+    /// manifest's chunks while the users are read.
+    fn poll(&mut self) -> Result<(), Halt> {
+        while let Ok(m) = self.link.inbox.try_recv() {
+            self.take(Some(m))?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the group manifest's last chunk.
+    async fn group_manifest(&mut self) -> Result<(), Halt> {
+        while !self.catalog.groups_complete {
+            let m = self.link.inbox.recv().await;
+            self.take(m)?;
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, m: Option<ServerMessage>) -> Result<(), Halt> {
+        match m {
             Some(ServerMessage::BatchAck { run_id, .. }) if run_id == self.run_id => {
                 self.unacked = self.unacked.saturating_sub(1);
-                Ok(())
+            }
+            Some(ServerMessage::GroupManifestChunk { run_id, groups, last })
+                if run_id == self.run_id =>
+            {
+                if self.want_groups {
+                    self.catalog.add_groups(groups);
+                }
+                if last {
+                    self.catalog.groups_done();
+                }
             }
             Some(ServerMessage::RunFinished { report, .. }) => {
-                Err(Halt::Finished(Box::new(report)))
+                return Err(Halt::Finished(Box::new(report)));
             }
-            Some(_) => Ok(()),
-            None => Err(Halt::Gone),
+            Some(_) => {}
+            None => return Err(Halt::Gone),
         }
+        Ok(())
     }
 
     /// Waits for the server's end of the run.
@@ -96,6 +129,25 @@ impl Sender<'_> {
                 Some(_) => continue,
                 None => return None,
             }
+        }
+    }
+}
+
+/// Receives the users' manifest.
+async fn users_manifest(tx: &mut Sender<'_>) -> Result<(), Halt> {
+    loop {
+        match tx.link.inbox.recv().await {
+            Some(ServerMessage::ManifestChunk { entries, last, .. }) => {
+                tx.catalog.add_users(entries);
+                if last {
+                    return Ok(());
+                }
+            }
+            Some(ServerMessage::RunFinished { report, .. }) => {
+                return Err(Halt::Finished(Box::new(report)));
+            }
+            Some(_) => continue,
+            None => return Err(Halt::Gone),
         }
     }
 }
@@ -111,14 +163,20 @@ pub async fn execute(
     server_protocol: u32,
 ) -> Option<RunSummary> {
     let run_id = start.run_id;
+    // Groups only with a `groups` section, and a server that takes them.
+    let group_mapper = GroupMapper::new(&cfg).filter(|_| server_protocol >= GROUPS_VERSION);
     let mut tx = Sender {
         run_id,
         link: &mut link,
         window: start.window.max(1) as usize,
         unacked: 0,
         seq: 0,
+        catalog: Catalog::default(),
+        want_groups: group_mapper.is_some(),
     };
-    let result = read_and_send(&cfg, &start, &mut tx, &read, server_protocol).await;
+    // A server without groups sends no group manifest.
+    tx.catalog.groups_complete = server_protocol < GROUPS_VERSION;
+    let result = read_and_send(&cfg, &start, &mut tx, &read, group_mapper.as_ref()).await;
     match result {
         Ok(()) => {}
         Err(Halt::Finished(report)) => return Some(*report),
@@ -142,66 +200,27 @@ async fn read_and_send(
     start: &StartRun,
     tx: &mut Sender<'_>,
     read: &AtomicU64,
-    server_protocol: u32,
+    group_mapper: Option<&GroupMapper>,
 ) -> Result<(), Halt> {
     let run_id = start.run_id;
     let started = std::time::Instant::now();
     tx.send(AgentMessage::ManifestRequest { run_id }).await?;
-    let mut manifest = Manifest {
-        entries: HashMap::new(),
-    };
-    loop {
-        match tx.link.inbox.recv().await {
-            Some(ServerMessage::ManifestChunk { entries, last, .. }) => {
-                manifest
-                    .entries
-                    .extend(entries.into_iter().map(|(id, hash)| (id, (hash, false))));
-                if last {
-                    break;
-                }
-            }
-            Some(ServerMessage::RunFinished { report, .. }) => {
-                return Err(Halt::Finished(Box::new(report)));
-            }
-            Some(_) => continue,
-            None => return Err(Halt::Gone),
-        }
-    }
-    let mut group_manifest = GroupManifest::default();
-    if server_protocol >= GROUPS_VERSION {
-        loop {
-            match tx.link.inbox.recv().await {
-                Some(ServerMessage::GroupManifestChunk { groups, last, .. }) => {
-                    group_manifest.extend(groups);
-                    if last {
-                        break;
-                    }
-                }
-                Some(ServerMessage::RunFinished { report, .. }) => {
-                    return Err(Halt::Finished(Box::new(report)));
-                }
-                Some(_) => continue,
-                None => return Err(Halt::Gone),
-            }
-        }
-    }
-    // Groups only with a `groups` section, and a server that takes them.
-    let group_mapper = GroupMapper::new(cfg).filter(|_| server_protocol >= GROUPS_VERSION);
+    // The directory connection opens while the manifest arrives.
+    let (manifest, conn) = tokio::join!(users_manifest(tx), ldap::connect(cfg));
+    manifest?;
+    let mut conn = conn.map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&e)))?;
     let mut directory = Directory::default();
     tracing::info!(
         %run_id,
-        manifest = manifest.entries.len(),
+        manifest = tx.catalog.users.len(),
         manifest_ms = started.elapsed().as_millis() as u64,
         "reading the directory"
     );
 
     let l = &cfg.backend.ldap;
-    let mut conn = ldap::connect(cfg)
-        .await
-        .map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&e)))?;
     let mapper = Mapper::new(cfg);
     let mut attributes = mapper.attributes();
-    if let Some(g) = &group_mapper {
+    if let Some(g) = group_mapper {
         // What member values may name a user by.
         if g.uses_uids() {
             attributes.push(g.uid_attribute.clone());
@@ -261,23 +280,27 @@ async fn read_and_send(
             attrs: &entry.attrs,
             bin_attrs: &entry.bin_attrs,
         };
+        if count.is_multiple_of(256) {
+            tx.poll()?;
+        }
         let id = mapper.external_id(&view);
-        if let (Some(g), Some(id)) = (&group_mapper, &id) {
+        if let (Some(g), Some(id)) = (group_mapper, &id) {
             let uid = g.uses_uids().then(|| view.text(&g.uid_attribute)).flatten();
             let primary = view
                 .text("primaryGroupID")
                 .filter(|_| g.uses_primary_group())
                 .and_then(|v| v.trim().parse().ok());
-            directory.add_user(id.clone(), &entry.dn, uid, primary);
+            let member = tx.catalog.user(id);
+            directory.add_user(member, &entry.dn, uid, primary);
         }
-        let known = id.as_ref().and_then(|i| manifest.entries.get_mut(i));
-        let known_hash = known.map(|(h, seen)| {
-            *seen = true;
-            h.clone()
+        let known = id.as_deref().and_then(|i| tx.catalog.users.get_mut(i));
+        let known_digest = known.and_then(|k| {
+            k.seen = true;
+            k.digest
         });
         match mapper.map(&view) {
             Ok(record) => {
-                if known_hash.as_deref() == Some(record.content_hash().as_str()) && !start.full {
+                if known_digest == Some(record.content_digest()) && !start.full {
                     continue;
                 }
                 bytes += record.source_dn.len() + record.username.len() + 256;
@@ -326,17 +349,10 @@ async fn read_and_send(
         .await?;
     }
     let mut group_changes = None;
-    if let Some(g) = &group_mapper {
-        let read_groups = group_read::read_groups(
-            cfg,
-            start,
-            tx,
-            &mut conn,
-            g,
-            &mut directory,
-            &mut group_manifest,
-        )
-        .await?;
+    if let Some(g) = group_mapper {
+        tx.group_manifest().await?;
+        let read_groups =
+            group_read::read_groups(cfg, start, tx, &mut conn, g, &mut directory).await?;
         group_changes = Some(read_groups);
     }
     let _ = conn.unbind().await;
@@ -353,12 +369,7 @@ async fn read_and_send(
         groups_read: group_changes.as_ref().map(|g| g.read),
     })
     .await?;
-    let gone: Vec<String> = manifest
-        .entries
-        .into_iter()
-        .filter(|(_, (_, seen))| !seen)
-        .map(|(id, _)| id)
-        .collect();
+    let gone: Vec<String> = tx.catalog.gone_users().map(str::to_owned).collect();
     for chunk in gone.chunks(DELETIONS_PER_MESSAGE) {
         let ids = chunk.to_vec();
         tx.send_acked(|seq| AgentMessage::Deletions {
@@ -369,12 +380,7 @@ async fn read_and_send(
         .await?;
     }
     if let Some(g) = group_changes {
-        let gone: Vec<String> = group_manifest
-            .entries
-            .into_iter()
-            .filter(|(_, e)| !e.seen)
-            .map(|(id, _)| id)
-            .collect();
+        let gone: Vec<String> = tx.catalog.gone_groups().map(str::to_owned).collect();
         for chunk in gone.chunks(DELETIONS_PER_MESSAGE) {
             let ids = chunk.to_vec();
             tx.send_acked(|seq| AgentMessage::GroupDeletions {
