@@ -104,7 +104,10 @@ impl Catalog {
                 e.or_default();
                 Member::new(GROUP, at)
             }));
-            let g = self.groups.entry(s.external_id.into_boxed_str()).or_default();
+            let g = self
+                .groups
+                .entry(s.external_id.into_boxed_str())
+                .or_default();
             g.digest = parse_digest(&s.hash);
             g.listed = true;
             g.members.extend(members);
@@ -181,7 +184,10 @@ mod tests {
     #[test]
     fn a_member_is_the_same_code_wherever_it_is_named() {
         let mut c = Catalog::default();
-        c.add_users(vec![("u1".into(), "00".repeat(32)), ("u2".into(), "x".into())]);
+        c.add_users(vec![
+            ("u1".into(), "00".repeat(32)),
+            ("u2".into(), "x".into()),
+        ]);
         assert_eq!(c.users["u1"].digest, Some([0; 32]));
         assert_eq!(c.users["u2"].digest, None, "not a digest: matches nothing");
         // The inner group is named as a member before its own state arrives.

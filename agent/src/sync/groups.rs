@@ -254,7 +254,7 @@ pub fn normalize_dn(dn: &str) -> String {
     let mut pending_space = false;
     for c in dn.trim().chars() {
         if escaped {
-            out.extend(c.to_lowercase());
+            push_lower(&mut out, c);
             escaped = false;
             continue;
         }
@@ -278,7 +278,7 @@ pub fn normalize_dn(dn: &str) -> String {
                     escaped = true;
                     out.push(c);
                 } else {
-                    out.extend(c.to_lowercase());
+                    push_lower(&mut out, c);
                 }
                 after_separator = false;
             }
@@ -287,11 +287,31 @@ pub fn normalize_dn(dn: &str) -> String {
     out
 }
 
+/// Lower-case, without Unicode's tables for ASCII (nearly every DN is ASCII, and this is
+/// the agent's hottest loop with groups).
+fn push_lower(out: &mut String, c: char) {
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+    } else {
+        out.extend(c.to_lowercase());
+    }
+}
+
 /// A normalized DN or a uid as a 128-bit key: the index of 110 000 entries then holds
 /// no strings (SHA-256, so no directory value can be made to collide with another).
 fn key(text: &str) -> u128 {
     let d = Sha256::digest(text.as_bytes());
     u128::from_le_bytes(d[..16].try_into().expect("a digest has 32 bytes"))
+}
+
+/// The key of a DN, in any spelling.
+pub fn dn_key(dn: &str) -> u128 {
+    key(&normalize_dn(dn))
+}
+
+/// The key of a uid (`memberUid` matches it in any case).
+pub fn uid_key(uid: &str) -> u128 {
+    key(&uid.to_lowercase())
 }
 
 /// What the read found, indexed to resolve member values.
@@ -306,18 +326,19 @@ pub struct Directory {
 }
 
 impl Directory {
-    fn push(&mut self, member: Member, dn: &str) -> u32 {
+    fn push(&mut self, member: Member, dn: u128) -> u32 {
         let at = u32::try_from(self.members.len()).expect("fewer than 2^32 entries");
         self.members.push(member);
-        self.by_dn.insert(key(&normalize_dn(dn)), at);
+        self.by_dn.insert(dn, at);
         at
     }
 
-    /// A user read, with its uid and primary group where those are used.
-    pub fn add_user(&mut self, member: Member, dn: &str, uid: Option<&str>, primary: Option<u32>) {
+    /// A user read (its keys from [`dn_key`] and [`uid_key`]), with its uid and
+    /// primary group where those are used.
+    pub fn add_user(&mut self, member: Member, dn: u128, uid: Option<u128>, primary: Option<u32>) {
         let at = self.push(member, dn);
         if let Some(u) = uid {
-            self.by_uid.insert(key(&u.to_lowercase()), at);
+            self.by_uid.insert(u, at);
         }
         if let Some(rid) = primary {
             self.by_primary.entry(rid).or_default().push(at);
@@ -325,7 +346,7 @@ impl Directory {
     }
 
     pub fn add_group(&mut self, member: Member, dn: &str) {
-        self.push(member, dn);
+        self.push(member, dn_key(dn));
     }
 
     /// Resolves what the entries read so far allow: DNs of entries not read yet (groups
@@ -333,13 +354,13 @@ impl Directory {
     /// uid or a primary group resolves now or never.
     pub fn resolve_now(&self, raw: RawMembers, into: &mut Resolved) {
         for dn in raw.dns {
-            match self.by_dn.get(&key(&normalize_dn(&dn))) {
+            match self.by_dn.get(&dn_key(&dn)) {
                 Some(&at) => into.found.push(at),
                 None => into.later.push(dn),
             }
         }
         for uid in raw.uids {
-            match self.by_uid.get(&key(&uid.to_lowercase())) {
+            match self.by_uid.get(&uid_key(&uid)) {
                 Some(&at) if self.members[at as usize].kind() == MemberKind::User => {
                     into.found.push(at);
                 }
@@ -354,7 +375,7 @@ impl Directory {
     /// Once every entry is read: what waited resolves now or names nobody.
     pub fn resolve_rest(&self, r: &mut Resolved) {
         for dn in std::mem::take(&mut r.later) {
-            match self.by_dn.get(&key(&normalize_dn(&dn))) {
+            match self.by_dn.get(&dn_key(&dn)) {
                 Some(&at) => r.found.push(at),
                 None => r.unresolved.push(dn),
             }
@@ -363,7 +384,11 @@ impl Directory {
 
     /// The members found, sorted, each once.
     pub fn edges(&self, r: &Resolved) -> Vec<Member> {
-        let mut found: Vec<Member> = r.found.iter().map(|&at| self.members[at as usize]).collect();
+        let mut found: Vec<Member> = r
+            .found
+            .iter()
+            .map(|&at| self.members[at as usize])
+            .collect();
         found.sort_unstable();
         found.dedup();
         found
@@ -590,9 +615,19 @@ mod tests {
         let mut c = Catalog::default();
         let mut d = Directory::default();
         let u1 = c.user("u1");
-        d.add_user(u1, "uid=ann,ou=people,dc=x", Some("ann"), Some(513));
+        d.add_user(
+            u1,
+            dn_key("uid=ann,ou=people,dc=x"),
+            Some(uid_key("ann")),
+            Some(513),
+        );
         let u2 = c.user("u2");
-        d.add_user(u2, "uid=bob,ou=people,dc=x", Some("bob"), None);
+        d.add_user(
+            u2,
+            dn_key("uid=bob,ou=people,dc=x"),
+            Some(uid_key("bob")),
+            None,
+        );
         let raw = RawMembers {
             dns: vec![
                 "UID=Bob, OU=People,DC=x".into(),
@@ -610,8 +645,11 @@ mod tests {
         let g2 = c.group("g2");
         d.add_group(g2, "cn=inner,ou=groups,dc=x");
         d.resolve_rest(&mut r);
-        let found: Vec<(MemberKind, &str)> =
-            d.edges(&r).into_iter().map(|m| (m.kind(), c.id(m))).collect();
+        let found: Vec<(MemberKind, &str)> = d
+            .edges(&r)
+            .into_iter()
+            .map(|m| (m.kind(), c.id(m)))
+            .collect();
         assert_eq!(
             found,
             vec![
@@ -626,7 +664,9 @@ mod tests {
     #[test]
     fn a_diff_names_only_what_changed() {
         let mut c = Catalog::default();
-        let users = (0..5000).map(|i| (format!("u{i}"), "00".repeat(32))).collect();
+        let users = (0..5000)
+            .map(|i| (format!("u{i}"), "00".repeat(32)))
+            .collect();
         c.add_users(users);
         let known: Vec<String> = (0..5000).map(|i| format!("u{i}")).collect();
         c.add_groups(vec![adc_shared::group::GroupState {

@@ -6,6 +6,7 @@ pub mod catalog;
 mod group_read;
 pub mod groups;
 pub mod mapping;
+mod user_read;
 
 use crate::config::AgentConfig;
 use crate::ldap;
@@ -15,11 +16,8 @@ use adc_shared::protocol::{
 };
 use catalog::Catalog;
 use groups::{Directory, GroupMapper};
-use ldap3::SearchEntry;
-use ldap3::adapters::{EntriesOnly, PagedResults};
-use mapping::{Entry, Mapper};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -102,9 +100,11 @@ impl Sender<'_> {
             Some(ServerMessage::BatchAck { run_id, .. }) if run_id == self.run_id => {
                 self.unacked = self.unacked.saturating_sub(1);
             }
-            Some(ServerMessage::GroupManifestChunk { run_id, groups, last })
-                if run_id == self.run_id =>
-            {
+            Some(ServerMessage::GroupManifestChunk {
+                run_id,
+                groups,
+                last,
+            }) if run_id == self.run_id => {
                 if self.want_groups {
                     self.catalog.add_groups(groups);
                 }
@@ -199,146 +199,81 @@ async fn read_and_send(
     cfg: &AgentConfig,
     start: &StartRun,
     tx: &mut Sender<'_>,
-    read: &AtomicU64,
+    read: &Arc<AtomicU64>,
     group_mapper: Option<&GroupMapper>,
 ) -> Result<(), Halt> {
     let run_id = start.run_id;
     let started = std::time::Instant::now();
     tx.send(AgentMessage::ManifestRequest { run_id }).await?;
-    // The directory connection opens while the manifest arrives.
-    let (manifest, conn) = tokio::join!(users_manifest(tx), ldap::connect(cfg));
+    let member_keys = group_mapper.map(|g| user_read::MemberKeys {
+        uid_attribute: g.uses_uids().then(|| g.uid_attribute.clone()),
+        primary_group: g.uses_primary_group(),
+    });
+    // The directory is read while the manifest arrives.
+    let (manifest, conn) = tokio::join!(users_manifest(tx), async {
+        let conn = ldap::connect(cfg).await?;
+        let entries = user_read::start(cfg, conn.clone(), member_keys, read.clone());
+        anyhow::Ok((conn, entries))
+    });
     manifest?;
-    let mut conn = conn.map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&e)))?;
+    let (mut conn, mut entries) = conn.map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&e)))?;
     let mut directory = Directory::default();
     tracing::info!(
         %run_id,
         manifest = tx.catalog.users.len(),
         manifest_ms = started.elapsed().as_millis() as u64,
-        "reading the directory"
+        "manifest received, reading the directory"
     );
-
-    let l = &cfg.backend.ldap;
-    let mapper = Mapper::new(cfg);
-    let mut attributes = mapper.attributes();
-    if let Some(g) = group_mapper {
-        // What member values may name a user by.
-        if g.uses_uids() {
-            attributes.push(g.uid_attribute.clone());
-        }
-        if g.uses_primary_group() {
-            attributes.push("primaryGroupID".into());
-        }
-    }
-    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
-    let mut stream = conn
-        .with_timeout(l.operation_timeout())
-        .streaming_search_with(
-            vec![
-                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
-                Box::new(PagedResults::new(page)),
-            ],
-            &l.base_dn,
-            l.scope.into(),
-            &l.sync.filter,
-            attributes,
-        )
-        .await
-        .map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&ldap::search_error(cfg, &e))))?;
 
     let batch_size = start.batch_size.max(1) as usize;
     let mut users: Vec<UserRecord> = Vec::new();
     let mut errors: Vec<EntryError> = Vec::new();
     let mut bytes = 0usize;
-    let mut count = 0u64;
-    loop {
-        let raw = match stream.next().await {
-            Ok(Some(r)) => r,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(Halt::Fail(crate::explain::ldap(
-                    &format!("the directory read ended early after {count} entries"),
-                    l.operation_timeout(),
-                    &e,
-                )));
+    let count = loop {
+        let chunk = match entries.recv().await {
+            Some(user_read::Read::Users(chunk)) => chunk,
+            Some(user_read::Read::Done(Ok(count))) => break count,
+            Some(user_read::Read::Done(Err(reason))) => return Err(Halt::Fail(reason)),
+            None => return Err(Halt::Fail("the directory read stopped unexpectedly".into())),
+        };
+        tx.poll()?;
+        for u in chunk {
+            if let (Some(k), Some(id)) = (u.keys, &u.id) {
+                let member = tx.catalog.user(id);
+                directory.add_user(member, k.dn, k.uid, k.primary);
             }
-        };
-        count += 1;
-        read.store(count, Ordering::Relaxed);
-        // ldap3 panics on malformed entries: one bad entry must not take the agent down.
-        let entry = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            SearchEntry::construct(raw)
-        })) {
-            Ok(e) => e,
-            Err(_) => {
-                return Err(Halt::Fail(format!(
-                    "entry {count} from the directory is malformed"
-                )));
-            }
-        };
-        let view = Entry {
-            dn: &entry.dn,
-            attrs: &entry.attrs,
-            bin_attrs: &entry.bin_attrs,
-        };
-        if count.is_multiple_of(256) {
-            tx.poll()?;
-        }
-        let id = mapper.external_id(&view);
-        if let (Some(g), Some(id)) = (group_mapper, &id) {
-            let uid = g.uses_uids().then(|| view.text(&g.uid_attribute)).flatten();
-            let primary = view
-                .text("primaryGroupID")
-                .filter(|_| g.uses_primary_group())
-                .and_then(|v| v.trim().parse().ok());
-            let member = tx.catalog.user(id);
-            directory.add_user(member, &entry.dn, uid, primary);
-        }
-        let known = id.as_deref().and_then(|i| tx.catalog.users.get_mut(i));
-        let known_digest = known.and_then(|k| {
-            k.seen = true;
-            k.digest
-        });
-        match mapper.map(&view) {
-            Ok(record) => {
-                if known_digest == Some(record.content_digest()) && !start.full {
-                    continue;
+            let known = u.id.as_deref().and_then(|i| tx.catalog.users.get_mut(i));
+            let known_digest = known.and_then(|k| {
+                k.seen = true;
+                k.digest
+            });
+            match u.mapped {
+                Ok((record, digest)) => {
+                    if known_digest == Some(digest) && !start.full {
+                        continue;
+                    }
+                    bytes += record.source_dn.len() + record.username.len() + 256;
+                    users.push(record);
                 }
-                bytes += record.source_dn.len() + record.username.len() + 256;
-                users.push(record);
+                Err(reason) => errors.push(EntryError {
+                    dn: u.dn,
+                    external_id: u.id,
+                    reason,
+                }),
             }
-            Err(reason) => errors.push(EntryError {
-                dn: entry.dn.clone(),
-                external_id: id,
-                reason,
-            }),
+            if users.len() + errors.len() >= batch_size || bytes >= BATCH_BYTES {
+                let (u, e) = (std::mem::take(&mut users), std::mem::take(&mut errors));
+                bytes = 0;
+                tx.send_acked(|seq| AgentMessage::Batch {
+                    run_id,
+                    seq,
+                    users: u,
+                    errors: e,
+                })
+                .await?;
+            }
         }
-        if users.len() + errors.len() >= batch_size || bytes >= BATCH_BYTES {
-            let (u, e) = (std::mem::take(&mut users), std::mem::take(&mut errors));
-            bytes = 0;
-            tx.send_acked(|seq| AgentMessage::Batch {
-                run_id,
-                seq,
-                users: u,
-                errors: e,
-            })
-            .await?;
-        }
-    }
-    // Every page returned, but did the search end well? A size or time limit ends it
-    // early with a result code: then nothing may be deleted (architecture §5.3 step 5).
-    let result = stream.finish().await;
-    if result.rc != 0 {
-        let text = if result.text.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", result.text)
-        };
-        let (meaning, check) = crate::explain::result_code(result.rc);
-        return Err(Halt::Fail(format!(
-            "the directory read was incomplete after {count} entries: {meaning} (result code {}){text}; nothing is deleted; check {check}",
-            result.rc
-        )));
-    }
+    };
     if !users.is_empty() || !errors.is_empty() {
         tx.send_acked(|seq| AgentMessage::Batch {
             run_id,

@@ -1,0 +1,174 @@
+//! The users' read as a task of its own: it pages through the directory, maps each
+//! entry and hashes it while the run's task receives the manifest and compares. The
+//! directory is read while the manifest is still arriving, and reading, mapping and
+//! hashing take a core of their own beside the comparison and the sending.
+
+use super::groups::{dn_key, uid_key};
+use super::mapping::{Entry, Mapper};
+use crate::config::AgentConfig;
+use crate::ldap;
+use adc_shared::UserRecord;
+use adc_shared::record::ContentDigest;
+use ldap3::SearchEntry;
+use ldap3::adapters::{EntriesOnly, PagedResults};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+
+/// Entries per message from the reader to the run.
+const CHUNK: usize = 256;
+/// Chunks the reader may be ahead: about 16 000 entries, what this machine reads while
+/// a manifest of 100 000 arrives, and a bound on the memory it costs (a few MB).
+const AHEAD: usize = 64;
+
+/// One user entry as read and mapped.
+pub struct ReadUser {
+    pub id: Option<String>,
+    pub dn: String,
+    pub mapped: Result<(UserRecord, ContentDigest), String>,
+    /// Keys to resolve member values by, when groups are read.
+    pub keys: Option<Keys>,
+}
+
+pub struct Keys {
+    pub dn: u128,
+    pub uid: Option<u128>,
+    pub primary: Option<u32>,
+}
+
+pub enum Read {
+    Users(Vec<ReadUser>),
+    /// The read ended: the number of entries, or why it is not complete.
+    Done(Result<u64, String>),
+}
+
+/// What member values may name a user by, when groups are read.
+#[derive(Clone)]
+pub struct MemberKeys {
+    pub uid_attribute: Option<String>,
+    pub primary_group: bool,
+}
+
+/// Starts the read on `conn`; its entries arrive on the returned channel.
+pub fn start(
+    cfg: &AgentConfig,
+    conn: ldap3::Ldap,
+    member_keys: Option<MemberKeys>,
+    read: Arc<AtomicU64>,
+) -> mpsc::Receiver<Read> {
+    let (tx, rx) = mpsc::channel(AHEAD);
+    let cfg = cfg.clone();
+    tokio::spawn(async move {
+        let done = read_users(&cfg, conn, member_keys.as_ref(), &read, &tx).await;
+        // The run may have ended already: then nobody listens.
+        let _ = tx.send(Read::Done(done)).await;
+    });
+    rx
+}
+
+async fn read_users(
+    cfg: &AgentConfig,
+    mut conn: ldap3::Ldap,
+    member_keys: Option<&MemberKeys>,
+    read: &AtomicU64,
+    out: &mpsc::Sender<Read>,
+) -> Result<u64, String> {
+    let l = &cfg.backend.ldap;
+    let mapper = Mapper::new(cfg);
+    let mut attributes = mapper.attributes();
+    if let Some(k) = member_keys {
+        attributes.extend(k.uid_attribute.iter().cloned());
+        if k.primary_group {
+            attributes.push("primaryGroupID".into());
+        }
+    }
+    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
+    let mut stream = conn
+        .with_timeout(l.operation_timeout())
+        .streaming_search_with(
+            vec![
+                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
+                Box::new(PagedResults::new(page)),
+            ],
+            &l.base_dn,
+            l.scope.into(),
+            &l.sync.filter,
+            attributes,
+        )
+        .await
+        .map_err(|e| crate::explain::anyhow_chain(&ldap::search_error(cfg, &e)))?;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut count = 0u64;
+    loop {
+        let raw = match stream.next().await {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(crate::explain::ldap(
+                    &format!("the directory read ended early after {count} entries"),
+                    l.operation_timeout(),
+                    &e,
+                ));
+            }
+        };
+        count += 1;
+        read.store(count, Ordering::Relaxed);
+        // ldap3 panics on malformed entries: one bad entry must not take the agent down.
+        let Ok(entry) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
+        else {
+            return Err(format!("entry {count} from the directory is malformed"));
+        };
+        let view = Entry {
+            dn: &entry.dn,
+            attrs: &entry.attrs,
+            bin_attrs: &entry.bin_attrs,
+        };
+        let keys = member_keys.map(|k| Keys {
+            dn: dn_key(&entry.dn),
+            uid: k
+                .uid_attribute
+                .as_ref()
+                .and_then(|a| view.text(a))
+                .map(uid_key),
+            primary: view
+                .text("primaryGroupID")
+                .filter(|_| k.primary_group)
+                .and_then(|v| v.trim().parse().ok()),
+        });
+        chunk.push(ReadUser {
+            id: mapper.external_id(&view),
+            mapped: mapper.map(&view).map(|r| {
+                let d = r.content_digest();
+                (r, d)
+            }),
+            dn: entry.dn,
+            keys,
+        });
+        if chunk.len() == CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+            if out.send(Read::Users(full)).await.is_err() {
+                return Ok(count);
+            }
+        }
+    }
+    // Every page returned, but did the search end well? A size or time limit ends it
+    // early with a result code: then nothing may be deleted (architecture §5.3 step 5).
+    let result = stream.finish().await;
+    if result.rc != 0 {
+        let text = if result.text.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", result.text)
+        };
+        let (meaning, check) = crate::explain::result_code(result.rc);
+        return Err(format!(
+            "the directory read was incomplete after {count} entries: {meaning} (result code {}){text}; nothing is deleted; check {check}",
+            result.rc
+        ));
+    }
+    if !chunk.is_empty() {
+        let _ = out.send(Read::Users(chunk)).await;
+    }
+    Ok(count)
+}
