@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 const CHUNK: usize = 256;
 /// Chunks the reader may be ahead: about 16 000 entries, what this machine reads while
 /// a manifest of 100 000 arrives, and a bound on the memory it costs (a few MB).
-const AHEAD: usize = 64;
+const AHEAD: usize = 16;
 
 /// One user entry as read and mapped.
 pub struct ReadUser {
