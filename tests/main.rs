@@ -12,6 +12,7 @@ mod authenticate;
 mod groups;
 mod schema;
 mod server_process;
+mod shipping;
 mod structure;
 mod sync_engine;
 mod sync_policy;
