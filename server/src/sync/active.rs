@@ -52,6 +52,10 @@ pub struct ActiveRun {
     /// this run has been sent so far: only those can exist, so only those are looked
     /// up (a first sync then does no ID lookups). `None`: look up every ID.
     sent_ids: Option<HashSet<String>>,
+    /// With `sent_ids`: the users this run stored, by external ID — every user of the
+    /// synchronization there is — so memberships name them without a lookup (a first
+    /// sync's 250 000 memberships made 500 lookups, a fifth of PostgreSQL's work).
+    stored: HashMap<String, (Uuid, String)>,
     /// Groups (architecture §5.5); see [`GroupsOfRun`].
     groups: GroupsOfRun,
 }
@@ -98,6 +102,7 @@ impl ActiveRun {
             inserted: 0,
             pipeline: Pipeline::new(run.id),
             sent_ids: sync_was_empty.then(HashSet::default),
+            stored: HashMap::default(),
             groups: GroupsOfRun::default(),
         }
     }
@@ -208,6 +213,14 @@ impl ActiveRun {
         }
         let waited = started.elapsed();
         self.inserted += plan.inserts.len() as u64;
+        if self.sent_ids.is_some() {
+            let rows = plan.inserts.iter().map(|i| (i.id, &i.record));
+            let rows = rows.chain(plan.updates.iter().map(|u| (u.id, &u.record)));
+            for (id, r) in rows {
+                self.stored
+                    .insert(r.external_id.clone(), (id, r.username.clone()));
+            }
+        }
         let at = self.progress(plan.changes.len(), plan.counts);
         let db = db.clone();
         let run_id = self.id;
@@ -629,20 +642,28 @@ impl ActiveRun {
             ids.sort();
             ids.dedup();
         }
+        // A synchronization that started empty has only the users this run stored.
+        if self.sent_ids.is_some() {
+            let stored_groups =
+                groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids)
+                    .await
+                    .map_err(internal)?;
+            let by_user = user_ids
+                .into_iter()
+                .filter_map(|id| self.stored.get(&id).cloned().map(|u| (id, u)))
+                .collect();
+            return Ok((by_external(stored_groups), by_user));
+        }
         let (stored_groups, stored_users) = tokio::try_join!(
             groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids),
             users::by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
         )
         .map_err(internal)?;
-        let by_group = stored_groups
-            .into_iter()
-            .filter_map(|g| g.external_id.clone().map(|e| (e, g)))
-            .collect();
         let by_user = stored_users
             .into_iter()
             .filter_map(|u| Some((u.external_id?, (u.id, u.username))))
             .collect();
-        Ok((by_group, by_user))
+        Ok((by_external(stored_groups), by_user))
     }
 
     /// The memberships the agent found gone, as stored edges with names: those whose
@@ -728,4 +749,12 @@ impl ActiveRun {
             counts: self.counts,
         }
     }
+}
+
+/// Stored groups by external ID.
+fn by_external(stored: Vec<StoredGroup>) -> HashMap<String, StoredGroup> {
+    stored
+        .into_iter()
+        .filter_map(|g| g.external_id.clone().map(|e| (e, g)))
+        .collect()
 }
