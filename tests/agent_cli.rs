@@ -36,17 +36,41 @@ fn output(mut cmd: Command) -> (i32, String, String) {
     )
 }
 
+/// The commit the checkout is at, as `adc version` and `adc-server --version` name it.
+fn head_commit() -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git rev-parse failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 #[test]
-fn adc_version_prints_the_agent_and_protocol_versions() {
+fn adc_version_prints_the_agent_version_commit_and_protocol() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, _) = output(adc(dir.path(), "", "", &["version"]));
     assert_eq!(code, 0);
     assert_eq!(
         out.trim(),
         format!(
-            "adc {} (protocol {})",
+            "adc {} (commit {}, protocol {})",
             adc_agent::VERSION,
+            head_commit(),
             adc_shared::PROTOCOL_VERSION
+        )
+    );
+    let mut server = Command::new(adc_e2e::process::bin("adc-server"));
+    server.arg("--version");
+    let (code, out, _) = output(server);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        format!(
+            "adc-server {} (commit {})",
+            adc_agent::VERSION,
+            head_commit()
         )
     );
 }

@@ -20,3 +20,5 @@ pub use adc_shared::secret;
 
 /// The agent's version, as reported to the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git commit this build is from (`build/git_commit.rs`).
+pub const COMMIT: &str = env!("ADC_GIT_COMMIT");

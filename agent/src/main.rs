@@ -76,8 +76,9 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Version => {
             println!(
-                "adc {} (protocol {})",
+                "adc {} (commit {}, protocol {})",
                 adc_agent::VERSION,
+                adc_agent::COMMIT,
                 adc_shared::PROTOCOL_VERSION
             );
             Ok(())

@@ -12,7 +12,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "adc-server", version, about = "ad-connect server")]
+#[command(
+    name = "adc-server",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ADC_GIT_COMMIT"), ")"),
+    about = "ad-connect server"
+)]
 pub struct Cli {
     /// PostgreSQL (`postgres://…`) or SQLite (`sqlite:…`) URL; default ./data/adc.sqlite.
     #[arg(long, env = "ADC_DATABASE_URL", global = true, hide_env_values = true)]

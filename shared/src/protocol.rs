@@ -69,6 +69,11 @@ pub enum AgentMessage {
     /// Asks for the manifest of the run the server started.
     ManifestRequest {
         run_id: Uuid,
+        /// Whether this run reads groups (protocol 2, added after its first build;
+        /// absent: false). The server then keeps what a first run stores, to name
+        /// members from it.
+        #[serde(default)]
+        groups: bool,
     },
     /// Users new or changed in the directory; acknowledged by [`ServerMessage::BatchAck`].
     Batch {

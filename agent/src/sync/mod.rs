@@ -204,7 +204,11 @@ async fn read_and_send(
 ) -> Result<(), Halt> {
     let run_id = start.run_id;
     let started = std::time::Instant::now();
-    tx.send(AgentMessage::ManifestRequest { run_id }).await?;
+    tx.send(AgentMessage::ManifestRequest {
+        run_id,
+        groups: group_mapper.is_some(),
+    })
+    .await?;
     let member_keys = group_mapper.map(|g| user_read::MemberKeys {
         uid_attribute: g.uses_uids().then(|| g.uid_attribute.clone()),
         primary_group: g.uses_primary_group(),

@@ -149,7 +149,7 @@ impl<'a> RunSlot<'a> {
             return self.request(dry_run, full).await;
         }
         let run_id = match &m {
-            AgentMessage::ManifestRequest { run_id }
+            AgentMessage::ManifestRequest { run_id, .. }
             | AgentMessage::Batch { run_id, .. }
             | AgentMessage::ReadComplete { run_id, .. }
             | AgentMessage::GroupBatch { run_id, .. }
@@ -168,7 +168,8 @@ impl<'a> RunSlot<'a> {
         };
         active.last_progress = std::time::Instant::now();
         let step = match m {
-            AgentMessage::ManifestRequest { .. } => {
+            AgentMessage::ManifestRequest { groups, .. } => {
+                active.reads_groups(groups);
                 self.manifest_pending = true;
                 return vec![];
             }

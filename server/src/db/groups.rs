@@ -76,6 +76,7 @@ async fn lookup(
             Db::Postgres(p) => match sync {
                 Some(sync_id) => {
                     sqlx::query_as::<_, StoredGroup>(PG_BY_EXTERNAL_ID)
+                        .persistent(false) // planned as the table is: see users::PG_BY_EXTERNAL_ID
                         .bind(tenant_id)
                         .bind(chunk)
                         .bind(sync_id)
@@ -84,6 +85,7 @@ async fn lookup(
                 }
                 None => {
                     sqlx::query_as::<_, StoredGroup>(PG_BY_NAME)
+                        .persistent(false) // planned as the table is: see users::PG_BY_EXTERNAL_ID
                         .bind(tenant_id)
                         .bind(chunk)
                         .fetch_all(p)

@@ -75,19 +75,6 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
-                    // A prepared lookup switches to a generic plan after five runs, and
-                    // one made while `users` was nearly empty (a first sync, a table just
-                    // emptied) scans the table per key until the next ANALYZE: seen in the
-                    // groups benchmark as one initial sync taking 116 s instead of 2.6.
-                    // Batch statements are few; planning each with its values is cheap.
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            sqlx::query("SET plan_cache_mode = force_custom_plan")
-                                .execute(conn)
-                                .await
-                                .map(|_| ())
-                        })
-                    })
                     .connect_with(opts)
                     .await
                     .context("cannot connect to PostgreSQL")?;

@@ -52,10 +52,11 @@ pub struct ActiveRun {
     /// this run has been sent so far: only those can exist, so only those are looked
     /// up (a first sync then does no ID lookups). `None`: look up every ID.
     sent_ids: Option<HashSet<String>>,
-    /// With `sent_ids`: the users this run stored, by external ID — every user of the
-    /// synchronization there is — so memberships name them without a lookup (a first
-    /// sync's 250 000 memberships made 500 lookups, a fifth of PostgreSQL's work).
-    stored: HashMap<String, (Uuid, String)>,
+    /// With `sent_ids`, when the agent reads groups: the users this run stored, by
+    /// external ID — every user of the synchronization there is — so memberships name
+    /// them without a lookup (a first sync's 250 000 memberships made 500 lookups, a
+    /// fifth of PostgreSQL's work). `None` otherwise: a users-only run keeps nothing.
+    stored: Option<HashMap<String, (Uuid, String)>>,
     /// Groups (architecture §5.5); see [`GroupsOfRun`].
     groups: GroupsOfRun,
 }
@@ -102,8 +103,15 @@ impl ActiveRun {
             inserted: 0,
             pipeline: Pipeline::new(run.id),
             sent_ids: sync_was_empty.then(HashSet::default),
-            stored: HashMap::default(),
+            stored: None,
             groups: GroupsOfRun::default(),
+        }
+    }
+
+    /// The agent said whether this run reads groups (its manifest request).
+    pub fn reads_groups(&mut self, groups: bool) {
+        if groups && self.sent_ids.is_some() && self.stored.is_none() {
+            self.stored = Some(HashMap::default());
         }
     }
 
@@ -213,12 +221,11 @@ impl ActiveRun {
         }
         let waited = started.elapsed();
         self.inserted += plan.inserts.len() as u64;
-        if self.sent_ids.is_some() {
+        if let Some(stored) = &mut self.stored {
             let rows = plan.inserts.iter().map(|i| (i.id, &i.record));
             let rows = rows.chain(plan.updates.iter().map(|u| (u.id, &u.record)));
             for (id, r) in rows {
-                self.stored
-                    .insert(r.external_id.clone(), (id, r.username.clone()));
+                stored.insert(r.external_id.clone(), (id, r.username.clone()));
             }
         }
         let at = self.progress(plan.changes.len(), plan.counts);
@@ -643,14 +650,14 @@ impl ActiveRun {
             ids.dedup();
         }
         // A synchronization that started empty has only the users this run stored.
-        if self.sent_ids.is_some() {
+        if let Some(stored) = &self.stored {
             let stored_groups =
                 groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids)
                     .await
                     .map_err(internal)?;
             let by_user = user_ids
                 .into_iter()
-                .filter_map(|id| self.stored.get(&id).cloned().map(|u| (id, u)))
+                .filter_map(|id| stored.get(&id).cloned().map(|u| (id, u)))
                 .collect();
             return Ok((by_external(stored_groups), by_user));
         }
