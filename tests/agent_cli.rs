@@ -76,6 +76,45 @@ fn adc_version_prints_the_agent_version_commit_and_protocol() {
 }
 
 #[test]
+fn the_shipped_manual_pages_and_completions_match_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../agent/dist");
+    let (code, _, err) = output(adc(dir.path(), "", "", &["man", "."]));
+    assert_eq!(code, 0, "{err}");
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    assert_eq!(pages.len(), 7, "{pages:?}");
+    let stale = "is stale: run scripts/docs and commit agent/dist";
+    for page in &pages {
+        let now = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        let kept = std::fs::read_to_string(shipped.join("man").join(page))
+            .unwrap_or_else(|_| panic!("agent/dist/man/{page} is missing: run scripts/docs"));
+        assert!(now == kept, "agent/dist/man/{page} {stale}");
+    }
+    for (shell, file) in [
+        ("bash", "adc.bash"),
+        ("zsh", "_adc"),
+        ("fish", "adc.fish"),
+        ("powershell", "_adc.ps1"),
+    ] {
+        let (code, now, err) = output(adc(dir.path(), "", "", &["completions", shell]));
+        assert_eq!(code, 0, "{err}");
+        let kept = std::fs::read_to_string(shipped.join("completions").join(file)).unwrap();
+        assert!(now == kept, "agent/dist/completions/{file} {stale}");
+    }
+    // A folder that is not there: the error names it and what to check.
+    let (code, _, err) = output(adc(dir.path(), "", "", &["man", "no/such/folder"]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("`no/such/folder`") && err.contains("check that the folder exists"),
+        "{err}"
+    );
+}
+
+#[test]
 fn adc_help_names_every_environment_variable_the_agent_reads() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, _) = output(adc(dir.path(), "", "", &["--help"]));

@@ -107,6 +107,29 @@ fn check_archive(
     assert!(unit.contains("ExecStart=/opt/ad-connect/bin/adc run"));
     assert!(unit.contains("EnvironmentFile=/opt/ad-connect/adc.cfg"));
     assert!(String::from_utf8_lossy(&file("README.md").2).contains("adc check"));
+    // The manual page and the completions, generated from the agent's command line.
+    let man = String::from_utf8_lossy(&file("man/adc.1").2).into_owned();
+    assert!(
+        man.contains(".TH adc 1") && man.contains("AD_CONNECT_AUTH"),
+        "{man}"
+    );
+    for page in ["adc-run.1", "adc-imp.1", "adc-check.1"] {
+        file(&format!("man/{page}"));
+    }
+    std::fs::write(dir.path().join("adc.bash"), &file("completions/adc.bash").2).unwrap();
+    let out = std::process::Command::new("bash")
+        .current_dir(dir.path())
+        .args(["-c", "set -e; . ./adc.bash; complete -p adc"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("-F _adc adc"),
+        "bash does not take the completion: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["_adc", "adc.fish", "_adc.ps1"] {
+        file(&format!("completions/{f}"));
+    }
 }
 
 // Engine-independent: run once, on SQLite.

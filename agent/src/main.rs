@@ -1,6 +1,6 @@
 use adc_agent::env::{self, ServerAccess};
 use adc_agent::run::{Agent, Control, Status};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 use tokio::sync::{mpsc, watch};
 
@@ -17,7 +17,7 @@ Environment:
 #[derive(Parser)]
 #[command(
     name = "adc",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ADC_GIT_COMMIT"), ")"),
     about = "ad-connect agent: keeps the cloud directory in step with your LDAP or Active Directory",
     after_help = ENVIRONMENT
 )]
@@ -48,6 +48,27 @@ enum Cmd {
     },
     /// Print the agent and protocol versions.
     Version,
+    /// Print a shell completion script.
+    ///
+    /// For bash, zsh, fish, powershell or elvish, e.g.
+    /// `adc completions bash > /etc/bash_completion.d/adc`.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages into a folder.
+    ///
+    /// adc.1 and one page per command, e.g. `adc man /usr/local/share/man/man1`.
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
+}
+
+/// The command line as the manual pages and completions show it: the version without
+/// the commit, so the shipped pages change only with the command line.
+fn documented() -> clap::Command {
+    Cli::command().version(adc_agent::VERSION)
 }
 
 #[tokio::main]
@@ -74,6 +95,16 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command.unwrap_or(Cmd::Run) {
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut documented(), "adc", &mut std::io::stdout());
+            Ok(())
+        }
+        Cmd::Man { dir } => clap_mangen::generate_to(documented(), &dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write the manual pages into `{}`: {e}; check that the folder exists and is writable",
+                dir.display()
+            )
+        }),
         Cmd::Version => {
             println!(
                 "adc {} (commit {}, protocol {})",

@@ -12,6 +12,51 @@ use std::path::{Path, PathBuf};
 const ADC_YAML: &str = include_str!("../../agent/dist/adc.yaml");
 const ADC_SERVICE: &str = include_str!("../../agent/dist/adc.service");
 const README: &str = include_str!("../../agent/dist/README.md");
+/// The manual pages and shell completions, generated from the agent's command line by
+/// `scripts/docs` (a test keeps them in step with it).
+const DOCS: [(&str, &str); 11] = [
+    ("man/adc.1", include_str!("../../agent/dist/man/adc.1")),
+    (
+        "man/adc-run.1",
+        include_str!("../../agent/dist/man/adc-run.1"),
+    ),
+    (
+        "man/adc-imp.1",
+        include_str!("../../agent/dist/man/adc-imp.1"),
+    ),
+    (
+        "man/adc-check.1",
+        include_str!("../../agent/dist/man/adc-check.1"),
+    ),
+    (
+        "man/adc-version.1",
+        include_str!("../../agent/dist/man/adc-version.1"),
+    ),
+    (
+        "man/adc-completions.1",
+        include_str!("../../agent/dist/man/adc-completions.1"),
+    ),
+    (
+        "man/adc-man.1",
+        include_str!("../../agent/dist/man/adc-man.1"),
+    ),
+    (
+        "completions/adc.bash",
+        include_str!("../../agent/dist/completions/adc.bash"),
+    ),
+    (
+        "completions/_adc",
+        include_str!("../../agent/dist/completions/_adc"),
+    ),
+    (
+        "completions/adc.fish",
+        include_str!("../../agent/dist/completions/adc.fish"),
+    ),
+    (
+        "completions/_adc.ps1",
+        include_str!("../../agent/dist/completions/_adc.ps1"),
+    ),
+];
 
 /// Every file of the archive sits under this folder.
 const ROOT: &str = "ad-connect";
@@ -169,13 +214,18 @@ pub fn adc_cfg(addr: &str, application_id: Option<uuid::Uuid>) -> String {
 }
 
 /// The archive's files, the binary last: (path, mode, content).
-fn text_files(cfg: &str) -> [(String, u32, &[u8]); 4] {
-    [
+fn text_files(cfg: &str) -> Vec<(String, u32, &[u8])> {
+    let mut files = vec![
         (format!("{ROOT}/README.md"), 0o644, README.as_bytes()),
         (format!("{ROOT}/adc.yaml"), 0o644, ADC_YAML.as_bytes()),
         (format!("{ROOT}/adc.cfg"), 0o600, cfg.as_bytes()),
         (format!("{ROOT}/adc.service"), 0o644, ADC_SERVICE.as_bytes()),
-    ]
+    ];
+    files.extend(
+        DOCS.iter()
+            .map(|(path, body)| (format!("{ROOT}/{path}"), 0o644, body.as_bytes())),
+    );
+    files
 }
 
 /// Writes the `.tar.gz` to `out` as it is made: the binary is streamed, never held.

@@ -72,8 +72,7 @@ pub async fn authenticate(
     let plausible =
         !body.username.is_empty() && body.username.len() <= 256 && !body.username.contains('\0');
     let user = if plausible {
-        users::by_username_key(&state.db, caller.tenant_id, &body.username.to_lowercase())
-            .await?
+        users::by_username_key(&state.db, caller.tenant_id, &body.username.to_lowercase()).await?
     } else {
         None
     };
