@@ -1,9 +1,16 @@
 //! What ships beside the binaries: the systemd units of the agent (in its download) and
 //! of the server, checked by systemd's own tools.
 
-use adc_e2e::process::bin;
+use adc_e2e::engine::{Engine, TestDb};
+use adc_e2e::eventually;
+use adc_e2e::podman::Podman;
+use adc_e2e::process::{bin, free_port, signed_in};
+use adc_e2e::slapd::{self, Person, Slapd};
+use reqwest::StatusCode;
+use serde_json::json;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
@@ -93,4 +100,185 @@ fn the_agent_and_server_units_pass_systemd_verify_and_are_rated_2_5_or_better() 
     let text = std::fs::read_to_string(&unit).unwrap();
     std::fs::write(&unit, text.replace("ProtectSystem=", "ProtectSystm=")).unwrap();
     assert!(verify(&unit).contains("Unknown key"), "{}", verify(&unit));
+}
+
+/// A container removed when the test ends, however it ends.
+struct Running<'a> {
+    podman: &'a Podman,
+    name: String,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.podman.remove(&self.name);
+    }
+}
+
+impl<'a> Running<'a> {
+    fn start(podman: &'a Podman, name: &str, args: &[&str]) -> Running<'a> {
+        podman.remove(name);
+        let mut all = vec!["run", "-d", "--name", name, "--network", "host"];
+        all.extend_from_slice(args);
+        podman.ok(&all);
+        Running {
+            podman,
+            name: name.to_owned(),
+        }
+    }
+
+    fn logs(&self) -> String {
+        let out = self.podman.output(&["logs", &self.name]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// `podman stop` (SIGTERM, SIGKILL after 10 s): how long it took and the exit code.
+    fn stop(&self) -> (Duration, String) {
+        let t = Instant::now();
+        self.podman.ok(&["stop", "-t", "10", &self.name]);
+        let took = t.elapsed();
+        let code = self
+            .podman
+            .ok(&["inspect", "--format", "{{.State.ExitCode}}", &self.name]);
+        (took, code)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_images_sync_users_from_slapd_into_postgresql_as_non_root_and_stop_on_sigterm() {
+    let podman = Podman::prepared();
+    // What the Dockerfile's build stage leaves in /out, from the binaries already built.
+    let binaries = tempfile::tempdir().unwrap();
+    std::fs::create_dir(binaries.path().join("out")).unwrap();
+    for b in ["adc-server", "adc"] {
+        std::fs::copy(bin(b), binaries.path().join("out").join(b)).unwrap();
+    }
+    let tag = |what: &str| format!("localhost/adc-{what}:test-{}", std::process::id());
+    let (server_image, agent_image) = (tag("server"), tag("agent"));
+    podman.build("server", &server_image, binaries.path());
+    podman.build("agent", &agent_image, binaries.path());
+    let inspect =
+        |image: &str, what: &str| podman.ok(&["image", "inspect", "--format", what, image]);
+    for image in [&server_image, &agent_image] {
+        assert_eq!(inspect(image, "{{.Config.User}}"), "10001:10001", "{image}");
+        assert!(
+            inspect(image, "{{json .Config.Labels}}").contains("org.opencontainers.image.version")
+        );
+    }
+    assert!(
+        inspect(&server_image, "{{json .Config.Healthcheck}}").contains("health"),
+        "the server image checks /healthz"
+    );
+
+    // The server on PostgreSQL, on the host's loopback.
+    let db = TestDb::new(Engine::Postgres).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{listen}");
+    let password = "container-admin-password-42";
+    let pid = std::process::id();
+    let server = Running::start(
+        &podman,
+        &format!("adc-test-server-{pid}"),
+        &[
+            "-e",
+            &format!("ADC_LISTEN={listen}"),
+            "-e",
+            &format!("ADC_DATABASE_URL={}", db.url),
+            "-e",
+            "ADC_BOOTSTRAP_ADMIN_EMAIL=admin@example.com",
+            "-e",
+            &format!("ADC_BOOTSTRAP_ADMIN_PASSWORD={password}"),
+            &server_image,
+        ],
+    );
+    adc_e2e::crypto();
+    let http = reqwest::Client::new();
+    eventually(
+        Duration::from_secs(30),
+        "the server container to answer",
+        || async {
+            http.get(format!("{base}/healthz"))
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
+        },
+    )
+    .await;
+    assert_eq!(
+        podman.ok(&["exec", &server.name, "id", "-u"]),
+        "10001",
+        "the server runs as a non-root user"
+    );
+    let health = podman.output(&["exec", &server.name, "adc-server", "health"]);
+    assert!(
+        health.status.success(),
+        "{}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+
+    // The agent, adc.yaml mounted, its credentials from the environment.
+    let people: Vec<Person> = (0..25).map(Person::numbered).collect();
+    let slapd = Slapd::start(&slapd::ldif(&people));
+    let api = signed_in(&base, "admin@example.com", password).await;
+    let (id, secret) = api.add_sync("containers").await;
+    let config = tempfile::tempdir().unwrap();
+    let yaml = config.path().join("adc.yaml");
+    std::fs::write(&yaml, slapd.adc_yaml("")).unwrap();
+    std::fs::set_permissions(&yaml, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let agent = Running::start(
+        &podman,
+        &format!("adc-test-agent-{pid}"),
+        &[
+            "-e",
+            &format!("AD_CONNECT_ADDR=ws://{listen}"),
+            "-e",
+            &format!("AD_CONNECT_AUTH={id}:{secret}"),
+            "-v",
+            &format!("{}:/etc/ad-connect/adc.yaml:ro", yaml.display()),
+            &agent_image,
+        ],
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the agent container to connect",
+        || async { (!api.agents(&id).await.is_empty()).then_some(()) },
+    )
+    .await;
+    let (s, run) = api
+        .post(&format!("/api/v1/synchronizations/{id}/runs"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    let report = eventually(Duration::from_secs(60), "the run to end", || async {
+        let (_, r) = api.get(&format!("/api/v1/runs/{run_id}")).await;
+        (r["status"] != "running").then_some(r)
+    })
+    .await;
+    assert_eq!(report["status"], "succeeded", "{report}\n{}", agent.logs());
+    assert_eq!(report["counts"]["created"], 25, "{report}");
+    let (_, users) = api.get("/api/v1/users?q=user00024").await;
+    assert_eq!(
+        users["users"][0]["username"], "user00024@example.com",
+        "{users}"
+    );
+    assert_eq!(podman.ok(&["exec", &agent.name, "id", "-u"]), "10001");
+
+    // SIGTERM reaches each binary (exec form): a clean exit well within 10 s.
+    for c in [&agent, &server] {
+        let (took, code) = c.stop();
+        assert!(
+            took < Duration::from_secs(10),
+            "{} took {took:?} to stop",
+            c.name
+        );
+        assert_eq!(code, "0", "{} exit code; its log:\n{}", c.name, c.logs());
+    }
+    for image in [&server_image, &agent_image] {
+        let _ = podman.output(&["rmi", "-f", image]);
+    }
 }

@@ -49,6 +49,49 @@ pub enum Command {
     /// Manage admin accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Check that the server on this host answers /healthz (exit 0) or not (exit 1):
+    /// the container image's HEALTHCHECK, with no HTTP client in the image.
+    Health {
+        /// The address the server listens on (its ADC_LISTEN); 0.0.0.0 and [::] are
+        /// asked on loopback.
+        #[arg(long, env = "ADC_LISTEN", default_value = crate::config::DEFAULT_LISTEN, value_parser = crate::config::parse_listen)]
+        listen: SocketAddr,
+        /// With TLS on (ADC_TLS_CERT), only that the port accepts is checked.
+        #[arg(long, env = "ADC_TLS_CERT", hide = true)]
+        tls_cert: Option<PathBuf>,
+    },
+}
+
+/// `adc-server health`: one HTTP/1.0 request to /healthz on loopback, 3 s at most.
+pub fn health(listen: SocketAddr, tls: bool) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let timeout = std::time::Duration::from_secs(3);
+    let mut conn = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| {
+        anyhow::anyhow!("nothing answers on {addr}: {e}; check that adc-server runs and ADC_LISTEN")
+    })?;
+    if tls {
+        println!("{addr} accepts connections (TLS: /healthz not asked)");
+        return Ok(());
+    }
+    conn.set_read_timeout(Some(timeout))?;
+    conn.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut answer = Vec::new();
+    conn.take(4096).read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) != Some("200") {
+        bail!("{addr}/healthz answered `{status}`, not 200");
+    }
+    println!("{addr}/healthz: ok");
+    Ok(())
 }
 
 #[derive(Args, Debug, Clone)]
@@ -151,9 +194,13 @@ fn valid_email(e: &str) -> anyhow::Result<String> {
 
 /// Runs a management command; passwords go to stdout, never to the log.
 pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Result<()> {
+    if let Command::Health { listen, tls_cert } = command {
+        return health(listen, tls_cert.is_some());
+    }
     let db = Db::connect(database_url).await?;
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
+        Command::Health { .. } => unreachable!("handled above"),
         Command::Tenant(TenantCommand::Create { name, admin_email }) => {
             let email = valid_email(&admin_email)?;
             if tenants::by_name(&db, &name).await?.is_some() {

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod certs;
 pub mod cut;
 pub mod engine;
+pub mod podman;
 pub mod process;
 pub mod raw;
 pub mod server;
