@@ -428,3 +428,45 @@ async fn the_compose_demo_directory_serves_its_people_and_nested_groups_to_the_r
     );
     let _ = podman.output(&["rmi", "-f", &image]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_dist_fills_the_folder_the_downloads_page_offers() {
+    let dist = tempfile::tempdir().unwrap();
+    let out = Command::new(Path::new(REPO).join("scripts/dist"))
+        .arg(dist.path())
+        // The debug build scripts/test made already; a user's default is release.
+        .env("ADC_DIST_PROFILE", "dev")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/dist: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let host = format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH);
+    let agent = dist.path().join(&host).join("adc");
+    let version = Command::new(&agent).arg("version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("adc "));
+
+    let dir = tempfile::tempdir().unwrap();
+    let dist_path = dist.path().to_str().unwrap();
+    let (_server, base) = adc_e2e::process::start_server_binary(
+        dir.path(),
+        &[
+            ("ADC_AGENT_DIST", dist_path),
+            ("ADC_BOOTSTRAP_ADMIN_EMAIL", "admin@example.com"),
+            ("ADC_BOOTSTRAP_ADMIN_PASSWORD", "dist-admin-password-42"),
+        ],
+        "server",
+    )
+    .await;
+    let api = signed_in(&base, "admin@example.com", "dist-admin-password-42").await;
+    let (s, list) = api.get("/api/v1/downloads").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list[0]["name"], host.as_str(), "{list}");
+    assert_eq!(
+        list[0]["binary_size"],
+        std::fs::metadata(&agent).unwrap().len(),
+        "the folder's agent is the one offered: {list}"
+    );
+}
