@@ -470,3 +470,158 @@ async fn scripts_dist_fills_the_folder_the_downloads_page_offers() {
         "the folder's agent is the one offered: {list}"
     );
 }
+
+#[test]
+fn the_server_manual_pages_match_its_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = adc_e2e::process::clean_command("adc-server")
+        .arg("man")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shipped = Path::new(REPO).join("server/dist/man");
+    let mut pages = 0;
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let name = e.unwrap().file_name();
+        let now = std::fs::read_to_string(dir.path().join(&name)).unwrap();
+        let kept = std::fs::read_to_string(shipped.join(&name)).unwrap_or_default();
+        assert!(
+            now == kept,
+            "server/dist/man/{} is stale: run scripts/docs and commit it",
+            name.to_string_lossy()
+        );
+        pages += 1;
+    }
+    assert_eq!(pages, std::fs::read_dir(&shipped).unwrap().count());
+}
+
+/// `cargo deb` of `package` from the binaries already built, into `out`: the .deb's path.
+fn deb(package: &str, out: &Path) -> std::path::PathBuf {
+    let built = Command::new("cargo")
+        .args([
+            "deb",
+            "-p",
+            package,
+            "--profile",
+            "dev",
+            "--no-build",
+            "--fast",
+            "-o",
+        ])
+        .arg(out)
+        .current_dir(REPO)
+        .output()
+        .expect("cargo deb runs (scripts/test installs cargo-deb)");
+    assert!(
+        built.status.success(),
+        "cargo deb -p {package}: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let name = String::from_utf8_lossy(&built.stdout)
+        .lines()
+        .find(|l| l.ends_with(".deb"))
+        .unwrap_or_else(|| panic!("no .deb named: {}", String::from_utf8_lossy(&built.stdout)))
+        .trim()
+        .to_owned();
+    std::path::PathBuf::from(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_debian_packages_pass_lintian_and_the_agent_installs_and_checks_a_directory() {
+    let out = tempfile::tempdir().unwrap();
+    let agent_deb = deb("adc-agent", out.path());
+    let server_deb = deb("adc-server", out.path());
+    for package in [&agent_deb, &server_deb] {
+        let lint = Command::new("lintian")
+            .args(["--tag-display-limit", "0"])
+            .arg(package)
+            .output()
+            .expect("lintian runs (scripts/test installs it)");
+        let said = String::from_utf8_lossy(&lint.stdout);
+        assert!(
+            lint.status.success()
+                && !said
+                    .lines()
+                    .any(|l| l.starts_with("E:") || l.starts_with("W:")),
+            "lintian {}:\n{said}",
+            package.display()
+        );
+    }
+
+    // Installed in the Debian image of the container test, checked against slapd and a
+    // server as an admin would: adc check with the package's files.
+    let podman = Podman::prepared();
+    let people: Vec<Person> = (0..7).map(Person::numbered).collect();
+    let slapd = Slapd::start(&slapd::ldif(&people));
+    let dir = tempfile::tempdir().unwrap();
+    let password = "deb-admin-password-42";
+    let (_server, base) = adc_e2e::process::start_server_binary(
+        dir.path(),
+        &[
+            ("ADC_BOOTSTRAP_ADMIN_EMAIL", "admin@example.com"),
+            ("ADC_BOOTSTRAP_ADMIN_PASSWORD", password),
+        ],
+        "server",
+    )
+    .await;
+    let api = signed_in(&base, "admin@example.com", password).await;
+    let (id, secret) = api.add_sync("debian").await;
+    let yaml = dir.path().join("adc.yaml");
+    std::fs::write(&yaml, slapd.adc_yaml("")).unwrap();
+    let cfg = dir.path().join("adc.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "AD_CONNECT_ADDR={}\nAD_CONNECT_AUTH={id}:{secret}\n",
+            base.replace("http://", "ws://")
+        ),
+    )
+    .unwrap();
+    let script = "set -e
+dpkg -i /pkg/agent.deb >/dev/null
+stat -c '%U %a' /etc/ad-connect/adc.yaml /etc/ad-connect/adc.cfg
+getent passwd ad-connect | cut -d: -f7
+adc version
+test -f /usr/lib/systemd/system/adc.service && echo unit installed
+man_page=/usr/share/man/man1/adc.1.gz; test -f $man_page && echo man page installed
+cp /conf/adc.yaml /etc/ad-connect/adc.yaml
+cp /conf/adc.cfg /etc/ad-connect/adc.cfg
+su -s /bin/sh ad-connect -c 'set -a; . /conf/adc.cfg; set +a; AD_CONNECT_CONFIG=/etc/ad-connect/adc.yaml adc check'
+";
+    let run = podman.output(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-v",
+        &format!("{}:/pkg/agent.deb:ro", agent_deb.display()),
+        "-v",
+        &format!("{}:/conf:ro", dir.path().display()),
+        adc_e2e::podman::BASE_IMAGE,
+        "sh",
+        "-c",
+        script,
+    ]);
+    let said = String::from_utf8_lossy(&run.stdout).into_owned();
+    let errors = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(run.status.success(), "{said}\n{errors}");
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(
+        lines[0], "ad-connect 600",
+        "adc.yaml is the agent's alone:\n{said}"
+    );
+    assert_eq!(lines[1], "root 600", "adc.cfg is root's alone:\n{said}");
+    assert_eq!(lines[2], "/usr/sbin/nologin", "a system user:\n{said}");
+    assert!(
+        lines[3].starts_with(&format!("adc {}", adc_agent::VERSION)),
+        "{said}"
+    );
+    assert!(said.contains("unit installed") && said.contains("man page installed"));
+    assert!(!said.contains("[FAIL]"), "{said}\n{errors}");
+    assert!(said.matches("[ok]").count() >= 4, "{said}\n{errors}");
+}

@@ -7,7 +7,7 @@ use crate::role::Role;
 use crate::secrets::{self, Secret};
 use crate::telemetry::LogFormat;
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -49,6 +49,13 @@ pub enum Command {
     /// Manage admin accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Write the manual pages into a folder.
+    ///
+    /// adc-server.1 and one page per command, e.g. `adc-server man /usr/local/share/man/man1`.
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Check that the server on this host answers /healthz (exit 0) or not (exit 1):
     /// the container image's HEALTHCHECK, with no HTTP client in the image.
     Health {
@@ -197,10 +204,20 @@ pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Res
     if let Command::Health { listen, tls_cert } = command {
         return health(listen, tls_cert.is_some());
     }
+    if let Command::Man { dir } = command {
+        // The version without the commit: the shipped pages change with the command line.
+        let cli = Cli::command().version(env!("CARGO_PKG_VERSION"));
+        return clap_mangen::generate_to(cli, &dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write the manual pages into `{}`: {e}; check that the folder exists and is writable",
+                dir.display()
+            )
+        });
+    }
     let db = Db::connect(database_url).await?;
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
-        Command::Health { .. } => unreachable!("handled above"),
+        Command::Health { .. } | Command::Man { .. } => unreachable!("handled above"),
         Command::Tenant(TenantCommand::Create { name, admin_email }) => {
             let email = valid_email(&admin_email)?;
             if tenants::by_name(&db, &name).await?.is_some() {
