@@ -630,3 +630,97 @@ async fn a_database_that_goes_away_mid_run_fails_the_run_and_the_next_run_conver
     let users = f.users("").await;
     assert_eq!(users.len(), 2000, "every directory user, once");
 }
+
+#[engines]
+async fn a_cancelled_run_keeps_exactly_what_it_applied_and_deletes_nothing(engine: Engine) {
+    let f = fixture(engine, 3000, "", None).await;
+    let run_id = f.start(json!({})).await;
+    eventually(
+        Duration::from_secs(30),
+        "the run to apply its first batch",
+        || async {
+            let (_, r) = f.api.get(&format!("/api/v1/runs/{run_id}")).await;
+            (r["counts"]["created"].as_u64().unwrap_or(0) > 0).then_some(())
+        },
+    )
+    .await;
+    // The directory stops answering mid-read; the admin cancels.
+    f.slapd.pause();
+    let cancel = format!("/api/v1/runs/{run_id}/cancel");
+    let (s, body) = f.api.post(&cancel, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "cancelled", "{body}");
+    f.slapd.resume();
+    let run = f.wait(&run_id).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert!(
+        run["error"].as_str().unwrap_or("").contains("cancelled by"),
+        "{run}"
+    );
+    // Exactly what was applied before the cancel, in the counts and the change list.
+    let stored = f.users("").await.len() as u64;
+    assert!(stored > 0 && stored < 3000, "{stored}");
+    assert_eq!(run["counts"]["created"].as_u64(), Some(stored), "{run}");
+    assert_eq!(f.changes(&run_id, "").await.len() as u64, stored);
+    // Only a running run can be cancelled; another tenant's or no run is not found;
+    // a viewer may not.
+    let (s, body) = f.api.post(&cancel, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled"),
+        "{body}"
+    );
+    let (s, _) = f
+        .api
+        .post(
+            &format!("/api/v1/runs/{}/cancel", uuid::Uuid::new_v4()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, token) = f
+        .api
+        .post("/api/v1/tokens", json!({"name": "look", "role": "viewer"}))
+        .await;
+    let viewer = f.api.with_token(token["secret"].as_str().unwrap());
+    let (s, _) = viewer.post(&cancel, json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The agent stayed connected; the next run converges.
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(f.users("").await.len(), 3000);
+
+    // Users gone from the directory, a run cancelled before its read completed:
+    // nobody is deleted or disabled.
+    for i in 0..20 {
+        f.slapd
+            .delete(&slapd::Person::numbered(i).uid, "people")
+            .await;
+    }
+    f.slapd.pause();
+    let run_id = f.start(json!({})).await;
+    let (s, body) = f
+        .api
+        .post(&format!("/api/v1/runs/{run_id}/cancel"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    f.slapd.resume();
+    let run = f.wait(&run_id).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(run["counts"]["deleted"].as_u64().unwrap_or(0), 0, "{run}");
+    assert_eq!(run["counts"]["disabled"].as_u64().unwrap_or(0), 0, "{run}");
+    let users = f.users("").await;
+    assert_eq!(users.len(), 3000);
+    assert!(
+        users.iter().all(|u| u["enabled"] == true),
+        "nobody disabled"
+    );
+    // And the agent takes the next run, which applies the deletions.
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["disabled"], 20, "{run}");
+}

@@ -490,3 +490,35 @@ async fn an_admin_finds_groups_members_and_a_user_s_groups_in_a_browser() {
         "what the page did is stored"
     );
 }
+
+// Engine-independent: run once, on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_cancels_a_stuck_run_from_its_page() {
+    let f = sync::fixture(Engine::Sqlite, 50, "", None).await;
+    // The directory stops answering: the run waits on it until cancelled.
+    f.slapd.pause();
+    let run_id = f.start(json!({})).await;
+    let env = [
+        ("ADC_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+        ("ADC_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("ADC_RUN", run_id.clone()),
+    ];
+    let mut browser = Browser::start("cancel", &f.server.base_url(), &env);
+    while let Some(req) = browser.next().await {
+        browser.refuse(&req).await;
+    }
+    browser.finish().await;
+    f.slapd.resume();
+    let run = f.wait(&run_id).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(
+        f.users("").await.len(),
+        0,
+        "nothing was applied before the cancel"
+    );
+    let next = f.run(json!({})).await;
+    assert_eq!(
+        next["status"], "succeeded",
+        "the agent takes the next run: {next}"
+    );
+}

@@ -14,6 +14,8 @@ pub enum Order {
     Close(ErrorCode, String),
     /// Start this run (already recorded as running) on this connection.
     StartRun(Box<crate::db::runs::Run>),
+    /// The run was cancelled (REST): end it on this connection, the agent stops reading.
+    CancelRun(uuid::Uuid),
     /// Ask the agent to check a password; the answer goes to `reply`. Dropping `reply`
     /// unanswered (the connection ended) tells the caller to try another agent.
     Authenticate {

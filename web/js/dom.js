@@ -108,11 +108,11 @@ export function modal(title, build) {
 }
 
 /** Asks before a consequential action; resolves true when confirmed. */
-export function confirmAction(title, message, confirmLabel, danger = false) {
+export function confirmAction(title, message, confirmLabel, danger = false, dismissLabel = 'Cancel') {
   return modal(title, (close) => h('div', null,
     [message].flat().map((m) => h('p', null, m)),
     h('div', { class: 'buttons' },
-      h('button', { type: 'button', onclick: () => close(false) }, 'Cancel'),
+      h('button', { type: 'button', onclick: () => close(false) }, dismissLabel),
       h('button', { type: 'button', class: danger ? 'danger solid' : 'primary', onclick: () => close(true) }, confirmLabel))))
     .then((v) => v === true);
 }

@@ -3,7 +3,7 @@
 
 use super::wire::Conn;
 use crate::db::runs::Run;
-use crate::db::{groups, syncs, users};
+use crate::db::{groups, runs, syncs, users};
 use crate::state::AppState;
 use crate::sync::active::ActiveRun;
 use crate::sync::failure::RunFailure;
@@ -231,6 +231,17 @@ impl<'a> RunSlot<'a> {
         active
             .fail(&self.state.db, &self.state.agents, &reason)
             .await;
+        // A write that failed because the run was cancelled meanwhile: it ends cancelled.
+        if let Ok(Some((RunStatus::Cancelled, counts))) =
+            runs::status_and_counts(&self.state.db, active.id).await
+        {
+            let report = active.summary_with(RunStatus::Cancelled, counts);
+            tracing::info!(run_id = %active.id, "run cancelled");
+            return Some(ServerMessage::RunFinished {
+                run_id: active.id,
+                report,
+            });
+        }
         let report = active.summary(RunStatus::Failed, Some(&reason));
         let c = &report.counts;
         tracing::warn!(run_id = %active.id, %reason, read = c.read, created = c.created, updated = c.updated, deleted = c.deleted, disabled = c.disabled, "run failed");
@@ -313,6 +324,39 @@ impl<'a> RunSlot<'a> {
             return None;
         }
         self.fail_active(RunFailure::Stalled(limit.as_secs())).await
+    }
+
+    /// Ends the active run if it was cancelled (REST set it `cancelled` in the database):
+    /// `run_id` names it when this replica was told, `None` asks the database. The
+    /// writes in flight finish or roll back (a cancelled run takes no more); the agent
+    /// gets the run's end, stops reading, and nothing is deleted.
+    pub async fn cancelled(&mut self, run_id: Option<Uuid>) -> Option<ServerMessage> {
+        let id = self.active.as_ref()?.id;
+        if run_id.is_some_and(|r| r != id) {
+            return None;
+        }
+        let db = &self.state.db;
+        let (status, counts) = match runs::status_and_counts(db, id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(run_id = %id, error = %e, "cannot check whether the run was cancelled");
+                return None;
+            }
+        };
+        if status != RunStatus::Cancelled {
+            return None;
+        }
+        let mut active = self.active.take()?;
+        active.settle().await;
+        let (_, counts) = runs::status_and_counts(db, id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or((status, counts));
+        let report = active.summary_with(RunStatus::Cancelled, counts);
+        tracing::info!(run_id = %id, created = report.counts.created, updated = report.counts.updated, "run cancelled");
+        Some(ServerMessage::RunFinished { run_id: id, report })
     }
 
     /// Fails the active run, if any: the connection ended under it.

@@ -237,6 +237,11 @@ async fn serve_loop(
                         conn.send(&m).await?;
                     }
                 }
+                Some(Order::CancelRun(run_id)) => {
+                    if let Some(m) = runs.cancelled(Some(run_id)).await {
+                        conn.send(&m).await?;
+                    }
+                }
                 None => return Ok(None),
             },
             _ = tick.tick() => {
@@ -254,6 +259,10 @@ async fn serve_loop(
                 }
                 conn.send(&ServerMessage::Heartbeat).await?;
                 if let Some(m) = runs.check_stalled(state.config.run_stall_timeout).await {
+                    conn.send(&m).await?;
+                }
+                // A run cancelled through another replica ends here at the latest.
+                if let Some(m) = runs.cancelled(None).await {
                     conn.send(&m).await?;
                 }
             }

@@ -197,6 +197,38 @@ pub async fn fail(db: &Db, id: Uuid, reason: &str) -> Result<bool, sqlx::Error> 
     .map(|n| n == 1)
 }
 
+/// Cancels a running run of `tenant_id` (REST): it ends `cancelled` now, with the counts
+/// its committed writes stored; a write still in flight finds it no longer running and
+/// rolls back. False when the run was not running.
+pub async fn cancel(db: &Db, tenant_id: Uuid, id: Uuid, by: &str) -> Result<bool, sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4 AND tenant_id = $5 AND status = $6"
+    )
+    .bind(RunStatus::Cancelled)
+    .bind(format!("cancelled by {by}"))
+    .bind(now())
+    .bind(id)
+    .bind(tenant_id)
+    .bind(RunStatus::Running)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}
+
+/// A run's status and stored counts, as its writes left them.
+pub async fn status_and_counts(
+    db: &Db,
+    id: Uuid,
+) -> Result<Option<(RunStatus, RunCounts)>, sqlx::Error> {
+    let row: Option<(RunStatus, Json<RunCounts>)> = on_db!(db, |p| {
+        sqlx::query_as("SELECT status, counts FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await
+    })?;
+    Ok(row.map(|(s, c)| (s, c.0)))
+}
+
 /// Ends a run that is still running; returns false when it had ended already.
 pub async fn finish(
     db: &Db,

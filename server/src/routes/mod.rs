@@ -63,6 +63,7 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{id}/changes", get(runs::changes))
         .route("/runs/{id}/approve", post(runs::approve))
         .route("/runs/{id}/reject", post(runs::reject))
+        .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/users", get(users::search).post(users::create))
         .route(
             "/users/{id}",

@@ -222,6 +222,37 @@ pub async fn reject(
     decide(state, caller, id, false).await
 }
 
+/// Cancels a running run: recorded `cancelled` at once (writes after that roll back, so
+/// the run keeps exactly what was applied before), and the session holding it tells the
+/// agent to stop — at once on this replica, at its next heartbeat on another.
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<RunView>> {
+    caller.require(Role::Operator)?;
+    let run = find(&state, &caller, id).await?;
+    let refused = |status: RunStatus| {
+        ApiError::Conflict(format!(
+            "the run is {status}: only a running run can be cancelled"
+        ))
+    };
+    if run.status != RunStatus::Running {
+        return Err(refused(run.status));
+    }
+    if !crate::db::runs::cancel(&state.db, caller.tenant_id, id, &caller.name).await? {
+        let now = find(&state, &caller, id).await?;
+        return Err(refused(now.status));
+    }
+    if let Some(conn) = run.connection_id {
+        state
+            .agents
+            .send(conn, crate::registry::Order::CancelRun(id));
+    }
+    tracing::info!(run_id = %id, by = %caller.name, "run cancelled");
+    Ok(Json(find(&state, &caller, id).await?.into()))
+}
+
 async fn decide(
     state: AppState,
     caller: Caller,

@@ -749,6 +749,22 @@ impl ActiveRun {
         Ok(())
     }
 
+    /// Lets the writes in flight finish (a cancelled run's roll back) before its end
+    /// is reported.
+    pub async fn settle(&mut self) {
+        self.pipeline.settle(WRITES_SETTLE).await;
+    }
+
+    /// The end of a run whose counts the database holds (a cancelled run: what its
+    /// committed writes applied).
+    pub fn summary_with(&self, status: RunStatus, counts: RunCounts) -> RunSummary {
+        RunSummary {
+            status: status.as_str().into(),
+            error: None,
+            counts,
+        }
+    }
+
     pub fn summary(&self, status: RunStatus, error: Option<&RunFailure>) -> RunSummary {
         RunSummary {
             status: status.as_str().into(),

@@ -104,6 +104,7 @@ export async function runPage(ctx, id) {
   const back = h('a', { href: `#/syncs/${run.synchronization_id}` }, '← Synchronization');
   const heading = h('h1');
   const errorBox = h('div');
+  const actions = h('div', { class: 'actions' });
   const heldBox = h('div');
   const facts = h('div');
   const counts = h('div');
@@ -112,13 +113,18 @@ export async function runPage(ctx, id) {
   const update = () => {
     ctx.title(`Run ${time(run.started_at)}`);
     fill(heading, 'Run of ', time(run.started_at));
-    fill(errorBox, run.error ? h('p', { class: 'error-box', role: 'alert' }, run.error) : null);
+    fill(errorBox, run.error && run.status !== 'cancelled' ? h('p', { class: 'error-box', role: 'alert' }, run.error) : null);
+    fill(actions, run.status === 'running' && ctx.can('operator') ? h('button', { type: 'button', class: 'danger', onclick: async () => {
+      const ok = await confirmAction('Cancel this run?', 'The agent stops reading. What was applied so far stays; nothing is deleted. The next run picks up from there.', 'Cancel the run', true, 'Keep it running');
+      if (!ok) return;
+      try { await post(`/runs/${run.id}/cancel`); toast('Cancelled: what was applied stays, nothing was deleted.'); reload(); } catch (e) { toast(e.message, 'error'); }
+    } }, 'Cancel run') : null);
     if (heldShown !== held()) {
       heldShown = held();
       fill(heldBox, heldShown ? heldPanel(ctx, run, reload) : null);
     }
     fill(facts, h('dl', { class: 'facts' },
-      h('dt', null, 'Status'), h('dd', { class: 'run-status' }, statusBadge(run.status), run.decision ? ` — deletions ${run.decision}` : ''),
+      h('dt', null, 'Status'), h('dd', { class: 'run-status' }, statusBadge(run.status), run.decision ? ` — deletions ${run.decision}` : '', run.status === 'cancelled' && run.error ? ` — ${run.error}` : ''),
       h('dt', null, 'Started'), h('dd', null, time(run.started_at)),
       h('dt', null, 'Duration'), h('dd', null, run.status === 'running' ? 'running…' : duration(run.duration_ms)),
       h('dt', null, 'Trigger'), h('dd', null, `${run.trigger} (${run.triggered_by})`),
@@ -141,7 +147,7 @@ export async function runPage(ctx, id) {
   }
   fill(ctx.main,
     h('p', null, back),
-    h('div', { class: 'page-head' }, heading),
+    h('div', { class: 'page-head' }, heading, actions),
     errorBox, heldBox,
     h('div', { class: 'grid2' },
       h('section', { class: 'panel', 'aria-labelledby': 'summary-h' }, h('h2', { id: 'summary-h' }, 'Summary'), facts, h('h2', null, 'Counts'), counts),
