@@ -58,7 +58,12 @@ async fn metrics_count_requests_by_route_and_agent_refusals(engine: Engine) {
         text.contains(r#"adc_http_requests_total{method="GET",route="/api/v1/synchronizations/{id}",status="200"} 1"#),
         "{text}"
     );
-    assert!(!text.contains(&id), "raw paths with IDs are not labels");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("adc_http_requests_total") && l.contains(&id)),
+        "raw paths with IDs are not route labels"
+    );
     assert!(text.contains("adc_agents_connected 0"), "{text}");
 }
 
@@ -213,4 +218,126 @@ fn every_route_the_server_declares_is_in_the_openapi_document() {
         }
     }
     assert!(declared >= 29, "the routes were read: {declared}");
+}
+
+#[engines]
+async fn metrics_show_runs_synchronizations_and_authentications_an_alert_can_use(engine: Engine) {
+    let f = adc_e2e::sync::fixture_with(engine, &adc_e2e::sync::people(30), "", None, |c| {
+        c.metrics_token = Some(adc_server::secrets::Secret::new("scrape-token-42"))
+    })
+    .await;
+    let run = f.run(serde_json::json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let url = format!("{}/metrics", f.server.base_url());
+    let http = reqwest::Client::new();
+    // The token guards the figures.
+    let refused = http.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let wrong = http
+        .get(&url)
+        .bearer_auth("scrape-token-41")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let text = http
+        .get(&url)
+        .bearer_auth("scrape-token-42")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sync = &f.sync_id;
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l.contains(sync.as_str()))
+            .unwrap_or_else(|| panic!("no {name} for {sync}:\n{text}"))
+            .to_owned()
+    };
+    assert!(
+        line("adc_runs_finished_total").contains(r#"status="succeeded"} 1"#),
+        "{text}"
+    );
+    assert!(
+        line("adc_synchronization_users").ends_with(" 30.0"),
+        "{text}"
+    );
+    assert!(
+        line("adc_synchronization_agents_connected").ends_with(" 1.0"),
+        "{text}"
+    );
+    assert!(
+        line("adc_synchronization_held_runs").ends_with(" 0.0"),
+        "{text}"
+    );
+    let age: f64 = line("adc_synchronization_last_success_age_seconds")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.0..60.0).contains(&age), "the run just succeeded: {age}");
+    assert!(text.contains("adc_batch_apply_seconds_count 1"), "{text}");
+    assert!(
+        text.contains("adc_run_users_applied_per_second_count 1"),
+        "{text}"
+    );
+    // A pass-through authentication, counted by outcome.
+    let (_, token) = f
+        .api
+        .post(
+            "/api/v1/tokens",
+            serde_json::json!({"name": "svc", "role": "viewer", "can_authenticate": true}),
+        )
+        .await;
+    let svc = f.api.with_token(token["secret"].as_str().unwrap());
+    let (s, _) = svc
+        .post(
+            "/api/v1/authenticate",
+            serde_json::json!({"username": "user00001@example.com", "password": "wrong"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let text = http
+        .get(&url)
+        .bearer_auth("scrape-token-42")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"adc_authentications_total{outcome="rejected"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("adc_authentication_duration_seconds_count 1"),
+        "{text}"
+    );
+}
+
+/// The sample alert rules are valid and fire on the series they watch
+/// (`promtool`, from Debian's prometheus package).
+#[test]
+fn the_sample_alert_rules_pass_promtool_and_fire_when_they_should() {
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/dist");
+    for args in [
+        vec!["check", "rules", "prometheus-alerts.yml"],
+        vec!["test", "rules", "prometheus-alerts.test.yml"],
+    ] {
+        let out = std::process::Command::new("promtool")
+            .args(&args)
+            .current_dir(&dist)
+            .output()
+            .expect("promtool runs (scripts/test installs Debian's prometheus)");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -53,6 +53,7 @@ enum Cmd {
     /// For bash, zsh, fish, powershell or elvish, e.g.
     /// `adc completions bash > /etc/bash_completion.d/adc`.
     Completions {
+        /// The shell to complete in.
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
@@ -60,6 +61,7 @@ enum Cmd {
     ///
     /// adc.1 and one page per command, e.g. `adc man /usr/local/share/man/man1`.
     Man {
+        /// The folder to write the pages into; it must exist.
         #[arg(value_name = "DIR")]
         dir: std::path::PathBuf,
     },

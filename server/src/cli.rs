@@ -53,6 +53,7 @@ pub enum Command {
     ///
     /// adc-server.1 and one page per command, e.g. `adc-server man /usr/local/share/man/man1`.
     Man {
+        /// The folder to write the pages into; it must exist.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
@@ -134,6 +135,10 @@ pub struct ServeArgs {
     /// random one, printed once to the log).
     #[arg(long, env = "ADC_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
     pub bootstrap_admin_password: Option<String>,
+    /// A bearer token `/metrics` then requires (`Authorization: Bearer <token>`);
+    /// without it, `/metrics` is open: keep it off the public network.
+    #[arg(long, env = "ADC_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl ServeArgs {
@@ -147,6 +152,7 @@ impl ServeArgs {
         c.agent_dist = self.agent_dist;
         c.bootstrap_admin_email = self.bootstrap_admin_email;
         c.bootstrap_admin_password = self.bootstrap_admin_password.map(Secret::new);
+        c.metrics_token = self.metrics_token.map(Secret::new);
         c.heartbeat_interval = std::time::Duration::from_secs(self.heartbeat_secs);
         c.replica_name = self.replica_name.unwrap_or_default();
         c

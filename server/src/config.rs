@@ -36,6 +36,8 @@ pub struct Config {
     pub auth_failures_per_username: u32,
     pub auth_failures_per_address: u32,
     pub auth_window: Duration,
+    /// With it, `/metrics` answers only `Authorization: Bearer <token>` (ADC_METRICS_TOKEN).
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +65,7 @@ impl Config {
             auth_failures_per_username: 5,
             auth_failures_per_address: 50,
             auth_window: Duration::from_secs(300),
+            metrics_token: None,
         }
     }
 }
@@ -82,6 +85,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "ADC_LOG_FORMAT",
     "ADC_HEARTBEAT_SECS",
     "ADC_REPLICA_NAME",
+    "ADC_METRICS_TOKEN",
 ];
 
 pub fn unknown_env_vars() -> Vec<String> {

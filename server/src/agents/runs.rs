@@ -23,6 +23,10 @@ pub struct RunSlot<'a> {
     pub agent_settings: Settings,
     active: Option<ActiveRun>,
     manifest_pending: bool,
+    /// When each unacknowledged batch arrived, for `adc_batch_apply_seconds`; and when
+    /// the active run began, for its users per second.
+    batches: std::collections::HashMap<u64, std::time::Instant>,
+    began: std::time::Instant,
 }
 
 impl<'a> RunSlot<'a> {
@@ -36,7 +40,43 @@ impl<'a> RunSlot<'a> {
             agent_settings: hello.settings,
             active: None,
             manifest_pending: false,
+            batches: std::collections::HashMap::new(),
+            began: std::time::Instant::now(),
         }
+    }
+
+    /// A batch's acknowledgement, timed from its arrival.
+    fn ack(&mut self, run_id: Uuid, seq: u64) -> ServerMessage {
+        if let Some(t) = self.batches.remove(&seq) {
+            self.state
+                .metrics
+                .batch_seconds
+                .observe(t.elapsed().as_secs_f64());
+        }
+        ServerMessage::BatchAck { run_id, seq }
+    }
+
+    /// Counts a run that ended here, by status, and how fast it wrote.
+    fn ended(&mut self, report: &adc_shared::protocol::RunSummary) {
+        let m = &self.state.metrics;
+        m.runs_finished
+            .get_or_create(&crate::metrics::RunLabels {
+                synchronization_id: self.sync.id.to_string(),
+                status: report.status.clone(),
+            })
+            .inc();
+        let c = &report.counts;
+        let written = c.created
+            + c.updated
+            + c.unchanged
+            + c.groups_created
+            + c.groups_updated
+            + c.groups_unchanged;
+        let secs = self.began.elapsed().as_secs_f64();
+        if written > 0 && secs > 0.0 {
+            m.run_users_per_second.observe(written as f64 / secs);
+        }
+        self.batches.clear();
     }
 
     /// Takes on a run recorded by REST or the schedule; the message to send the agent.
@@ -65,6 +105,8 @@ impl<'a> RunSlot<'a> {
                 .await
                 .unwrap_or(true);
         self.active = Some(ActiveRun::new(run, guard, sync_was_empty));
+        self.began = std::time::Instant::now();
+        self.batches.clear();
         tracing::info!(run_id = %run.id, connection_id = %self.conn_id, "run started");
         Some(run::start_message(run))
     }
@@ -175,7 +217,10 @@ impl<'a> RunSlot<'a> {
             }
             AgentMessage::Batch {
                 seq, users, errors, ..
-            } => active.batch(db, seq, users, errors).await,
+            } => {
+                self.batches.insert(seq, std::time::Instant::now());
+                active.batch(db, seq, users, errors).await
+            }
             AgentMessage::ReadComplete {
                 read, groups_read, ..
             } => active.read_complete(db, read, groups_read).await,
@@ -209,6 +254,7 @@ impl<'a> RunSlot<'a> {
                     let c = &report.counts;
                     tracing::info!(%run_id, %status, read = c.read, created = c.created, updated = c.updated, deleted = c.deleted, disabled = c.disabled, unchanged = c.unchanged, skipped = c.skipped, conflicts = c.conflicts, errors = c.errors, held = c.held, "run finished");
                     self.active = None;
+                    self.ended(&report);
                     return vec![ServerMessage::RunFinished { run_id, report }];
                 }
                 Err(e) => Err(e),
@@ -217,10 +263,7 @@ impl<'a> RunSlot<'a> {
             _ => Ok(vec![]),
         };
         match step {
-            Ok(acked) => acked
-                .into_iter()
-                .map(|seq| ServerMessage::BatchAck { run_id, seq })
-                .collect(),
+            Ok(acked) => acked.into_iter().map(|seq| self.ack(run_id, seq)).collect(),
             Err(reason) => self.fail_active(reason).await.into_iter().collect(),
         }
     }
@@ -237,6 +280,7 @@ impl<'a> RunSlot<'a> {
         {
             let report = active.summary_with(RunStatus::Cancelled, counts);
             tracing::info!(run_id = %active.id, "run cancelled");
+            self.ended(&report);
             return Some(ServerMessage::RunFinished {
                 run_id: active.id,
                 report,
@@ -245,6 +289,7 @@ impl<'a> RunSlot<'a> {
         let report = active.summary(RunStatus::Failed, Some(&reason));
         let c = &report.counts;
         tracing::warn!(run_id = %active.id, %reason, read = c.read, created = c.created, updated = c.updated, deleted = c.deleted, disabled = c.disabled, "run failed");
+        self.ended(&report);
         Some(ServerMessage::RunFinished {
             run_id: active.id,
             report,
@@ -264,10 +309,7 @@ impl<'a> RunSlot<'a> {
         };
         let run_id = active.id;
         match active.written().await {
-            Ok(seq) => seq
-                .map(|seq| ServerMessage::BatchAck { run_id, seq })
-                .into_iter()
-                .collect(),
+            Ok(seq) => seq.map(|seq| self.ack(run_id, seq)).into_iter().collect(),
             Err(reason) => self.fail_active(reason).await.into_iter().collect(),
         }
     }
@@ -356,6 +398,7 @@ impl<'a> RunSlot<'a> {
             .unwrap_or((status, counts));
         let report = active.summary_with(RunStatus::Cancelled, counts);
         tracing::info!(run_id = %id, created = report.counts.created, updated = report.counts.updated, "run cancelled");
+        self.ended(&report);
         Some(ServerMessage::RunFinished { run_id: id, report })
     }
 

@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod groups;
+pub mod health_state;
 pub mod notify;
 pub mod principals;
 pub mod replicas;

@@ -1,9 +1,11 @@
 //! `GET /metrics` and the middleware that counts and times every request.
 
 use crate::metrics::RequestLabels;
+use crate::secrets::constant_time_eq;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::time::Instant;
@@ -34,12 +36,38 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     resp
 }
 
-pub async fn endpoint(State(state): State<AppState>) -> impl IntoResponse {
+/// The metrics, behind `ADC_METRICS_TOKEN` when set. The synchronizations' state comes
+/// from the database at each scrape; with the database away, this replica's own
+/// metrics still answer (the state is left out and the failure logged).
+pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.config.metrics_token {
+        let sent = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !constant_time_eq(sent, token.expose()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(WWW_AUTHENTICATE, "Bearer")],
+                "/metrics needs Authorization: Bearer <ADC_METRICS_TOKEN>\n",
+            )
+                .into_response();
+        }
+    }
+    let states = match crate::db::health_state::synchronizations(&state.db).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot read the synchronizations' state");
+            Vec::new()
+        }
+    };
     (
         [(
             CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render(&states),
     )
+        .into_response()
 }

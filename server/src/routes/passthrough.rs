@@ -46,8 +46,38 @@ pub struct AuthenticatedUser {
     groups: Vec<GroupRef>,
 }
 
+/// Pass-through authentication, counted and timed by outcome for `/metrics`.
 pub async fn authenticate(
     State(state): State<AppState>,
+    remote: ConnectInfo<SocketAddr>,
+    caller: Caller,
+    body: Result<Json<Body>, JsonRejection>,
+) -> ApiResult<Json<Authenticated>> {
+    let started = std::time::Instant::now();
+    let answer = answer(state.clone(), remote, caller, body).await;
+    let outcome = match &answer {
+        Ok(_) => "accepted",
+        // A wrong password, or no such user (told apart nowhere).
+        Err(ApiError::Unauthenticated(_)) => "rejected",
+        Err(ApiError::TooManyRequests) => "rate_limited",
+        Err(ApiError::BadRequest(_) | ApiError::Invalid(_)) => "bad_request",
+        Err(ApiError::Forbidden(_)) => "forbidden",
+        Err(ApiError::Timeout(_)) => "timeout",
+        Err(_) => "unavailable",
+    };
+    let m = &state.metrics;
+    m.authentications
+        .get_or_create(&crate::metrics::AuthLabels {
+            outcome: outcome.into(),
+        })
+        .inc();
+    m.authentication_seconds
+        .observe(started.elapsed().as_secs_f64());
+    answer
+}
+
+async fn answer(
+    state: AppState,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     caller: Caller,
     body: Result<Json<Body>, JsonRejection>,
