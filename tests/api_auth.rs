@@ -250,3 +250,73 @@ async fn answers_declare_nosniff_refuse_out_of_bounds_pages_and_logout_needs_a_s
             .contains("DELETE /api/v1/tokens")
     );
 }
+
+/// A client of `server` whose connections come from `ip` (a loopback address).
+fn from(server: &TestServer, ip: [u8; 4]) -> adc_e2e::api::Api {
+    adc_e2e::crypto();
+    let http = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    adc_e2e::api::Api::new(http, server.base_url())
+}
+
+#[engines]
+async fn repeated_wrong_sign_ins_get_429_for_that_account_and_address_only(engine: Engine) {
+    let db = adc_e2e::engine::TestDb::new(engine).await;
+    let server = TestServer::start_with(db, |c| c.sign_in_failures_per_address = 12).await;
+    let attacker = from(&server, [127, 0, 0, 1]);
+    let login = |email: &str, password: &str| json!({"email": email, "password": password});
+    // Five wrong passwords for an account from one address, then 429 with Retry-After —
+    // the same for an e-mail that does not exist, so the limit reveals nothing.
+    for email in [ADMIN_EMAIL, "nobody@example.com"] {
+        for _ in 0..5 {
+            let (s, _) = attacker
+                .post("/api/v1/auth/login", login(email, "wrong"))
+                .await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED);
+        }
+        let resp = attacker
+            .raw_post("/api/v1/auth/login", login(email, "wrong"))
+            .await;
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{email}");
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=300).contains(&retry), "{retry}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(error_code(&body), "too_many_requests", "{body}");
+    }
+    // Even the right password waits there...
+    let (s, _) = attacker
+        .post("/api/v1/auth/login", login(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // ...but the account's owner, elsewhere, is not locked out.
+    let owner = from(&server, [127, 0, 0, 2]);
+    let (s, b) = owner
+        .post("/api/v1/auth/login", login(ADMIN_EMAIL, ADMIN_PASSWORD))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // One address guessing across accounts hits its own limit (12 here).
+    for i in 0..2 {
+        let (s, _) = attacker
+            .post(
+                "/api/v1/auth/login",
+                login(&format!("guess{i}@example.com"), "x"),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, _) = attacker
+        .post("/api/v1/auth/login", login("fresh@example.com", "x"))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address is over its limit"
+    );
+}

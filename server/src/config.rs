@@ -36,6 +36,10 @@ pub struct Config {
     pub auth_failures_per_username: u32,
     pub auth_failures_per_address: u32,
     pub auth_window: Duration,
+    /// Wrong sign-in passwords allowed per account from one address, and per address
+    /// over all accounts, in `auth_window` (429 after, with Retry-After).
+    pub sign_in_failures_per_account: u32,
+    pub sign_in_failures_per_address: u32,
     /// With it, `/metrics` answers only `Authorization: Bearer <token>` (ADC_METRICS_TOKEN).
     pub metrics_token: Option<Secret>,
 }
@@ -65,6 +69,8 @@ impl Config {
             auth_failures_per_username: 5,
             auth_failures_per_address: 50,
             auth_window: Duration::from_secs(300),
+            sign_in_failures_per_account: 5,
+            sign_in_failures_per_address: 30,
             metrics_token: None,
         }
     }

@@ -41,6 +41,24 @@ impl FailureLimits {
             || self.count(&format!("a:{address}")) >= self.per_address
     }
 
+    /// Seconds until `username` and `address` are both under their limits again, when
+    /// either is over.
+    pub fn retry_after(&self, username: &str, address: &str) -> Option<u64> {
+        let map = self.lock();
+        [
+            (format!("u:{username}"), self.per_username),
+            (format!("a:{address}"), self.per_address),
+        ]
+        .iter()
+        .filter_map(|(key, limit)| match map.get(key) {
+            Some((since, n)) if *n >= *limit && since.elapsed() < self.window => {
+                Some((self.window - since.elapsed()).as_secs() + 1)
+            }
+            _ => None,
+        })
+        .max()
+    }
+
     pub fn failed(&self, username: &str, address: &str) {
         let mut map = self.lock();
         let window = self.window;

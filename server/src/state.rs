@@ -23,6 +23,9 @@ pub struct Inner {
     pub agents: Registry,
     pub metrics: Metrics,
     pub auth_limits: FailureLimits,
+    /// Sign-in failures: per account from one address (an attacker elsewhere cannot
+    /// lock its owner out), and per address.
+    pub sign_in_limits: FailureLimits,
     /// Pass-through authentication: this replica's key and its requests to others.
     pub passthrough: Passthrough,
     /// Cancelled when the server shuts down; agent sessions watch it.
@@ -46,6 +49,11 @@ impl AppState {
             config.auth_failures_per_username,
             config.auth_failures_per_address,
         );
+        let sign_in_limits = FailureLimits::new(
+            config.auth_window,
+            config.sign_in_failures_per_account,
+            config.sign_in_failures_per_address,
+        );
         let passthrough = Passthrough::new(config.replica_name.clone(), config.auth_timeout);
         AppState(Arc::new(Inner {
             db,
@@ -53,6 +61,7 @@ impl AppState {
             agents: Registry::default(),
             metrics: Metrics::default(),
             auth_limits,
+            sign_in_limits,
             passthrough,
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),

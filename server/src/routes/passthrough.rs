@@ -59,7 +59,7 @@ pub async fn authenticate(
         Ok(_) => "accepted",
         // A wrong password, or no such user (told apart nowhere).
         Err(ApiError::Unauthenticated(_)) => "rejected",
-        Err(ApiError::TooManyRequests) => "rate_limited",
+        Err(ApiError::TooManyRequests(_)) => "rate_limited",
         Err(ApiError::BadRequest(_) | ApiError::Invalid(_)) => "bad_request",
         Err(ApiError::Forbidden(_)) => "forbidden",
         Err(ApiError::Timeout(_)) => "timeout",
@@ -96,8 +96,8 @@ async fn answer(
     let key = format!("{}:{}", caller.tenant_id, body.username.to_lowercase());
     let address = remote.ip().to_string();
     let limits = &state.auth_limits;
-    if limits.blocked(&key, &address) {
-        return Err(ApiError::TooManyRequests);
+    if let Some(secs) = limits.retry_after(&key, &address) {
+        return Err(ApiError::TooManyRequests(secs));
     }
     let plausible =
         !body.username.is_empty() && body.username.len() <= 256 && !body.username.contains('\0');

@@ -8,12 +8,13 @@ use crate::role::Role;
 use crate::secrets::{self, Secret, sha256_hex};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,10 +37,19 @@ fn cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
 
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
     body: Result<Json<Login>, JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(body) =
         body.map_err(|r| body_error_without_values(r, r#"{"email": string, "password": string}"#))?;
+    // Limits apply alike whether or not the e-mail exists: a 429 tells nothing about it.
+    let address = remote.ip().to_string();
+    let account = format!("{}|{address}", body.email.trim().to_lowercase());
+    let limits = &state.sign_in_limits;
+    if let Some(secs) = limits.retry_after(&account, &address) {
+        tracing::info!(%address, "sign-in refused: too many failures");
+        return Err(ApiError::TooManyRequests(secs));
+    }
     let admin = principals::admin_by_email(&state.db, body.email.trim()).await?;
     // Same work and same answer whether or not the e-mail exists.
     let ok = secrets::verify(
@@ -48,9 +58,11 @@ pub async fn login(
     )
     .await;
     let Some(admin) = admin.filter(|_| ok) else {
-        tracing::info!("sign-in refused");
+        limits.failed(&account, &address);
+        tracing::info!(%address, "sign-in refused");
         return Err(ApiError::Unauthenticated("wrong e-mail or password"));
     };
+    limits.succeeded(&account);
     let token = secrets::random_token(32);
     let ttl = state.config.session_ttl;
     principals::insert_session(&state.db, &sha256_hex(token.expose()), &admin, now() + ttl).await?;
