@@ -57,8 +57,10 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
-    /// Check that the server on this host answers /healthz (exit 0) or not (exit 1):
-    /// the container image's HEALTHCHECK, with no HTTP client in the image.
+    /// Check that the server on this host answers /healthz.
+    ///
+    /// Exit 0 when it does, 1 when not: the container image's HEALTHCHECK (the image has
+    /// no HTTP client).
     Health {
         /// The address the server listens on (its ADC_LISTEN); 0.0.0.0 and [::] are
         /// asked on loopback.
