@@ -1,6 +1,7 @@
 //! The one end-to-end test binary (architecture §1): each module a user-visible area.
 #![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps: that is its job
 
+mod admin_accounts;
 mod agent_cli;
 mod agent_connection;
 mod api_auth;

@@ -19,6 +19,8 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub tenant_id: Uuid,
+    /// The admin's ID for a session, the token's for a token.
+    pub id: Uuid,
     pub role: Role,
     /// The admin's e-mail, or the API token's name.
     pub name: String,
@@ -72,6 +74,7 @@ fn into_caller(g: Grant, via: Via) -> ApiResult<Caller> {
         .map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
     Ok(Caller {
         tenant_id: g.tenant_id,
+        id: g.subject_id,
         role,
         name: g.name,
         via,
@@ -117,6 +120,17 @@ impl FromRequestParts<AppState> for Caller {
                     "missing or wrong {CSRF_HEADER} header"
                 )));
             }
+        }
+        // A one-time password is replaced before anything else is done with it.
+        const ALLOWED: [&str; 3] = ["/api/v1/me", "/api/v1/me/password", "/api/v1/auth/logout"];
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_owned(), |u| u.path().to_owned());
+        if grant.must_change_password && !ALLOWED.contains(&path.as_str()) {
+            return Err(ApiError::Forbidden(
+                "you signed in with a one-time password: set your own first (PUT /api/v1/me/password)".into(),
+            ));
         }
         into_caller(grant, Via::Session)
     }

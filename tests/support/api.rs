@@ -40,6 +40,12 @@ impl Api {
         }
     }
 
+    /// This client, sending `csrf` as the session's CSRF token.
+    pub fn with_csrf(mut self, csrf: &str) -> Api {
+        self.csrf = Some(csrf.to_owned());
+        self
+    }
+
     pub async fn login(&mut self, email: &str, password: &str) {
         let (status, body) = self
             .post(

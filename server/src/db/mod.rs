@@ -4,6 +4,7 @@
 //! whichever pool is configured through [`on_db!`]; where the dialects differ a
 //! function says so. Every value is bound, never formatted into SQL (architecture §8.6).
 
+pub mod admins;
 pub mod agents;
 pub mod groups;
 pub mod health_state;

@@ -12,6 +12,8 @@ pub struct Admin {
     pub email: String,
     pub password_hash: String,
     pub role: String,
+    pub disabled: bool,
+    pub must_change_password: bool,
 }
 
 pub async fn insert_admin(
@@ -39,12 +41,14 @@ pub async fn insert_admin(
 }
 
 pub async fn admin_by_email(db: &Db, email: &str) -> Result<Option<Admin>, sqlx::Error> {
-    on_db!(db, |p| sqlx::query_as::<_, Admin>(
-        "SELECT id, tenant_id, email, password_hash, role FROM admins WHERE email = $1"
+    on_db!(db, |p| {
+        sqlx::query_as::<_, Admin>(
+        "SELECT id, tenant_id, email, password_hash, role, disabled, must_change_password FROM admins WHERE email = $1"
     )
     .bind(email.to_lowercase())
     .fetch_optional(p)
-    .await)
+    .await
+    })
 }
 
 /// Sets a new password hash and ends every session of that admin.
@@ -78,6 +82,8 @@ pub struct Grant {
     pub subject_id: Uuid,
     /// Only tokens may carry this right; sessions never do.
     pub can_authenticate: bool,
+    /// A session of an admin signed in with a one-time password (tokens: never).
+    pub must_change_password: bool,
 }
 
 pub async fn insert_session(
@@ -102,15 +108,17 @@ pub async fn insert_session(
 }
 
 pub async fn session_grant(db: &Db, token_hash: &str) -> Result<Option<Grant>, sqlx::Error> {
-    on_db!(db, |p| sqlx::query_as::<_, Grant>(
-        "SELECT s.tenant_id, a.role, a.email AS name, a.id AS subject_id, FALSE AS can_authenticate
+    on_db!(db, |p| {
+        sqlx::query_as::<_, Grant>(
+        "SELECT s.tenant_id, a.role, a.email AS name, a.id AS subject_id, FALSE AS can_authenticate, a.must_change_password
          FROM sessions s JOIN admins a ON a.id = s.admin_id
-         WHERE s.token_hash = $1 AND s.expires_at > $2"
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT a.disabled"
     )
     .bind(token_hash)
     .bind(now())
     .fetch_optional(p)
-    .await)
+    .await
+    })
 }
 
 pub async fn delete_session(db: &Db, token_hash: &str) -> Result<(), sqlx::Error> {
@@ -208,7 +216,7 @@ pub async fn delete_token(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sq
 pub async fn token_grant(db: &Db, token_hash: &str) -> Result<Option<Grant>, sqlx::Error> {
     let grant = on_db!(db, |p| {
         sqlx::query_as::<_, Grant>(
-        "SELECT tenant_id, role, name, id AS subject_id, can_authenticate FROM api_tokens WHERE token_hash = $1"
+        "SELECT tenant_id, role, name, id AS subject_id, can_authenticate, FALSE AS must_change_password FROM api_tokens WHERE token_hash = $1"
     )
     .bind(token_hash)
     .fetch_optional(p)

@@ -1,5 +1,6 @@
 //! Every route of the server, in one place.
 
+mod admins;
 mod agent_connect;
 mod downloads;
 mod groups;
@@ -76,6 +77,16 @@ pub fn router() -> Router<AppState> {
         .route(
             "/groups/{id}/members/{member}",
             axum::routing::put(groups::add_member).delete(groups::remove_member),
+        )
+        .route("/admins", get(admins::list).post(admins::create))
+        .route(
+            "/admins/{id}",
+            axum::routing::patch(admins::update).delete(admins::delete),
+        )
+        .route("/admins/{id}/password", post(admins::reset_password))
+        .route(
+            "/me/password",
+            axum::routing::put(admins::change_own_password),
         )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::delete))

@@ -5,6 +5,7 @@
 //! reference resolves and every path is routed; the contract test holds the answers to
 //! the schemas.
 
+use super::admins::WithPassword as AdminWithPassword;
 use super::downloads::Offered;
 use super::groups::{GroupDetail, GroupView, GroupsPage, MembersPage, UserGroups};
 use super::passthrough::Authenticated;
@@ -13,6 +14,7 @@ use super::sign_in::{Me, SignedIn};
 use super::syncs::{SyncView, WithSecret};
 use super::tokens::Created;
 use super::users::{Page, UserView};
+use crate::db::admins::AdminAccount;
 use crate::db::agents::AgentConnection;
 use crate::db::groups::{Group, GroupRef, Member};
 use crate::db::principals::ApiToken;
@@ -39,6 +41,8 @@ const PATHS: &str = include_str!("../../openapi-paths.json");
     AgentConnection,
     ApiToken,
     Created,
+    AdminAccount,
+    AdminWithPassword,
     RunView,
     Change,
     ChangesPage,

@@ -51,13 +51,13 @@ pub async fn login(
         return Err(ApiError::TooManyRequests(secs));
     }
     let admin = principals::admin_by_email(&state.db, body.email.trim()).await?;
-    // Same work and same answer whether or not the e-mail exists.
+    // Same work and same answer whether or not the e-mail exists, or is disabled.
     let ok = secrets::verify(
         Secret::new(body.password),
         admin.as_ref().map(|a| a.password_hash.clone()),
     )
     .await;
-    let Some(admin) = admin.filter(|_| ok) else {
+    let Some(admin) = admin.filter(|a| ok && !a.disabled) else {
         limits.failed(&account, &address);
         tracing::info!(%address, "sign-in refused");
         return Err(ApiError::Unauthenticated("wrong e-mail or password"));
@@ -77,6 +77,7 @@ pub async fn login(
         role: admin.role,
         tenant,
         csrf_token: csrf_token(token.expose()),
+        must_change_password: admin.must_change_password,
     };
     Ok((StatusCode::OK, headers, Json(body)).into_response())
 }
@@ -132,6 +133,9 @@ pub struct SignedIn {
     tenant: Tenant,
     /// Send as `x-csrf-token` on every state-changing request of this session.
     csrf_token: String,
+    /// Signed in with a one-time password: only `PUT /me/password` (and `/me`, logout)
+    /// answers until the admin sets its own.
+    must_change_password: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
