@@ -522,3 +522,39 @@ async fn an_admin_cancels_a_stuck_run_from_its_page() {
         "the agent takes the next run: {next}"
     );
 }
+
+// Engine-independent: run once, on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_with_a_one_time_password_sets_its_own_before_anything_else() {
+    let server = start_server(Engine::Sqlite).await;
+    let api = server.admin().await;
+    let (s, made) = api
+        .post(
+            "/api/v1/admins",
+            json!({"email": "new@example.com", "role": "operator"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    let env = [
+        ("ADC_NEW_EMAIL", "new@example.com".to_owned()),
+        (
+            "ADC_ONE_TIME_PASSWORD",
+            made["password"].as_str().unwrap().to_owned(),
+        ),
+    ];
+    let mut browser = Browser::start("own-password", &server.base_url(), &env);
+    while let Some(req) = browser.next().await {
+        browser.refuse(&req).await;
+    }
+    browser.finish().await;
+    // The password set in the page is the one that signs in now.
+    let (s, b) = server
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "new@example.com", "password": "my-own-password-2026"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["must_change_password"], false);
+}

@@ -27,6 +27,8 @@ pub struct Caller {
     pub via: Via,
     /// An API token allowed to use pass-through authentication.
     pub can_authenticate: bool,
+    /// A session opened with a one-time password.
+    pub must_change_password: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +81,7 @@ fn into_caller(g: Grant, via: Via) -> ApiResult<Caller> {
         name: g.name,
         via,
         can_authenticate: g.can_authenticate,
+        must_change_password: g.must_change_password,
     })
 }
 

@@ -134,7 +134,13 @@ async function start() {
   try {
     me = await api('GET', '/me');
     if (me.via !== 'session') me = null;
-    else setCsrf(me.csrf_token);
+    else if (me.must_change_password) {
+      // A session opened with a one-time password: sign in again to set one's own.
+      setCsrf(me.csrf_token);
+      try { await post('/auth/logout'); } catch { /* signed out either way */ }
+      me = null;
+      setCsrf(null);
+    } else setCsrf(me.csrf_token);
   } catch {
     me = null;
   }

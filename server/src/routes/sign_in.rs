@@ -122,6 +122,7 @@ pub async fn me(
         },
         tenant,
         csrf_token: csrf,
+        must_change_password: caller.must_change_password,
     }))
 }
 
@@ -149,4 +150,6 @@ pub struct Me {
     tenant: Tenant,
     /// For a session: the value of `x-csrf-token`.
     csrf_token: Option<String>,
+    /// A session opened with a one-time password (see `PUT /me/password`).
+    must_change_password: bool,
 }
