@@ -558,3 +558,29 @@ async fn an_admin_with_a_one_time_password_sets_its_own_before_anything_else() {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["must_change_password"], false);
 }
+
+// Engine-independent: run once, on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_admin_manages_admin_accounts_on_the_admins_page() {
+    let server = start_server(Engine::Sqlite).await;
+    let env = [
+        ("ADC_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+        ("ADC_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+    ];
+    let mut browser = Browser::start("admins", &server.base_url(), &env);
+    while let Some(req) = browser.next().await {
+        browser.refuse(&req).await;
+    }
+    browser.finish().await;
+    // What the page did is stored: the operator came and went, the admin stayed.
+    let api = server.admin().await;
+    let (_, admins) = api.get("/api/v1/admins").await;
+    let emails: Vec<&str> = admins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, [ADMIN_EMAIL]);
+    assert_eq!(admins[0]["role"], "system-admin");
+}

@@ -13,6 +13,7 @@ import { groupsPage } from './pages/groups.js';
 import { groupPage } from './pages/group.js';
 import { downloadsPage } from './pages/downloads.js';
 import { tokensPage } from './pages/tokens.js';
+import { adminsPage } from './pages/admins.js';
 
 const RANK = { viewer: 0, operator: 1, 'system-admin': 2 };
 
@@ -26,6 +27,7 @@ const routes = [
   { re: /^\/groups\/([0-9a-f-]{36})$/, page: groupPage, nav: 'groups' },
   { re: /^\/downloads$/, page: downloadsPage, nav: 'downloads' },
   { re: /^\/tokens$/, page: tokensPage, nav: 'tokens', role: 'system-admin' },
+  { re: /^\/admins$/, page: adminsPage, nav: 'admins', role: 'system-admin' },
 ];
 
 const NAV = [
@@ -34,6 +36,7 @@ const NAV = [
   ['groups', '#/groups', 'Groups'],
   ['downloads', '#/downloads', 'Downloads'],
   ['tokens', '#/tokens', 'API tokens', 'system-admin'],
+  ['admins', '#/admins', 'Admins', 'system-admin'],
 ];
 
 let me = null;
