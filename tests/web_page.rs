@@ -572,8 +572,10 @@ async fn a_system_admin_manages_admin_accounts_on_the_admins_page() {
         browser.refuse(&req).await;
     }
     browser.finish().await;
-    // What the page did is stored: the operator came and went, the admin stayed.
-    let api = server.admin().await;
+    // What the page did is stored: the operator came and went, the admin stayed, with
+    // the password it chose on its account page.
+    let mut api = server.anonymous();
+    api.login(ADMIN_EMAIL, "a-brand-new-password").await;
     let (_, admins) = api.get("/api/v1/admins").await;
     let emails: Vec<&str> = admins
         .as_array()

@@ -46,13 +46,27 @@ await scenario(async (browser) => {
   await page.getByRole('dialog', { name: 'Remove ops@example.com?' }).getByRole('button', { name: 'Remove' }).click();
   await page.getByText('ops@example.com was removed.').waitFor();
   assert(await row('ops@example.com').count() === 0, 'gone from the list');
-  await expectClean(page, ['409']);
+  await expectClean(page, ['409', '403']);
+
+  log('your own password, from your name in the top bar');
+  await page.getByRole('link', { name: EMAIL }).click();
+  await page.getByRole('heading', { name: 'Your account', level: 1 }).waitFor();
+  await expectLabels(page);
+  await page.getByLabel('Current password').fill('not-my-password');
+  await page.getByLabel('New password', { exact: true }).fill('a-brand-new-password');
+  await page.getByLabel('New password again').fill('a-brand-new-password');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByText('the current password is wrong').waitFor();
+  await page.getByLabel('Current password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByText('Password changed.').waitFor();
+  await shot(page, '03-account');
 
   log('on a phone');
   const phone = await newPage(browser, { width: 390, height: 844 });
-  await signIn(phone, EMAIL, PASSWORD);
+  await signIn(phone, EMAIL, 'a-brand-new-password');
   await phone.goto('/#/admins');
   await phone.getByRole('heading', { name: 'Admins', level: 1 }).waitFor();
   await expectFitsWidth(phone);
-  await shot(phone, '03-phone');
+  await shot(phone, '04-phone');
 });

@@ -14,6 +14,7 @@ import { groupPage } from './pages/group.js';
 import { downloadsPage } from './pages/downloads.js';
 import { tokensPage } from './pages/tokens.js';
 import { adminsPage } from './pages/admins.js';
+import { accountPage } from './pages/account.js';
 
 const RANK = { viewer: 0, operator: 1, 'system-admin': 2 };
 
@@ -28,6 +29,7 @@ const routes = [
   { re: /^\/downloads$/, page: downloadsPage, nav: 'downloads' },
   { re: /^\/tokens$/, page: tokensPage, nav: 'tokens', role: 'system-admin' },
   { re: /^\/admins$/, page: adminsPage, nav: 'admins', role: 'system-admin' },
+  { re: /^\/account$/, page: accountPage, nav: null },
 ];
 
 const NAV = [
@@ -57,7 +59,7 @@ function renderFrame(active) {
   fill(nav, NAV.filter(([, , , role]) => !role || can(role)).map(([key, href, text]) =>
     h('a', { href, 'aria-current': key === active ? 'page' : null }, text)));
   fill(who,
-    h('span', null, me.name || me.email),
+    h('a', { href: '#/account', class: 'who-link', title: 'Your account and password' }, me.name || me.email),
     h('span', { class: 'role', title: 'Your role' }, me.role),
     h('button', { type: 'button', class: 'small', onclick: signOut }, 'Sign out'));
 }

@@ -37,6 +37,7 @@ const ASSETS: &[Asset] = assets! {
     "js/chart.js" => JS,
     "js/dom.js" => JS,
     "js/format.js" => JS,
+    "js/pages/account.js" => JS,
     "js/pages/admins.js" => JS,
     "js/pages/downloads.js" => JS,
     "js/pages/group.js" => JS,
