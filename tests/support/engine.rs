@@ -59,13 +59,19 @@ async fn build_template() -> String {
         .execute(&mut conn)
         .await
         .expect("lock for the template database");
-    let existing: Vec<String> =
-        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'adc_tmpl_%'")
-            .fetch_all(&mut conn)
-            .await
-            .expect("list template databases");
+    let existing: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'adc_tmpl_%' ORDER BY oid DESC",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("list template databases");
     if !existing.contains(&name) {
-        for old in &existing {
+        // The two newest other templates stay: another suite on this PostgreSQL (a
+        // checkout with other migrations, CI beside a developer) may be using one.
+        // Older ones, and leftovers of a build that failed, go.
+        let finished = existing.iter().filter(|t| !t.ends_with("_wip"));
+        let keep: Vec<&String> = finished.take(2).collect();
+        for old in existing.iter().filter(|t| !keep.contains(t)) {
             let sql = format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)");
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut conn)
