@@ -240,15 +240,11 @@ async fn metrics_show_runs_synchronizations_and_authentications_an_alert_can_use
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let text = http
-        .get(&url)
-        .bearer_auth("scrape-token-42")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = || async {
+        let resp = http.get(&url).bearer_auth("scrape-token-42").send().await;
+        resp.unwrap().text().await.unwrap()
+    };
+    let text = scrape().await;
     let sync = &f.sync_id;
     let line = |name: &str| {
         text.lines()
@@ -300,15 +296,7 @@ async fn metrics_show_runs_synchronizations_and_authentications_an_alert_can_use
         )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let text = http
-        .get(&url)
-        .bearer_auth("scrape-token-42")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape().await;
     assert!(
         text.contains(r#"adc_authentications_total{outcome="rejected"} 1"#),
         "{text}"

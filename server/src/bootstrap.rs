@@ -24,7 +24,15 @@ pub async fn ensure_first_tenant(db: &Db, config: &Config) -> anyhow::Result<()>
     };
     let hash = secrets::hash(password.clone()).await?;
     let tenant = tenants::insert(db, DEFAULT_TENANT).await?;
-    principals::insert_admin(db, tenant.id, &email, &hash, Role::SystemAdmin.as_str()).await?;
+    principals::insert_admin(
+        db,
+        tenant.id,
+        &email,
+        &hash,
+        Role::SystemAdmin.as_str(),
+        false,
+    )
+    .await?;
     if generated {
         // The one place a credential is printed, as architecture §3 asks: once, at first start.
         tracing::warn!(

@@ -200,11 +200,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn valid_email(e: &str) -> anyhow::Result<String> {
-    let e = e.trim();
-    if e.len() > 254 || !e.contains('@') || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        bail!("`{e}` is not an e-mail address");
-    }
-    Ok(e.to_lowercase())
+    principals::normalize_email(e).map_err(anyhow::Error::msg)
 }
 
 /// Runs a management command; passwords go to stdout, never to the log.
@@ -237,7 +233,8 @@ pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Res
             let password = secrets::new_password();
             let hash = secrets::hash(password.clone()).await?;
             let t = tenants::insert(&db, &name).await?;
-            principals::insert_admin(&db, t.id, &email, &hash, Role::SystemAdmin.as_str()).await?;
+            principals::insert_admin(&db, t.id, &email, &hash, Role::SystemAdmin.as_str(), false)
+                .await?;
             println!("created tenant `{name}` ({})", t.id);
             println!("system-admin: {email}");
             println!("password: {} (shown once)", password.expose());
@@ -256,7 +253,7 @@ pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Res
             }
             let password = secrets::new_password();
             let hash = secrets::hash(password.clone()).await?;
-            principals::insert_admin(&db, t.id, &email, &hash, role.as_str()).await?;
+            principals::insert_admin(&db, t.id, &email, &hash, role.as_str(), false).await?;
             println!("added {role} {email} to tenant `{tenant}`");
             println!("password: {} (shown once)", password.expose());
         }

@@ -27,18 +27,10 @@ impl FailureLimits {
         self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn count(&self, key: &str) -> u32 {
-        match self.lock().get(key) {
-            Some((since, n)) if since.elapsed() < self.window => *n,
-            _ => 0,
-        }
-    }
-
     /// Whether `username` (already lower-case, with its tenant) or `address` is over
     /// its limit.
     pub fn blocked(&self, username: &str, address: &str) -> bool {
-        self.count(&format!("u:{username}")) >= self.per_username
-            || self.count(&format!("a:{address}")) >= self.per_address
+        self.retry_after(username, address).is_some()
     }
 
     /// Seconds until `username` and `address` are both under their limits again, when

@@ -3,7 +3,7 @@
 //! could do so carries the condition itself, so two admins acting at once cannot both
 //! pass a check made beforehand.
 
-use super::{Db, now};
+use super::Db;
 use crate::{db_execute, on_db};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -46,31 +46,6 @@ pub async fn get(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<AdminAccou
     .fetch_optional(p)
     .await
     })
-}
-
-/// A new admin that must set its own password at its first sign-in.
-pub async fn insert(
-    db: &Db,
-    tenant_id: Uuid,
-    email: &str,
-    password_hash: &str,
-    role: &str,
-) -> Result<Uuid, sqlx::Error> {
-    let id = Uuid::new_v4();
-    db_execute!(db, |p| {
-        sqlx::query(
-        "INSERT INTO admins (id, tenant_id, email, password_hash, role, created_at, disabled, must_change_password) VALUES ($1, $2, $3, $4, $5, $6, FALSE, TRUE)"
-    )
-    .bind(id)
-    .bind(tenant_id)
-    .bind(email)
-    .bind(password_hash)
-    .bind(role)
-    .bind(now())
-    .execute(p)
-    .await
-    })?;
-    Ok(id)
 }
 
 /// What a change did.

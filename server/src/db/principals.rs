@@ -16,17 +16,33 @@ pub struct Admin {
     pub must_change_password: bool,
 }
 
+/// An admin's e-mail as stored (trimmed, lower-case: sign-in names no tenant), or why it
+/// is not one.
+pub fn normalize_email(e: &str) -> Result<String, String> {
+    let e = e.trim();
+    if e.is_empty()
+        || e.len() > 254
+        || !e.contains('@')
+        || e.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!("`{e}` is not an e-mail address"));
+    }
+    Ok(e.to_lowercase())
+}
+
+/// A new admin; `one_time`: signed in, it must set its own password before anything else.
 pub async fn insert_admin(
     db: &Db,
     tenant_id: Uuid,
     email: &str,
     password_hash: &str,
     role: &str,
+    one_time: bool,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::new_v4();
     db_execute!(db, |p| {
         sqlx::query(
-        "INSERT INTO admins (id, tenant_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO admins (id, tenant_id, email, password_hash, role, created_at, disabled, must_change_password) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)"
     )
     .bind(id)
     .bind(tenant_id)
@@ -34,6 +50,7 @@ pub async fn insert_admin(
     .bind(password_hash)
     .bind(role)
     .bind(now())
+    .bind(one_time)
     .execute(p)
     .await
     })?;

@@ -2,6 +2,7 @@
 
 use crate::caller::{Caller, Via, session_token};
 use crate::db::admins::{self, AdminAccount, Changed};
+use crate::db::principals;
 use crate::error::{ApiError, ApiPath, ApiResult, body_error_without_values};
 use crate::role::Role;
 use crate::secrets::{self, Secret, sha256_hex};
@@ -55,18 +56,6 @@ pub async fn list(
     Ok(Json(admins::list(&state.db, caller.tenant_id).await?))
 }
 
-fn valid_email(e: &str) -> ApiResult<String> {
-    let e = e.trim();
-    if e.is_empty()
-        || e.len() > 254
-        || !e.contains('@')
-        || e.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(ApiError::Invalid(format!("`{e}` is not an e-mail address")));
-    }
-    Ok(e.to_lowercase())
-}
-
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -74,8 +63,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<WithPassword>)> {
     caller.require(Role::SystemAdmin)?;
     let Json(body) = body?;
-    let email = valid_email(&body.email)?;
-    if crate::db::principals::admin_by_email(&state.db, &email)
+    let email = principals::normalize_email(&body.email).map_err(ApiError::Invalid)?;
+    if principals::admin_by_email(&state.db, &email)
         .await?
         .is_some()
     {
@@ -85,12 +74,14 @@ pub async fn create(
     }
     let password = secrets::new_password();
     let hash = secrets::hash(password.clone()).await?;
-    let id = admins::insert(
+    // A one-time password: the admin sets its own at first sign-in.
+    let id = principals::insert_admin(
         &state.db,
         caller.tenant_id,
         &email,
         &hash,
         body.role.as_str(),
+        true,
     )
     .await?;
     tracing::info!(admin_id = %id, role = %body.role, by = %caller.name, "admin added");
