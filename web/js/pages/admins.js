@@ -16,7 +16,9 @@ export async function adminsPage(ctx) {
   ctx.title('Admins');
   const list = h('div');
   const act = async (what, done) => {
-    try { await what(); toast(done); await load(); } catch (e) { toast(e.message, 'error'); await load(); }
+    // Reload before the toast: what the toast says is then what the table shows (a
+    // refused role change is already back to the stored role when its reason appears).
+    try { await what(); await load(); toast(done); } catch (e) { await load(); toast(e.message, 'error'); }
   };
   const row = (a) => {
     const role = h('select', { 'aria-label': `Role of ${a.email}`, onchange: () =>
