@@ -9,6 +9,7 @@ mod api_contract;
 mod api_meta;
 mod api_synchronizations;
 mod api_tokens;
+mod audit_log;
 mod authenticate;
 mod groups;
 mod schema;

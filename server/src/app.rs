@@ -144,6 +144,7 @@ pub async fn serve(
     }
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(scheduler(state.clone()));
+    tokio::spawn(audit_retention(state.clone()));
     tokio::spawn(crate::listener::run(state.clone()));
 
     match &config.tls {
@@ -198,6 +199,23 @@ async fn scheduler(state: AppState) {
         }
         if let Err(e) = crate::sync::dispatch::run_schedules(&state.db, &state.agents).await {
             tracing::warn!(error = %e, "could not start scheduled runs");
+        }
+    }
+}
+
+/// Removes audit entries past their tenant's retention, at start and every hour. Two
+/// replicas doing it at once delete the same rows: harmless.
+async fn audit_retention(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = state.shutdown.cancelled() => return,
+        }
+        match crate::db::audit::sweep(&state.db, crate::db::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed audit entries past their retention"),
+            Err(e) => tracing::warn!(error = %e, "could not remove old audit entries"),
         }
     }
 }

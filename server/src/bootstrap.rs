@@ -1,5 +1,6 @@
 //! First start on an empty database (architecture §3).
 
+use crate::audit::{Action, Actor, Event, Origin, Target};
 use crate::config::Config;
 use crate::db::{Db, principals, tenants};
 use crate::role::Role;
@@ -24,7 +25,7 @@ pub async fn ensure_first_tenant(db: &Db, config: &Config) -> anyhow::Result<()>
     };
     let hash = secrets::hash(password.clone()).await?;
     let tenant = tenants::insert(db, DEFAULT_TENANT).await?;
-    principals::insert_admin(
+    let admin_id = principals::insert_admin(
         db,
         tenant.id,
         &email,
@@ -33,6 +34,16 @@ pub async fn ensure_first_tenant(db: &Db, config: &Config) -> anyhow::Result<()>
         false,
     )
     .await?;
+    let audit = |action| Event::new(tenant.id, Actor::first_start(), Origin::default(), action);
+    audit(Action::TenantCreated)
+        .target(Target::tenant(tenant.id, &tenant.name))
+        .record(db)
+        .await;
+    audit(Action::AdminCreated)
+        .target(Target::admin(admin_id, &email))
+        .details(serde_json::json!({ "role": Role::SystemAdmin }))
+        .record(db)
+        .await;
     if generated {
         // The one place a credential is printed, as architecture §3 asks: once, at first start.
         tracing::warn!(

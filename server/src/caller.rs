@@ -2,6 +2,7 @@
 //! request) or an API token (`Authorization: Bearer`). Every handler that reads or
 //! writes tenant data takes a [`Caller`] and scopes its queries to `caller.tenant_id`.
 
+use crate::audit::{Action, Actor, ActorKind, Event, Origin};
 use crate::db::principals::{self, Grant};
 use crate::error::{ApiError, ApiResult};
 use crate::role::Role;
@@ -29,6 +30,8 @@ pub struct Caller {
     pub can_authenticate: bool,
     /// A session opened with a one-time password.
     pub must_change_password: bool,
+    /// The request's address and ID, for the audit log.
+    pub origin: Origin,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,20 @@ pub enum Via {
 }
 
 impl Caller {
+    /// An audit entry of `action` done by this caller, from this request.
+    pub fn audit(&self, action: Action) -> Event {
+        let kind = match self.via {
+            Via::Session => ActorKind::Admin,
+            Via::Token => ActorKind::Token,
+        };
+        let actor = Actor {
+            kind,
+            id: Some(self.id),
+            name: self.name.clone(),
+        };
+        Event::new(self.tenant_id, actor, self.origin.clone(), action)
+    }
+
     /// Refuses callers below `role`.
     pub fn require(&self, role: Role) -> ApiResult<()> {
         if self.role >= role {
@@ -69,7 +86,7 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
         })
 }
 
-fn into_caller(g: Grant, via: Via) -> ApiResult<Caller> {
+fn into_caller(g: Grant, via: Via, parts: &Parts) -> ApiResult<Caller> {
     let role = g
         .role
         .parse()
@@ -82,6 +99,7 @@ fn into_caller(g: Grant, via: Via) -> ApiResult<Caller> {
         via,
         can_authenticate: g.can_authenticate,
         must_change_password: g.must_change_password,
+        origin: Origin::of_request(parts),
     })
 }
 
@@ -103,7 +121,7 @@ impl FromRequestParts<AppState> for Caller {
             let grant = principals::token_grant(&state.db, &sha256_hex(token.trim()))
                 .await?
                 .ok_or(ApiError::Unauthenticated("unknown or revoked API token"))?;
-            return into_caller(grant, Via::Token);
+            return into_caller(grant, Via::Token, parts);
         }
         let token = session_token(&parts.headers)
             .ok_or(ApiError::Unauthenticated("sign in or send an API token"))?;
@@ -135,6 +153,6 @@ impl FromRequestParts<AppState> for Caller {
                 "you signed in with a one-time password: set your own first (PUT /api/v1/me/password)".into(),
             ));
         }
-        into_caller(grant, Via::Session)
+        into_caller(grant, Via::Session, parts)
     }
 }

@@ -1,6 +1,7 @@
 //! The command line (architecture §3, §7.6): `serve` (the default) and the tenant and admin
 //! management commands. Every serve flag also reads its `ADC_*` variable.
 
+use crate::audit::{Action, Actor, Event, Origin, Target};
 use crate::config::{Config, TlsFiles};
 use crate::db::{Db, principals, tenants};
 use crate::role::Role;
@@ -203,6 +204,10 @@ fn valid_email(e: &str) -> anyhow::Result<String> {
     principals::normalize_email(e).map_err(anyhow::Error::msg)
 }
 
+fn audit(tenant_id: uuid::Uuid, action: Action) -> Event {
+    Event::new(tenant_id, Actor::cli(), Origin::default(), action)
+}
+
 /// Runs a management command; passwords go to stdout, never to the log.
 pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Result<()> {
     if let Command::Health { listen, tls_cert } = command {
@@ -233,8 +238,24 @@ pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Res
             let password = secrets::new_password();
             let hash = secrets::hash(password.clone()).await?;
             let t = tenants::insert(&db, &name).await?;
-            principals::insert_admin(&db, t.id, &email, &hash, Role::SystemAdmin.as_str(), false)
-                .await?;
+            let id = principals::insert_admin(
+                &db,
+                t.id,
+                &email,
+                &hash,
+                Role::SystemAdmin.as_str(),
+                false,
+            )
+            .await?;
+            audit(t.id, Action::TenantCreated)
+                .target(Target::tenant(t.id, &t.name))
+                .record(&db)
+                .await;
+            audit(t.id, Action::AdminCreated)
+                .target(Target::admin(id, &email))
+                .details(serde_json::json!({ "role": Role::SystemAdmin }))
+                .record(&db)
+                .await;
             println!("created tenant `{name}` ({})", t.id);
             println!("system-admin: {email}");
             println!("password: {} (shown once)", password.expose());
@@ -253,7 +274,13 @@ pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Res
             }
             let password = secrets::new_password();
             let hash = secrets::hash(password.clone()).await?;
-            principals::insert_admin(&db, t.id, &email, &hash, role.as_str(), false).await?;
+            let id =
+                principals::insert_admin(&db, t.id, &email, &hash, role.as_str(), false).await?;
+            audit(t.id, Action::AdminCreated)
+                .target(Target::admin(id, &email))
+                .details(serde_json::json!({ "role": role }))
+                .record(&db)
+                .await;
             println!("added {role} {email} to tenant `{tenant}`");
             println!("password: {} (shown once)", password.expose());
         }
@@ -264,6 +291,10 @@ pub async fn manage(database_url: Option<&str>, command: Command) -> anyhow::Res
             let password = secrets::new_password();
             let hash = secrets::hash(password.clone()).await?;
             principals::set_admin_password(&db, a.id, &hash).await?;
+            audit(a.tenant_id, Action::AdminPasswordReset)
+                .target(Target::admin(a.id, &a.email))
+                .record(&db)
+                .await;
             println!(
                 "new password for {}: {} (shown once; their sessions were ended)",
                 a.email,

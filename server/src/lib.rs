@@ -3,6 +3,7 @@
 pub mod agent_bundle;
 pub mod agents;
 pub mod app;
+pub mod audit;
 pub mod bootstrap;
 pub mod caller;
 pub mod cli;

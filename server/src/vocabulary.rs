@@ -1,5 +1,5 @@
 //! The run vocabulary: a run's status and trigger, and each change's operation and
-//! outcome. One type each, stored as text by both engines and written as the same text
+//! outcome; and the audit log's actions. One type each, stored as text by both engines and written as the same text
 //! in REST answers, so a new value is a compile error wherever it is not handled.
 //! Imports no other module of the server: every layer may use it.
 
@@ -336,3 +336,78 @@ mod tests {
         assert!("done".parse::<Outcome>().is_err());
     }
 }
+
+/// Declares the actions once: the enum, its text, and the list REST documents.
+macro_rules! audit_actions {
+    ($($variant:ident = $text:literal,)*) => {
+        /// What an audit entry records, as `<object>.<verb>`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum AuditAction {
+            $($variant,)*
+        }
+
+        impl AuditAction {
+            pub const ALL: &[AuditAction] = &[$(AuditAction::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    SignedIn = "session.signed_in",
+    SignInFailed = "session.sign_in_failed",
+    SignedOut = "session.signed_out",
+    SyncCreated = "synchronization.created",
+    SyncChanged = "synchronization.changed",
+    SyncDeleted = "synchronization.deleted",
+    SyncSecretRotated = "synchronization.secret_rotated",
+    RunStarted = "run.started",
+    RunCancelled = "run.cancelled",
+    RunApproved = "run.approved",
+    RunRejected = "run.rejected",
+    UserCreated = "user.created",
+    UserChanged = "user.changed",
+    UserEnabled = "user.enabled",
+    UserDisabled = "user.disabled",
+    UserDetached = "user.detached",
+    UserDeleted = "user.deleted",
+    GroupCreated = "group.created",
+    GroupDeleted = "group.deleted",
+    GroupMemberAdded = "group.member_added",
+    GroupMemberRemoved = "group.member_removed",
+    TokenCreated = "token.created",
+    TokenRevoked = "token.revoked",
+    AdminCreated = "admin.created",
+    AdminChanged = "admin.changed",
+    AdminDeleted = "admin.deleted",
+    AdminPasswordReset = "admin.password_reset",
+    AdminPasswordChanged = "admin.password_changed",
+    TenantCreated = "tenant.created",
+    AuditRetentionChanged = "audit.retention_changed",
+    AgentConnected = "agent.connected",
+    AgentDisconnected = "agent.disconnected",
+}
+
+impl Serialize for AuditAction {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+// Written by hand: the derive cannot see a variant's text through the macro above.
+impl utoipa::PartialSchema for AuditAction {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(AuditAction::ALL.iter().map(|a| a.as_str())))
+            .description(Some("What an audit entry records, as `<object>.<verb>`."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AuditAction {}

@@ -10,6 +10,7 @@ pub struct Api {
     pub base: String,
     csrf: Option<String>,
     bearer: Option<String>,
+    request_id: Option<String>,
 }
 
 impl Api {
@@ -19,6 +20,7 @@ impl Api {
             base,
             csrf: None,
             bearer: None,
+            request_id: None,
         }
     }
 
@@ -29,6 +31,7 @@ impl Api {
             base: self.base.clone(),
             csrf: None,
             bearer: Some(token.to_owned()),
+            request_id: None,
         }
     }
 
@@ -36,6 +39,15 @@ impl Api {
     pub fn without_csrf(&self) -> Api {
         Api {
             csrf: None,
+            ..self.clone()
+        }
+    }
+
+    /// This client, sending `id` as every request's `x-request-id` (the audit log
+    /// keeps it).
+    pub fn with_request_id(&self, id: &str) -> Api {
+        Api {
+            request_id: Some(id.to_owned()),
             ..self.clone()
         }
     }
@@ -69,6 +81,9 @@ impl Api {
         }
         if let Some(t) = &self.bearer {
             req = req.bearer_auth(t);
+        }
+        if let Some(id) = &self.request_id {
+            req = req.header("x-request-id", id);
         }
         if let Some(b) = body {
             req = req.json(&b);

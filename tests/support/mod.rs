@@ -13,6 +13,7 @@ pub mod process;
 pub mod raw;
 pub mod server;
 pub mod slapd;
+pub mod sql;
 pub mod sync;
 
 /// `#[engines] async fn name(engine: Engine)`: the test `name::sqlite` and `name::postgres`.

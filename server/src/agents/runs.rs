@@ -2,6 +2,7 @@
 //! agent's messages, ended with `run_finished` (architecture §5.3).
 
 use super::wire::Conn;
+use crate::audit::{Action, Actor, Event, Origin, Target};
 use crate::db::runs::Run;
 use crate::db::{groups, runs, syncs, users};
 use crate::state::AppState;
@@ -339,7 +340,15 @@ impl<'a> RunSlot<'a> {
             full,
         };
         match run::start(&self.state.db, new).await {
-            Ok(r) => self.begin(&r).await.into_iter().collect(),
+            Ok(r) => {
+                let actor = Actor::agent(sync.id, &self.hostname);
+                Event::new(sync.tenant_id, actor, Origin::default(), Action::RunStarted)
+                    .target(Target::run(r.id, &sync.name))
+                    .details(serde_json::json!({ "synchronization_id": sync.id, "dry_run": dry_run, "full": full }))
+                    .record(&self.state.db)
+                    .await;
+                self.begin(&r).await.into_iter().collect()
+            }
             Err(StartError::Active(id)) => vec![ServerMessage::RunRefused {
                 reason: match id {
                     Some(id) => format!("another run of this synchronization is active ({id})"),

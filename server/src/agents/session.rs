@@ -5,6 +5,7 @@
 
 use super::runs::RunSlot;
 use super::wire::{Conn, Incoming, receive};
+use crate::audit::{Action, Actor, Event, Origin, Target};
 use crate::db::{agents, now, syncs};
 use crate::registry::Order;
 use crate::state::AppState;
@@ -83,6 +84,21 @@ pub async fn serve(
     let (registration, mut orders) = state.agents.register(record.id, sync.id);
     state.metrics.agents_connected.inc();
     tracing::info!(synchronization_id = %sync.id, connection_id = %record.id, hostname = hello.hostname, agent_version = hello.agent_version, %remote, "agent connected");
+    let audit = |action| {
+        Event::new(
+            sync.tenant_id,
+            Actor::agent(sync.id, &hello.hostname),
+            Origin::address(remote),
+            action,
+        )
+        .target(Target::sync(sync.id, &sync.name))
+    };
+    audit(Action::AgentConnected)
+        .details(
+            serde_json::json!({ "connection_id": record.id, "agent_version": hello.agent_version }),
+        )
+        .record(&state.db)
+        .await;
 
     let result = serve_connection(&state, &sync, record.id, &hello, &mut conn, &mut orders).await;
     // Orders that arrived as the connection ended: a run handed to it goes to another
@@ -119,6 +135,10 @@ pub async fn serve(
         reason.as_str()
     };
     tracing::info!(synchronization_id = %sync.id, connection_id = %record.id, reason, "agent disconnected");
+    audit(Action::AgentDisconnected)
+        .details(serde_json::json!({ "connection_id": record.id, "reason": reason }))
+        .record(&state.db)
+        .await;
     result.map(|_| ())
 }
 

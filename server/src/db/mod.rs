@@ -6,6 +6,7 @@
 
 pub mod admins;
 pub mod agents;
+pub mod audit;
 pub mod groups;
 pub mod health_state;
 pub mod notify;

@@ -1,5 +1,6 @@
 //! Admin accounts from REST (system-admin), and every admin's own password.
 
+use crate::audit::{self, Action, Target};
 use crate::caller::{Caller, Via, session_token};
 use crate::db::admins::{self, AdminAccount, Changed};
 use crate::db::principals;
@@ -12,6 +13,7 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
 /// The shortest password an admin may choose.
@@ -88,6 +90,12 @@ pub async fn create(
     let admin = admins::get(&state.db, caller.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound("admin"))?;
+    caller
+        .audit(Action::AdminCreated)
+        .target(Target::admin(admin.id, &admin.email))
+        .details(json!({ "role": admin.role }))
+        .record(&state.db)
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(WithPassword {
@@ -95,6 +103,12 @@ pub async fn create(
             password: password.expose().to_owned(),
         }),
     ))
+}
+
+async fn find(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<AdminAccount> {
+    admins::get(&state.db, caller.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("admin"))
 }
 
 fn changed(c: Changed) -> ApiResult<()> {
@@ -117,13 +131,18 @@ pub async fn update(
     caller.require(Role::SystemAdmin)?;
     let Json(body) = body?;
     let role = body.role.map(Role::as_str);
+    let before = find(&state, &caller, id).await?;
     changed(admins::update(&state.db, caller.tenant_id, id, role, body.disabled).await?)?;
     tracing::info!(admin_id = %id, role, disabled = body.disabled, by = %caller.name, "admin changed");
-    Ok(Json(
-        admins::get(&state.db, caller.tenant_id, id)
-            .await?
-            .ok_or(ApiError::NotFound("admin"))?,
-    ))
+    let after = find(&state, &caller, id).await?;
+    let audited = |a: &AdminAccount| json!({ "role": a.role, "disabled": a.disabled });
+    caller
+        .audit(Action::AdminChanged)
+        .target(Target::admin(id, &after.email))
+        .details(json!({ "changes": audit::changes(&audited(&before), &audited(&after)) }))
+        .record(&state.db)
+        .await;
+    Ok(Json(after))
 }
 
 pub async fn delete(
@@ -132,8 +151,15 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::SystemAdmin)?;
+    let gone = find(&state, &caller, id).await?;
     changed(admins::delete(&state.db, caller.tenant_id, id).await?)?;
     tracing::info!(admin_id = %id, by = %caller.name, "admin removed");
+    caller
+        .audit(Action::AdminDeleted)
+        .target(Target::admin(id, &gone.email))
+        .details(json!({ "role": gone.role }))
+        .record(&state.db)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -150,9 +176,12 @@ pub async fn reset_password(
         return Err(ApiError::NotFound("admin"));
     }
     tracing::info!(admin_id = %id, by = %caller.name, "admin password reset");
-    let admin = admins::get(&state.db, caller.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("admin"))?;
+    let admin = find(&state, &caller, id).await?;
+    caller
+        .audit(Action::AdminPasswordReset)
+        .target(Target::admin(id, &admin.email))
+        .record(&state.db)
+        .await;
     Ok(Json(WithPassword {
         admin,
         password: password.expose().to_owned(),
@@ -196,5 +225,10 @@ pub async fn change_own_password(
     )
     .await?;
     tracing::info!(admin = %caller.name, "admin changed its password");
+    caller
+        .audit(Action::AdminPasswordChanged)
+        .target(Target::admin(caller.id, &caller.name))
+        .record(&state.db)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,6 +2,7 @@
 //! effective, a user's groups; manual groups and their members are managed by a
 //! system-admin, synced ones are read-only (their source decides).
 
+use crate::audit::{Action, Target};
 use crate::caller::Caller;
 use crate::db::groups::{self, Group, GroupRef, Member, Provider};
 use crate::db::users;
@@ -13,6 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -209,6 +211,12 @@ pub async fn create(
     let g = groups::get(&state.db, caller.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound("group"))?;
+    caller
+        .audit(Action::GroupCreated)
+        .target(Target::group(g.id, &g.name))
+        .details(json!({ "description": g.description, "email": g.email }))
+        .record(&state.db)
+        .await;
     Ok((StatusCode::CREATED, Json(g.into())))
 }
 
@@ -231,9 +239,30 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::SystemAdmin)?;
-    manual_group(&state, &caller, id).await?;
+    let g = manual_group(&state, &caller, id).await?;
     groups::delete_manual(&state.db, caller.tenant_id, id).await?;
+    caller
+        .audit(Action::GroupDeleted)
+        .target(Target::group(g.id, &g.name))
+        .details(json!({ "description": g.description, "email": g.email }))
+        .record(&state.db)
+        .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether `member` is a group (else a user), and its name.
+async fn member_named(
+    state: &AppState,
+    caller: &Caller,
+    member: Uuid,
+) -> ApiResult<(bool, String)> {
+    if let Some(u) = users::get(&state.db, caller.tenant_id, member).await? {
+        return Ok((false, u.username));
+    }
+    if let Some(g) = groups::get(&state.db, caller.tenant_id, member).await? {
+        return Ok((true, g.name));
+    }
+    Err(ApiError::NotFound("user or group"))
 }
 
 /// Adds a user or a group (by ID) to a manual group.
@@ -243,26 +272,23 @@ pub async fn add_member(
     ApiPath((id, member)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::SystemAdmin)?;
-    manual_group(&state, &caller, id).await?;
-    let nested = if users::get(&state.db, caller.tenant_id, member)
-        .await?
-        .is_some()
-    {
-        false
-    } else if groups::get(&state.db, caller.tenant_id, member)
-        .await?
-        .is_some()
-    {
-        if member == id {
-            return Err(ApiError::Invalid(
-                "a group cannot be a member of itself".into(),
-            ));
-        }
-        true
-    } else {
-        return Err(ApiError::NotFound("user or group"));
-    };
+    let g = manual_group(&state, &caller, id).await?;
+    let (nested, member_name) = member_named(&state, &caller, member).await?;
+    if nested && member == id {
+        return Err(ApiError::Invalid(
+            "a group cannot be a member of itself".into(),
+        ));
+    }
     let added = groups::add_edge(&state.db, id, member, nested).await?;
+    // Adding a member already there changes nothing, and records nothing.
+    if added {
+        caller
+            .audit(Action::GroupMemberAdded)
+            .target(Target::group(g.id, &g.name))
+            .details(json!({ "member_id": member, "member": member_name, "nested_group": nested }))
+            .record(&state.db)
+            .await;
+    }
     Ok(if added {
         StatusCode::CREATED
     } else {
@@ -276,8 +302,17 @@ pub async fn remove_member(
     ApiPath((id, member)): ApiPath<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::SystemAdmin)?;
-    manual_group(&state, &caller, id).await?;
+    let g = manual_group(&state, &caller, id).await?;
     if groups::remove_edge(&state.db, id, member).await? {
+        let (nested, member_name) = member_named(&state, &caller, member)
+            .await
+            .unwrap_or((false, String::new()));
+        caller
+            .audit(Action::GroupMemberRemoved)
+            .target(Target::group(g.id, &g.name))
+            .details(json!({ "member_id": member, "member": member_name, "nested_group": nested }))
+            .record(&state.db)
+            .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("member"))

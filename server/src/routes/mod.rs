@@ -2,6 +2,7 @@
 
 mod admins;
 mod agent_connect;
+mod audit;
 mod downloads;
 mod groups;
 mod health;
@@ -87,6 +88,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/me/password",
             axum::routing::put(admins::change_own_password),
+        )
+        .route("/audit", get(audit::list))
+        .route(
+            "/audit/settings",
+            get(audit::settings).put(audit::set_settings),
         )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::delete))

@@ -6,6 +6,7 @@
 //! the schemas.
 
 use super::admins::WithPassword as AdminWithPassword;
+use super::audit::{Page as AuditPage, Settings as AuditSettings};
 use super::downloads::Offered;
 use super::groups::{GroupDetail, GroupView, GroupsPage, MembersPage, UserGroups};
 use super::passthrough::Authenticated;
@@ -14,8 +15,10 @@ use super::sign_in::{Me, SignedIn};
 use super::syncs::{SyncView, WithSecret};
 use super::tokens::Created;
 use super::users::{Page, UserView};
+use crate::audit::Action as AuditAction;
 use crate::db::admins::AdminAccount;
 use crate::db::agents::AgentConnection;
+use crate::db::audit::AuditEntry;
 use crate::db::groups::{Group, GroupRef, Member};
 use crate::db::principals::ApiToken;
 use crate::db::runs::Change;
@@ -43,6 +46,10 @@ const PATHS: &str = include_str!("../../openapi-paths.json");
     Created,
     AdminAccount,
     AdminWithPassword,
+    AuditAction,
+    AuditEntry,
+    AuditPage,
+    AuditSettings,
     RunView,
     Change,
     ChangesPage,

@@ -1,6 +1,7 @@
 //! Runs: start one, read the history, one run's report and change list, and decide on
 //! held deletions (architecture §5.3, §7.4).
 
+use crate::audit::{Action, Target};
 use crate::caller::Caller;
 use crate::db::runs::{self, Change, Run};
 use crate::db::syncs;
@@ -99,6 +100,12 @@ pub async fn start(
     };
     let run = dispatch::start(&state.db, &state.agents, req).await?;
     tracing::info!(run_id = %run.id, synchronization_id = %sync_id, "run requested");
+    caller
+        .audit(Action::RunStarted)
+        .target(Target::run(run.id, &sync.name))
+        .details(serde_json::json!({ "synchronization_id": sync.id, "dry_run": run.dry_run, "full": body.full }))
+        .record(&state.db)
+        .await;
     Ok((StatusCode::ACCEPTED, Json(run.into())))
 }
 
@@ -250,7 +257,24 @@ pub async fn cancel(
             .send(conn, crate::registry::Order::CancelRun(id));
     }
     tracing::info!(run_id = %id, by = %caller.name, "run cancelled");
+    audit_decision(&state, &caller, Action::RunCancelled, &run).await;
     Ok(Json(find(&state, &caller, id).await?.into()))
+}
+
+/// The audit entry of a decision on a run, named by its synchronization.
+async fn audit_decision(state: &AppState, caller: &Caller, action: Action, run: &Run) {
+    let sync_name = syncs::get(&state.db, caller.tenant_id, run.synchronization_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|s| s.name)
+        .unwrap_or_default();
+    caller
+        .audit(action)
+        .target(Target::run(run.id, &sync_name))
+        .details(serde_json::json!({ "synchronization_id": run.synchronization_id }))
+        .record(&state.db)
+        .await;
 }
 
 async fn decide(
@@ -269,5 +293,11 @@ async fn decide(
     }
     crate::sync::held::decide(&state.db, &run, approve, &caller.name).await?;
     tracing::info!(run_id = %id, approve, "held deletions decided");
+    let action = if approve {
+        Action::RunApproved
+    } else {
+        Action::RunRejected
+    };
+    audit_decision(&state, &caller, action, &run).await;
     Ok(Json(find(&state, &caller, id).await?.into()))
 }

@@ -1,5 +1,6 @@
 //! Web sessions: sign in, sign out, who am I (architecture §7.4).
 
+use crate::audit::{Action, Actor, ActorKind, Event, Origin, Target};
 use crate::caller::{Caller, SESSION_COOKIE, Via, csrf_token, session_token};
 use crate::db::tenants::Tenant;
 use crate::db::{now, principals, tenants};
@@ -38,6 +39,7 @@ fn cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    origin: Origin,
     body: Result<Json<Login>, JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(body) =
@@ -57,10 +59,33 @@ pub async fn login(
         admin.as_ref().map(|a| a.password_hash.clone()),
     )
     .await;
-    let Some(admin) = admin.filter(|a| ok && !a.disabled) else {
-        limits.failed(&account, &address);
-        tracing::info!(%address, "sign-in refused");
-        return Err(ApiError::Unauthenticated("wrong e-mail or password"));
+    let audit = |a: &principals::Admin, action| {
+        let actor = Actor {
+            kind: ActorKind::Admin,
+            id: Some(a.id),
+            name: a.email.clone(),
+        };
+        Event::new(a.tenant_id, actor, origin.clone(), action).target(Target::admin(a.id, &a.email))
+    };
+    let admin = match admin {
+        Some(a) if ok && !a.disabled => a,
+        refused => {
+            limits.failed(&account, &address);
+            tracing::info!(%address, "sign-in refused");
+            // An e-mail no admin has belongs to no tenant: only the server log has it.
+            if let Some(a) = refused {
+                let reason = if ok {
+                    "the account is disabled"
+                } else {
+                    "wrong password"
+                };
+                audit(&a, Action::SignInFailed)
+                    .details(serde_json::json!({ "reason": reason }))
+                    .record(&state.db)
+                    .await;
+            }
+            return Err(ApiError::Unauthenticated("wrong e-mail or password"));
+        }
     };
     limits.succeeded(&account);
     let token = secrets::random_token(32);
@@ -70,6 +95,10 @@ pub async fn login(
         .await?
         .ok_or(ApiError::NotFound("tenant"))?;
     tracing::info!(admin_id = %admin.id, "signed in");
+    audit(&admin, Action::SignedIn)
+        .details(serde_json::json!({ "one_time_password": admin.must_change_password }))
+        .record(&state.db)
+        .await;
     let mut headers = HeaderMap::new();
     headers.insert(SET_COOKIE, cookie(&state, token.expose(), ttl.as_secs()));
     let body = SignedIn {
@@ -96,6 +125,11 @@ pub async fn logout(
     if let Some(token) = session_token(&headers) {
         principals::delete_session(&state.db, &sha256_hex(&token)).await?;
     }
+    caller
+        .audit(Action::SignedOut)
+        .target(Target::admin(caller.id, &caller.name))
+        .record(&state.db)
+        .await;
     let mut out = HeaderMap::new();
     out.insert(SET_COOKIE, cookie(&state, "", 0));
     Ok((StatusCode::NO_CONTENT, out).into_response())

@@ -2,6 +2,7 @@
 //! agents connected to one (architecture §4, §7.4).
 
 use super::valid_name;
+use crate::audit::{self, Action, Target};
 use crate::caller::Caller;
 use crate::db::agents::{self, AgentConnection};
 use crate::db::runs::{self, Run};
@@ -213,6 +214,12 @@ pub async fn create(
         )
     })?;
     tracing::info!(synchronization_id = %sync.id, "synchronization added");
+    caller
+        .audit(Action::SyncCreated)
+        .target(Target::sync(sync.id, &sync.name))
+        .details(serde_json::json!({ "settings": audited(&sync) }))
+        .record(&state.db)
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(WithSecret {
@@ -220,6 +227,17 @@ pub async fn create(
             secret: secret.expose().to_owned(),
         }),
     ))
+}
+
+/// What the audit log keeps of a synchronization: everything an admin sets (never the
+/// secret's hash).
+fn audited(s: &Sync) -> Value {
+    serde_json::json!({
+        "name": s.name,
+        "settings": s.settings.0,
+        "schedule_minutes": s.schedule_minutes,
+        "deletion_guard": s.guard.0,
+    })
 }
 
 pub async fn read(
@@ -271,6 +289,7 @@ pub async fn update(
 ) -> ApiResult<Json<SyncView>> {
     caller.require(Role::SystemAdmin)?;
     let mut s = find(&state, &caller, id).await?;
+    let before = audited(&s);
     if let Some(name) = body.name {
         s.name = valid_name(&name)?;
     }
@@ -312,6 +331,12 @@ pub async fn update(
         syncs::reset_schedule(&state.db, s.id).await?;
     }
     tracing::info!(synchronization_id = %s.id, "synchronization changed");
+    caller
+        .audit(Action::SyncChanged)
+        .target(Target::sync(s.id, &s.name))
+        .details(serde_json::json!({ "changes": audit::changes(&before, &audited(&s)) }))
+        .record(&state.db)
+        .await;
     Ok(Json(view(&state, &caller, s).await?))
 }
 
@@ -321,6 +346,7 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::SystemAdmin)?;
+    let s = find(&state, &caller, id).await?;
     if !syncs::delete(&state.db, caller.tenant_id, id).await? {
         return Err(ApiError::NotFound("synchronization"));
     }
@@ -330,6 +356,12 @@ pub async fn delete(
         "the synchronization was deleted",
     );
     tracing::info!(synchronization_id = %id, "synchronization deleted");
+    caller
+        .audit(Action::SyncDeleted)
+        .target(Target::sync(id, &s.name))
+        .details(serde_json::json!({ "settings": audited(&s) }))
+        .record(&state.db)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -351,6 +383,12 @@ pub async fn rotate_secret(
     );
     tracing::info!(synchronization_id = %id, agents_disconnected = closed, "secret rotated");
     let s = find(&state, &caller, id).await?;
+    caller
+        .audit(Action::SyncSecretRotated)
+        .target(Target::sync(id, &s.name))
+        .details(serde_json::json!({ "agents_disconnected": closed }))
+        .record(&state.db)
+        .await;
     Ok(Json(WithSecret {
         sync: view(&state, &caller, s).await?,
         secret: secret.expose().to_owned(),

@@ -1,6 +1,7 @@
 //! API tokens for automation (architecture §3): created by a system-admin with a role,
 //! shown once, stored as a SHA-256 hash.
 
+use crate::audit::{Action, Target};
 use crate::caller::Caller;
 use crate::db::principals::{self, ApiToken};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
@@ -57,6 +58,14 @@ pub async fn create(
     )
     .await?;
     tracing::info!(token_id = %token.id, role = %body.role, "API token created");
+    caller
+        .audit(Action::TokenCreated)
+        .target(Target::token(token.id, &token.name))
+        .details(
+            serde_json::json!({ "role": body.role, "can_authenticate": body.can_authenticate }),
+        )
+        .record(&state.db)
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(Created {
@@ -72,9 +81,20 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::SystemAdmin)?;
+    let name = principals::list_tokens(&state.db, caller.tenant_id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .map(|t| t.name)
+        .unwrap_or_default();
     if !principals::delete_token(&state.db, caller.tenant_id, id).await? {
         return Err(ApiError::NotFound("API token"));
     }
     tracing::info!(token_id = %id, "API token revoked");
+    caller
+        .audit(Action::TokenRevoked)
+        .target(Target::token(id, &name))
+        .record(&state.db)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

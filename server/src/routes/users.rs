@@ -1,6 +1,7 @@
 //! The tenant's directory (architecture §5.4, §7.4): search and paging; manual users; a
 //! synced user can only be disabled, enabled or detached, since its source owns it.
 
+use crate::audit::{self, Action, Target};
 use crate::caller::Caller;
 use crate::db::users::{self, Filter, NewManual, Provider, User};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, on_unique};
@@ -11,6 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -144,6 +146,12 @@ pub async fn create(
     let u = users::get(&state.db, caller.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    caller
+        .audit(Action::UserCreated)
+        .target(Target::user(u.id, &u.username))
+        .details(json!({ "email": u.email, "display_name": u.display_name, "enabled": u.enabled }))
+        .record(&state.db)
+        .await;
     Ok((StatusCode::CREATED, Json(u.into())))
 }
 
@@ -163,7 +171,7 @@ pub async fn update(
     ApiJson(b): ApiJson<Change>,
 ) -> ApiResult<Json<UserView>> {
     caller.require(Role::SystemAdmin)?;
-    users::get(&state.db, caller.tenant_id, id)
+    let old = users::get(&state.db, caller.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     if b.detach {
@@ -175,6 +183,25 @@ pub async fn update(
     let u = users::get(&state.db, caller.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
+    let was = |u: &users::User| json!({ "enabled": u.enabled, "synchronization_id": u.synchronization_id });
+    let changes = audit::changes(&was(&old), &was(&u));
+    // One entry per request, named after what it did when it did one thing.
+    let action = match (
+        b.detach && old.synchronization_id.is_some(),
+        b.enabled.filter(|e| *e != old.enabled),
+    ) {
+        (true, Some(_)) => Action::UserChanged,
+        (true, None) => Action::UserDetached,
+        (false, Some(true)) => Action::UserEnabled,
+        (false, Some(false)) => Action::UserDisabled,
+        (false, None) => Action::UserChanged,
+    };
+    caller
+        .audit(action)
+        .target(Target::user(u.id, &u.username))
+        .details(json!({ "changes": changes }))
+        .record(&state.db)
+        .await;
     Ok(Json(u.into()))
 }
 
@@ -193,5 +220,11 @@ pub async fn delete(
         ));
     }
     users::delete_manual(&state.db, caller.tenant_id, id).await?;
+    caller
+        .audit(Action::UserDeleted)
+        .target(Target::user(u.id, &u.username))
+        .details(json!({ "email": u.email, "display_name": u.display_name }))
+        .record(&state.db)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

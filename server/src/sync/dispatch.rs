@@ -1,6 +1,7 @@
 //! Starting a run on one of a synchronization's agents, from REST and from the
 //! schedule: directly when this replica holds it, through `relay` when another does.
 
+use crate::audit::{Action, Actor, Event, Target};
 use crate::db::runs::{self, Run};
 use crate::db::{Db, agents, syncs};
 use crate::registry::{Order, Registry};
@@ -139,7 +140,21 @@ pub async fn run_schedules(db: &Db, registry: &Registry) -> Result<(), sqlx::Err
             sync: &sync,
         };
         match start(db, registry, req).await {
-            Ok(_) => {}
+            Ok(run) => {
+                let origin = crate::audit::Origin::default();
+                Event::new(
+                    sync.tenant_id,
+                    Actor::schedule(),
+                    origin,
+                    Action::RunStarted,
+                )
+                .target(Target::run(run.id, &sync.name))
+                .details(
+                    serde_json::json!({ "synchronization_id": sync.id, "every_minutes": minutes }),
+                )
+                .record(db)
+                .await;
+            }
             Err(DispatchError::Active(_)) => {
                 tracing::info!(synchronization_id = %sync.id, "scheduled run skipped: a run is active")
             }

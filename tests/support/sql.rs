@@ -1,0 +1,26 @@
+//! The database behind a test server, for what no API may do: try to change history,
+//! or plant an entry from the past.
+
+use adc_server::db::Db;
+
+/// Runs `sql` on `db`; the database's error message when it refuses.
+pub async fn execute(db: &Db, sql: &'static str) -> Result<u64, String> {
+    let done = match db {
+        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+    };
+    done.map_err(|e| e.to_string())
+}
+
+/// An audit entry of the (only) tenant written `days_ago`, by the actor `archive`.
+pub async fn old_audit_entry(db: &Db, days_ago: i64) {
+    let at = time::OffsetDateTime::now_utc() - time::Duration::days(days_ago);
+    const SQL: &str =
+        "INSERT INTO audit_entries (tenant_id, at, actor_kind, actor_name, action, details)
+         SELECT id, $1, 'cli', 'archive', 'tenant.created', '{}' FROM tenants";
+    match db {
+        Db::Sqlite(p) => sqlx::query(SQL).bind(at).execute(p).await.map(|_| ()),
+        Db::Postgres(p) => sqlx::query(SQL).bind(at).execute(p).await.map(|_| ()),
+    }
+    .expect("an old audit entry");
+}
