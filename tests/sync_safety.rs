@@ -429,6 +429,17 @@ async fn a_scheduled_synchronization_runs_by_itself_once_per_interval(engine: En
         1,
         "not again before the interval"
     );
+    // The audit log names the schedule as the one who started it.
+    let (_, audit) = f.api.get("/api/v1/audit?action=run.started").await;
+    let started = &audit["entries"][0];
+    assert_eq!(
+        (
+            started["actor_kind"].as_str(),
+            started["target_id"].as_str()
+        ),
+        (Some("schedule"), run["id"].as_str()),
+        "{audit}"
+    );
 }
 
 #[engines]

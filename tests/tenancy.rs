@@ -138,7 +138,38 @@ async fn admins_are_added_with_a_role_and_a_reset_password_replaces_the_old_one(
         )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    server.sign_in("op@example.com", &new_password).await;
+    let op = server.sign_in("op@example.com", &new_password).await;
+    // The command line's changes are in the tenant's audit log, by the system user.
+    let (_, audit) = op.get("/api/v1/audit?target=op@example.com").await;
+    let actions: Vec<(&str, &str)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor_kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("admin.created", "cli"))
+            && actions.contains(&("admin.password_reset", "cli")),
+        "{audit}"
+    );
+    let reset = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "admin.password_reset")
+        .unwrap();
+    assert!(
+        reset["actor_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("adc-server CLI ("),
+        "{reset}"
+    );
 
     let out = server_cli(
         &server.db.url,
