@@ -586,3 +586,71 @@ async fn a_system_admin_manages_admin_accounts_on_the_admins_page() {
     assert_eq!(emails, [ADMIN_EMAIL]);
     assert_eq!(admins[0]["role"], "system-admin");
 }
+
+/// The audit log page against a real server: what the API did is there to read,
+/// filter, page and download; the retention is set from the page.
+#[tokio::test]
+async fn an_admin_reads_filters_and_downloads_the_audit_log() {
+    let server = start_server(Engine::Sqlite).await;
+    let api = server.admin().await;
+    for i in 0..55 {
+        let (s, b) = api
+            .post("/api/v1/users", json!({"username": format!("user-{i:02}")}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (sync_id, _) = api.add_sync("corp").await;
+    let (s, _) = api
+        .patch(
+            &format!("/api/v1/synchronizations/{sync_id}"),
+            json!({"schedule_minutes": 30}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = api
+        .post(
+            "/api/v1/users",
+            json!({"username": "<img src=x onerror=alert(1)>"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, made) = api
+        .post(
+            "/api/v1/admins",
+            json!({"email": "auditor@example.com", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    let mut auditor = server.anonymous();
+    auditor
+        .login("auditor@example.com", made["password"].as_str().unwrap())
+        .await;
+    let (s, _) = auditor
+        .put(
+            "/api/v1/me/password",
+            json!({"current_password": made["password"], "new_password": "auditor-password-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = server
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": "not the password"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let env = [
+        ("ADC_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+        ("ADC_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("ADC_VIEWER_EMAIL", "auditor@example.com".to_owned()),
+        ("ADC_VIEWER_PASSWORD", "auditor-password-1".to_owned()),
+    ];
+    let mut browser = Browser::start("audit", &server.base_url(), &env);
+    while let Some(req) = browser.next().await {
+        browser.refuse(&req).await;
+    }
+    browser.finish().await;
+    let (_, settings) = api.get("/api/v1/audit/settings").await;
+    assert_eq!(settings["retention_days"], 90, "the page saved it");
+}

@@ -15,6 +15,7 @@ import { downloadsPage } from './pages/downloads.js';
 import { tokensPage } from './pages/tokens.js';
 import { adminsPage } from './pages/admins.js';
 import { accountPage } from './pages/account.js';
+import { auditPage } from './pages/audit.js';
 
 const RANK = { viewer: 0, operator: 1, 'system-admin': 2 };
 
@@ -29,6 +30,7 @@ const routes = [
   { re: /^\/downloads$/, page: downloadsPage, nav: 'downloads' },
   { re: /^\/tokens$/, page: tokensPage, nav: 'tokens', role: 'system-admin' },
   { re: /^\/admins$/, page: adminsPage, nav: 'admins', role: 'system-admin' },
+  { re: /^\/audit$/, page: auditPage, nav: 'audit' },
   { re: /^\/account$/, page: accountPage, nav: null },
 ];
 
@@ -39,6 +41,7 @@ const NAV = [
   ['downloads', '#/downloads', 'Downloads'],
   ['tokens', '#/tokens', 'API tokens', 'system-admin'],
   ['admins', '#/admins', 'Admins', 'system-admin'],
+  ['audit', '#/audit', 'Audit log'],
 ];
 
 let me = null;

@@ -217,7 +217,7 @@ pub async fn create(
     caller
         .audit(Action::SyncCreated)
         .target(Target::sync(sync.id, &sync.name))
-        .details(serde_json::json!({ "settings": audited(&sync) }))
+        .details(audited(&sync))
         .record(&state.db)
         .await;
     Ok((
@@ -359,7 +359,7 @@ pub async fn delete(
     caller
         .audit(Action::SyncDeleted)
         .target(Target::sync(id, &s.name))
-        .details(serde_json::json!({ "settings": audited(&s) }))
+        .details(audited(&s))
         .record(&state.db)
         .await;
     Ok(StatusCode::NO_CONTENT)

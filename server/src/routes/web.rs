@@ -39,6 +39,7 @@ const ASSETS: &[Asset] = assets! {
     "js/format.js" => JS,
     "js/pages/account.js" => JS,
     "js/pages/admins.js" => JS,
+    "js/pages/audit.js" => JS,
     "js/pages/downloads.js" => JS,
     "js/pages/group.js" => JS,
     "js/pages/groups.js" => JS,
