@@ -93,6 +93,9 @@ pub async fn serve(
     if config.replica_name.is_empty() {
         config.replica_name = crate::config::default_replica_name(listener.local_addr()?);
     }
+    if let Some(smtp) = &config.smtp {
+        crate::notifications::email::check(smtp)?;
+    }
     let db = Db::connect(config.database_url.as_deref()).await?;
     bootstrap::ensure_first_tenant(&db, &config).await?;
     if db.may_be_shared() {
@@ -145,6 +148,12 @@ pub async fn serve(
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(scheduler(state.clone()));
     tokio::spawn(audit_retention(state.clone()));
+    tokio::spawn(crate::notifications::run(
+        db.clone(),
+        config.clone(),
+        state.metrics.notification_deliveries.clone(),
+        state.shutdown.clone(),
+    ));
     tokio::spawn(crate::listener::run(state.clone()));
 
     match &config.tls {

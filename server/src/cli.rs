@@ -2,7 +2,7 @@
 //! management commands. Every serve flag also reads its `ADC_*` variable.
 
 use crate::audit::{Action, Actor, Event, Origin, Target};
-use crate::config::{Config, TlsFiles};
+use crate::config::{Config, SmtpConfig, SmtpTls, TlsFiles};
 use crate::db::{Db, principals, tenants};
 use crate::role::Role;
 use crate::secrets::{self, Secret};
@@ -142,6 +142,32 @@ pub struct ServeArgs {
     /// without it, `/metrics` is open: keep it off the public network.
     #[arg(long, env = "ADC_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// The SMTP server e-mail notifications go through (host name); unset, e-mail
+    /// recipients cannot be added.
+    #[arg(long, env = "ADC_SMTP_HOST", requires = "smtp_from")]
+    pub smtp_host: Option<String>,
+    /// Its port (default 587 with starttls, 465 with tls, 25 with none).
+    #[arg(long, env = "ADC_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// How the SMTP connection is protected.
+    #[arg(long, env = "ADC_SMTP_TLS", value_enum, default_value = "starttls")]
+    pub smtp_tls: SmtpTls,
+    /// The SMTP user name, if the server wants one.
+    #[arg(long, env = "ADC_SMTP_USERNAME", requires = "smtp_password")]
+    pub smtp_username: Option<String>,
+    /// The SMTP password.
+    #[arg(long, env = "ADC_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// The From address of notification e-mails, e.g. `ad-connect <adc@example.com>`.
+    #[arg(long, env = "ADC_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// A PEM file of CA certificates to trust for the SMTP server besides the system's.
+    #[arg(long, env = "ADC_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Let webhooks target loopback and private addresses (off: a tenant cannot make the
+    /// server call into its own network).
+    #[arg(long, env = "ADC_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhook_allow_private: bool,
 }
 
 impl ServeArgs {
@@ -156,6 +182,16 @@ impl ServeArgs {
         c.bootstrap_admin_email = self.bootstrap_admin_email;
         c.bootstrap_admin_password = self.bootstrap_admin_password.map(Secret::new);
         c.metrics_token = self.metrics_token.map(Secret::new);
+        c.smtp = self.smtp_host.map(|host| SmtpConfig {
+            host,
+            port: self.smtp_port.unwrap_or(self.smtp_tls.default_port()),
+            tls: self.smtp_tls,
+            username: self.smtp_username,
+            password: self.smtp_password.map(Secret::new),
+            from: self.smtp_from.unwrap_or_default(),
+            ca_file: self.smtp_ca_file,
+        });
+        c.webhook_allow_private = self.webhook_allow_private;
         c.heartbeat_interval = std::time::Duration::from_secs(self.heartbeat_secs);
         c.replica_name = self.replica_name.unwrap_or_default();
         c

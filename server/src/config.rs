@@ -42,6 +42,53 @@ pub struct Config {
     pub sign_in_failures_per_address: u32,
     /// With it, `/metrics` answers only `Authorization: Bearer <token>` (ADC_METRICS_TOKEN).
     pub metrics_token: Option<Secret>,
+    /// The SMTP server e-mail notifications go through; without it, e-mail recipients
+    /// cannot be added.
+    pub smtp: Option<SmtpConfig>,
+    /// Webhooks may target loopback and private addresses (ADC_WEBHOOK_ALLOW_PRIVATE):
+    /// off, a tenant cannot make the server call into its own network.
+    pub webhook_allow_private: bool,
+    /// How often this replica looks for events to notify and deliveries due.
+    pub notify_interval: Duration,
+    /// A failed delivery is tried again after this, doubling each time up to 120 times
+    /// it (30 s: 1 h), until `notify_give_up` after the event.
+    pub notify_retry_base: Duration,
+    pub notify_give_up: Duration,
+}
+
+/// How e-mail is sent (ADC_SMTP_*).
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// The From address of every notification.
+    pub from: String,
+    /// A PEM file of CA certificates trusted besides the system's (an internal relay).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmtpTls {
+    /// STARTTLS, required (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// None: only for a relay on this host.
+    None,
+}
+
+impl SmtpTls {
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -72,6 +119,11 @@ impl Config {
             sign_in_failures_per_account: 5,
             sign_in_failures_per_address: 30,
             metrics_token: None,
+            smtp: None,
+            webhook_allow_private: false,
+            notify_interval: Duration::from_secs(2),
+            notify_retry_base: Duration::from_secs(30),
+            notify_give_up: Duration::from_secs(26 * 3600),
         }
     }
 }
@@ -92,6 +144,14 @@ pub const KNOWN_ENV: &[&str] = &[
     "ADC_HEARTBEAT_SECS",
     "ADC_REPLICA_NAME",
     "ADC_METRICS_TOKEN",
+    "ADC_SMTP_HOST",
+    "ADC_SMTP_PORT",
+    "ADC_SMTP_TLS",
+    "ADC_SMTP_USERNAME",
+    "ADC_SMTP_PASSWORD",
+    "ADC_SMTP_FROM",
+    "ADC_SMTP_CA_FILE",
+    "ADC_WEBHOOK_ALLOW_PRIVATE",
 ];
 
 pub fn unknown_env_vars() -> Vec<String> {

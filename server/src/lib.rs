@@ -13,6 +13,7 @@ pub mod error;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod notifications;
 pub mod passthrough;
 pub mod registry;
 pub mod role;

@@ -29,6 +29,14 @@ pub struct AuthLabels {
     pub outcome: String,
 }
 
+/// A notification delivery attempt: `channel` webhook or email, `outcome` delivered,
+/// retrying (an attempt failed, another follows) or gave_up.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub channel: String,
+    pub outcome: String,
+}
+
 /// A synchronization, in the state metrics read from the database at each scrape.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SyncLabels {
@@ -50,6 +58,7 @@ pub struct Metrics {
     pub run_users_per_second: Histogram,
     pub authentications: Family<AuthLabels, Counter>,
     pub authentication_seconds: Histogram,
+    pub notification_deliveries: Family<DeliveryLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -112,6 +121,12 @@ impl Default for Metrics {
             "Time to answer a pass-through authentication",
             authentication_seconds.clone(),
         );
+        let notification_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "notification_deliveries",
+            "Webhook and e-mail delivery attempts made by this replica, by outcome",
+            notification_deliveries.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -123,6 +138,7 @@ impl Default for Metrics {
             run_users_per_second,
             authentications,
             authentication_seconds,
+            notification_deliveries,
         }
     }
 }

@@ -411,3 +411,88 @@ impl utoipa::PartialSchema for AuditAction {
 }
 
 impl utoipa::ToSchema for AuditAction {}
+
+/// What a notification endpoint can be told of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NotificationEvent {
+    RunFailed,
+    RunHeld,
+    RunSucceeded,
+    AgentOffline,
+    SyncStale,
+    /// Sent by the page's "Send test" button to one endpoint, whatever it subscribes to.
+    Test,
+}
+
+impl NotificationEvent {
+    /// The events an endpoint may subscribe to.
+    pub const SUBSCRIBABLE: [NotificationEvent; 5] = [
+        NotificationEvent::RunFailed,
+        NotificationEvent::RunHeld,
+        NotificationEvent::RunSucceeded,
+        NotificationEvent::AgentOffline,
+        NotificationEvent::SyncStale,
+    ];
+    /// Subscribed when an endpoint names none: all but `run.succeeded`.
+    pub const DEFAULT: [NotificationEvent; 4] = [
+        NotificationEvent::RunFailed,
+        NotificationEvent::RunHeld,
+        NotificationEvent::AgentOffline,
+        NotificationEvent::SyncStale,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationEvent::RunFailed => "run.failed",
+            NotificationEvent::RunHeld => "run.held",
+            NotificationEvent::RunSucceeded => "run.succeeded",
+            NotificationEvent::AgentOffline => "agent.offline",
+            NotificationEvent::SyncStale => "synchronization.stale",
+            NotificationEvent::Test => "test",
+        }
+    }
+}
+
+impl FromStr for NotificationEvent {
+    type Err = Unknown;
+    fn from_str(s: &str) -> Result<Self, Unknown> {
+        NotificationEvent::SUBSCRIBABLE
+            .into_iter()
+            .chain([NotificationEvent::Test])
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| Unknown {
+                what: "notification event",
+                value: s.to_owned(),
+            })
+    }
+}
+
+impl Serialize for NotificationEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for NotificationEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for NotificationEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(
+                NotificationEvent::SUBSCRIBABLE.iter().map(|e| e.as_str()),
+            ))
+            .description(Some(
+                "An event a notification endpoint subscribes to (`test` is sent by the test button).",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NotificationEvent {}

@@ -93,6 +93,9 @@ pub async fn serve(
         )
         .target(Target::sync(sync.id, &sync.name))
     };
+    if let Err(e) = crate::db::notifications::agent_seen(&state.db, sync.id, t).await {
+        tracing::warn!(error = %e, "could not note when the agent connected");
+    }
     audit(Action::AgentConnected)
         .details(
             serde_json::json!({ "connection_id": record.id, "agent_version": hello.agent_version }),
@@ -135,6 +138,9 @@ pub async fn serve(
         reason.as_str()
     };
     tracing::info!(synchronization_id = %sync.id, connection_id = %record.id, reason, "agent disconnected");
+    if let Err(e) = crate::db::notifications::agent_seen(&state.db, sync.id, now()).await {
+        tracing::warn!(error = %e, "could not note when the agent left");
+    }
     audit(Action::AgentDisconnected)
         .details(serde_json::json!({ "connection_id": record.id, "reason": reason }))
         .record(&state.db)

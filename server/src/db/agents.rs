@@ -95,10 +95,20 @@ pub async fn remove(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Before records of dead connections go, each synchronization keeps when its agents
+/// were last heard of (the offline notification counts from there).
+const KEEP_LAST_SEEN: &str = "UPDATE synchronizations SET agent_last_seen_at =
+     (SELECT MAX(a.last_heartbeat_at) FROM agent_connections a WHERE a.synchronization_id = synchronizations.id)
+     WHERE id IN (SELECT synchronization_id FROM agent_connections)";
+
 pub async fn remove_all(db: &Db) -> Result<u64, sqlx::Error> {
-    db_execute!(db, |p| sqlx::query("DELETE FROM agent_connections")
-        .execute(p)
-        .await)
+    on_db!(db, |p| {
+        sqlx::query(KEEP_LAST_SEEN).execute(p).await?;
+        sqlx::query("DELETE FROM agent_connections")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+    })
 }
 
 /// Removes records of other replicas whose heartbeat is older than `timeout`: their
@@ -111,7 +121,8 @@ pub async fn remove_stale(
     own: &str,
 ) -> Result<u64, sqlx::Error> {
     let before = now() - time::Duration::try_from(timeout).unwrap_or(time::Duration::MAX);
-    db_execute!(db, |p| {
+    on_db!(db, |p| {
+        sqlx::query(KEEP_LAST_SEEN).execute(p).await?;
         sqlx::query(
         "DELETE FROM agent_connections WHERE last_heartbeat_at < $1 AND (replica IS NULL OR replica <> $2)"
     )
@@ -119,18 +130,21 @@ pub async fn remove_stale(
     .bind(own)
     .execute(p)
     .await
+    .map(|r| r.rows_affected())
     })
 }
 
 /// Removes the records of `replica`'s previous life: called as it starts, when it holds
 /// no connection yet.
 pub async fn remove_of_replica(db: &Db, replica: &str) -> Result<u64, sqlx::Error> {
-    db_execute!(db, |p| sqlx::query(
-        "DELETE FROM agent_connections WHERE replica = $1"
-    )
-    .bind(replica)
-    .execute(p)
-    .await)
+    on_db!(db, |p| {
+        sqlx::query(KEEP_LAST_SEEN).execute(p).await?;
+        sqlx::query("DELETE FROM agent_connections WHERE replica = $1")
+            .bind(replica)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+    })
 }
 
 pub async fn list_for_sync(

@@ -9,6 +9,7 @@ pub mod agents;
 pub mod audit;
 pub mod groups;
 pub mod health_state;
+pub mod notifications;
 pub mod notify;
 pub mod principals;
 pub mod replicas;
