@@ -25,6 +25,8 @@ CREATE TABLE notification_deliveries (
     attempts        INTEGER NOT NULL,
     next_attempt_at TIMESTAMPTZ NOT NULL,
     claimed_until   TIMESTAMPTZ,
+    -- The replica sending it: a replica that restarts takes back its own claims.
+    claimed_by      TEXT,
     last_error      TEXT,
     created_at      TIMESTAMPTZ NOT NULL,
     delivered_at    TIMESTAMPTZ

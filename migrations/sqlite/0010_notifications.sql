@@ -23,6 +23,8 @@ CREATE TABLE notification_deliveries (
     attempts        INTEGER NOT NULL,
     next_attempt_at TEXT NOT NULL,
     claimed_until   TEXT,
+    -- The replica sending it: a replica that restarts takes back its own claims.
+    claimed_by      TEXT,
     last_error      TEXT,
     created_at      TEXT NOT NULL,
     delivered_at    TEXT

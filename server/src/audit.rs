@@ -165,6 +165,11 @@ impl Target {
         Target::new("admin", id, Some(email))
     }
 
+    /// A notification endpoint, named by its URL or address.
+    pub fn endpoint(id: Uuid, target: &str) -> Target {
+        Target::new("notification_endpoint", id, Some(target))
+    }
+
     pub fn tenant(id: Uuid, name: &str) -> Target {
         Target::new("tenant", id, Some(name))
     }

@@ -168,6 +168,10 @@ pub struct ServeArgs {
     /// server call into its own network).
     #[arg(long, env = "ADC_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub webhook_allow_private: bool,
+    /// Seconds before a failed notification is tried again; doubled each time up to 120
+    /// times it, until the event is 26 hours old.
+    #[arg(long, env = "ADC_NOTIFY_RETRY_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub notify_retry_secs: u64,
 }
 
 impl ServeArgs {
@@ -192,6 +196,7 @@ impl ServeArgs {
             ca_file: self.smtp_ca_file,
         });
         c.webhook_allow_private = self.webhook_allow_private;
+        c.notify_retry_base = std::time::Duration::from_secs(self.notify_retry_secs);
         c.heartbeat_interval = std::time::Duration::from_secs(self.heartbeat_secs);
         c.replica_name = self.replica_name.unwrap_or_default();
         c

@@ -152,6 +152,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "ADC_SMTP_FROM",
     "ADC_SMTP_CA_FILE",
     "ADC_WEBHOOK_ALLOW_PRIVATE",
+    "ADC_NOTIFY_RETRY_SECS",
 ];
 
 pub fn unknown_env_vars() -> Vec<String> {

@@ -389,6 +389,12 @@ audit_actions! {
     AdminPasswordChanged = "admin.password_changed",
     TenantCreated = "tenant.created",
     AuditRetentionChanged = "audit.retention_changed",
+    NotificationEndpointCreated = "notification.endpoint_created",
+    NotificationEndpointChanged = "notification.endpoint_changed",
+    NotificationEndpointDeleted = "notification.endpoint_deleted",
+    NotificationSecretRotated = "notification.secret_rotated",
+    NotificationTestSent = "notification.test_sent",
+    NotificationSettingsChanged = "notification.settings_changed",
     AgentConnected = "agent.connected",
     AgentDisconnected = "agent.disconnected",
 }

@@ -367,12 +367,12 @@ pub struct Due {
     pub secret: Option<String>,
 }
 
-const CLAIM_POSTGRES: &str = "UPDATE notification_deliveries SET claimed_until = $1
+const CLAIM_POSTGRES: &str = "UPDATE notification_deliveries SET claimed_until = $1, claimed_by = $4
      WHERE id IN (SELECT id FROM notification_deliveries
                   WHERE status = 'pending' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)
                   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
      RETURNING id";
-const CLAIM_SQLITE: &str = "UPDATE notification_deliveries SET claimed_until = $1
+const CLAIM_SQLITE: &str = "UPDATE notification_deliveries SET claimed_until = $1, claimed_by = $4
      WHERE id IN (SELECT id FROM notification_deliveries
                   WHERE status = 'pending' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)
                   ORDER BY next_attempt_at LIMIT $3)
@@ -382,6 +382,7 @@ const CLAIM_SQLITE: &str = "UPDATE notification_deliveries SET claimed_until = $
 /// meanwhile; one that is not settled by then is due again (its sender died).
 pub async fn claim_due(
     db: &Db,
+    replica: &str,
     now: OffsetDateTime,
     until: OffsetDateTime,
     limit: i64,
@@ -395,6 +396,7 @@ pub async fn claim_due(
             .bind(until)
             .bind(now)
             .bind(limit)
+            .bind(replica)
             .fetch_all(p)
             .await?;
         let mut due = Vec::with_capacity(ids.len());
@@ -412,11 +414,36 @@ pub async fn claim_due(
     })
 }
 
+/// Gives back what `replica`'s previous life had claimed (it was killed while sending):
+/// due again at once, not when the claim runs out.
+pub async fn release_claims(db: &Db, replica: &str) -> Result<u64, sqlx::Error> {
+    db_execute!(db, |p| {
+        sqlx::query(
+        "UPDATE notification_deliveries SET claimed_until = NULL, claimed_by = NULL WHERE claimed_by = $1 AND status = 'pending'"
+    )
+    .bind(replica)
+    .execute(p)
+    .await
+    })
+}
+
+/// Gives back every claim: for a database this server has alone (SQLite), where any
+/// claim is a previous life's.
+pub async fn release_all_claims(db: &Db) -> Result<u64, sqlx::Error> {
+    db_execute!(db, |p| {
+        sqlx::query(
+        "UPDATE notification_deliveries SET claimed_until = NULL, claimed_by = NULL WHERE claimed_by IS NOT NULL AND status = 'pending'"
+    )
+    .execute(p)
+    .await
+    })
+}
+
 /// Records a delivery's success.
 pub async fn delivered(db: &Db, id: Uuid, now: OffsetDateTime) -> Result<(), sqlx::Error> {
     db_execute!(db, |p| {
         sqlx::query(
-        "UPDATE notification_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $1, claimed_until = NULL WHERE id = $2"
+        "UPDATE notification_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $1, claimed_until = NULL, claimed_by = NULL WHERE id = $2"
     )
     .bind(now)
     .bind(id)
@@ -436,7 +463,7 @@ pub async fn attempt_failed(
     match retry_at {
         Some(at) => db_execute!(db, |p| {
             sqlx::query(
-            "UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, claimed_until = NULL WHERE id = $3"
+            "UPDATE notification_deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, claimed_until = NULL, claimed_by = NULL WHERE id = $3"
         )
         .bind(error)
         .bind(at)
@@ -446,7 +473,7 @@ pub async fn attempt_failed(
         })?,
         None => db_execute!(db, |p| {
             sqlx::query(
-            "UPDATE notification_deliveries SET status = 'failed', attempts = attempts + 1, last_error = $1, claimed_until = NULL WHERE id = $2"
+            "UPDATE notification_deliveries SET status = 'failed', attempts = attempts + 1, last_error = $1, claimed_until = NULL, claimed_by = NULL WHERE id = $2"
         )
         .bind(error)
         .bind(id)

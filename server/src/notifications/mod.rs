@@ -129,7 +129,7 @@ pub async fn deliver_due(
 ) -> Result<(), sqlx::Error> {
     loop {
         let t = now();
-        let due = store::claim_due(db, t, t + CLAIM, BATCH).await?;
+        let due = store::claim_due(db, &config.replica_name, t, t + CLAIM, BATCH).await?;
         if due.is_empty() {
             return Ok(());
         }
@@ -205,6 +205,21 @@ pub async fn run(
     let mut tick = tokio::time::interval(config.notify_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut swept = std::time::Instant::now() - Duration::from_secs(3600);
+    let released = if db.may_be_shared() {
+        store::release_claims(&db, &config.replica_name).await
+    } else {
+        store::release_all_claims(&db).await
+    };
+    match released {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            deliveries = n,
+            "took back deliveries this replica was sending when it stopped"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not take back this replica's earlier deliveries")
+        }
+    }
     loop {
         tokio::select! {
             _ = tick.tick() => {}

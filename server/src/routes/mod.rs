@@ -7,6 +7,7 @@ mod downloads;
 mod groups;
 mod health;
 pub(crate) mod metrics;
+mod notifications;
 pub mod openapi;
 mod passthrough;
 mod runs;
@@ -93,6 +94,27 @@ pub fn router() -> Router<AppState> {
         .route(
             "/audit/settings",
             get(audit::settings).put(audit::set_settings),
+        )
+        .route(
+            "/notifications/endpoints",
+            get(notifications::list).post(notifications::create),
+        )
+        .route(
+            "/notifications/endpoints/{id}",
+            axum::routing::patch(notifications::update).delete(notifications::delete),
+        )
+        .route(
+            "/notifications/endpoints/{id}/secret",
+            post(notifications::rotate_secret),
+        )
+        .route(
+            "/notifications/endpoints/{id}/test",
+            post(notifications::send_test),
+        )
+        .route("/notifications/deliveries", get(notifications::deliveries))
+        .route(
+            "/notifications/settings",
+            get(notifications::settings).put(notifications::set_settings),
         )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", axum::routing::delete(tokens::delete))

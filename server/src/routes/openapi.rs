@@ -9,6 +9,9 @@ use super::admins::WithPassword as AdminWithPassword;
 use super::audit::{Page as AuditPage, Settings as AuditSettings};
 use super::downloads::Offered;
 use super::groups::{GroupDetail, GroupView, GroupsPage, MembersPage, UserGroups};
+use super::notifications::{
+    Settings as NotificationSettings, TestQueued, WithSecret as EndpointWithSecret,
+};
 use super::passthrough::Authenticated;
 use super::runs::{ChangesPage, RunView};
 use super::sign_in::{Me, SignedIn};
@@ -20,12 +23,14 @@ use crate::db::admins::AdminAccount;
 use crate::db::agents::AgentConnection;
 use crate::db::audit::AuditEntry;
 use crate::db::groups::{Group, GroupRef, Member};
+use crate::db::notifications::{Delivery, Endpoint};
 use crate::db::principals::ApiToken;
 use crate::db::runs::Change;
 use crate::db::syncs::DeletionGuard;
 use crate::db::tenants::Tenant;
 use crate::error::ErrorBody;
 use crate::role::Role;
+use crate::vocabulary::NotificationEvent;
 use adc_shared::Settings;
 use serde_json::Value;
 use std::sync::LazyLock;
@@ -50,6 +55,12 @@ const PATHS: &str = include_str!("../../openapi-paths.json");
     AuditEntry,
     AuditPage,
     AuditSettings,
+    Endpoint,
+    EndpointWithSecret,
+    Delivery,
+    NotificationEvent,
+    NotificationSettings,
+    TestQueued,
     RunView,
     Change,
     ChangesPage,
