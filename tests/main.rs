@@ -12,6 +12,7 @@ mod api_tokens;
 mod audit_log;
 mod authenticate;
 mod groups;
+mod notifications;
 mod schema;
 mod server_process;
 mod shipping;

@@ -15,6 +15,7 @@ pub mod server;
 pub mod slapd;
 pub mod sql;
 pub mod sync;
+pub mod webhook;
 
 /// `#[engines] async fn name(engine: Engine)`: the test `name::sqlite` and `name::postgres`.
 pub use adc_e2e_macros::engines;

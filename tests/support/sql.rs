@@ -24,3 +24,35 @@ pub async fn old_audit_entry(db: &Db, days_ago: i64) {
     }
     .expect("an old audit entry");
 }
+
+/// Makes every synchronization look as if its agent left `offline_minutes` ago and its
+/// last successful run ended `stale_minutes` ago (created long before).
+pub async fn age_synchronization(db: &Db, offline_minutes: i64, stale_minutes: i64) {
+    let now = time::OffsetDateTime::now_utc();
+    let seen = now - time::Duration::minutes(offline_minutes);
+    let success = now - time::Duration::minutes(stale_minutes);
+    let created = now - time::Duration::days(1);
+    const SYNCS: &str = "UPDATE synchronizations SET agent_last_seen_at = $1, created_at = $2";
+    const RUNS: &str =
+        "UPDATE runs SET started_at = $1, finished_at = $1 WHERE status = 'succeeded'";
+    match db {
+        Db::Sqlite(p) => {
+            sqlx::query(SYNCS)
+                .bind(seen)
+                .bind(created)
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query(RUNS).bind(success).execute(p).await.unwrap();
+        }
+        Db::Postgres(p) => {
+            sqlx::query(SYNCS)
+                .bind(seen)
+                .bind(created)
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query(RUNS).bind(success).execute(p).await.unwrap();
+        }
+    }
+}
