@@ -7,9 +7,12 @@ use adc_e2e::api::{Api, error_code};
 use adc_e2e::engine::{Engine, TestDb};
 use adc_e2e::engines;
 use adc_e2e::eventually;
+use adc_e2e::process::{free_port, signed_in, start_server_binary};
 use adc_e2e::server::TestServer;
+use adc_e2e::smtp::{Mode, SmtpSink};
 use adc_e2e::sync::{ACTIVE_ONLY, fixture_with, people};
 use adc_e2e::webhook::Receiver;
+use adc_server::config::{SmtpConfig, SmtpTls};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -366,11 +369,26 @@ async fn an_offline_agent_and_a_stale_synchronization_are_told_once(engine: Engi
 }
 
 #[engines]
-async fn deliveries_queued_when_the_server_stops_are_sent_after_it_restarts(engine: Engine) {
+async fn deliveries_queued_when_the_server_is_killed_are_sent_after_it_restarts(engine: Engine) {
     let receiver = Receiver::start(0).await;
     receiver.set_down(true);
-    let server = TestServer::start_with(TestDb::new(engine).await, quick).await;
-    let api = server.admin().await;
+    let db = TestDb::new(engine).await;
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let env = [
+        ("ADC_DATABASE_URL", db.url.as_str()),
+        ("ADC_LISTEN", listen.as_str()),
+        ("ADC_REPLICA_NAME", "only"),
+        ("ADC_BOOTSTRAP_ADMIN_EMAIL", "root@example.com"),
+        (
+            "ADC_BOOTSTRAP_ADMIN_PASSWORD",
+            "bootstrap-password-0123456789",
+        ),
+        ("ADC_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("ADC_NOTIFY_RETRY_SECS", "1"),
+    ];
+    let (mut server, base) = start_server_binary(dir.path(), &env, "server").await;
+    let api = signed_in(&base, "root@example.com", "bootstrap-password-0123456789").await;
     let endpoint = add_webhook(&api, &receiver, json!(["run.failed"])).await;
     let mut queued = vec![];
     for _ in 0..3 {
@@ -383,20 +401,23 @@ async fn deliveries_queued_when_the_server_stops_are_sent_after_it_restarts(engi
         assert_eq!(s, StatusCode::ACCEPTED);
         queued.push(b["delivery_id"].as_str().unwrap().to_owned());
     }
-    eventually(Duration::from_secs(20), "an attempt at each", || async {
+    eventually(Duration::from_secs(30), "an attempt at each", || async {
         queued
             .iter()
             .all(|d| receiver.attempts(d) > 0)
             .then_some(())
     })
     .await;
-    let db = server.stop().await;
+    // Killed with the three pending; the receiver comes back while the server is down.
+    server.signal(nix::sys::signal::Signal::SIGKILL);
+    server.wait(Duration::from_secs(10)).await;
     receiver.set_down(false);
-    let server = TestServer::start_with(db, quick).await;
+    let (_server, base) = start_server_binary(dir.path(), &env, "server-again").await;
     eventually(Duration::from_secs(30), "every queued delivery", || async {
         (receiver.accepted().len() == 3).then_some(())
     })
     .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let mut got: Vec<String> = receiver
         .accepted()
         .iter()
@@ -405,9 +426,8 @@ async fn deliveries_queued_when_the_server_stops_are_sent_after_it_restarts(engi
     got.sort();
     queued.sort();
     assert_eq!(got, queued, "each once");
-    let api = server.admin().await;
-    let log = deliveries(&api, "status=delivered").await;
-    assert_eq!(log.len(), 3);
+    let api = signed_in(&base, "root@example.com", "bootstrap-password-0123456789").await;
+    assert_eq!(deliveries(&api, "status=delivered").await.len(), 3);
 }
 
 #[tokio::test]
@@ -461,4 +481,102 @@ async fn two_replicas_send_each_delivery_once() {
     let from_a = sent(&api.raw_get("/metrics").await.text().await.unwrap());
     let from_b = sent(&api_b.raw_get("/metrics").await.text().await.unwrap());
     assert_eq!(from_a + from_b, 20, "a sent {from_a}, b sent {from_b}");
+}
+
+/// The server's SMTP settings for `sink`; trusting the test CA when `trust` is true.
+fn smtp_for(sink: &SmtpSink, mode: Mode, trust: bool) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        tls: match mode {
+            Mode::Starttls => SmtpTls::Starttls,
+            Mode::Tls => SmtpTls::Tls,
+        },
+        username: None,
+        password: None,
+        from: "ad-connect <adc@example.com>".into(),
+        ca_file: trust.then(|| sink.cert.ca.clone()),
+    }
+}
+
+#[engines]
+async fn e_mail_reaches_an_smtp_server_over_starttls_and_over_tls(engine: Engine) {
+    for mode in [Mode::Starttls, Mode::Tls] {
+        let sink = SmtpSink::start(mode).await;
+        let smtp = smtp_for(&sink, mode, true);
+        let mut f = fixture_with(engine, &people(3), "", None, |c| {
+            quick(c);
+            c.smtp = Some(smtp);
+        })
+        .await;
+        let (s, b) = f
+            .api
+            .post(
+                "/api/v1/notifications/endpoints",
+                json!({"kind": "email", "target": "Ops@Example.com", "events": ["run.succeeded"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert!(b["secret"].is_null(), "an e-mail recipient has no key: {b}");
+        let run = f.run(json!({})).await;
+        let id = run["id"].as_str().unwrap();
+        let mail = sink.wait_for(id).await;
+        assert!(mail.contains("X-Sink-Rcpt: Ops@Example.com"), "{mail}");
+        assert!(
+            mail.contains("From: ad-connect <adc@example.com>"),
+            "{mail}"
+        );
+        assert!(
+            mail.contains("Subject: [ad-connect] Run of corp succeeded: 3 created"),
+            "{mail}"
+        );
+        assert!(
+            mail.contains(&format!("Open it: {PUBLIC_URL}/#/runs/{id}")),
+            "{mail}"
+        );
+        let log = deliveries(&f.api, "status=delivered").await;
+        assert_eq!(
+            (log.len(), log[0]["kind"].as_str()),
+            (1, Some("email")),
+            "{log:?}"
+        );
+        f.agent.kill();
+    }
+
+    // A server that does not trust the SMTP server's certificate sends nothing, and its
+    // delivery log says why.
+    let sink = SmtpSink::start(Mode::Tls).await;
+    let smtp = smtp_for(&sink, Mode::Tls, false);
+    let server = TestServer::start_with(TestDb::new(engine).await, |c| {
+        quick(c);
+        c.smtp = Some(smtp);
+    })
+    .await;
+    let api = server.admin().await;
+    let (s, b) = api
+        .post(
+            "/api/v1/notifications/endpoints",
+            json!({"kind": "email", "target": "ops@example.com"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let endpoint = b["id"].as_str().unwrap();
+    api.post(
+        &format!("/api/v1/notifications/endpoints/{endpoint}/test"),
+        json!({}),
+    )
+    .await;
+    let failed = eventually(Duration::from_secs(30), "a failed attempt", || async {
+        deliveries(&api, "")
+            .await
+            .into_iter()
+            .find(|d| d["last_error"].is_string())
+    })
+    .await;
+    let error = failed["last_error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("127.0.0.1:{}", sink.port)) && error.contains("certificate"),
+        "{error}"
+    );
+    assert!(sink.messages().is_empty());
 }

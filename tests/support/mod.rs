@@ -13,6 +13,7 @@ pub mod process;
 pub mod raw;
 pub mod server;
 pub mod slapd;
+pub mod smtp;
 pub mod sql;
 pub mod sync;
 pub mod webhook;
