@@ -6,7 +6,7 @@ use adc_e2e::api::{Api, error_code};
 use adc_e2e::engine::Engine;
 use adc_e2e::engines;
 use adc_e2e::server::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
-use adc_e2e::sync::{ACTIVE_ONLY, fixture};
+use adc_e2e::sync::{ACTIVE_ONLY, fixture_with, people};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -82,7 +82,10 @@ impl Walk {
 
 #[engines]
 async fn every_change_made_through_the_api_leaves_exactly_one_audit_entry(engine: Engine) {
-    let f = fixture(engine, 10, "", Some(ACTIVE_ONLY)).await;
+    let f = fixture_with(engine, &people(10), "", Some(ACTIVE_ONLY), |c| {
+        c.webhook_allow_private = true;
+    })
+    .await;
     let me = ADMIN_EMAIL;
     let api = &f.api;
     let mut w = Walk {
@@ -462,6 +465,79 @@ async fn every_change_made_through_the_api_leaves_exactly_one_audit_entry(engine
         api,
         Method::DELETE,
         &admin,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+
+    // Notification endpoints and thresholds.
+    let hook = w
+        .step(
+            "addNotificationEndpoint",
+            "notification.endpoint_created",
+            me,
+            api,
+            Method::POST,
+            "/api/v1/notifications/endpoints",
+            Some(json!({"kind": "webhook", "target": "http://127.0.0.1:9/hook"})),
+            StatusCode::CREATED,
+        )
+        .await;
+    let hook = format!(
+        "/api/v1/notifications/endpoints/{}",
+        hook["id"].as_str().unwrap()
+    );
+    w.step(
+        "changeNotificationEndpoint",
+        "notification.endpoint_changed",
+        me,
+        api,
+        Method::PATCH,
+        &hook,
+        Some(json!({"events": ["run.failed"]})),
+        StatusCode::OK,
+    )
+    .await;
+    w.step(
+        "rotateNotificationSecret",
+        "notification.secret_rotated",
+        me,
+        api,
+        Method::POST,
+        &format!("{hook}/secret"),
+        Some(json!({})),
+        StatusCode::OK,
+    )
+    .await;
+    w.step(
+        "sendTestNotification",
+        "notification.test_sent",
+        me,
+        api,
+        Method::POST,
+        &format!("{hook}/test"),
+        Some(json!({})),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    w.step(
+        "setNotificationSettings",
+        "notification.settings_changed",
+        me,
+        api,
+        Method::PUT,
+        "/api/v1/notifications/settings",
+        Some(json!({"agent_offline_minutes": 30, "stale_factor": 3})),
+        StatusCode::OK,
+    )
+    .await;
+    w.step(
+        "deleteNotificationEndpoint",
+        "notification.endpoint_deleted",
+        me,
+        api,
+        Method::DELETE,
+        &hook,
         None,
         StatusCode::NO_CONTENT,
     )

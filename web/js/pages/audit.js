@@ -41,6 +41,12 @@ export const ACTIONS = {
   'admin.password_changed': 'changed the password of',
   'tenant.created': 'created tenant',
   'audit.retention_changed': 'changed the audit retention',
+  'notification.endpoint_created': 'added notification endpoint',
+  'notification.endpoint_changed': 'changed notification endpoint',
+  'notification.endpoint_deleted': 'removed notification endpoint',
+  'notification.secret_rotated': 'gave a new signing key to',
+  'notification.test_sent': 'sent a test notification to',
+  'notification.settings_changed': 'changed the notification thresholds',
   'agent.connected': 'agent connected to',
   'agent.disconnected': 'agent disconnected from',
 };
@@ -48,7 +54,7 @@ export const ACTIONS = {
 const OBJECTS = [
   ['session', 'Sign-ins and sign-outs'], ['synchronization', 'Synchronizations'], ['run', 'Runs'],
   ['user', 'Users'], ['group', 'Groups'], ['token', 'API tokens'], ['admin', 'Admins'],
-  ['agent', 'Agents'], ['audit', 'Audit settings'], ['tenant', 'Tenant'],
+  ['agent', 'Agents'], ['notification', 'Notifications'], ['audit', 'Audit settings'], ['tenant', 'Tenant'],
 ];
 
 const ACTOR_KIND = { admin: 'admin', token: 'API token', agent: 'agent', schedule: 'schedule', cli: 'command line' };
