@@ -654,3 +654,54 @@ async fn an_admin_reads_filters_and_downloads_the_audit_log() {
     let (_, settings) = api.get("/api/v1/audit/settings").await;
     assert_eq!(settings["retention_days"], 90, "the page saved it");
 }
+
+/// The Notifications page against a real server and a real webhook receiver: the key
+/// the page shows once is the one the receiver verifies with.
+#[tokio::test]
+async fn an_admin_sets_up_a_webhook_and_sees_its_deliveries() {
+    let receiver = adc_e2e::webhook::Receiver::start(1).await;
+    let server = TestServer::start_with(TestDb::new(Engine::Sqlite).await, |c| {
+        c.webhook_allow_private = true;
+        c.notify_interval = Duration::from_millis(200);
+        c.notify_retry_base = Duration::from_millis(300);
+    })
+    .await;
+    let env = [
+        ("ADC_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+        ("ADC_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("ADC_HOOK_URL", receiver.url.clone()),
+    ];
+    let mut browser = Browser::start("notifications", &server.base_url(), &env);
+    while let Some(req) = browser.next().await {
+        match req["ask"].as_str() {
+            Some("webhook_key") => {
+                receiver.set_secret(req["key"].as_str().unwrap());
+                browser.answer(json!({})).await;
+            }
+            Some("received") => {
+                let events: Vec<String> = receiver
+                    .accepted()
+                    .iter()
+                    .map(|r| r.event.clone())
+                    .collect();
+                browser.answer(json!({ "events": events })).await;
+            }
+            _ => browser.refuse(&req).await,
+        }
+    }
+    browser.finish().await;
+    assert_eq!(
+        receiver.bad_signatures(),
+        0,
+        "the key the page showed is the one in use"
+    );
+    let api = server.admin().await;
+    let (_, settings) = api.get("/api/v1/notifications/settings").await;
+    assert_eq!(
+        (
+            settings["agent_offline_minutes"].as_i64(),
+            settings["stale_factor"].as_i64()
+        ),
+        (Some(30), Some(3))
+    );
+}

@@ -16,6 +16,7 @@ import { tokensPage } from './pages/tokens.js';
 import { adminsPage } from './pages/admins.js';
 import { accountPage } from './pages/account.js';
 import { auditPage } from './pages/audit.js';
+import { notificationsPage } from './pages/notifications.js';
 
 const RANK = { viewer: 0, operator: 1, 'system-admin': 2 };
 
@@ -31,6 +32,7 @@ const routes = [
   { re: /^\/tokens$/, page: tokensPage, nav: 'tokens', role: 'system-admin' },
   { re: /^\/admins$/, page: adminsPage, nav: 'admins', role: 'system-admin' },
   { re: /^\/audit$/, page: auditPage, nav: 'audit' },
+  { re: /^\/notifications$/, page: notificationsPage, nav: 'notifications', role: 'system-admin' },
   { re: /^\/account$/, page: accountPage, nav: null },
 ];
 
@@ -41,6 +43,7 @@ const NAV = [
   ['downloads', '#/downloads', 'Downloads'],
   ['tokens', '#/tokens', 'API tokens', 'system-admin'],
   ['admins', '#/admins', 'Admins', 'system-admin'],
+  ['notifications', '#/notifications', 'Notifications', 'system-admin'],
   ['audit', '#/audit', 'Audit log'],
 ];
 

@@ -43,6 +43,7 @@ const ASSETS: &[Asset] = assets! {
     "js/pages/downloads.js" => JS,
     "js/pages/group.js" => JS,
     "js/pages/groups.js" => JS,
+    "js/pages/notifications.js" => JS,
     "js/pages/run.js" => JS,
     "js/pages/signin.js" => JS,
     "js/pages/sync.js" => JS,
