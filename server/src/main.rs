@@ -23,7 +23,7 @@ async fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         None => serve(cli.serve, cli.database_url).await,
-        Some(Command::Serve(args)) => serve(args, cli.database_url).await,
+        Some(Command::Serve(args)) => serve(*args, cli.database_url).await,
         Some(other) => adc_server::cli::manage(cli.database_url.as_deref(), other).await,
     };
     match result {
