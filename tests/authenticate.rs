@@ -116,6 +116,43 @@ async fn a_right_password_is_accepted_and_a_wrong_one_or_unknown_user_gets_the_s
     assert_eq!(s, StatusCode::FORBIDDEN, "nor a token without the right");
 }
 
+/// Connections to the directory are kept between authentications, and a directory
+/// that restarted meanwhile costs no failed sign-in.
+#[tokio::test]
+async fn authentications_reuse_directory_connections_and_survive_a_directory_restart() {
+    let (mut f, api) = setup(adc_e2e::engine::Engine::Sqlite, |_| {}).await;
+    let (s, _) = auth(&api, "user00001@example.com", "pw-1-secret").await;
+    assert_eq!(s, StatusCode::OK);
+    let before = f.slapd.connections_accepted().await;
+    for i in 0..20 {
+        let (user, password) = (
+            format!("user{:05}@example.com", i % 4),
+            format!("pw-{}-secret", i % 4),
+        );
+        let wrong = i % 5 == 0;
+        let (s, b) = auth(&api, &user, if wrong { "wrong" } else { &password }).await;
+        let expected = if wrong {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(s, expected, "{user}: {b}");
+    }
+    // The monitor's own search is one; two new connections per authentication would
+    // be forty.
+    let made = f.slapd.connections_accepted().await - before;
+    assert!(
+        made <= 2,
+        "{made} new directory connections for 20 authentications"
+    );
+
+    f.slapd.restart("");
+    let (s, b) = auth(&api, "user00002@example.com", "pw-2-secret").await;
+    assert_eq!(s, StatusCode::OK, "after the directory restarted: {b}");
+    let (s, _) = auth(&api, "user00002@example.com", "wrong").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_usernames_never_widen_the_search_or_authenticate() {
     let (_f, api) = setup(adc_e2e::engine::Engine::Sqlite, |_| {}).await;

@@ -1,13 +1,45 @@
 //! Pass-through authentication on the agent's side (architecture §6): find exactly one entry
 //! with the template, the username RFC 4515-escaped, then bind as it with the password
-//! on a connection of its own. The password is never logged or kept.
+//! on a connection of its own, never the service account's. The password is never
+//! logged or kept.
+//!
+//! Connections are kept between authentications ([`Pool`]): service-account
+//! connections for the search, and connections for users' binds, each rebound by the
+//! next bind (a failed bind leaves it anonymous, RFC 4513). A kept connection the
+//! directory has closed meanwhile fails its first operation; the request then goes
+//! once more on a new connection, so a restarted directory costs no failed sign-in.
 
 use crate::config::AgentConfig;
 use crate::ldap;
 use adc_shared::Secret;
 use adc_shared::protocol::AuthOutcome;
-use ldap3::{LdapConnAsync, LdapConnSettings, Scope};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Idle connections kept per kind: enough for the server's concurrent callers.
+const KEEP: usize = 8;
+
+/// Directory connections kept for authentications made with one configuration; a
+/// reloaded adc.yaml gets a new pool.
+#[derive(Default)]
+pub struct Pool {
+    search: Mutex<Vec<Ldap>>,
+    bind: Mutex<Vec<Ldap>>,
+}
+
+impl Pool {
+    fn take(list: &Mutex<Vec<Ldap>>) -> Option<Ldap> {
+        list.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn give(list: &Mutex<Vec<Ldap>>, conn: Ldap) {
+        let mut l = list.lock().unwrap_or_else(|e| e.into_inner());
+        if l.len() < KEEP {
+            l.push(conn);
+        }
+    }
+}
 
 /// The search filter for `username`: every character that means something in a filter
 /// is escaped, so no username can widen the search.
@@ -15,7 +47,12 @@ pub fn filter(template: &str, username: &str) -> String {
     template.replace("%s", &ldap3::ldap_escape(username))
 }
 
-pub async fn authenticate(cfg: &AgentConfig, username: &str, password: &Secret) -> AuthOutcome {
+pub async fn authenticate(
+    cfg: &AgentConfig,
+    pool: &Pool,
+    username: &str,
+    password: &Secret,
+) -> AuthOutcome {
     let Some(auth) = cfg.backend.ldap.authentication.as_ref() else {
         return AuthOutcome::Unavailable {
             reason: "authentication is not configured in adc.yaml".into(),
@@ -30,6 +67,7 @@ pub async fn authenticate(cfg: &AgentConfig, username: &str, password: &Secret) 
         limit,
         check(
             cfg,
+            pool,
             auth.username_filter_template.as_str(),
             username,
             password,
@@ -45,49 +83,110 @@ pub async fn authenticate(cfg: &AgentConfig, username: &str, password: &Secret) 
 
 async fn check(
     cfg: &AgentConfig,
+    pool: &Pool,
     template: &str,
     username: &str,
     password: &Secret,
     limit: Duration,
 ) -> AuthOutcome {
-    let l = &cfg.backend.ldap;
-    let mut search = match ldap::connect(cfg).await {
-        Ok(c) => c,
-        Err(e) => {
-            return AuthOutcome::Unavailable {
-                reason: crate::explain::anyhow_chain(&e),
-            };
-        }
+    let dn = match find(cfg, pool, template, username, limit).await {
+        Ok(Some(dn)) => dn,
+        Ok(None) => return AuthOutcome::Invalid,
+        Err(outcome) => return outcome,
     };
-    let found = search
-        .with_timeout(limit)
-        .search(
-            &l.base_dn,
-            Scope::from(l.scope),
-            &filter(template, username),
-            vec!["1.1"],
-        )
-        .await
-        .and_then(|r| r.success());
-    let _ = search.unbind().await;
-    let entries = match found {
-        Ok((entries, _)) => entries,
-        Err(e) => {
-            return AuthOutcome::Unavailable {
-                reason: crate::explain::ldap(
-                    &format!("the search for the user under `{}`", l.base_dn),
-                    limit,
-                    &e,
+    // A kept connection first; a new one when there is none, or the kept one failed.
+    for kept in [true, false] {
+        let mut conn = match kept.then(|| Pool::take(&pool.bind)).flatten() {
+            Some(c) => c,
+            None if kept => continue,
+            None => match user_connection(cfg, limit).await {
+                Ok(c) => c,
+                Err(outcome) => return outcome,
+            },
+        };
+        let outcome = match conn
+            .with_timeout(limit)
+            .simple_bind(&dn, password.expose())
+            .await
+        {
+            Ok(r) if r.rc == 0 => AuthOutcome::Ok { dn: dn.clone() },
+            Ok(r) if r.rc == 49 => AuthOutcome::Invalid, // invalidCredentials
+            Ok(r) => AuthOutcome::Unavailable {
+                reason: format!(
+                    "the user's bind: {}, result code {}",
+                    crate::explain::result_code(r.rc).0,
+                    r.rc
                 ),
-            };
+            },
+            Err(_) if kept => continue,
+            Err(e) => {
+                return AuthOutcome::Unavailable {
+                    reason: crate::explain::ldap("the user's bind", limit, &e),
+                };
+            }
+        };
+        if matches!(outcome, AuthOutcome::Ok { .. } | AuthOutcome::Invalid) {
+            Pool::give(&pool.bind, conn);
         }
-    };
-    if entries.len() != 1 {
-        // None, or several: either way not one person.
-        return AuthOutcome::Invalid;
+        return outcome;
     }
-    let dn = ldap3::SearchEntry::construct(entries.into_iter().next().expect("one entry")).dn;
-    // A connection of its own, never the service account's.
+    unreachable!("the second pass uses a new connection and returns")
+}
+
+/// The DN of the one entry the template finds for `username`; `None` for none or
+/// several (either way not one person).
+async fn find(
+    cfg: &AgentConfig,
+    pool: &Pool,
+    template: &str,
+    username: &str,
+    limit: Duration,
+) -> Result<Option<String>, AuthOutcome> {
+    let l = &cfg.backend.ldap;
+    let filter = filter(template, username);
+    for kept in [true, false] {
+        let mut conn = match kept.then(|| Pool::take(&pool.search)).flatten() {
+            Some(c) => c,
+            None if kept => continue,
+            None => ldap::connect(cfg)
+                .await
+                .map_err(|e| AuthOutcome::Unavailable {
+                    reason: crate::explain::anyhow_chain(&e),
+                })?,
+        };
+        let found = conn
+            .with_timeout(limit)
+            .search(&l.base_dn, Scope::from(l.scope), &filter, vec!["1.1"])
+            .await
+            .and_then(|r| r.success());
+        match found {
+            Ok((entries, _)) => {
+                Pool::give(&pool.search, conn);
+                if entries.len() != 1 {
+                    return Ok(None);
+                }
+                let entry = entries.into_iter().next().expect("one entry");
+                return Ok(Some(ldap3::SearchEntry::construct(entry).dn));
+            }
+            Err(_) if kept => continue,
+            Err(e) => {
+                return Err(AuthOutcome::Unavailable {
+                    reason: crate::explain::ldap(
+                        &format!("the search for the user under `{}`", l.base_dn),
+                        limit,
+                        &e,
+                    ),
+                });
+            }
+        }
+    }
+    unreachable!("the second pass uses a new connection and returns")
+}
+
+/// A new connection for users' binds: the directory's address and TLS settings, no
+/// service-account bind.
+async fn user_connection(cfg: &AgentConfig, limit: Duration) -> Result<Ldap, AuthOutcome> {
+    let l = &cfg.backend.ldap;
     let mut settings = LdapConnSettings::new()
         .set_conn_timeout(limit)
         .set_starttls(l.starttls);
@@ -98,46 +197,26 @@ async fn check(
             match crate::tls::client_config(l.tls_ca_file.as_deref()) {
                 Ok(c) => settings.set_config(c),
                 Err(e) => {
-                    return AuthOutcome::Unavailable {
+                    return Err(AuthOutcome::Unavailable {
                         reason: crate::explain::anyhow_chain(&e),
-                    };
+                    });
                 }
             }
         };
     }
-    let (conn, mut user) = match LdapConnAsync::with_settings(settings, l.addr.as_str()).await {
-        Ok(c) => c,
-        Err(e) => {
-            return AuthOutcome::Unavailable {
-                reason: crate::explain::ldap(
-                    &format!("cannot connect to the directory at {}", l.addr.as_str()),
-                    limit,
-                    &e,
-                ),
-            };
+    match LdapConnAsync::with_settings(settings, l.addr.as_str()).await {
+        Ok((conn, user)) => {
+            ldap3::drive!(conn);
+            Ok(user)
         }
-    };
-    ldap3::drive!(conn);
-    let outcome = match user
-        .with_timeout(limit)
-        .simple_bind(&dn, password.expose())
-        .await
-    {
-        Ok(r) if r.rc == 0 => AuthOutcome::Ok { dn },
-        Ok(r) if r.rc == 49 => AuthOutcome::Invalid, // invalidCredentials
-        Ok(r) => AuthOutcome::Unavailable {
-            reason: format!(
-                "the user's bind: {}, result code {}",
-                crate::explain::result_code(r.rc).0,
-                r.rc
+        Err(e) => Err(AuthOutcome::Unavailable {
+            reason: crate::explain::ldap(
+                &format!("cannot connect to the directory at {}", l.addr.as_str()),
+                limit,
+                &e,
             ),
-        },
-        Err(e) => AuthOutcome::Unavailable {
-            reason: crate::explain::ldap("the user's bind", limit, &e),
-        },
-    };
-    let _ = user.unbind().await;
-    outcome
+        }),
+    }
 }
 
 #[cfg(test)]

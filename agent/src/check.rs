@@ -83,7 +83,8 @@ pub async fn check(
     }
     let _ = conn.unbind().await;
     if let Some((user, password)) = auth {
-        match crate::auth::authenticate(&cfg, &user, &password).await {
+        match crate::auth::authenticate(&cfg, &crate::auth::Pool::default(), &user, &password).await
+        {
             adc_shared::protocol::AuthOutcome::Ok { dn } => step(
                 out,
                 true,

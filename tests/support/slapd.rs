@@ -101,6 +101,8 @@ fn conf(dir: &Path, tls: &str, extra: &str) -> String {
          index uid,mail eq\n\
          {extra}\
          access to attrs=userPassword by self write by anonymous auth by * none\n\
+         access to * by * read\n\
+         database monitor\n\
          access to * by * read\n",
         d = dir.display()
     )
@@ -352,6 +354,25 @@ impl Slapd {
             .unwrap()
             .success()
             .unwrap_or_else(|e| panic!("delete {dn}: {e}"));
+    }
+
+    /// Connections the directory has accepted since it started (its monitor's count).
+    pub async fn connections_accepted(&self) -> u64 {
+        let mut ldap = self.admin().await;
+        let (entries, _) = ldap
+            .search(
+                "cn=Total,cn=Connections,cn=Monitor",
+                ldap3::Scope::Base,
+                "(objectClass=*)",
+                vec!["monitorCounter"],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        let entry = ldap3::SearchEntry::construct(entries.into_iter().next().expect("the monitor"));
+        let _ = ldap.unbind().await;
+        entry.attrs["monitorCounter"][0].parse().unwrap()
     }
 
     pub fn log(&self) -> String {

@@ -90,6 +90,8 @@ pub struct Agent {
     read: Arc<AtomicU64>,
     /// The protocol the server of the current connection speaks.
     server_protocol: u32,
+    /// Directory connections kept for pass-through authentication (new on reload).
+    auth_pool: Arc<crate::auth::Pool>,
 }
 
 impl Agent {
@@ -108,6 +110,7 @@ impl Agent {
             imp: false,
             read: Arc::new(AtomicU64::new(0)),
             server_protocol: PROTOCOL_VERSION,
+            auth_pool: Arc::default(),
         })
     }
 
@@ -115,6 +118,8 @@ impl Agent {
         match AgentConfig::load(&self.config_path) {
             Ok(c) => {
                 self.config = c;
+                // Connections made with the old settings (address, account) go.
+                self.auth_pool = Arc::default();
                 tracing::info!(path = %self.config_path.display(), "configuration reloaded");
                 self.status.send_modify(|s| {
                     s.reloads += 1;

@@ -208,10 +208,12 @@ impl Agent {
                 // Answered on a task of its own: a slow directory must not hold up
                 // heartbeats or a run.
                 let cfg = self.config.clone();
+                let pool = self.auth_pool.clone();
                 let out = out_tx.clone();
                 let status = self.status.clone();
                 tokio::spawn(async move {
-                    let outcome = crate::auth::authenticate(&cfg, &username, &password).await;
+                    let outcome =
+                        crate::auth::authenticate(&cfg, &pool, &username, &password).await;
                     status.send_modify(|s| s.authentications += 1);
                     let _ = out
                         .send(AgentMessage::AuthResult {
