@@ -3,12 +3,14 @@
 //! delivery is signed, retried until it is taken, logged, kept across a restart, and
 //! sent once however many replicas there are.
 
+use adc_e2e::agent::{AgentSetup, TestAgent};
 use adc_e2e::api::{Api, error_code};
 use adc_e2e::engine::{Engine, TestDb};
 use adc_e2e::engines;
 use adc_e2e::eventually;
 use adc_e2e::process::{free_port, signed_in, start_server_binary};
 use adc_e2e::server::TestServer;
+use adc_e2e::slapd::{self, Slapd};
 use adc_e2e::smtp::{Mode, SmtpSink};
 use adc_e2e::sync::{ACTIVE_ONLY, fixture_with, people};
 use adc_e2e::webhook::Receiver;
@@ -431,7 +433,7 @@ async fn deliveries_queued_when_the_server_is_killed_are_sent_after_it_restarts(
 }
 
 #[tokio::test]
-async fn two_replicas_send_each_delivery_once() {
+async fn two_replicas_tell_each_run_once_and_send_each_delivery_once() {
     let receiver = Receiver::start(0).await;
     let db = TestDb::new(Engine::Postgres).await;
     let a = TestServer::start_with(db.borrowed(), |c| {
@@ -481,6 +483,69 @@ async fn two_replicas_send_each_delivery_once() {
     let from_a = sent(&api.raw_get("/metrics").await.text().await.unwrap());
     let from_b = sent(&api_b.raw_get("/metrics").await.text().await.unwrap());
     assert_eq!(from_a + from_b, 20, "a sent {from_a}, b sent {from_b}");
+
+    // Events too: both replicas look for ended runs; each run is told of once.
+    let slapd = Slapd::start(&slapd::ldif(&people(5)));
+    let (sync_id, secret) = api.add_sync("corp").await;
+    let mut agent = TestAgent::start(AgentSetup {
+        addr: a.agent_addr(),
+        client_id: sync_id.clone(),
+        secret,
+        yaml: slapd.adc_yaml(""),
+        extra_ca: None,
+    });
+    agent.connected().await;
+    let (s, _) = api
+        .patch(
+            &format!("/api/v1/notifications/endpoints/{endpoint}"),
+            json!({"events": ["run.succeeded"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut runs = vec![];
+    for i in 0..4 {
+        // Started on either replica; the agent is on a.
+        let api = if i % 2 == 0 { &api } else { &api_b };
+        let (s, run) = api
+            .post(
+                &format!("/api/v1/synchronizations/{sync_id}/runs"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+        let id = run["id"].as_str().unwrap().to_owned();
+        eventually(Duration::from_secs(30), "the run to end", || async {
+            let (_, r) = api.get(&format!("/api/v1/runs/{id}")).await;
+            (r["status"] != "running").then_some(())
+        })
+        .await;
+        runs.push(id);
+    }
+    eventually(
+        Duration::from_secs(30),
+        "four run notifications",
+        || async {
+            (receiver
+                .accepted()
+                .iter()
+                .filter(|r| r.event == "run.succeeded")
+                .count()
+                >= 4)
+                .then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut told: Vec<String> = receiver
+        .accepted()
+        .iter()
+        .filter(|r| r.event == "run.succeeded")
+        .map(|r| r.body["run"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    told.sort();
+    runs.sort();
+    assert_eq!(told, runs, "each run told of once");
+    agent.stop().await.unwrap();
 }
 
 /// The server's SMTP settings for `sink`; trusting the test CA when `trust` is true.
