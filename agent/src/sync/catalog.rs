@@ -8,15 +8,8 @@ use adc_shared::MemberKind;
 use adc_shared::group::GroupState;
 use adc_shared::record::{ContentDigest, parse_digest};
 use indexmap::{IndexMap, IndexSet};
-
-/// A manifest entry: the digest the server holds and whether this read saw the entry.
-#[derive(Default)]
-pub struct Known {
-    /// `None` when the server's hash was not one this build computes (it then matches
-    /// nothing and the entry is sent as changed).
-    pub digest: Option<ContentDigest>,
-    pub seen: bool,
-}
+use std::borrow::Cow;
+use std::hash::BuildHasher;
 
 /// A group of the manifest, with its direct members (sorted once the manifest is in).
 #[derive(Default)]
@@ -66,9 +59,153 @@ impl Member {
     }
 }
 
+/// The users' manifest, held compactly (a million users in about 40 MB): an external
+/// ID that is a UUID in its canonical form (entryUUID, objectGUID) as 16 bytes, any
+/// other in one shared text; the first 16 bytes of the content digest (enough to tell
+/// a change); seen and has-a-digest as bits; positions in a hash table.
+#[derive(Default)]
+pub struct Users {
+    keys: Vec<u128>,
+    digests: Vec<u128>,
+    flags: Vec<u8>,
+    text: String,
+    index: hashbrown::HashTable<u32>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+const SEEN: u8 = 1;
+const HAS_DIGEST: u8 = 2;
+const TEXT_KEY: u8 = 4;
+
+/// How an external ID is held: as a UUID only when it reads back exactly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key<'a> {
+    Uuid(u128),
+    Text(&'a str),
+}
+
+impl<'a> Key<'a> {
+    fn of(id: &'a str) -> Key<'a> {
+        if id.len() == 36
+            && let Ok(u) = uuid::Uuid::try_parse(id)
+            && u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()) == id
+        {
+            return Key::Uuid(u.as_u128());
+        }
+        Key::Text(id)
+    }
+}
+
+fn short(d: &ContentDigest) -> u128 {
+    u128::from_le_bytes(d[..16].try_into().expect("16 bytes"))
+}
+
+impl Users {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    fn key(&self, at: usize) -> Key<'_> {
+        if self.flags[at] & TEXT_KEY != 0 {
+            let k = self.keys[at];
+            let (start, len) = ((k >> 32) as usize, (k & 0xffff_ffff) as usize);
+            Key::Text(&self.text[start..start + len])
+        } else {
+            Key::Uuid(self.keys[at])
+        }
+    }
+
+    fn hash(&self, k: Key<'_>) -> u64 {
+        match k {
+            Key::Uuid(u) => self.hasher.hash_one(u),
+            Key::Text(t) => self.hasher.hash_one(t),
+        }
+    }
+
+    /// The position of `id`, if the manifest holds it.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        let k = Key::of(id);
+        self.index
+            .find(self.hash(k), |&at| self.key(at as usize) == k)
+            .map(|&at| at as usize)
+    }
+
+    /// Adds `id` (a later duplicate replaces the earlier digest).
+    pub fn insert(&mut self, id: &str, digest: Option<ContentDigest>) {
+        if let Some(at) = self.position(id) {
+            self.digests[at] = digest.as_ref().map(short).unwrap_or_default();
+            self.flags[at] = (self.flags[at] & !HAS_DIGEST) | if digest.is_some() { HAS_DIGEST } else { 0 };
+            return;
+        }
+        let at = u32::try_from(self.keys.len()).expect("fewer than 2^32 users");
+        let k = Key::of(id);
+        let (key, mut flags) = match k {
+            Key::Uuid(u) => (u, 0),
+            Key::Text(t) => {
+                let start = self.text.len() as u128;
+                self.text.push_str(t);
+                ((start << 32) | t.len() as u128, TEXT_KEY)
+            }
+        };
+        if digest.is_some() {
+            flags |= HAS_DIGEST;
+        }
+        let hash = self.hash(k);
+        self.keys.push(key);
+        self.digests.push(digest.as_ref().map(short).unwrap_or_default());
+        self.flags.push(flags);
+        let (keys, flags_v, text, hasher) = (&self.keys, &self.flags, &self.text, &self.hasher);
+        self.index.insert_unique(hash, at, |&p| {
+            let p = p as usize;
+            if flags_v[p] & TEXT_KEY != 0 {
+                let k = keys[p];
+                let (start, len) = ((k >> 32) as usize, (k & 0xffff_ffff) as usize);
+                hasher.hash_one(&text[start..start + len])
+            } else {
+                hasher.hash_one(keys[p])
+            }
+        });
+    }
+
+    pub fn reserve(&mut self, n: usize) {
+        self.keys.reserve(n);
+        self.digests.reserve(n);
+        self.flags.reserve(n);
+    }
+
+    /// Marks `id` seen by this read; whether the server's digest is `digest` (false for
+    /// an ID the manifest does not hold).
+    pub fn see(&mut self, id: &str, digest: Option<&ContentDigest>) -> bool {
+        let Some(at) = self.position(id) else {
+            return false;
+        };
+        self.flags[at] |= SEEN;
+        self.flags[at] & HAS_DIGEST != 0 && digest.is_some_and(|d| short(d) == self.digests[at])
+    }
+
+    /// The external ID at `at`.
+    pub fn id(&self, at: usize) -> Cow<'_, str> {
+        match self.key(at) {
+            Key::Text(t) => Cow::Borrowed(t),
+            Key::Uuid(u) => Cow::Owned(uuid::Uuid::from_u128(u).hyphenated().to_string()),
+        }
+    }
+
+    /// The IDs this read did not see.
+    pub fn unseen(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        (0..self.keys.len())
+            .filter(|&at| self.flags[at] & SEEN == 0)
+            .map(|at| self.id(at))
+    }
+}
+
 #[derive(Default)]
 pub struct Catalog {
-    pub users: IndexMap<Box<str>, Known>,
+    pub users: Users,
     pub groups: IndexMap<Box<str>, KnownGroup>,
     new_users: IndexSet<Box<str>>,
     new_groups: IndexSet<Box<str>>,
@@ -81,13 +218,7 @@ impl Catalog {
     pub fn add_users(&mut self, entries: Vec<(String, String)>) {
         self.users.reserve(entries.len());
         for (id, hash) in entries {
-            self.users.insert(
-                id.into_boxed_str(),
-                Known {
-                    digest: parse_digest(&hash),
-                    seen: false,
-                },
-            );
+            self.users.insert(&id, parse_digest(&hash));
         }
     }
 
@@ -125,7 +256,7 @@ impl Catalog {
 
     /// The code of a user's external ID.
     pub fn user(&mut self, id: &str) -> Member {
-        match self.users.get_index_of(id) {
+        match self.users.position(id) {
             Some(at) => Member::new(USER, at),
             None => Member::new(NEW_USER, self.new_users.insert_full(id.into()).0),
         }
@@ -140,23 +271,20 @@ impl Catalog {
     }
 
     /// The external ID a code stands for.
-    pub fn id(&self, m: Member) -> &str {
+    pub fn id(&self, m: Member) -> Cow<'_, str> {
         let p = m.position();
         let id = match m.tag() {
-            USER => self.users.get_index(p).map(|(k, _)| k),
+            USER => return self.users.id(p),
             GROUP => self.groups.get_index(p).map(|(k, _)| k),
             NEW_USER => self.new_users.get_index(p),
             _ => self.new_groups.get_index(p),
         };
-        id.expect("codes are made by this catalog")
+        Cow::Borrowed(id.expect("codes are made by this catalog"))
     }
 
     /// Users of the manifest this read did not see.
-    pub fn gone_users(&self) -> impl Iterator<Item = &str> {
-        self.users
-            .iter()
-            .filter(|(_, k)| !k.seen)
-            .map(|(id, _)| &**id)
+    pub fn gone_users(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        self.users.unseen()
     }
 
     /// Groups of the manifest this read did not see.
@@ -188,21 +316,49 @@ mod tests {
             ("u1".into(), "00".repeat(32)),
             ("u2".into(), "x".into()),
         ]);
-        assert_eq!(c.users["u1"].digest, Some([0; 32]));
-        assert_eq!(c.users["u2"].digest, None, "not a digest: matches nothing");
+        assert!(c.users.see("u1", Some(&[0; 32])), "the digest matches");
+        assert!(!c.users.see("u2", Some(&[0; 32])), "not a digest: matches nothing");
         // The inner group is named as a member before its own state arrives.
         c.add_groups(vec![state("outer", &["u2", "stranger"], &["inner"])]);
         c.add_groups(vec![state("inner", &["u1"], &[])]);
         c.groups_done();
         let outer = &c.groups["outer"].members;
-        let names: Vec<(MemberKind, &str)> = outer.iter().map(|m| (m.kind(), c.id(*m))).collect();
-        assert!(names.contains(&(MemberKind::User, "u2")));
-        assert!(names.contains(&(MemberKind::User, "stranger")));
-        assert!(names.contains(&(MemberKind::Group, "inner")));
+        let names: Vec<(MemberKind, String)> = outer
+            .iter()
+            .map(|m| (m.kind(), c.id(*m).into_owned()))
+            .collect();
+        assert!(names.contains(&(MemberKind::User, "u2".into())));
+        assert!(names.contains(&(MemberKind::User, "stranger".into())));
+        assert!(names.contains(&(MemberKind::Group, "inner".into())));
         let inner = c.group("inner");
         assert!(c.groups["outer"].members.binary_search(&inner).is_ok());
         assert_eq!(c.user("stranger"), c.user("stranger"));
         assert_eq!(c.gone_groups().count(), 2, "both listed, neither seen");
+    }
+
+    #[test]
+    fn the_users_manifest_holds_uuids_and_other_ids_and_tells_changes() {
+        let mut c = Catalog::default();
+        let uuid = "0b8a3b2e-6f5d-4c1a-9e2f-3a4b5c6d7e8f";
+        let upper = "0B8A3B2E-6F5D-4C1A-9E2F-3A4B5C6D7E8F";
+        let d1 = [1u8; 32];
+        let mut d2 = d1;
+        d2[0] = 2;
+        c.add_users(vec![
+            (uuid.into(), "01".repeat(32)),
+            (upper.into(), "01".repeat(32)),
+            ("uid=odd,ou=x".into(), "01".repeat(32)),
+            ("gone".into(), "01".repeat(32)),
+        ]);
+        assert_eq!(c.users.len(), 4, "an upper-case UUID is another ID, kept as text");
+        assert!(c.users.see(uuid, Some(&d1)));
+        assert!(!c.users.see(upper, Some(&d2)), "a changed digest");
+        assert!(c.users.see("uid=odd,ou=x", Some(&d1)));
+        assert!(!c.users.see("never-listed", Some(&d1)));
+        let (a, b) = (c.user(uuid), c.user(upper));
+        assert_eq!(c.id(a), uuid);
+        assert_eq!(c.id(b), upper);
+        assert_eq!(c.gone_users().collect::<Vec<_>>(), vec!["gone"]);
     }
 
     #[test]

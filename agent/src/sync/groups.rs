@@ -419,7 +419,7 @@ pub fn diff(
     };
     let (mut added, mut removed) = (delta(), delta());
     let push = |d: &mut MemberDelta, m: Member| {
-        let id = catalog.id(m).to_owned();
+        let id = catalog.id(m).into_owned();
         match m.kind() {
             MemberKind::User => d.users.push(id),
             MemberKind::Group => d.groups.push(id),
@@ -645,17 +645,17 @@ mod tests {
         let g2 = c.group("g2");
         d.add_group(g2, "cn=inner,ou=groups,dc=x");
         d.resolve_rest(&mut r);
-        let found: Vec<(MemberKind, &str)> = d
+        let found: Vec<(MemberKind, String)> = d
             .edges(&r)
             .into_iter()
-            .map(|m| (m.kind(), c.id(m)))
+            .map(|m| (m.kind(), c.id(m).into_owned()))
             .collect();
         assert_eq!(
             found,
             vec![
-                (MemberKind::User, "u1"),
-                (MemberKind::User, "u2"),
-                (MemberKind::Group, "g2")
+                (MemberKind::User, "u1".to_owned()),
+                (MemberKind::User, "u2".to_owned()),
+                (MemberKind::Group, "g2".to_owned())
             ]
         );
         assert_eq!(r.unresolved, vec!["nobody", "uid=ghost,ou=people,dc=x"]);

@@ -246,14 +246,14 @@ async fn read_and_send(
                 let member = tx.catalog.user(id);
                 directory.add_user(member, k.dn, k.uid, k.primary);
             }
-            let known = u.id.as_deref().and_then(|i| tx.catalog.users.get_mut(i));
-            let known_digest = known.and_then(|k| {
-                k.seen = true;
-                k.digest
-            });
+            let digest = u.mapped.as_ref().ok().map(|(_, d)| d);
+            let unchanged = u
+                .id
+                .as_deref()
+                .is_some_and(|i| tx.catalog.users.see(i, digest));
             match u.mapped {
-                Ok((record, digest)) => {
-                    if known_digest == Some(digest) && !start.full {
+                Ok((record, _)) => {
+                    if unchanged && !start.full {
                         continue;
                     }
                     bytes += record.source_dn.len() + record.username.len() + 256;
@@ -308,7 +308,7 @@ async fn read_and_send(
         groups_read: group_changes.as_ref().map(|g| g.read),
     })
     .await?;
-    let gone: Vec<String> = tx.catalog.gone_users().map(str::to_owned).collect();
+    let gone: Vec<String> = tx.catalog.gone_users().map(|id| id.into_owned()).collect();
     for chunk in gone.chunks(DELETIONS_PER_MESSAGE) {
         let ids = chunk.to_vec();
         tx.send_acked(|seq| AgentMessage::Deletions {
