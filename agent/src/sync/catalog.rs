@@ -88,7 +88,9 @@ impl<'a> Key<'a> {
     fn of(id: &'a str) -> Key<'a> {
         if id.len() == 36
             && let Ok(u) = uuid::Uuid::try_parse(id)
-            && u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()) == id
+            && u.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                == id
         {
             return Key::Uuid(u.as_u128());
         }
@@ -138,7 +140,8 @@ impl Users {
     pub fn insert(&mut self, id: &str, digest: Option<ContentDigest>) {
         if let Some(at) = self.position(id) {
             self.digests[at] = digest.as_ref().map(short).unwrap_or_default();
-            self.flags[at] = (self.flags[at] & !HAS_DIGEST) | if digest.is_some() { HAS_DIGEST } else { 0 };
+            self.flags[at] =
+                (self.flags[at] & !HAS_DIGEST) | if digest.is_some() { HAS_DIGEST } else { 0 };
             return;
         }
         let at = u32::try_from(self.keys.len()).expect("fewer than 2^32 users");
@@ -156,7 +159,8 @@ impl Users {
         }
         let hash = self.hash(k);
         self.keys.push(key);
-        self.digests.push(digest.as_ref().map(short).unwrap_or_default());
+        self.digests
+            .push(digest.as_ref().map(short).unwrap_or_default());
         self.flags.push(flags);
         let (keys, flags_v, text, hasher) = (&self.keys, &self.flags, &self.text, &self.hasher);
         self.index.insert_unique(hash, at, |&p| {
@@ -317,7 +321,10 @@ mod tests {
             ("u2".into(), "x".into()),
         ]);
         assert!(c.users.see("u1", Some(&[0; 32])), "the digest matches");
-        assert!(!c.users.see("u2", Some(&[0; 32])), "not a digest: matches nothing");
+        assert!(
+            !c.users.see("u2", Some(&[0; 32])),
+            "not a digest: matches nothing"
+        );
         // The inner group is named as a member before its own state arrives.
         c.add_groups(vec![state("outer", &["u2", "stranger"], &["inner"])]);
         c.add_groups(vec![state("inner", &["u1"], &[])]);
@@ -350,7 +357,11 @@ mod tests {
             ("uid=odd,ou=x".into(), "01".repeat(32)),
             ("gone".into(), "01".repeat(32)),
         ]);
-        assert_eq!(c.users.len(), 4, "an upper-case UUID is another ID, kept as text");
+        assert_eq!(
+            c.users.len(),
+            4,
+            "an upper-case UUID is another ID, kept as text"
+        );
         assert!(c.users.see(uuid, Some(&d1)));
         assert!(!c.users.see(upper, Some(&d2)), "a changed digest");
         assert!(c.users.see("uid=odd,ou=x", Some(&d1)));

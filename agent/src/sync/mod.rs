@@ -247,10 +247,9 @@ async fn read_and_send(
                 directory.add_user(member, k.dn, k.uid, k.primary);
             }
             let digest = u.mapped.as_ref().ok().map(|(_, d)| d);
-            let unchanged = u
-                .id
-                .as_deref()
-                .is_some_and(|i| tx.catalog.users.see(i, digest));
+            let unchanged =
+                u.id.as_deref()
+                    .is_some_and(|i| tx.catalog.users.see(i, digest));
             match u.mapped {
                 Ok((record, _)) => {
                     if unchanged && !start.full {
