@@ -117,7 +117,18 @@ async fn a_webhook_hears_of_succeeded_held_and_failed_runs_signed_and_retried(en
     assert_eq!(got.body["run"]["error"], failed["error"]);
 
     // The log: each delivered at the third attempt, the refusals' reason kept.
-    let log = deliveries(&f.api, &format!("endpoint={endpoint}")).await;
+    // Each is recorded a moment after the receiver's answer.
+    let log = eventually(
+        Duration::from_secs(20),
+        "three deliveries recorded",
+        || async {
+            let log = deliveries(&f.api, &format!("endpoint={endpoint}")).await;
+            log.iter()
+                .all(|d| d["status"] == "delivered")
+                .then_some(log)
+        },
+    )
+    .await;
     assert_eq!(log.len(), 3, "{log:?}");
     for d in &log {
         assert_eq!(
@@ -181,14 +192,17 @@ async fn a_webhook_hears_of_succeeded_held_and_failed_runs_signed_and_retried(en
     })
     .await;
 
-    // Metrics count the attempts by outcome.
-    let metrics = f.api.raw_get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains(
-            r#"adc_notification_deliveries_total{channel="webhook",outcome="delivered"} 5"#
-        ),
-        "{metrics}"
-    );
+    // Metrics count the attempts by outcome (once each is recorded).
+    let delivered = r#"adc_notification_deliveries_total{channel="webhook",outcome="delivered"} 5"#;
+    eventually(
+        Duration::from_secs(20),
+        "five deliveries counted",
+        || async {
+            let metrics = f.api.raw_get("/metrics").await.text().await.unwrap();
+            metrics.contains(delivered).then_some(())
+        },
+    )
+    .await;
     f.agent.kill();
 }
 
@@ -429,7 +443,12 @@ async fn deliveries_queued_when_the_server_is_killed_are_sent_after_it_restarts(
     queued.sort();
     assert_eq!(got, queued, "each once");
     let api = signed_in(&base, "root@example.com", "bootstrap-password-0123456789").await;
-    assert_eq!(deliveries(&api, "status=delivered").await.len(), 3);
+    eventually(
+        Duration::from_secs(20),
+        "three deliveries recorded",
+        || async { (deliveries(&api, "status=delivered").await.len() == 3).then_some(()) },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -480,8 +499,17 @@ async fn two_replicas_tell_each_run_once_and_send_each_delivery_once() {
             .and_then(|l| l.rsplit(' ').next()?.parse::<u32>().ok())
             .unwrap_or(0)
     };
-    let from_a = sent(&api.raw_get("/metrics").await.text().await.unwrap());
-    let from_b = sent(&api_b.raw_get("/metrics").await.text().await.unwrap());
+    let counted = || async {
+        let from_a = sent(&api.raw_get("/metrics").await.text().await.unwrap());
+        let from_b = sent(&api_b.raw_get("/metrics").await.text().await.unwrap());
+        (from_a, from_b)
+    };
+    eventually(Duration::from_secs(20), "20 deliveries counted", || async {
+        let (a, b) = counted().await;
+        (a + b >= 20).then_some(())
+    })
+    .await;
+    let (from_a, from_b) = counted().await;
     assert_eq!(from_a + from_b, 20, "a sent {from_a}, b sent {from_b}");
 
     // Events too: both replicas look for ended runs; each run is told of once.
@@ -599,7 +627,12 @@ async fn e_mail_reaches_an_smtp_server_over_starttls_and_over_tls(engine: Engine
             mail.contains(&format!("Open it: {PUBLIC_URL}/#/runs/{id}")),
             "{mail}"
         );
-        let log = deliveries(&f.api, "status=delivered").await;
+        // The SMTP server has it; the delivery is recorded a moment after its answer.
+        let log = eventually(Duration::from_secs(20), "the delivery recorded", || async {
+            let log = deliveries(&f.api, "status=delivered").await;
+            (!log.is_empty()).then_some(log)
+        })
+        .await;
         assert_eq!(
             (log.len(), log[0]["kind"].as_str()),
             (1, Some("email")),
