@@ -143,7 +143,9 @@ pub async fn deliver_due(
                 }
                 Err(error) => {
                     let next = retry_at(config, d.attempts + 1, d.created_at, t);
-                    tracing::info!(delivery_id = %d.id, event = d.event, kind = d.kind, attempts = d.attempts + 1, %error, "notification not delivered");
+                    // The reason names the URL, often a credential: it goes to the
+                    // delivery log (system-admins), not to the server's log.
+                    tracing::info!(delivery_id = %d.id, event = d.event, kind = d.kind, attempts = d.attempts + 1, "notification not delivered; the delivery log says why");
                     store::attempt_failed(db, d.id, &error, next).await?;
                     if next.is_some() {
                         "retrying"

@@ -105,12 +105,25 @@ async fn find(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Endpoint
         .ok_or(ApiError::NotFound("notification endpoint"))
 }
 
+/// How the audit log names an endpoint. Any role reads the audit log, and a webhook's
+/// path or query is often a credential (a chat service's hook URL), so a webhook is
+/// named by its scheme and host only; an e-mail address as it is.
+fn shown(e: &Endpoint) -> String {
+    if e.kind != "webhook" {
+        return e.target.clone();
+    }
+    match reqwest::Url::parse(&e.target) {
+        Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or_default()),
+        Err(_) => "a webhook".into(),
+    }
+}
+
 fn audited(e: &Endpoint) -> serde_json::Value {
-    json!({ "kind": e.kind, "target": e.target, "events": e.events.0, "enabled": e.enabled })
+    json!({ "kind": e.kind, "target": shown(e), "events": e.events.0, "enabled": e.enabled })
 }
 
 fn endpoint_target(e: &Endpoint) -> Target {
-    Target::endpoint(e.id, &e.target)
+    Target::endpoint(e.id, &shown(e))
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Endpoint>>> {
