@@ -217,6 +217,28 @@ async fn one_member_in_and_one_out_of_a_group_of_5000_changes_exactly_those_two(
     let f = with_groups(engine, 5001, &groups).await;
     let first = f.run(json!({})).await;
     assert_eq!(count(&first, "members_added"), 5000, "{first}");
+    // The first run lists each of the 5 000 additions once, in order, across pages of
+    // 200 (PostgreSQL stores them many to a row: pages end inside those rows).
+    let added = f
+        .changes(first["id"].as_str().unwrap(), "subject=membership")
+        .await;
+    let seqs: Vec<i64> = added.iter().map(|c| c["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seqs in order");
+    let mut named: Vec<&str> = added
+        .iter()
+        .map(|c| {
+            assert_eq!(c["operation"], "add-member", "{c}");
+            assert_eq!(c["group"], "big", "{c}");
+            assert!(
+                c["user_id"].is_string() && c["external_id"].is_string(),
+                "{c}"
+            );
+            c["username"].as_str().unwrap()
+        })
+        .collect();
+    named.sort_unstable();
+    let want: Vec<String> = (0..5000).map(mail).collect();
+    assert_eq!(named, want);
     let big = group_dn("big");
     f.slapd
         .change_values(&big, "member", &[person_dn(&uid(5000))], true)

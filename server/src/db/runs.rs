@@ -302,9 +302,15 @@ pub async fn changes(
 ) -> Result<Vec<Change>, sqlx::Error> {
     on_db!(db, |p| {
         let mut qb = sqlx::QueryBuilder::new(
-            "SELECT seq, subject, user_id, external_id, username, operation, outcome, group_id, group_name, member_group_id FROM run_changes WHERE run_id = ",
+            "SELECT seq, subject, user_id, external_id, username, operation, outcome, group_id, group_name, member_group_id FROM run_change_list WHERE run_id = ",
         );
-        qb.push_bind(run_id).push(" AND seq > ").push_bind(after);
+        // `row_seq` (the stored row's, its last change's) lets the key find the rows;
+        // `seq` drops a row's changes up to `after`.
+        qb.push_bind(run_id)
+            .push(" AND row_seq > ")
+            .push_bind(after)
+            .push(" AND seq > ")
+            .push_bind(after);
         if let Some(s) = subject {
             qb.push(" AND subject = ").push_bind(s);
         }
@@ -319,7 +325,7 @@ pub async fn changes(
                 .push_bind(format!("{prefix}%"))
                 .push(" ESCAPE '\\'");
         }
-        qb.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        qb.push(" ORDER BY row_seq, ord LIMIT ").push_bind(limit);
         qb.build_query_as::<Change>().fetch_all(p).await
     })
 }
@@ -350,7 +356,7 @@ pub struct Held {
 pub async fn held_changes(db: &Db, run_id: Uuid) -> Result<Vec<Held>, sqlx::Error> {
     on_db!(db, |p| {
         sqlx::query_as::<_, Held>(
-        "SELECT subject, operation, user_id, group_id, member_group_id FROM run_changes WHERE run_id = $1 AND outcome = $2 ORDER BY seq"
+        "SELECT subject, operation, user_id, group_id, member_group_id FROM run_change_list WHERE run_id = $1 AND outcome = $2 ORDER BY row_seq, ord"
     )
     .bind(run_id)
     .bind(Outcome::Held)

@@ -4,7 +4,7 @@
 
 use super::pgcopy::BinaryCopy;
 use super::{ChangeRow, Insert, Update};
-use crate::vocabulary::RunStatus;
+use crate::vocabulary::{RunStatus, Subject};
 use adc_shared::protocol::RunCounts;
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -83,6 +83,32 @@ async fn copy_in(
     copy.finish().await.map(|_| ())
 }
 
+/// Changes stored in one PostgreSQL row at most (a row of them stays a few hundred
+/// kilobytes).
+const MEMBERS_PER_ROW: usize = 4096;
+
+/// How many of `rows`, from the first, PostgreSQL stores as one row: a run of
+/// user-member changes of one group with one operation and outcome (a first sync's
+/// memberships, a group's removals), else 1.
+fn member_run(rows: &[ChangeRow]) -> usize {
+    let first = &rows[0];
+    let same = |c: &ChangeRow| {
+        c.subject == Subject::Membership
+            && c.member_group_id.is_none()
+            && c.operation == first.operation
+            && c.outcome == first.outcome
+            && c.group_id == first.group_id
+            && c.group_name == first.group_name
+    };
+    if !same(first) {
+        return 1;
+    }
+    rows.iter()
+        .take(MEMBERS_PER_ROW)
+        .take_while(|c| same(c))
+        .count()
+}
+
 impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
     async fn add_run_counts(&mut self, run: Uuid, delta: &RunCounts) -> Result<u64, sqlx::Error> {
         sqlx::query(ADD_COUNTS_POSTGRES)
@@ -151,24 +177,46 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut data = BinaryCopy::with_capacity(rows.len() * 160);
-        for (i, c) in rows.iter().enumerate() {
-            data.row(11);
+        let mut data = BinaryCopy::with_capacity(rows.len() * 100);
+        let mut i = 0;
+        while i < rows.len() {
+            let c = &rows[i];
+            let n = member_run(&rows[i..]);
+            // The stored row's seq is its last change's (migration 0013).
+            data.row(14);
             data.uuid(run);
-            data.int8(first_seq + i as i64);
-            data.opt_uuid(c.user_id);
-            data.opt_text(c.external_id.as_deref());
-            data.text(&c.username);
+            data.int8(first_seq + (i + n - 1) as i64);
+            if n == 1 {
+                data.opt_uuid(c.user_id);
+                data.opt_text(c.external_id.as_deref());
+                data.text(&c.username);
+            } else {
+                data.null();
+                data.null();
+                data.text("");
+            }
             data.text(c.operation.as_str());
             data.text(&c.outcome.as_text());
             data.text(c.subject.as_str());
             data.opt_uuid(c.group_id);
             data.opt_text(c.group_name.as_deref());
             data.opt_uuid(c.member_group_id);
+            if n == 1 {
+                data.null();
+                data.null();
+                data.null();
+            } else {
+                let members = &rows[i..i + n];
+                let ids: Vec<Option<Uuid>> = members.iter().map(|m| m.user_id).collect();
+                data.uuid_array(&ids);
+                data.text_array(members.iter().map(|m| m.external_id.as_deref()));
+                data.text_array(members.iter().map(|m| Some(m.username.as_str())));
+            }
+            i += n;
         }
         copy_in(
             self,
-            "COPY run_changes (run_id, seq, user_id, external_id, username, operation, outcome, subject, group_id, group_name, member_group_id) FROM STDIN (FORMAT binary)",
+            "COPY run_changes (run_id, seq, user_id, external_id, username, operation, outcome, subject, group_id, group_name, member_group_id, member_ids, member_external_ids, member_names) FROM STDIN (FORMAT binary)",
             data,
         )
         .await
@@ -374,5 +422,53 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
             qb.build().execute(&mut **self).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::{Operation, Outcome};
+
+    fn member(group: u128, user: u128, op: Operation, outcome: Outcome) -> ChangeRow {
+        ChangeRow {
+            subject: Subject::Membership,
+            user_id: Some(Uuid::from_u128(user)),
+            external_id: Some(format!("u{user}")),
+            username: format!("user{user}"),
+            operation: op,
+            outcome,
+            group_id: Some(Uuid::from_u128(group)),
+            group_name: Some(format!("g{group}")),
+            member_group_id: None,
+        }
+    }
+
+    #[test]
+    fn a_group_s_user_members_with_one_operation_and_outcome_share_a_row() {
+        let add = |g, u| member(g, u, Operation::AddMember, Outcome::Applied);
+        let mut nested = add(1, 9);
+        nested.user_id = None;
+        nested.member_group_id = Some(Uuid::from_u128(9));
+        let rows = [
+            add(1, 1),
+            add(1, 2),
+            add(1, 3),
+            member(1, 4, Operation::AddMember, Outcome::Held),
+            nested,
+            add(2, 5),
+            member(2, 6, Operation::RemoveMember, Outcome::Applied),
+            ChangeRow::user(None, None, "x".into(), Operation::Create, Outcome::Applied),
+        ];
+        let mut runs = Vec::new();
+        let mut i = 0;
+        while i < rows.len() {
+            let n = member_run(&rows[i..]);
+            runs.push(n);
+            i += n;
+        }
+        assert_eq!(runs, [3, 1, 1, 1, 1, 1]);
+        let many = vec![add(1, 1); MEMBERS_PER_ROW + 1];
+        assert_eq!(member_run(&many), MEMBERS_PER_ROW);
     }
 }

@@ -14,6 +14,9 @@ const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 const PG_EPOCH_UNIX: i64 = 946_684_800;
 /// The version byte that starts a `jsonb` value in binary form.
 const JSONB_VERSION: u8 = 1;
+/// The element types of the arrays written (PostgreSQL's `pg_type` OIDs).
+const TEXT_OID: i32 = 25;
+const UUID_OID: i32 = 2950;
 
 pub struct BinaryCopy {
     buf: Vec<u8>,
@@ -90,6 +93,43 @@ impl BinaryCopy {
         self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
     }
 
+    /// A one-dimensional `uuid[]`; `None` elements are NULL.
+    pub fn uuid_array(&mut self, v: &[Option<Uuid>]) {
+        self.array(
+            UUID_OID,
+            v.iter().map(|u| u.as_ref().map(|u| &u.as_bytes()[..])),
+        );
+    }
+
+    /// A one-dimensional `text[]`; `None` elements are NULL.
+    pub fn text_array<'a>(&mut self, v: impl ExactSizeIterator<Item = Option<&'a str>> + Clone) {
+        self.array(TEXT_OID, v.map(|t| t.map(str::as_bytes)));
+    }
+
+    /// Array layout: dimensions, a has-NULLs flag, the element type, then per
+    /// dimension its length and lower bound (1), then the elements as fields.
+    fn array<'a>(
+        &mut self,
+        element_type: i32,
+        elements: impl ExactSizeIterator<Item = Option<&'a [u8]>> + Clone,
+    ) {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&0i32.to_be_bytes());
+        let has_null = elements.clone().any(|e| e.is_none());
+        let len = i32::try_from(elements.len()).expect("an array is far below 2^31 elements");
+        for word in [1, i32::from(has_null), element_type, len, 1] {
+            self.buf.extend_from_slice(&word.to_be_bytes());
+        }
+        for e in elements {
+            match e {
+                Some(bytes) => self.value(bytes),
+                None => self.null(),
+            }
+        }
+        let len = i32::try_from(self.buf.len() - at - 4).expect("a field is far below 2 GiB");
+        self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
     pub fn finish(mut self) -> Vec<u8> {
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
         self.buf
@@ -129,6 +169,21 @@ mod tests {
         let out = c.finish();
         assert_eq!(&out[19..25], &[0, 1, 0, 0, 0, 10]);
         assert_eq!(&out[25..35], b"a\tb\nc\\d\r\\N");
+    }
+
+    #[test]
+    fn an_array_is_dimensions_then_its_elements_as_fields() {
+        let mut c = BinaryCopy::with_capacity(0);
+        c.row(1);
+        c.text_array([Some("ab"), None].into_iter());
+        let out = c.finish();
+        let mut want = vec![0, 1];
+        let words: [i32; 6] = [30, 1, 1, TEXT_OID, 2, 1];
+        for w in words {
+            want.extend_from_slice(&w.to_be_bytes());
+        }
+        want.extend_from_slice(&[0, 0, 0, 2, b'a', b'b', 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(&out[19..out.len() - 2], &want[..]);
     }
 
     #[test]

@@ -1,0 +1,6 @@
+-- The view PostgreSQL's readers use since its migration 0013 (membership changes many
+-- to a row there); SQLite keeps one row per change, so the view is the table.
+CREATE VIEW run_change_list AS
+SELECT run_id, seq AS row_seq, 1 AS ord, seq, subject, user_id, external_id, username,
+       operation, outcome, group_id, group_name, member_group_id
+FROM run_changes;
