@@ -272,6 +272,57 @@ async fn one_member_in_and_one_out_of_a_group_of_5000_changes_exactly_those_two(
     assert_eq!(f.group("big").await["member_count"], 5000);
 }
 
+/// The manifest's member lists are kept with each group between runs: a change that
+/// is not a run's (a member detached by an admin) must still show in the next run.
+#[engines]
+async fn a_member_detached_by_hand_is_no_longer_in_the_synchronization_s_member_list(
+    engine: Engine,
+) {
+    let groups = group_ldif(
+        "groupOfNames",
+        "devs",
+        &[person_dn(&uid(0)), person_dn(&uid(1))],
+    );
+    let f = with_groups(engine, 2, &groups).await;
+    f.run(json!({})).await;
+    // A no-change run keeps the lists; the next one reads them.
+    let quiet = f.run(json!({})).await;
+    assert_eq!(count(&quiet, "members_added"), 0, "{quiet}");
+    let quiet = f.run(json!({})).await;
+    assert_eq!(count(&quiet, "members_added"), 0, "{quiet}");
+    assert_eq!(count(&quiet, "members_removed"), 0, "{quiet}");
+
+    let detached = f.user(&mail(1)).await;
+    let (s, b) = f
+        .api
+        .patch(
+            &format!("/api/v1/users/{}", detached["id"].as_str().unwrap()),
+            json!({"detach": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    // The synchronization no longer owns the member, so the directory's membership is
+    // news to it again, and it cannot store it: the member is not its user.
+    let changes = f
+        .changes(run["id"].as_str().unwrap(), "subject=membership")
+        .await;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        changes[0]["external_id"], detached["external_id"],
+        "{changes:?}"
+    );
+    assert!(
+        changes[0]["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped: the member is not stored"),
+        "{changes:?}"
+    );
+    assert_eq!(f.members("devs", false).await, users(&[0, 1]));
+}
+
 #[engines]
 async fn a_renamed_group_keeps_its_id_and_its_members(engine: Engine) {
     let groups = group_ldif("groupOfNames", "devs", &[person_dn(&uid(0))]);

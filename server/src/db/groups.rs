@@ -185,60 +185,70 @@ pub async fn count_in_source(db: &Db, tenant_id: Uuid, sync_id: Uuid) -> Result<
     })
 }
 
+/// A group's direct members as its manifest names them, kept with the group
+/// (`groups.member_list`, migration 0014 of PostgreSQL).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct MemberList {
+    users: Vec<String>,
+    groups: Vec<String>,
+}
+
+/// Above this many groups whose kept list is out of date, the manifest joins all of
+/// the synchronization's edges at once instead of one group at a time.
+const REBUILD_ONE_BY_ONE: usize = 64;
+
 /// The group manifest of a synchronization: every group with its hash (empty for a
 /// group removed from the source, so it is sent again if it comes back) and its
 /// direct members of the same synchronization, in chunks of at most
-/// [`MANIFEST_MEMBERS`] member IDs.
+/// [`MANIFEST_MEMBERS`] member IDs. Member lists come from each group's kept list
+/// where it is current; the others are built from the edges and kept.
 pub async fn manifest(
     db: &Db,
     tenant_id: Uuid,
     sync_id: Uuid,
 ) -> Result<Vec<Vec<GroupState>>, sqlx::Error> {
-    let (groups, users, nested) = on_db!(db, |p| {
-        let groups = sqlx::query_as::<_, (Uuid, String, Option<String>, bool)>(
-            "SELECT id, external_id, content_hash, removed_from_source FROM groups
+    type Row = (Uuid, String, Option<String>, bool, i64, Option<String>);
+    // The versions are read before the edges: a list built from edges that changed
+    // since is then refused when kept (its version has moved on).
+    let groups: Vec<Row> = on_db!(db, |p| {
+        sqlx::query_as::<_, Row>(
+            "SELECT id, external_id, content_hash, removed_from_source, members_version,
+                    CASE WHEN member_list_version = members_version THEN member_list END
+             FROM groups
              WHERE tenant_id = $1 AND synchronization_id = $2 AND external_id IS NOT NULL ORDER BY external_id",
         )
         .bind(tenant_id)
         .bind(sync_id)
         .fetch_all(p)
-        .await?;
-        let users = sqlx::query_as::<_, (Uuid, String)>(
-            "SELECT e.group_id, u.external_id FROM group_users e
-             JOIN groups g ON g.id = e.group_id JOIN users u ON u.id = e.user_id
-             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND u.synchronization_id = $2 AND u.external_id IS NOT NULL",
-        )
-        .bind(tenant_id)
-        .bind(sync_id)
-        .fetch_all(p)
-        .await?;
-        let nested = sqlx::query_as::<_, (Uuid, String)>(
-            "SELECT e.parent_id, c.external_id FROM group_groups e
-             JOIN groups g ON g.id = e.parent_id JOIN groups c ON c.id = e.child_id
-             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND c.synchronization_id = $2 AND c.external_id IS NOT NULL",
-        )
-        .bind(tenant_id)
-        .bind(sync_id)
-        .fetch_all(p)
-        .await?;
-        Ok::<_, sqlx::Error>((groups, users, nested))
+        .await
     })?;
-    let mut members: HashMap<Uuid, (Vec<String>, Vec<String>)> = HashMap::new();
-    for (g, u) in users {
-        members.entry(g).or_default().0.push(u);
+    let mut members: HashMap<Uuid, MemberList> = HashMap::with_capacity(groups.len());
+    let mut stale: Vec<(Uuid, i64)> = Vec::new();
+    for (id, .., version, list) in &groups {
+        match list.as_deref().map(serde_json::from_str::<MemberList>) {
+            Some(Ok(list)) => {
+                members.insert(*id, list);
+            }
+            _ => stale.push((*id, *version)),
+        }
     }
-    for (g, c) in nested {
-        members.entry(g).or_default().1.push(c);
+    if !stale.is_empty() {
+        let built = build_member_lists(db, tenant_id, sync_id, &stale).await?;
+        keep_member_lists(db, &stale, &built).await?;
+        members.extend(built);
     }
     let mut chunks = vec![Vec::new()];
     let mut in_chunk = 0usize;
-    for (id, external_id, hash, removed) in groups {
+    for (id, external_id, hash, removed, ..) in groups {
         let hash = if removed {
             String::new()
         } else {
             hash.unwrap_or_default()
         };
-        let (mut users, mut groups) = members.remove(&id).unwrap_or_default();
+        let MemberList {
+            mut users,
+            mut groups,
+        } = members.remove(&id).unwrap_or_default();
         loop {
             let room = MANIFEST_MEMBERS.saturating_sub(in_chunk).max(1);
             let take_u = users.len().min(room);
@@ -264,6 +274,122 @@ pub async fn manifest(
         chunks.pop();
     }
     Ok(chunks)
+}
+
+/// The member lists of the `stale` groups, from the edges: one group at a time when
+/// they are few (an index probe each), else the synchronization's whole join.
+async fn build_member_lists(
+    db: &Db,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+    stale: &[(Uuid, i64)],
+) -> Result<HashMap<Uuid, MemberList>, sqlx::Error> {
+    const USERS: &str = "SELECT e.group_id, u.external_id FROM group_users e
+             JOIN groups g ON g.id = e.group_id JOIN users u ON u.id = e.user_id
+             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND u.synchronization_id = $2 AND u.external_id IS NOT NULL";
+    const USERS_OF_ONE: &str = "SELECT e.group_id, u.external_id FROM group_users e
+             JOIN groups g ON g.id = e.group_id JOIN users u ON u.id = e.user_id
+             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND u.synchronization_id = $2 AND u.external_id IS NOT NULL
+               AND e.group_id = $3";
+    const NESTED: &str = "SELECT e.parent_id, c.external_id FROM group_groups e
+             JOIN groups g ON g.id = e.parent_id JOIN groups c ON c.id = e.child_id
+             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND c.synchronization_id = $2 AND c.external_id IS NOT NULL";
+    const NESTED_OF_ONE: &str = "SELECT e.parent_id, c.external_id FROM group_groups e
+             JOIN groups g ON g.id = e.parent_id JOIN groups c ON c.id = e.child_id
+             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND c.synchronization_id = $2 AND c.external_id IS NOT NULL
+               AND e.parent_id = $3";
+    let one_by_one = stale.len() <= REBUILD_ONE_BY_ONE;
+    let (users, nested) = on_db!(db, |p| {
+        let (mut users, mut nested) = (Vec::new(), Vec::new());
+        if one_by_one {
+            for (g, _) in stale {
+                for (sql, out) in [(USERS_OF_ONE, &mut users), (NESTED_OF_ONE, &mut nested)] {
+                    out.extend(
+                        sqlx::query_as::<_, (Uuid, String)>(sql)
+                            .bind(tenant_id)
+                            .bind(sync_id)
+                            .bind(g)
+                            .fetch_all(p)
+                            .await?,
+                    );
+                }
+            }
+        } else {
+            for (sql, out) in [(USERS, &mut users), (NESTED, &mut nested)] {
+                *out = sqlx::query_as::<_, (Uuid, String)>(sql)
+                    .bind(tenant_id)
+                    .bind(sync_id)
+                    .fetch_all(p)
+                    .await?;
+            }
+        }
+        Ok::<_, sqlx::Error>((users, nested))
+    })?;
+    let mut lists: HashMap<Uuid, MemberList> = stale
+        .iter()
+        .map(|(g, _)| (*g, MemberList::default()))
+        .collect();
+    for (g, u) in users {
+        if let Some(l) = lists.get_mut(&g) {
+            l.users.push(u);
+        }
+    }
+    for (g, c) in nested {
+        if let Some(l) = lists.get_mut(&g) {
+            l.groups.push(c);
+        }
+    }
+    Ok(lists)
+}
+
+/// Keeps the lists just built, each only if its group's members have not changed
+/// since its version was read.
+async fn keep_member_lists(
+    db: &Db,
+    stale: &[(Uuid, i64)],
+    built: &HashMap<Uuid, MemberList>,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(Uuid, i64, String)> = stale
+        .iter()
+        .filter_map(|(g, v)| {
+            let list = serde_json::to_string(built.get(g)?).ok()?;
+            Some((*g, *v, list))
+        })
+        .collect();
+    match db {
+        Db::Postgres(p) => {
+            for chunk in rows.chunks(CHUNK * 4) {
+                let ids: Vec<Uuid> = chunk.iter().map(|r| r.0).collect();
+                let versions: Vec<i64> = chunk.iter().map(|r| r.1).collect();
+                let lists: Vec<&str> = chunk.iter().map(|r| r.2.as_str()).collect();
+                sqlx::query(
+                    "UPDATE groups AS g SET member_list = k.list, member_list_version = k.version
+                     FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS k(id, version, list)
+                     WHERE g.id = k.id AND g.members_version = k.version",
+                )
+                .bind(ids)
+                .bind(versions)
+                .bind(lists)
+                .execute(p)
+                .await?;
+            }
+        }
+        Db::Sqlite(p) => {
+            let mut tx = p.begin().await?;
+            for (g, v, list) in &rows {
+                sqlx::query(
+                    "UPDATE groups SET member_list = $1, member_list_version = $2 WHERE id = $3 AND members_version = $2",
+                )
+                .bind(list)
+                .bind(v)
+                .bind(g)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(())
 }
 
 /// Every nesting edge among a synchronization's groups, by name: (parent, child).
