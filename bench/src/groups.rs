@@ -170,8 +170,19 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
     for _ in 0..3 {
         dumps.push(dump(ldap, args.page_size)?);
         let sent = rig.agent_sent();
+        let before = cpu(&rig.server, &rig.agent);
         let (d, r) = rig.run().await?;
+        let after = cpu(&rig.server, &rig.agent);
         nochange_bytes = rig.agent_sent() - sent;
+        let c: [f64; 4] = std::array::from_fn(|i| after[i] - before[i]);
+        eprintln!(
+            "no-change re-sync {}: CPU server {:.2} s, agent {:.2} s, slapd {:.2} s, PostgreSQL {:.2} s",
+            secs(d),
+            c[0],
+            c[1],
+            c[2],
+            c[3]
+        );
         nochanges.push(d);
         r2 = r;
     }
