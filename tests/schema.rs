@@ -4,7 +4,7 @@ use adc_e2e::engine::{Engine, TestDb};
 use sqlx::Connection;
 use std::collections::BTreeMap;
 
-/// Each table of a migrated database with its column names, sorted.
+/// Each table and view of a migrated database with its column names, sorted.
 async fn tables(engine: Engine) -> BTreeMap<String, Vec<String>> {
     let db = TestDb::new(engine).await;
     // The server migrates the database as it connects.
@@ -18,7 +18,7 @@ async fn tables(engine: Engine) -> BTreeMap<String, Vec<String>> {
             let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
             sqlx::query_as(
                 "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
-                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+                 WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
             )
             .fetch_all(&mut c)
             .await

@@ -53,6 +53,22 @@ pub struct Args {
     /// Members of the one big group besides them.
     #[arg(long, default_value_t = 50_000)]
     pub big_group: usize,
+    /// Run the users benchmark at each of these sizes (e.g. 100000,300000,1000000) and
+    /// print how the ratios and the memory grow; `--users` is then ignored.
+    #[arg(long, value_delimiter = ',')]
+    pub curve: Vec<usize>,
+}
+
+/// What the curve compares across sizes.
+struct Summary {
+    users: usize,
+    initial_ratio: f64,
+    nochange_ratio: f64,
+    onepct_ratio: f64,
+    agent_peak: f64,
+    server_peak: f64,
+    users_per_second: f64,
+    search_one_ms: f64,
 }
 
 pub fn secs(d: Duration) -> String {
@@ -63,13 +79,53 @@ pub fn secs(d: Duration) -> String {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
-    let n = args.users;
-    let rig = Rig::start(&args).await?;
-    eprintln!("measuring…");
-    if args.groups > 0 {
-        return groups::run(&rig, &args).await;
+    if args.curve.is_empty() {
+        let rig = Rig::start(&args).await?;
+        eprintln!("measuring…");
+        if args.groups > 0 {
+            return groups::run(&rig, &args).await;
+        }
+        users_benchmark(&rig, &args).await?;
+        return Ok(());
     }
-    let init = initial::measure(&rig, &args).await?;
+    let mut curve = Vec::new();
+    for &users in &args.curve {
+        let sized = Args {
+            users,
+            curve: Vec::new(),
+            perf: None,
+            ..Args::parse()
+        };
+        let rig = Rig::start(&sized).await?;
+        eprintln!("measuring {users} users…");
+        if let Some(s) = users_benchmark(&rig, &sized).await? {
+            curve.push(s);
+        }
+        println!();
+    }
+    println!(
+        "growth     users   initial ratio  no-change ratio  1 % ratio  users/s  agent MiB  server MiB  search one match"
+    );
+    for s in &curve {
+        println!(
+            "growth {:>9}  {:>13.2}  {:>15.2}  {:>9.2}  {:>7.0}  {:>9.1}  {:>10.1}  {:>13.1} ms",
+            s.users,
+            s.initial_ratio,
+            s.nochange_ratio,
+            s.onepct_ratio,
+            s.users_per_second,
+            s.agent_peak,
+            s.server_peak,
+            s.search_one_ms
+        );
+    }
+    Ok(())
+}
+
+/// The users benchmark on `rig` (its figures printed); `None` with `--initial-only`.
+async fn users_benchmark(rig: &Rig, args: &Args) -> anyhow::Result<Option<Summary>> {
+    let n = args.users;
+    let init = initial::measure(rig, args).await?;
     let (initial, search, copy) = (
         init.median(|r| r.initial),
         init.median(|r| r.search),
@@ -96,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
             cpu_initial[0], cpu_initial[1], cpu_initial[2], cpu_initial[3]
         );
         rig.print_logs();
-        return Ok(());
+        return Ok(None);
     }
     // Re-syncs are short: three, each after a dump, and the medians of both.
     let mut nochanges = Vec::new();
@@ -128,11 +184,11 @@ async fn main() -> anyhow::Result<()> {
     let agent_peak = agent_peak.max(peak_rss_mib(rig.agent.child.id()));
     let server_peak = server_peak.max(peak_rss_mib(rig.server.child.id()));
 
-    let pages = users_pages(&rig, n).await?;
+    let pages = users_pages(rig, n).await?;
 
     // Pass-through authentication: concurrent callers through server, agent and slapd,
     // beside bare `ldapwhoami` binds against the same slapd.
-    let (auth_rate, p50, p99) = auth::measure(&rig, n, args.auth_requests).await?;
+    let (auth_rate, p50, p99) = auth::measure(rig, n, args.auth_requests).await?;
     let whoami_rate = whoami_rate(ldap, n, 400)?;
 
     println!(
@@ -217,7 +273,19 @@ async fn main() -> anyhow::Result<()> {
         "reference  ldapwhoami binds (2 parallel)  {whoami_rate:7.0} /s  (Microsoft documents 300-400 /s per agent on 4 cores)"
     );
     rig.print_logs();
-    Ok(())
+    Ok(Some(Summary {
+        users: n,
+        initial_ratio: initial.as_secs_f64() / (search + copy).as_secs_f64(),
+        nochange_ratio: nochange.as_secs_f64() / search_ref.as_secs_f64(),
+        onepct_ratio: onepct.as_secs_f64() / search_ref.as_secs_f64(),
+        agent_peak,
+        server_peak,
+        users_per_second: n as f64 / initial.as_secs_f64(),
+        search_one_ms: pages
+            .iter()
+            .find(|(label, _)| label.contains("one match"))
+            .map_or(f64::NAN, |(_, d)| d.as_secs_f64() * 1000.0),
+    }))
 }
 
 /// The users page at this size: the first page, one 90 % of the way in (keyset
