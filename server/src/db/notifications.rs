@@ -399,18 +399,20 @@ pub async fn claim_due(
             .bind(replica)
             .fetch_all(p)
             .await?;
-        let mut due = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            let d: Option<Due> = sqlx::query_as(
-                "SELECT d.id, d.event_id, d.event, d.payload, d.attempts, d.created_at, e.kind, e.target, e.secret
-                 FROM notification_deliveries d JOIN notification_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
-            )
-            .bind(id)
-            .fetch_optional(p)
-            .await?;
-            due.extend(d);
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(due)
+        // What was claimed, with its endpoint, in one query (`limit` IDs at most).
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT d.id, d.event_id, d.event, d.payload, d.attempts, d.created_at, e.kind, e.target, e.secret
+             FROM notification_deliveries d JOIN notification_endpoints e ON e.id = d.endpoint_id WHERE d.id IN (",
+        );
+        let mut list = qb.separated(", ");
+        for (id,) in &ids {
+            list.push_bind(*id);
+        }
+        qb.push(") ORDER BY d.next_attempt_at");
+        qb.build_query_as::<Due>().fetch_all(p).await
     })
 }
 

@@ -218,15 +218,19 @@ pub async fn list_tokens(db: &Db, tenant_id: Uuid) -> Result<Vec<ApiToken>, sqlx
     })
 }
 
-pub async fn delete_token(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-    db_execute!(db, |p| sqlx::query(
-        "DELETE FROM api_tokens WHERE tenant_id = $1 AND id = $2"
+/// Revokes a token; its name (for the audit log), `None` when there was none.
+pub async fn delete_token(
+    db: &Db,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_scalar::<_, String>(
+        "DELETE FROM api_tokens WHERE tenant_id = $1 AND id = $2 RETURNING name"
     )
     .bind(tenant_id)
     .bind(id)
-    .execute(p)
+    .fetch_optional(p)
     .await)
-    .map(|n| n == 1)
 }
 
 /// Resolves a token by its hash and records its use.

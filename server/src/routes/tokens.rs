@@ -81,15 +81,9 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::SystemAdmin)?;
-    let name = principals::list_tokens(&state.db, caller.tenant_id)
-        .await?
-        .into_iter()
-        .find(|t| t.id == id)
-        .map(|t| t.name)
-        .unwrap_or_default();
-    if !principals::delete_token(&state.db, caller.tenant_id, id).await? {
+    let Some(name) = principals::delete_token(&state.db, caller.tenant_id, id).await? else {
         return Err(ApiError::NotFound("API token"));
-    }
+    };
     tracing::info!(token_id = %id, "API token revoked");
     caller
         .audit(Action::TokenRevoked)
