@@ -270,6 +270,14 @@ async fn one_member_in_and_one_out_of_a_group_of_5000_changes_exactly_those_two(
         ]
     );
     assert_eq!(f.group("big").await["member_count"], 5000);
+    // The group's kept member list follows the run's own changes: the member who left
+    // comes back when the directory lists it again.
+    f.slapd
+        .change_values(&big, "member", &[person_dn(&uid(0))], true)
+        .await;
+    let back = f.run(json!({})).await;
+    assert_eq!(count(&back, "members_added"), 1, "{back}");
+    assert_eq!(f.group("big").await["member_count"], 5001);
 }
 
 /// The manifest's member lists are kept with each group between runs: a change that

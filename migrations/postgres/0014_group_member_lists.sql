@@ -14,41 +14,33 @@ ALTER TABLE groups ADD COLUMN members_version BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE groups ADD COLUMN member_list TEXT;
 ALTER TABLE groups ADD COLUMN member_list_version BIGINT;
 
--- Statement triggers: one UPDATE per COPY of edges, not one per edge.
-CREATE FUNCTION bump_members_version_edges() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Statement triggers: one UPDATE per COPY of edges, not one per edge. Each trigger
+-- names its transition table `changed` (the new rows of an INSERT, the old of a DELETE).
+CREATE FUNCTION bump_members_version_user_edges() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF TG_TABLE_NAME = 'group_users' THEN
-            UPDATE groups SET members_version = members_version + 1
-             WHERE id IN (SELECT DISTINCT group_id FROM changed_new);
-        ELSE
-            UPDATE groups SET members_version = members_version + 1
-             WHERE id IN (SELECT DISTINCT parent_id FROM changed_new);
-        END IF;
-    ELSE
-        IF TG_TABLE_NAME = 'group_users' THEN
-            UPDATE groups SET members_version = members_version + 1
-             WHERE id IN (SELECT DISTINCT group_id FROM changed_old);
-        ELSE
-            UPDATE groups SET members_version = members_version + 1
-             WHERE id IN (SELECT DISTINCT parent_id FROM changed_old);
-        END IF;
-    END IF;
+    UPDATE groups SET members_version = members_version + 1
+     WHERE id IN (SELECT DISTINCT group_id FROM changed);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION bump_members_version_group_edges() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE groups SET members_version = members_version + 1
+     WHERE id IN (SELECT DISTINCT parent_id FROM changed);
     RETURN NULL;
 END $$;
 
 CREATE TRIGGER group_users_added AFTER INSERT ON group_users
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT
-    EXECUTE FUNCTION bump_members_version_edges();
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
+    EXECUTE FUNCTION bump_members_version_user_edges();
 CREATE TRIGGER group_users_removed AFTER DELETE ON group_users
-    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT
-    EXECUTE FUNCTION bump_members_version_edges();
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT
+    EXECUTE FUNCTION bump_members_version_user_edges();
 CREATE TRIGGER group_groups_added AFTER INSERT ON group_groups
-    REFERENCING NEW TABLE AS changed_new FOR EACH STATEMENT
-    EXECUTE FUNCTION bump_members_version_edges();
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
+    EXECUTE FUNCTION bump_members_version_group_edges();
 CREATE TRIGGER group_groups_removed AFTER DELETE ON group_groups
-    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT
-    EXECUTE FUNCTION bump_members_version_edges();
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT
+    EXECUTE FUNCTION bump_members_version_group_edges();
 
 -- A member is named by its external ID and counted only within its synchronization:
 -- a change of either changes the lists it is in.

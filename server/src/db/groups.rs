@@ -284,20 +284,25 @@ async fn build_member_lists(
     sync_id: Uuid,
     stale: &[(Uuid, i64)],
 ) -> Result<HashMap<Uuid, MemberList>, sqlx::Error> {
-    const USERS: &str = "SELECT e.group_id, u.external_id FROM group_users e
+    // Each join, and the same restricted to the group `$3`.
+    macro_rules! users {
+        () => {
+            "SELECT e.group_id, u.external_id FROM group_users e
              JOIN groups g ON g.id = e.group_id JOIN users u ON u.id = e.user_id
-             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND u.synchronization_id = $2 AND u.external_id IS NOT NULL";
-    const USERS_OF_ONE: &str = "SELECT e.group_id, u.external_id FROM group_users e
-             JOIN groups g ON g.id = e.group_id JOIN users u ON u.id = e.user_id
-             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND u.synchronization_id = $2 AND u.external_id IS NOT NULL
-               AND e.group_id = $3";
-    const NESTED: &str = "SELECT e.parent_id, c.external_id FROM group_groups e
+             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND u.synchronization_id = $2 AND u.external_id IS NOT NULL"
+        };
+    }
+    macro_rules! nested {
+        () => {
+            "SELECT e.parent_id, c.external_id FROM group_groups e
              JOIN groups g ON g.id = e.parent_id JOIN groups c ON c.id = e.child_id
-             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND c.synchronization_id = $2 AND c.external_id IS NOT NULL";
-    const NESTED_OF_ONE: &str = "SELECT e.parent_id, c.external_id FROM group_groups e
-             JOIN groups g ON g.id = e.parent_id JOIN groups c ON c.id = e.child_id
-             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND c.synchronization_id = $2 AND c.external_id IS NOT NULL
-               AND e.parent_id = $3";
+             WHERE g.tenant_id = $1 AND g.synchronization_id = $2 AND c.synchronization_id = $2 AND c.external_id IS NOT NULL"
+        };
+    }
+    const USERS: &str = users!();
+    const USERS_OF_ONE: &str = concat!(users!(), " AND e.group_id = $3");
+    const NESTED: &str = nested!();
+    const NESTED_OF_ONE: &str = concat!(nested!(), " AND e.parent_id = $3");
     let one_by_one = stale.len() <= REBUILD_ONE_BY_ONE;
     let (users, nested) = on_db!(db, |p| {
         let (mut users, mut nested) = (Vec::new(), Vec::new());

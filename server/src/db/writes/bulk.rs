@@ -186,29 +186,26 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
             data.row(14);
             data.uuid(run);
             data.int8(first_seq + (i + n - 1) as i64);
-            if n == 1 {
-                data.opt_uuid(c.user_id);
-                data.opt_text(c.external_id.as_deref());
-                data.text(&c.username);
-            } else {
-                data.null();
-                data.null();
-                data.text("");
-            }
             data.text(c.operation.as_str());
             data.text(&c.outcome.as_text());
             data.text(c.subject.as_str());
             data.opt_uuid(c.group_id);
             data.opt_text(c.group_name.as_deref());
             data.opt_uuid(c.member_group_id);
+            // The member: in its own columns, or, for a run of them, in the arrays.
             if n == 1 {
+                data.opt_uuid(c.user_id);
+                data.opt_text(c.external_id.as_deref());
+                data.text(&c.username);
                 data.null();
                 data.null();
                 data.null();
             } else {
                 let members = &rows[i..i + n];
-                let ids: Vec<Option<Uuid>> = members.iter().map(|m| m.user_id).collect();
-                data.uuid_array(&ids);
+                data.null();
+                data.null();
+                data.text("");
+                data.uuid_array(members.iter().map(|m| m.user_id.as_ref()));
                 data.text_array(members.iter().map(|m| m.external_id.as_deref()));
                 data.text_array(members.iter().map(|m| Some(m.username.as_str())));
             }
@@ -216,7 +213,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
         }
         copy_in(
             self,
-            "COPY run_changes (run_id, seq, user_id, external_id, username, operation, outcome, subject, group_id, group_name, member_group_id, member_ids, member_external_ids, member_names) FROM STDIN (FORMAT binary)",
+            "COPY run_changes (run_id, seq, operation, outcome, subject, group_id, group_name, member_group_id, user_id, external_id, username, member_ids, member_external_ids, member_names) FROM STDIN (FORMAT binary)",
             data,
         )
         .await

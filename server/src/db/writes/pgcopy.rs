@@ -94,11 +94,8 @@ impl BinaryCopy {
     }
 
     /// A one-dimensional `uuid[]`; `None` elements are NULL.
-    pub fn uuid_array(&mut self, v: &[Option<Uuid>]) {
-        self.array(
-            UUID_OID,
-            v.iter().map(|u| u.as_ref().map(|u| &u.as_bytes()[..])),
-        );
+    pub fn uuid_array<'a>(&mut self, v: impl ExactSizeIterator<Item = Option<&'a Uuid>> + Clone) {
+        self.array(UUID_OID, v.map(|u| u.map(|u| &u.as_bytes()[..])));
     }
 
     /// A one-dimensional `text[]`; `None` elements are NULL.
