@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // a test fails loudly where it unwraps: that is its job
 
 mod admin_accounts;
+mod admin_page;
 mod agent_cli;
 mod agent_connection;
 mod api_auth;

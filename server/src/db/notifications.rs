@@ -208,14 +208,15 @@ pub struct FinishedRun {
     pub dry_run: bool,
     pub counts: Json<RunCounts>,
     pub error: Option<String>,
+    pub held_reason: Option<String>,
     pub started_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
 }
 
-const FINISHED_POSTGRES: &str = "SELECT r.id, r.tenant_id, t.name AS tenant_name, r.synchronization_id, s.name AS sync_name, r.status, r.triggered_by, r.dry_run, r.counts, r.error, r.started_at, r.finished_at
+const FINISHED_POSTGRES: &str = "SELECT r.id, r.tenant_id, t.name AS tenant_name, r.synchronization_id, s.name AS sync_name, r.status, r.triggered_by, r.dry_run, r.counts, r.error, r.held_reason, r.started_at, r.finished_at
      FROM runs r JOIN synchronizations s ON s.id = r.synchronization_id JOIN tenants t ON t.id = r.tenant_id
      WHERE r.notified = FALSE AND r.status <> $1 ORDER BY r.started_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED";
-const FINISHED_SQLITE: &str = "SELECT r.id, r.tenant_id, t.name AS tenant_name, r.synchronization_id, s.name AS sync_name, r.status, r.triggered_by, r.dry_run, r.counts, r.error, r.started_at, r.finished_at
+const FINISHED_SQLITE: &str = "SELECT r.id, r.tenant_id, t.name AS tenant_name, r.synchronization_id, s.name AS sync_name, r.status, r.triggered_by, r.dry_run, r.counts, r.error, r.held_reason, r.started_at, r.finished_at
      FROM runs r JOIN synchronizations s ON s.id = r.synchronization_id JOIN tenants t ON t.id = r.tenant_id
      WHERE r.notified = FALSE AND r.status <> $1 ORDER BY r.started_at LIMIT $2";
 

@@ -26,6 +26,8 @@ pub struct Run {
     pub read_complete: bool,
     pub counts: Json<RunCounts>,
     pub error: Option<String>,
+    /// Why the deletion guard held the run's deletions, with the numbers.
+    pub held_reason: Option<String>,
     pub decision: Option<String>,
     pub started_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
@@ -34,7 +36,7 @@ pub struct Run {
 macro_rules! select_run {
     ($rest:literal) => {
         concat!(
-            "SELECT id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, decision, started_at, finished_at FROM runs ",
+            "SELECT id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, held_reason, decision, started_at, finished_at FROM runs ",
             $rest
         )
     };
@@ -229,20 +231,21 @@ pub async fn status_and_counts(
     Ok(row.map(|(s, c)| (s, c.0)))
 }
 
-/// Ends a run that is still running; returns false when it had ended already.
+/// Ends a run that is still running (held: with the guard's reason); returns false
+/// when it had ended already.
 pub async fn finish(
     db: &Db,
     id: Uuid,
     status: RunStatus,
     counts: &RunCounts,
-    error: Option<&str>,
+    held_reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     db_execute!(db, |p| sqlx::query(
-        "UPDATE runs SET status = $1, counts = $2, error = $3, finished_at = $4 WHERE id = $5 AND status = $6"
+        "UPDATE runs SET status = $1, counts = $2, held_reason = $3, finished_at = $4 WHERE id = $5 AND status = $6"
     )
     .bind(status)
     .bind(Json(counts))
-    .bind(error)
+    .bind(held_reason)
     .bind(now())
     .bind(id)
     .bind(RunStatus::Running)
@@ -290,13 +293,22 @@ pub struct Change {
     pub member_group_id: Option<Uuid>,
 }
 
-/// A page of changes after `after` (a seq), filtered by operation and outcome prefix.
+/// Which of a run's changes to list; `None` leaves a filter out.
+#[derive(Default)]
+pub struct ChangeFilter<'a> {
+    pub subject: Option<Subject>,
+    pub operation: Option<Operation>,
+    /// A prefix: `skipped` matches `skipped: no-create`.
+    pub outcome: Option<&'a str>,
+    /// Part of the name or external ID, any case.
+    pub search: Option<&'a str>,
+}
+
+/// A page of changes after `after` (a seq) that pass `filter`.
 pub async fn changes(
     db: &Db,
     run_id: Uuid,
-    subject: Option<Subject>,
-    operation: Option<Operation>,
-    outcome: Option<&str>,
+    filter: &ChangeFilter<'_>,
     after: i64,
     limit: i64,
 ) -> Result<Vec<Change>, sqlx::Error> {
@@ -311,19 +323,28 @@ pub async fn changes(
             .push_bind(after)
             .push(" AND seq > ")
             .push_bind(after);
-        if let Some(s) = subject {
+        if let Some(s) = filter.subject {
             qb.push(" AND subject = ").push_bind(s);
         }
-        if let Some(op) = operation {
+        if let Some(op) = filter.operation {
             qb.push(" AND operation = ").push_bind(op);
         }
-        if let Some(o) = outcome {
+        if let Some(o) = filter.outcome {
             // A prefix: `skipped` matches `skipped: no-create`, `applied` matches
             // `applied (approved)`. LIKE's wildcards in the filter are taken literally.
             let prefix = super::like_escape(o);
             qb.push(" AND outcome LIKE ")
                 .push_bind(format!("{prefix}%"))
                 .push(" ESCAPE '\\'");
+        }
+        if let Some(q) = filter.search {
+            // Anywhere in the name (the user's, group's or member's) or the external ID.
+            let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
+            qb.push(" AND (lower(username) LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR lower(external_id) LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
         }
         qb.push(" ORDER BY row_seq, ord LIMIT ").push_bind(limit);
         qb.build_query_as::<Change>().fetch_all(p).await

@@ -64,8 +64,10 @@ pub fn run_payload(
             run.error.as_deref().unwrap_or("no reason recorded")
         ),
         NotificationEvent::RunHeld => format!(
-            "Run of {} is held: {} deletion(s) wait for approval",
-            run.sync_name, c.held
+            "Run of {} is held: {} deletion(s) wait for approval ({})",
+            run.sync_name,
+            c.held,
+            run.held_reason.as_deref().unwrap_or("the deletion guard")
         ),
         _ => format!(
             "Run of {} succeeded: {} created, {} updated, {} deleted, {} disabled",

@@ -33,6 +33,8 @@ pub struct RunView {
     settings: EffectiveSettings,
     counts: RunCounts,
     error: Option<String>,
+    /// For a held run: which limit of the deletion guard was hit, with the numbers.
+    held_reason: Option<String>,
     decision: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -56,6 +58,7 @@ impl From<Run> for RunView {
             settings: r.settings.0,
             counts: r.counts.0,
             error: r.error,
+            held_reason: r.held_reason,
             decision: r.decision,
             started_at: r.started_at,
             finished_at: r.finished_at,
@@ -156,6 +159,8 @@ pub struct ChangesQuery {
     subject: Option<String>,
     operation: Option<String>,
     outcome: Option<String>,
+    /// Part of the name or external ID, any case.
+    q: Option<String>,
     /// The `next_after` of the previous page.
     after: Option<i64>,
     limit: Option<i64>,
@@ -194,16 +199,13 @@ pub async fn changes(
         }
         other => other.and_then(Result::ok),
     };
-    let changes = runs::changes(
-        &state.db,
-        id,
+    let filter = runs::ChangeFilter {
         subject,
         operation,
-        q.outcome.as_deref(),
-        q.after.unwrap_or(-1),
-        limit,
-    )
-    .await?;
+        outcome: q.outcome.as_deref(),
+        search: q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+    };
+    let changes = runs::changes(&state.db, id, &filter, q.after.unwrap_or(-1), limit).await?;
     let next_after = (changes.len() as i64 == limit)
         .then(|| changes.last().map(|c| c.seq))
         .flatten();

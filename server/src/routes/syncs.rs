@@ -66,6 +66,17 @@ pub struct LastRun {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     finished_at: Option<OffsetDateTime>,
+    /// Set while the run's deletions wait for a decision (held, not yet approved or
+    /// rejected): what the page puts in front of the admin.
+    awaiting_decision: Option<AwaitingDecision>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AwaitingDecision {
+    /// How many deletions (users, groups, member removals) are held.
+    held: u64,
+    /// Which limit of the deletion guard was hit, with the numbers.
+    reason: String,
 }
 
 impl SyncView {
@@ -91,6 +102,15 @@ impl SyncView {
                 dry_run: r.dry_run,
                 started_at: r.started_at,
                 finished_at: r.finished_at,
+                awaiting_decision: (r.status == RunStatus::Held && r.decision.is_none()).then(
+                    || AwaitingDecision {
+                        held: r.counts.0.held,
+                        reason: r
+                            .held_reason
+                            .clone()
+                            .unwrap_or_else(|| "the deletion guard's limits".into()),
+                    },
+                ),
             }),
             created_at: s.created_at,
             updated_at: s.updated_at,

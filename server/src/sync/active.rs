@@ -557,12 +557,12 @@ impl ActiveRun {
             .await
             .map_err(internal)?;
         self.pipeline.applied(&plan.counts);
-        let status = if plan.held {
+        let status = if plan.held.is_some() {
             RunStatus::Held
         } else {
             RunStatus::Succeeded
         };
-        runs::finish(db, self.id, status, &self.counts, None)
+        runs::finish(db, self.id, status, &self.counts, plan.held.as_deref())
             .await
             .map_err(internal)?;
         self.refresh_statistics(db);

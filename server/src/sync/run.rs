@@ -60,6 +60,7 @@ pub async fn start(db: &Db, n: NewRun<'_>) -> Result<Run, StartError> {
         read_complete: false,
         counts: Json(RunCounts::default()),
         error: None,
+        held_reason: None,
         decision: None,
         started_at: now(),
         finished_at: None,

@@ -40,44 +40,65 @@ function changeRow(c) {
     h('td', { class: 'hide-narrow' }, h('code', null, c.external_id || '')));
 }
 
-function changeList(runId, preset) {
+/**
+ * A run's changes, paged ("Show more") and searchable. `held` lists only the deletions
+ * the guard holds (the held panel); otherwise the filters pick what to show.
+ */
+function changeList(runId, { preset = '', held = false, total = null } = {}) {
+  const search = h('input', { type: 'search', autocomplete: 'off', placeholder: 'Name or external ID' });
   const subject = h('select', null, h('option', { value: '' }, 'Everything'), SUBJECTS.map(([v, l]) => h('option', { value: v }, l)));
   const op = h('select', null, h('option', { value: '' }, 'All operations'), OPERATIONS.map((o) => h('option', { value: o }, o)));
   const out = h('select', null, h('option', { value: '' }, 'All outcomes'), OUTCOMES.map(([v, l]) => h('option', { value: v }, l)));
   if (preset) out.value = preset;
   const list = h('div');
+  const shown = h('span', { class: 'muted', role: 'status' });
   const more = h('button', { type: 'button' }, 'Show more');
   let after = null;
   let rows = [];
   let seq = 0;
+  const headers = held ? ['About', 'Operation'] : ['About', 'Operation', 'Outcome', { text: 'External ID', class: 'hide-narrow' }];
   const load = async (reset) => {
     // A newer load (another filter, a live refresh) makes an older answer moot.
     seq += 1;
     const mine = seq;
     const from = reset ? null : after;
-    const page = await get(`/runs/${runId}/changes${query({ subject: subject.value, operation: op.value, outcome: out.value, after: from, limit: 100 })}`);
+    const filter = held
+      ? { outcome: 'held' }
+      : { subject: subject.value, operation: op.value, outcome: out.value };
+    const page = await get(`/runs/${runId}/changes${query({ ...filter, q: search.value.trim(), after: from, limit: 100 })}`);
     if (mine !== seq) return;
-    rows = (reset ? [] : rows).concat(page.changes.map(changeRow));
+    rows = (reset ? [] : rows).concat(page.changes.map(held ? heldRow : changeRow));
     after = page.next_after;
-    fill(list, table(['About', 'Operation', 'Outcome', { text: 'External ID', class: 'hide-narrow' }], rows, 'No change matches.'));
+    fill(list, table(headers, rows, search.value.trim() ? 'Nothing matches the search.' : 'No change matches.'));
     more.classList.toggle('hidden', after === null);
+    const of = total !== null && !search.value.trim() ? ` of ${total.toLocaleString()}` : '';
+    fill(shown, `${rows.length.toLocaleString()}${of} shown`);
   };
+  const reload = () => load(true).catch((e) => toast(e.message, 'error'));
   more.addEventListener('click', () => load(false).catch((e) => toast(e.message, 'error')));
-  op.addEventListener('change', () => load(true).catch((e) => toast(e.message, 'error')));
-  subject.addEventListener('change', () => load(true).catch((e) => toast(e.message, 'error')));
-  out.addEventListener('change', () => load(true).catch((e) => toast(e.message, 'error')));
-  const box = h('section', { class: 'panel', 'aria-labelledby': 'changes-h' },
-    h('h2', { id: 'changes-h' }, 'Changes'),
-    h('div', { class: 'filters' }, field('About', subject), field('Operation', op), field('Outcome', out)),
-    list, h('div', { class: 'pager' }, more));
+  let timer = null;
+  search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(reload, 250); });
+  for (const s of [op, subject, out]) s.addEventListener('change', reload);
+  const filters = h('form', { class: 'filters', role: 'search' },
+    field(held ? 'Search the held deletions' : 'Search', search),
+    held ? null : [field('About', subject), field('Operation', op), field('Outcome', out)]);
+  filters.addEventListener('submit', (ev) => { ev.preventDefault(); reload(); });
+  const body = [filters, list, h('div', { class: 'pager' }, shown, more)];
+  const box = held ? h('div', null, body)
+    : h('section', { class: 'panel', 'aria-labelledby': 'changes-h' }, h('h2', { id: 'changes-h' }, 'Changes'), body);
   return { box, load };
 }
 
+function heldRow(c) {
+  return h('tr', null, h('td', null, subjectCell(c)), h('td', null, c.operation));
+}
+
+/** The decision a held run waits for: why, Approve and Reject, and what is held. */
 function heldPanel(ctx, run, reload) {
-  const list = h('div');
-  const buttons = ctx.can('operator') ? h('div', { class: 'actions' },
+  const n = run.counts.held.toLocaleString();
+  const buttons = ctx.can('operator') ? h('div', { class: 'actions decision' },
     h('button', { type: 'button', class: 'primary', onclick: async () => {
-      const ok = await confirmAction('Approve the held deletions?', `Exactly the ${run.counts.held} deletions listed (of users, groups or memberships) are applied, once.`, 'Approve', true);
+      const ok = await confirmAction('Approve the held deletions?', `Exactly the ${n} deletions listed (of users, groups or memberships) are applied, once.`, 'Approve', true);
       if (!ok) return;
       try { await post(`/runs/${run.id}/approve`); toast('Approved: the held deletions were applied.'); reload(); } catch (e) { toast(e.message, 'error'); }
     } }, 'Approve'),
@@ -86,13 +107,16 @@ function heldPanel(ctx, run, reload) {
       if (!ok) return;
       try { await post(`/runs/${run.id}/reject`); toast('Rejected: nobody was deleted.'); reload(); } catch (e) { toast(e.message, 'error'); }
     } }, 'Reject')) : h('p', { class: 'muted' }, 'An operator or system-admin can approve or reject them.');
+  const list = changeList(run.id, { held: true, total: run.counts.held });
   const box = h('section', { class: 'panel held-panel', 'aria-labelledby': 'held-h' },
-    h('h2', { id: 'held-h' }, `${run.counts.held} deletions held by the deletion guard`),
-    h('p', { class: 'warning' }, 'This run would delete or disable more users or groups, or remove more members, than the deletion guard allows. Creates and updates were applied; these deletions wait for a decision.'),
-    list, buttons);
-  get(`/runs/${run.id}/changes?outcome=held&limit=1000`).then((p) => {
-    fill(list, table(['About', 'Operation'], p.changes.map((c) => h('tr', null, h('td', null, subjectCell(c)), h('td', null, c.operation))), 'None.'));
-  }).catch((e) => toast(e.message, 'error'));
+    h('div', { class: 'decision-head' },
+      h('div', null,
+        h('h2', { id: 'held-h' }, `${n} deletions held by the deletion guard`),
+        h('p', { class: 'held-reason' }, h('strong', null, 'Why: '), run.held_reason || 'the deletion guard’s limits were exceeded.')),
+      buttons),
+    h('p', { class: 'warning' }, 'Creates and updates were applied; these deletions of users, groups or memberships wait for a decision. Approve applies exactly these, once; Reject deletes nobody.'),
+    list.box);
+  list.load(true).catch((e) => toast(e.message, 'error'));
   return box;
 }
 
@@ -100,7 +124,7 @@ export async function runPage(ctx, id) {
   let run = await get(`/runs/${id}`);
   if (!ctx.alive()) return;
   const held = () => run.status === 'held' && !run.decision;
-  const changes = changeList(id, held() ? 'held' : '');
+  const changes = changeList(id);
   const back = h('a', { href: `#/syncs/${run.synchronization_id}` }, '← Synchronization');
   const heading = h('h1');
   const errorBox = h('div');

@@ -5,7 +5,7 @@ import { get, post, patch, del } from '../api.js';
 import { h, fill, field, table, toast, confirmAction, showSecretOnce, copyRow, uid } from '../dom.js';
 import { ago, time, duration, SETTINGS } from '../format.js';
 import { runChart, legend } from '../chart.js';
-import { statusBadge } from './syncs.js';
+import { statusBadge, heldBanner } from './syncs.js';
 
 const CHOICES = [['true', 'Enforced on'], ['false', 'Enforced off'], ['null', 'Left to the agent']];
 const SOURCE = { server: 'set here', agent: 'from the agent’s adc.yaml', default: 'the default' };
@@ -153,8 +153,14 @@ export async function syncPage(ctx, id) {
       h('button', { type: 'button', disabled: !!why, title: why, onclick: () => startRun(ctx, sync, { full: true }, 'Full resync') }, 'Full resync'));
     fill(status, why || '');
   };
+  const bannerBox = h('div');
   const renderLive = () => {
     fill(title, sync.name);
+    // Only the newest run's deletions can still be decided on.
+    const newest = runs[0];
+    fill(bannerBox, newest && newest.status === 'held' && !newest.decision
+      ? heldBanner(newest.id, newest.counts.held, newest.held_reason || 'the deletion guard’s limits were exceeded.')
+      : null);
     renderButtons();
     fill(agentsBox, agentsTable(agents));
     fill(chartBox, runs.length
@@ -199,6 +205,7 @@ export async function syncPage(ctx, id) {
   fill(ctx.main,
     h('p', null, h('a', { href: '#/' }, '← Synchronizations')),
     h('div', { class: 'page-head' }, h('div', null, title, h('div', { class: 'app-id' }, copyRow('Application ID', sync.id))), h('div', null, runButtons, status)),
+    bannerBox,
     h('section', { class: 'panel', 'aria-labelledby': 'agents-h' }, h('h2', { id: 'agents-h' }, 'Connected agents'), agentsBox, downloadsBox),
     h('section', { class: 'panel', 'aria-labelledby': 'runs-h' }, h('h2', { id: 'runs-h' }, 'Run history'),
       h('div', { class: 'grid2 history' }, h('div', null, chartBox), h('div', null, runsBox))),

@@ -21,6 +21,20 @@ export function statusBadge(status) {
   return h('span', { class: `badge ${status}` }, STATUS_TEXT[status] || status);
 }
 
+/**
+ * A run whose deletions wait for a decision, as a call to act: what is held, why, and
+ * Review leading to the run. `name` names the synchronization on the list.
+ */
+export function heldBanner(runId, held, reason, name) {
+  const what = `${held.toLocaleString()} ${held === 1 ? 'deletion waits' : 'deletions wait'} for a decision`;
+  return h('div', { class: 'banner held', role: 'region', 'aria-label': name ? `${name}: held deletions` : 'Held deletions' },
+    h('span', { class: 'banner-icon', 'aria-hidden': 'true' }, '!'),
+    h('div', { class: 'banner-text' },
+      h('strong', null, name ? `${name}: ${what}` : `${what[0].toUpperCase()}${what.slice(1)}`),
+      h('div', null, reason)),
+    h('a', { class: 'button primary', href: `#/runs/${runId}`, 'aria-label': name ? `Review the held deletions of ${name}` : 'Review the held deletions' }, 'Review'));
+}
+
 function row(s) {
   const run = s.last_run;
   return h('tr', { 'data-sync': s.id },
@@ -78,7 +92,8 @@ export async function syncsPage(ctx) {
   const load = async () => {
     const all = await get('/synchronizations');
     if (!ctx.alive()) return;
-    fill(body, table(['Name', { text: 'Application ID', class: 'hide-narrow' }, 'Agent', 'Last run'], all.map(row),
+    const waiting = all.filter((s) => s.last_run && s.last_run.awaiting_decision);
+    fill(body, waiting.map((s) => heldBanner(s.last_run.id, s.last_run.awaiting_decision.held, s.last_run.awaiting_decision.reason, s.name)), table(['Name', { text: 'Application ID', class: 'hide-narrow' }, 'Agent', 'Last run'], all.map(row),
       ctx.can('system-admin')
         ? 'No synchronization yet. Add one, then install the agent from Downloads.'
         : 'No synchronization yet.'));

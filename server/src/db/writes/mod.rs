@@ -247,8 +247,8 @@ pub struct DeletionWrite {
     pub remove_nested: Vec<(Uuid, Uuid)>,
     pub changes: Vec<ChangeRow>,
     pub counts: RunCounts,
-    /// The guard stopped them: the run ends `held`.
-    pub held: bool,
+    /// Why the guard stopped them, when it did: the run ends `held`.
+    pub held: Option<String>,
 }
 
 /// Where a run stands when one of its writes is made.

@@ -11,20 +11,35 @@ use adc_shared::{EffectiveSettings, MemberKind, Setting};
 use foldhash::HashMap;
 use uuid::Uuid;
 
-/// Whether `n` deletions out of `total` users trip the guard; the reason if so.
-pub fn guard_trips(guard: &DeletionGuard, n: u64, total: u64) -> Option<String> {
-    if let Some(max) = guard.max_deletes
-        && n > u64::from(max)
-    {
-        return Some(format!("{n} deletions exceed the limit of {max}"));
+/// A share as an admin reads it: whole percents, with one decimal where rounding would
+/// make it look equal to the limit it exceeds (20.4 % of a 20 % guard).
+fn percent(n: u64, total: u64, limit: u32) -> String {
+    let exact = n as f64 * 100.0 / total.max(1) as f64;
+    if exact.round() as u64 == u64::from(limit) {
+        format!("{exact:.1} %")
+    } else {
+        format!("{} %", exact.round() as u64)
     }
-    if let Some(pct) = guard.max_percent
-        && total >= u64::from(guard.min_users_for_percent)
-        && n * 100 > u64::from(pct) * total
-    {
-        return Some(format!("{n} deletions exceed {pct} % of {total} users"));
-    }
-    None
+}
+
+/// Whether `n` of `total` things (`what`: "users", "groups", "members of “devs”")
+/// gone trip the guard's share; the reason, with the numbers, if so.
+pub fn share_trips(guard: &DeletionGuard, n: u64, total: u64, what: &str) -> Option<String> {
+    let pct = guard.max_percent?;
+    (total >= u64::from(guard.min_users_for_percent) && n * 100 > u64::from(pct) * total).then(
+        || {
+            format!(
+                "{n} of {total} {what}, {} — the guard allows {pct} %",
+                percent(n, total, pct)
+            )
+        },
+    )
+}
+
+/// Whether `n` deletions in all trip the guard's count; the reason if so.
+pub fn count_trips(guard: &DeletionGuard, n: u64) -> Option<String> {
+    let max = guard.max_deletes?;
+    (n > u64::from(max)).then(|| format!("{n} deletions in one run — the guard allows {max}"))
 }
 
 /// A membership a complete read no longer found.
@@ -52,32 +67,32 @@ pub struct Gone<'a> {
     pub member_counts: HashMap<Uuid, u64>,
 }
 
-/// Whether the deletions of `gone` trip the guard: the count limit applies to all of
-/// them together (users, groups and member removals), the share to users, to groups,
-/// and to each group's members.
-fn guard_verdict(guard: &DeletionGuard, gone: &Gone<'_>, removals: u64) -> bool {
+/// Whether the deletions of `gone` trip the guard, and why: the count limit applies to
+/// all of them together (users, groups and member removals), the share to users, to
+/// groups, and to each group's members. The reason names the first limit hit.
+fn guard_verdict(guard: &DeletionGuard, gone: &Gone<'_>, removals: u64) -> Option<String> {
     let n = gone.users.len() as u64 + gone.groups.len() as u64 + removals;
-    if guard.max_deletes.is_some_and(|max| n > u64::from(max))
-        || guard_trips(guard, gone.users.len() as u64, gone.users_total).is_some()
-        || guard_trips(guard, gone.groups.len() as u64, gone.groups_total).is_some()
-    {
-        return true;
+    let reason = count_trips(guard, n)
+        .or_else(|| share_trips(guard, gone.users.len() as u64, gone.users_total, "users"))
+        .or_else(|| share_trips(guard, gone.groups.len() as u64, gone.groups_total, "groups"));
+    if reason.is_some() || removals == 0 {
+        return reason;
     }
-    if removals == 0 {
-        return false;
-    }
-    let mut per_group: HashMap<Uuid, u64> = HashMap::default();
+    let mut per_group: HashMap<Uuid, (u64, &str)> = HashMap::default();
     for r in gone.removals {
-        *per_group.entry(r.group_id).or_default() += 1;
+        per_group.entry(r.group_id).or_insert((0, &r.group_name)).0 += 1;
     }
-    let share_only = DeletionGuard {
-        max_deletes: None,
-        ..*guard
-    };
-    per_group.iter().any(|(g, &lost)| {
-        let members = gone.member_counts.get(g).copied().unwrap_or(lost);
-        guard_trips(&share_only, lost, members).is_some()
-    })
+    // The same group is named whatever order the removals came in.
+    let mut tripped: Vec<(&str, String)> = per_group
+        .iter()
+        .filter_map(|(g, &(lost, name))| {
+            let members = gone.member_counts.get(g).copied().unwrap_or(lost);
+            share_trips(guard, lost, members, &format!("members of “{name}”"))
+                .map(|why| (name, why))
+        })
+        .collect();
+    tripped.sort();
+    tripped.into_iter().next().map(|(_, why)| why)
 }
 
 /// Plans the deletions of a complete read: users and groups gone are deleted or
@@ -139,8 +154,9 @@ pub fn plan_deletions(
     } else {
         gone.removals.len() as u64
     };
-    if guard_verdict(guard, gone, removals) && !dry {
-        plan.held = true;
+    let verdict = guard_verdict(guard, gone, removals).filter(|_| !dry);
+    if let Some(reason) = verdict {
+        plan.held = Some(reason);
         plan.counts.held = gone.users.len() as u64 + gone.groups.len() as u64 + removals;
         all_rows(&mut plan, &|| Outcome::Held, !removals_skipped);
     } else {
@@ -198,12 +214,23 @@ mod tests {
             max_percent: Some(20),
             min_users_for_percent: 100,
         };
-        assert!(guard_trips(&g, 500, 100_000).is_none());
-        assert!(guard_trips(&g, 501, 100_000).is_some());
-        assert!(guard_trips(&g, 20, 100).is_none());
-        assert!(guard_trips(&g, 21, 100).is_some());
+        assert!(count_trips(&g, 500).is_none());
+        assert_eq!(
+            count_trips(&g, 501).as_deref(),
+            Some("501 deletions in one run — the guard allows 500")
+        );
+        assert!(share_trips(&g, 20, 100, "users").is_none());
+        assert_eq!(
+            share_trips(&g, 100, 300, "users").as_deref(),
+            Some("100 of 300 users, 33 % — the guard allows 20 %")
+        );
+        assert_eq!(
+            share_trips(&g, 204, 1000, "users").as_deref(),
+            Some("204 of 1000 users, 20.4 % — the guard allows 20 %"),
+            "a share just over the limit does not read as equal to it"
+        );
         assert!(
-            guard_trips(&g, 50, 99).is_none(),
+            share_trips(&g, 50, 99, "users").is_none(),
             "too few users for the percentage"
         );
         let off = DeletionGuard {
@@ -211,7 +238,8 @@ mod tests {
             max_percent: None,
             min_users_for_percent: 0,
         };
-        assert!(guard_trips(&off, 1_000_000, 1_000_000).is_none());
+        assert!(count_trips(&off, 1_000_000).is_none());
+        assert!(share_trips(&off, 1_000_000, 1_000_000, "users").is_none());
     }
 
     fn users(gone: &[Stored]) -> Gone<'_> {
@@ -252,7 +280,11 @@ mod tests {
             ..g
         };
         let p = plan_deletions(&settings(|_| {}), &tight, &users(&gone));
-        assert!(p.held && p.delete.is_empty() && p.disable.is_empty());
+        assert!(p.delete.is_empty() && p.disable.is_empty());
+        assert_eq!(
+            p.held.as_deref(),
+            Some("3 deletions in one run — the guard allows 2")
+        );
         assert_eq!(p.counts.held, 3);
         let p = plan_deletions(&settings(|s| s.dry_run = Some(true)), &g, &users(&gone));
         assert!(p.disable.is_empty() && p.changes.iter().all(|c| c.outcome == Outcome::Planned));

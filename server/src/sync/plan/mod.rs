@@ -9,7 +9,7 @@ mod groups;
 mod testing;
 
 pub use batch::{add_entry_errors, plan_batch};
-pub use deletions::{Gone, Removal, guard_trips, plan_deletions};
+pub use deletions::{Gone, Removal, plan_deletions};
 pub use groups::{Known, add_group_errors, cycles, member_row, plan_additions, plan_groups};
 
 use adc_shared::protocol::RunCounts;
