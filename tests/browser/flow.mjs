@@ -48,11 +48,19 @@ await scenario(async (browser) => {
   assert(!stored.includes(secret), 'the secret is in no browser storage');
   await page.getByText('No agent connected').waitFor();
   assert(await page.getByRole('button', { name: 'Sync now' }).isDisabled(), 'no sync without an agent');
+  // A synchronization that never ran says what to do next, and where the agent is.
+  const start = page.getByRole('region', { name: 'Getting started' });
+  await start.getByText('This synchronization has not run yet').waitFor();
+  assert(await start.getByText('To do').count() === 3, 'three steps to do');
+  assert(await start.getByRole('link', { name: 'Downloads' }).getAttribute('href') === '#/downloads', 'it links to Downloads');
+  await shot(page, '02-getting-started');
 
   log('a real agent connects; the page turns connected by itself');
   const { hostname } = await ask({ ask: 'start-agent', id, secret });
   const agents = page.getByRole('region', { name: 'Connected agents' });
   await agents.getByRole('cell', { name: hostname, exact: true }).waitFor();
+  await start.getByText('The agent is connected: start a Dry run').waitFor();
+  assert(await start.getByText('✓ Done').count() === 2, 'installing and starting the agent are done');
   await shot(page, '03-synchronization');
   await expectLabels(page);
 
@@ -125,6 +133,7 @@ await scenario(async (browser) => {
   log('run history chart on the synchronization');
   await page.getByRole('link', { name: '← Synchronization' }).click();
   await page.locator('svg.chart g.bar').nth(1).waitFor();
+  assert(await page.getByRole('region', { name: 'Getting started' }).count() === 0, 'no getting started once it ran');
   assert(await page.locator('svg.chart g.bar').count() === 2, 'two runs in the chart');
 
   log('download the agent for this synchronization: its Application ID in adc.cfg');
@@ -141,6 +150,14 @@ await scenario(async (browser) => {
   const link = page.getByRole('link', { name: /Download ad-connect-linux-/ }).first();
   await link.waitFor();
   await page.locator('tr[data-platform]').first().getByText('This computer').waitFor();
+  const systemd = page.getByRole('region', { name: 'Install as a systemd service (Linux)' });
+  for (const step of ['sudo cp -r ad-connect /opt/', 'sudo chmod 600 /opt/ad-connect/adc.cfg', './bin/adc check', 'sudo systemctl enable --now adc', 'journalctl -u adc -f']) {
+    await systemd.getByText(step).first().waitFor();
+  }
+  const container = page.getByRole('region', { name: 'Run in a container (Docker or Podman)' });
+  for (const step of ['docker build --target agent -t adc .', 'adc check', 'docker run -d --name adc --restart unless-stopped', 'docker logs -f adc']) {
+    await container.getByText(step).first().waitFor();
+  }
   await shot(page, '07-downloads');
   const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
   const archive = join(ARTIFACTS, download.suggestedFilename());

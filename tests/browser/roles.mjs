@@ -36,10 +36,10 @@ await scenario(async (browser) => {
   await viewer.getByText(/Page 1 · \d+ users shown/).waitFor();
   assert(await viewer.getByRole('button', { name: /^(Disable|Detach|Delete) / }).count() === 0, 'no user actions for a viewer');
   await viewer.goto('/#/');
-  await viewer.getByRole('link', { name: 'corp' }).waitFor();
+  await viewer.getByRole('link', { name: 'corp', exact: true }).waitFor();
   assert(await viewer.getByRole('button', { name: 'Add synchronization' }).count() === 0, 'no Add for a viewer');
   assert(await viewer.getByRole('link', { name: 'API tokens' }).count() === 0, 'no API tokens for a viewer');
-  await viewer.getByRole('link', { name: 'corp' }).click();
+  await viewer.getByRole('link', { name: 'corp', exact: true }).click();
   await viewer.getByRole('heading', { name: 'Policy' }).waitFor();
   for (const name of ['Sync now', 'Dry run', 'Full resync', 'Rotate secret', 'Delete synchronization', 'Save policy']) {
     assert(await viewer.getByRole('button', { name }).count() === 0, `no ${name} for a viewer`);
@@ -61,7 +61,7 @@ await scenario(async (browser) => {
   const op = await newPage(browser);
   await signIn(op, process.env.ADC_OPERATOR_EMAIL, process.env.ADC_OPERATOR_PASSWORD);
   assert(await op.getByRole('button', { name: 'Add synchronization' }).count() === 0, 'no Add for an operator');
-  await op.getByRole('link', { name: 'corp' }).click();
+  await op.getByRole('link', { name: 'corp', exact: true }).click();
   await op.getByRole('button', { name: 'Sync now' }).waitFor();
   for (const name of ['Rotate secret', 'Delete synchronization', 'Save policy']) {
     assert(await op.getByRole('button', { name }).count() === 0, `no ${name} for an operator`);

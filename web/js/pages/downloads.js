@@ -21,7 +21,7 @@ function systemdSteps() {
     h('h2', { id: 'systemd-h' }, 'Install as a systemd service (Linux)'),
     h('ol', { class: 'steps' },
       h('li', null, 'Unpack the archive and copy it to ', h('code', null, '/opt/ad-connect'), ':',
-        cmd('tar -xzf adc-*.tar.gz && sudo cp -r ad-connect /opt/')),
+        cmd('tar -xzf ad-connect-*.tar.gz && sudo cp -r ad-connect /opt/')),
       h('li', null, 'In ', h('code', null, '/opt/ad-connect/adc.cfg'), ', put the Secret Token after the Application ID in ', h('code', null, 'AD_CONNECT_AUTH'),
         ' (an archive from a synchronization’s page has its Application ID filled in; the server’s address is filled in already). Keep it readable by root only:',
         cmd('sudo chmod 600 /opt/ad-connect/adc.cfg')),
@@ -43,10 +43,10 @@ function containerSteps() {
       h('li', null, 'Download the archive above and unpack it: its ', h('code', null, 'adc.cfg'), ' and ', h('code', null, 'adc.yaml'), ' are the container’s settings. Fill them in as for systemd (steps 2 and 3).'),
       h('li', null, 'Build the agent image from the ad-connect source (its Dockerfile’s ', h('code', null, 'agent'), ' target), or load the one you were given:',
         cmd('docker build --target agent -t adc .')),
-      h('li', null, 'Check the set-up:',
-        cmd('docker run --rm --env-file adc.cfg -v "$PWD/adc.yaml:/etc/ad-connect/adc.yaml:ro" adc check')),
+      h('li', null, 'Check the set-up (adc.cfg tells the agent its adc.yaml is /opt/ad-connect/adc.yaml, so it is mounted there):',
+        cmd('docker run --rm --env-file adc.cfg -v "$PWD/adc.yaml:/opt/ad-connect/adc.yaml:ro" adc check')),
       h('li', null, 'Start it, restarted with the host:',
-        cmd('docker run -d --name adc --restart unless-stopped --env-file adc.cfg \\\n  -v "$PWD/adc.yaml:/etc/ad-connect/adc.yaml:ro" adc')),
+        cmd('docker run -d --name adc --restart unless-stopped --env-file adc.cfg \\\n  -v "$PWD/adc.yaml:/opt/ad-connect/adc.yaml:ro" adc')),
       h('li', null, 'Check that it connected:', cmd('docker logs -f adc'))),
     h('p', { class: 'muted' }, h('code', null, 'docker stop adc'), ' lets it finish the batch in flight; ', h('code', null, 'docker kill -s HUP adc'), ' re-reads adc.yaml.'));
 }

@@ -39,6 +39,31 @@ function downloadLinks(sync, offered) {
       h('a', { href: `${p.url}?synchronization=${encodeURIComponent(sync.id)}`, download: p.filename }, p.filename)]));
 }
 
+/**
+ * What to do next on a synchronization that has never run: install the agent, give it
+ * the secret, start a first run. Each step says whether it is done in words, not only
+ * in colour.
+ */
+function gettingStarted(sync, agents) {
+  const connected = agents.length > 0;
+  const step = (done, title, ...body) => h('li', { class: done ? 'step done' : 'step' },
+    h('span', { class: 'step-state' }, done ? '✓ Done' : 'To do'), ' ', h('strong', null, title), h('div', null, body));
+  return h('section', { class: 'panel getting-started', 'aria-labelledby': 'start-h' },
+    h('h2', { id: 'start-h' }, 'Getting started'),
+    h('p', null, 'This synchronization has not run yet. Three steps take it to its first run:'),
+    h('ol', { class: 'steps' },
+      step(connected, 'Install the agent on a host that can reach your directory.',
+        'Download it below (its adc.cfg already carries this Application ID); ',
+        h('a', { href: '#/downloads' }, 'Downloads'), ' has the install steps for systemd and for containers.'),
+      step(connected, 'Give it the Secret Token and start it.',
+        'Put the Secret Token shown when this synchronization was added into adc.cfg (lost it? Rotate the secret below), describe the directory in adc.yaml, then run ',
+        h('code', null, 'adc check'), ' and start the service. The agent appears under Connected agents within seconds.'),
+      step(false, 'Start a first run.',
+        connected
+          ? 'The agent is connected: start a Dry run to see what would change without changing anything, then Sync now.'
+          : 'Once the agent is connected, start a Dry run to see what would change, then Sync now.')));
+}
+
 function policyForm(ctx, sync, lastRun, onSaved) {
   const admin = ctx.can('system-admin');
   const inputs = {};
@@ -154,6 +179,7 @@ export async function syncPage(ctx, id) {
     fill(status, why || '');
   };
   const bannerBox = h('div');
+  const startBox = h('div');
   const renderLive = () => {
     fill(title, sync.name);
     // Only the newest run's deletions can still be decided on.
@@ -162,6 +188,7 @@ export async function syncPage(ctx, id) {
       ? heldBanner(newest.id, newest.counts.held, newest.held_reason || 'the deletion guard’s limits were exceeded.')
       : null);
     renderButtons();
+    fill(startBox, runs.length === 0 ? gettingStarted(sync, agents) : null);
     fill(agentsBox, agentsTable(agents));
     fill(chartBox, runs.length
       ? [runChart(runs, (r) => { location.hash = `#/runs/${r.id}`; }), legend()]
@@ -206,6 +233,7 @@ export async function syncPage(ctx, id) {
     h('p', null, h('a', { href: '#/' }, '← Synchronizations')),
     h('div', { class: 'page-head' }, h('div', null, title, h('div', { class: 'app-id' }, copyRow('Application ID', sync.id))), h('div', null, runButtons, status)),
     bannerBox,
+    startBox,
     h('section', { class: 'panel', 'aria-labelledby': 'agents-h' }, h('h2', { id: 'agents-h' }, 'Connected agents'), agentsBox, downloadsBox),
     h('section', { class: 'panel', 'aria-labelledby': 'runs-h' }, h('h2', { id: 'runs-h' }, 'Run history'),
       h('div', { class: 'grid2 history' }, h('div', null, chartBox), h('div', null, runsBox))),
