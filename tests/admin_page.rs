@@ -64,3 +64,44 @@ async fn held_deletions_lead_the_admin_to_a_decision_with_the_numbers() {
     assert_eq!(f.user("user00007@example.com").await["enabled"], false);
     assert_eq!(f.user("user00150@example.com").await["enabled"], true);
 }
+
+/// Run history at a glance: the chart has a time axis and a log scale (a first run of
+/// 2 000 and a run of 3 both read), marks failed, held and dry runs and explains each
+/// in its legend; the table holds every column at 1 280 px with the failed run's
+/// reason in its row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_history_reads_at_a_glance() {
+    let mut f = sync::fixture(Engine::Sqlite, 2000, "", None).await;
+    assert_eq!(f.run(json!({})).await["counts"]["created"], 2000);
+    for i in 0..3 {
+        f.slapd
+            .set(&format!("user{i:05}"), "displayName", "Renamed")
+            .await;
+    }
+    assert_eq!(f.run(json!({})).await["counts"]["updated"], 3);
+    f.slapd.set("user00003", "displayName", "Planned").await;
+    let dry = f.run(json!({"dry_run": true})).await;
+    assert_eq!(dry["counts"]["updated"], 1, "{dry}");
+    let (s, b) = f
+        .api
+        .patch(
+            &format!("/api/v1/synchronizations/{}", f.sync_id),
+            json!({"deletion_guard": {"max_deletes": 1}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    f.slapd.delete("user00010", "people").await;
+    f.slapd.delete("user00011", "people").await;
+    assert_eq!(f.run(json!({})).await["status"], "held");
+    f.slapd.stop();
+    let failed = f.run(json!({})).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let env = admin_env(&[
+        ("ADC_SYNC_ID", f.sync_id.clone()),
+        (
+            "ADC_FAILED_REASON",
+            failed["error"].as_str().unwrap().to_owned(),
+        ),
+    ]);
+    run_scenario("history", &f.server.base_url(), &env).await;
+}

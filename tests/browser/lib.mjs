@@ -4,7 +4,8 @@
 
 import { chromium } from 'playwright-core';
 import { createInterface } from 'node:readline';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 export const BASE = process.env.ADC_BASE_URL;
@@ -61,9 +62,32 @@ export function expectClean(page, expectedErrors = []) {
   if (left.length) throw new Error(`problems on the page:\n${left.join('\n')}`);
 }
 
+// axe-core, evaluated through the debugging protocol: the page's own policy forbids any
+// script it did not serve, and rightly so.
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core finds no serious or critical violation of WCAG 2.1 A/AA on the page as it is
+ * now (every screenshot checks the page it shows, at its size).
+ */
+export async function expectAccessible(page, name) {
+  const violations = await page.evaluate(async (source) => {
+    if (!window.axe) (0, eval)(source);
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+      resultTypes: ['violations'],
+    });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')} — ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n    ')}`);
+  }, AXE);
+  if (violations.length) throw new Error(`accessibility violations on ${name}:\n${violations.join('\n')}`);
+}
+
 export async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   log(`screenshot ${name}.png`);
+  await expectAccessible(page, name);
 }
 
 /** Every visible control has a label a screen reader announces. */

@@ -50,7 +50,30 @@ export function table(headers, rows, emptyText) {
   const body = h('tbody');
   if (rows.length === 0) body.append(h('tr', { class: 'empty' }, h('td', { colspan: headers.length }, emptyText)));
   for (const r of rows) body.append(r);
-  return h('div', { class: 'table-wrap' }, h('table', null, h('thead', null, head), body));
+  const wrap = h('div', { class: 'table-wrap' }, h('table', null, h('thead', null, head), body));
+  scrollableByKeyboard(wrap);
+  return wrap;
+}
+
+// A table wider than its box scrolls sideways; then the box takes the focus, so the
+// arrow keys scroll it too (only then: a box that does not scroll is no tab stop).
+const watched = new ResizeObserver((entries) => {
+  for (const { target } of entries) {
+    if (!target.isConnected) { watched.unobserve(target); continue; }
+    const scrolls = target.scrollWidth > target.clientWidth + 1;
+    if (scrolls === target.hasAttribute('tabindex')) continue;
+    if (scrolls) {
+      target.setAttribute('tabindex', '0');
+      target.setAttribute('role', 'region');
+      target.setAttribute('aria-label', 'Table (scrolls sideways)');
+    } else {
+      for (const a of ['tabindex', 'role', 'aria-label']) target.removeAttribute(a);
+    }
+  }
+});
+
+function scrollableByKeyboard(wrap) {
+  watched.observe(wrap);
 }
 
 export function toast(message, kind = 'info') {
@@ -81,13 +104,15 @@ export function copyRow(label, value) {
   const input = h('input', { type: 'text', readonly: true, value, spellcheck: 'false' });
   input.addEventListener('focus', () => input.select());
   const btn = h('button', { type: 'button', 'aria-label': `Copy ${label}` }, 'Copy');
+  // The outcome is said beside the button: its name stays what it does.
+  const said = h('span', { class: 'copy-said muted', role: 'status' });
   btn.addEventListener('click', async () => {
     const ok = await copyText(value);
-    btn.textContent = ok ? 'Copied' : 'Select and copy';
-    setTimeout(() => { btn.textContent = 'Copy'; }, 2000);
+    said.textContent = ok ? 'Copied' : 'Select the text and copy it';
+    setTimeout(() => { said.textContent = ''; }, 2000);
   });
   if (!input.id) input.id = uid();
-  return h('div', { class: 'field' }, h('label', { for: input.id }, label), h('div', { class: 'copy-row' }, input, btn));
+  return h('div', { class: 'field' }, h('label', { for: input.id }, label), h('div', { class: 'copy-row' }, input, btn, said));
 }
 
 /**

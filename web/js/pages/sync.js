@@ -10,14 +10,22 @@ import { statusBadge, heldBanner } from './syncs.js';
 const CHOICES = [['true', 'Enforced on'], ['false', 'Enforced off'], ['null', 'Left to the agent']];
 const SOURCE = { server: 'set here', agent: 'from the agent’s adc.yaml', default: 'the default' };
 
+/** Why a run did not simply succeed: a failure's or cancellation's reason, the guard's. */
+function runReason(r) {
+  if (r.status === 'held') return r.decision ? `Held: deletions ${r.decision}` : `Held: ${r.held_reason || 'the deletion guard’s limits'}`;
+  if (r.error) return r.error;
+  return '';
+}
+
 function runRow(r) {
   const c = r.counts;
-  return h('tr', { 'data-run': r.id },
-    h('td', null, h('a', { href: `#/runs/${r.id}` }, time(r.started_at))),
-    h('td', null, statusBadge(r.status), r.dry_run ? h('span', { class: 'muted' }, ' dry run') : null, r.full ? h('span', { class: 'muted' }, ' full') : null),
+  return h('tr', { 'data-run': r.id, class: r.status === 'failed' ? 'failed-run' : null },
+    h('td', { class: 'nowrap' }, h('a', { href: `#/runs/${r.id}` }, time(r.started_at))),
+    h('td', null, statusBadge(r.status), r.dry_run ? h('div', { class: 'muted small' }, 'dry run') : null, r.full ? h('div', { class: 'muted small' }, 'full') : null),
     h('td', { class: 'hide-narrow' }, r.trigger),
-    ['created', 'updated', 'deleted', 'disabled', 'conflicts', 'errors'].map((k) => h('td', { class: 'num' }, String(c[k]))),
-    h('td', { class: 'num hide-narrow' }, duration(r.duration_ms)));
+    ['created', 'updated', 'deleted', 'disabled', 'conflicts', 'errors'].map((k) => h('td', { class: 'num' }, c[k].toLocaleString())),
+    h('td', { class: 'num hide-narrow nowrap' }, duration(r.duration_ms)),
+    h('td', { class: 'run-reason' }, runReason(r)));
 }
 
 function agentsTable(agents) {
@@ -196,7 +204,7 @@ export async function syncPage(ctx, id) {
     fill(runsBox, table(['Started', 'Status', { text: 'Trigger', class: 'hide-narrow' },
       { text: 'Created', class: 'num' }, { text: 'Updated', class: 'num' }, { text: 'Deleted', class: 'num' },
       { text: 'Disabled', class: 'num' }, { text: 'Conflicts', class: 'num' }, { text: 'Errors', class: 'num' },
-      { text: 'Duration', class: 'num hide-narrow' }], runs.map(runRow), 'No run yet.'));
+      { text: 'Duration', class: 'num hide-narrow' }, 'Reason'], runs.map(runRow), 'No run yet.'));
   };
   const renderPolicy = () => fill(policyBox, policyForm(ctx, sync, runs.find((r) => r.status !== 'running'), (s) => { sync = s; renderLive(); }));
 
@@ -236,7 +244,7 @@ export async function syncPage(ctx, id) {
     startBox,
     h('section', { class: 'panel', 'aria-labelledby': 'agents-h' }, h('h2', { id: 'agents-h' }, 'Connected agents'), agentsBox, downloadsBox),
     h('section', { class: 'panel', 'aria-labelledby': 'runs-h' }, h('h2', { id: 'runs-h' }, 'Run history'),
-      h('div', { class: 'grid2 history' }, h('div', null, chartBox), h('div', null, runsBox))),
+      chartBox, runsBox),
     policyBox,
     danger);
   renderLive();

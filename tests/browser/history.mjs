@@ -1,0 +1,64 @@
+// Run history at a glance: a full-width table with every column and the failed run's
+// reason, a chart with a time axis and a log scale that marks failed, held and dry
+// runs and explains each mark.
+
+import { log, scenario, newPage, shot, expectClean, expectFitsWidth, assert, signIn } from './lib.mjs';
+
+const SYNC = process.env.ADC_SYNC_ID;
+const REASON = process.env.ADC_FAILED_REASON;
+
+/** The drawn height of a run's bar (its coloured parts). */
+async function barHeight(page, runId) {
+  return page.locator(`svg.chart g.bar[data-run="${runId}"]`).evaluate((g) => {
+    const parts = [...g.querySelectorAll('rect.seg, rect.none')].map((r) => r.getBBox());
+    return Math.max(...parts.map((b) => b.y + b.height)) - Math.min(...parts.map((b) => b.y));
+  });
+}
+
+await scenario(async (browser) => {
+  const page = await newPage(browser);
+  await signIn(page, process.env.ADC_ADMIN_EMAIL, process.env.ADC_ADMIN_PASSWORD);
+  await page.goto(`/#/syncs/${SYNC}`);
+  const history = page.getByRole('region', { name: 'Run history' });
+  await history.locator('tr[data-run]').nth(4).waitFor();
+
+  log('the table: every column, the reason in the failed run’s row');
+  const failedRow = history.locator('tr[data-run]').first();
+  await failedRow.getByText('Failed').waitFor();
+  await failedRow.getByText(REASON).waitFor();
+  await history.locator('tr[data-run]').nth(1).getByText('Held: 2 deletions in one run — the guard allows 1').waitFor();
+  const clipped = await history.locator('.table-wrap').evaluate((w) => w.scrollWidth > w.clientWidth + 1);
+  assert(!clipped, 'no column of the run table is cut off at 1280 px');
+  for (const col of ['Started', 'Status', 'Created', 'Updated', 'Deleted', 'Disabled', 'Conflicts', 'Errors', 'Duration', 'Reason']) {
+    assert(await history.getByRole('columnheader', { name: col, exact: true }).isVisible(), `the ${col} column shows`);
+  }
+
+  log('the chart: time axis, log scale, marks explained');
+  const ids = await history.locator('tr[data-run]').evaluateAll((rows) => rows.map((r) => r.dataset.run));
+  const [failedId, heldId, dryId, smallId, bigId] = ids;
+  assert(await page.locator('svg.chart text.time').count() >= 2, 'times under the bars');
+  const big = await barHeight(page, bigId);
+  const small = await barHeight(page, smallId);
+  assert(small >= big * 0.15, `a run of 3 changes is visible beside one of 2 000 (${small} vs ${big} px)`);
+  assert(await page.locator(`svg.chart g.bar[data-run="${failedId}"] .failure-mark`).count() === 1, 'the failed run is marked ✕');
+  assert(await page.locator(`svg.chart g.bar[data-run="${heldId}"] .held-mark`).count() === 1, 'the held run is marked !');
+  assert(await page.locator(`svg.chart g.bar.dry[data-run="${dryId}"]`).count() === 1, 'the dry run is drawn as one');
+  const failedBar = await barHeight(page, failedId);
+  assert(failedBar <= big * 0.25, `a failed run does not dominate the chart (${failedBar} vs ${big} px)`);
+  const legend = history.locator('.legend');
+  for (const text of ['Created', 'Updated', 'Deleted', 'Disabled', 'Conflicts', 'Dry run', 'Failed run', 'Held', 'No change', 'log scale']) {
+    await legend.getByText(text).first().waitFor();
+  }
+  await history.screenshot({ path: `${process.env.ADC_ARTIFACTS}/history-panel.png` });
+  await shot(page, 'synchronization-history');
+
+  log('on a phone');
+  const phone = await newPage(browser, { width: 390, height: 844 });
+  await signIn(phone, process.env.ADC_ADMIN_EMAIL, process.env.ADC_ADMIN_PASSWORD);
+  await phone.goto(`/#/syncs/${SYNC}`);
+  await phone.getByRole('region', { name: 'Run history' }).locator('tr[data-run]').nth(4).waitFor();
+  await expectFitsWidth(phone);
+  await shot(phone, 'phone-synchronization-history');
+  expectClean(page);
+  expectClean(phone);
+});
