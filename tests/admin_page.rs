@@ -5,6 +5,7 @@
 use adc_e2e::browser::Browser;
 use adc_e2e::engine::Engine;
 use adc_e2e::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use adc_e2e::slapd;
 use adc_e2e::sync;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -104,4 +105,52 @@ async fn run_history_reads_at_a_glance() {
         ),
     ]);
     run_scenario("history", &f.server.base_url(), &env).await;
+}
+
+/// Every page, on a desktop and on a phone: screenshots of each at both sizes (every
+/// screenshot also runs axe-core), and on a phone no column, link or button is
+/// off-screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_works_on_a_desktop_and_on_a_phone() {
+    let groups = [
+        slapd::group_ldif(
+            "groupOfNames",
+            "devs",
+            &(0..3)
+                .map(|i| slapd::person_dn(&format!("user{i:05}")))
+                .collect::<Vec<_>>(),
+        ),
+        slapd::group_ldif("groupOfNames", "everyone", &[slapd::group_dn("devs")]),
+    ]
+    .concat();
+    let ldif = format!("{}{groups}", slapd::ldif(&sync::people(12)));
+    let f = sync::fixture_from_ldif(
+        Engine::Postgres,
+        &ldif,
+        "",
+        None,
+        Some(sync::GROUPS_SECTION),
+        |_| {},
+    )
+    .await;
+    let first = f.run(json!({})).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let (s, b) = f
+        .api
+        .patch(
+            &format!("/api/v1/synchronizations/{}", f.sync_id),
+            json!({"deletion_guard": {"max_deletes": 1}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    f.slapd.delete("user00010", "people").await;
+    f.slapd.delete("user00011", "people").await;
+    let held = f.run(json!({})).await;
+    assert_eq!(held["status"], "held", "{held}");
+    let env = admin_env(&[
+        ("ADC_SYNC_ID", f.sync_id.clone()),
+        ("ADC_RUN", first["id"].as_str().unwrap().to_owned()),
+        ("ADC_HELD_RUN", held["id"].as_str().unwrap().to_owned()),
+    ]);
+    run_scenario("tour", &f.server.base_url(), &env).await;
 }

@@ -58,6 +58,7 @@ await scenario(async (browser) => {
   await phone.goto(`/#/syncs/${SYNC}`);
   await phone.getByRole('region', { name: 'Run history' }).locator('tr[data-run]').nth(4).waitFor();
   await expectFitsWidth(phone);
+  await phone.getByRole('region', { name: 'Run history' }).screenshot({ path: `${process.env.ADC_ARTIFACTS}/phone-history-panel.png` });
   await shot(phone, 'phone-synchronization-history');
   expectClean(page);
   expectClean(phone);

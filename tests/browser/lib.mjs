@@ -108,6 +108,23 @@ export async function expectFitsWidth(page) {
   if (scroll > width + 1) throw new Error(`the page is ${scroll}px wide in a ${width}px window`);
 }
 
+/**
+ * No control, link or cell is off-screen to the right: on a phone everything is
+ * reachable without scrolling sideways (a command in a code box may scroll in its box).
+ */
+export async function expectNothingOffScreen(page) {
+  const off = await page.evaluate(() => [...document.querySelectorAll('main button, main a, main input, main select, main td, main th, main .badge')]
+    .filter((el) => el.offsetParent !== null && !el.closest('pre'))
+    // A card table's header row is there for screen readers only, clipped to nothing.
+    .filter((el) => { const head = el.closest('thead'); return !head || getComputedStyle(head).position !== 'absolute'; })
+    .filter((el) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && r.right > window.innerWidth + 1;
+    })
+    .map((el) => `${el.outerHTML.slice(0, 100)} (right edge at ${Math.round(el.getBoundingClientRect().right)}px)`));
+  if (off.length) throw new Error(`off-screen in a ${await page.evaluate(() => window.innerWidth)}px window:\n${off.slice(0, 8).join('\n')}`);
+}
+
 export function assert(cond, msg) {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
 }

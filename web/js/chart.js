@@ -40,9 +40,11 @@ function describe(r) {
 
 /** runs: newest first, as the API lists them. */
 export function runChart(runs, onPick) {
-  const shown = runs.slice(0, 30).reverse();
-  const W = 960;
-  const H = 240;
+  // A phone gets fewer runs on a narrower drawing, so its labels stay readable.
+  const narrow = window.matchMedia('(max-width: 600px)').matches;
+  const shown = runs.slice(0, narrow ? 12 : 30).reverse();
+  const W = narrow ? 380 : 960;
+  const H = narrow ? 230 : 240;
   const left = 46;
   const right = 8;
   const top = 20;
@@ -53,7 +55,7 @@ export function runChart(runs, onPick) {
   const decades = Math.max(1, Math.ceil(Math.log10(max + 1)));
   const topValue = 10 ** decades;
   const y = (n) => top + plotH - (scaled(n) / scaled(topValue)) * plotH;
-  const slot = (W - left - right) / Math.max(shown.length, 10);
+  const slot = (W - left - right) / Math.max(shown.length, narrow ? 6 : 10);
   const barW = Math.max(4, Math.min(30, slot * 0.7));
   const failed = shown.filter((r) => r.status === 'failed').length;
   const svg = s('svg', {
@@ -69,7 +71,7 @@ export function runChart(runs, onPick) {
     svg.append(s('text', { x: left - 6, y: gy + 4, 'text-anchor': 'end' }, d === 0 ? '0' : v.toLocaleString()));
   }
   // The time axis: at most six labels, the date shown where it changes.
-  const every = Math.max(1, Math.ceil(shown.length / 6));
+  const every = Math.max(1, Math.ceil(shown.length / (narrow ? 3 : 6)));
   let lastDay = null;
   shown.forEach((r, i) => {
     if (i % every !== 0 && i !== shown.length - 1) return;

@@ -44,19 +44,28 @@ export function field(label, input, hint) {
   return h('div', { class: 'field' }, h('label', { for: input.id }, label), input, hintEl);
 }
 
+/**
+ * A table. On a phone each row becomes a card whose cells are labelled with their
+ * column's header (`data-label`), so no column or button is ever off-screen.
+ */
 export function table(headers, rows, emptyText) {
+  const labels = headers.map((x) => (typeof x === 'string' ? x : x.text));
   const head = h('tr', null, headers.map((x) =>
     typeof x === 'string' ? h('th', { scope: 'col' }, x) : h('th', { scope: 'col', class: x.class }, x.text)));
   const body = h('tbody');
   if (rows.length === 0) body.append(h('tr', { class: 'empty' }, h('td', { colspan: headers.length }, emptyText)));
-  for (const r of rows) body.append(r);
-  const wrap = h('div', { class: 'table-wrap' }, h('table', null, h('thead', null, head), body));
+  for (const r of rows) {
+    [...r.children].forEach((td, i) => { if (labels[i] && !td.hasAttribute('data-label')) td.setAttribute('data-label', labels[i]); });
+    body.append(r);
+  }
+  const wrap = h('div', { class: 'table-wrap' }, h('table', { class: 'cards' }, h('thead', null, head), body));
   scrollableByKeyboard(wrap);
   return wrap;
 }
 
-// A table wider than its box scrolls sideways; then the box takes the focus, so the
-// arrow keys scroll it too (only then: a box that does not scroll is no tab stop).
+// A table (or a command) wider than its box scrolls sideways; then the box takes the
+// focus, so the arrow keys scroll it too (only then: a box that does not scroll is no
+// tab stop).
 const watched = new ResizeObserver((entries) => {
   for (const { target } of entries) {
     if (!target.isConnected) { watched.unobserve(target); continue; }
@@ -65,15 +74,18 @@ const watched = new ResizeObserver((entries) => {
     if (scrolls) {
       target.setAttribute('tabindex', '0');
       target.setAttribute('role', 'region');
-      target.setAttribute('aria-label', 'Table (scrolls sideways)');
+      target.setAttribute('aria-label', `${target.dataset.scrollLabel || 'Table'} (scrolls sideways)`);
     } else {
       for (const a of ['tabindex', 'role', 'aria-label']) target.removeAttribute(a);
     }
   }
 });
 
-function scrollableByKeyboard(wrap) {
-  watched.observe(wrap);
+/** Makes `el` a tab stop while its content is wider than it; `label` names it then. */
+export function scrollableByKeyboard(el, label) {
+  if (label) el.dataset.scrollLabel = label;
+  watched.observe(el);
+  return el;
 }
 
 export function toast(message, kind = 'info') {

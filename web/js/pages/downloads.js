@@ -2,7 +2,7 @@
 // whole way from the archive to a running agent, with systemd or in a container.
 
 import { get } from '../api.js';
-import { h, fill, table } from '../dom.js';
+import { h, fill, table, scrollableByKeyboard } from '../dom.js';
 import { bytes } from '../format.js';
 
 function visitorOs() {
@@ -14,7 +14,7 @@ function visitorOs() {
 }
 
 /** A command to type, on its own line, copyable as it is. */
-const cmd = (text) => h('pre', { class: 'cmd' }, h('code', null, text));
+const cmd = (text) => scrollableByKeyboard(h('pre', { class: 'cmd' }, h('code', null, text)), 'Command');
 
 function systemdSteps() {
   return h('section', { class: 'panel', 'aria-labelledby': 'systemd-h' },

@@ -29,15 +29,13 @@ export async function notificationsPage(ctx) {
   const act = async (what, done) => {
     try { await what(); await loadEndpoints(); await loadLog(); toast(done); } catch (e) { toast(e.message, 'error'); }
   };
-  const SHORT = { 'run.failed': 'failed runs', 'run.held': 'held runs', 'run.succeeded': 'succeeded runs', 'agent.offline': 'offline agents', 'synchronization.stale': 'stale synchronizations' };
-  // Everything about an endpoint sits in its first cell, so a phone shows it without
-  // scrolling; the wide "Hears of" column is for larger screens.
+  // Everything about an endpoint sits in its first cell; a phone shows "Hears of" in
+  // the endpoint's card below it.
   const endpointRow = (e) => h('tr', { 'data-endpoint': e.target },
     h('td', { class: 'audit-what' },
       h('div', null, h('span', { class: 'badge' }, e.kind === 'webhook' ? 'Webhook' : 'E-mail'), ' ',
         h('span', { class: e.enabled ? 'badge enabled' : 'badge disabled' }, e.enabled ? 'Active' : 'Paused')),
       h('div', { class: 'mono' }, e.target),
-      h('div', { class: 'muted small show-narrow' }, `Hears of ${EVENTS.filter(([x]) => e.events.includes(x)).map(([x]) => SHORT[x]).join(', ')}`),
       h('div', { class: 'row-actions' },
         h('button', { type: 'button', class: 'small', onclick: () => act(() => post(`/notifications/endpoints/${e.id}/test`), `A test notification is on its way to ${e.target}.`) }, 'Send test'),
         h('button', { type: 'button', class: 'small', onclick: () => act(() => patch(`/notifications/endpoints/${e.id}`, { enabled: !e.enabled }), e.enabled ? `${e.target} is paused.` : `${e.target} receives notifications again.`) }, e.enabled ? 'Pause' : 'Resume'),
