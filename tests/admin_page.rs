@@ -4,11 +4,14 @@
 
 use adc_e2e::browser::Browser;
 use adc_e2e::engine::Engine;
+use adc_e2e::eventually;
+use adc_e2e::raw::RawAgent;
 use adc_e2e::server::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use adc_e2e::slapd;
 use adc_e2e::sync;
 use reqwest::StatusCode;
 use serde_json::json;
+use std::time::Duration;
 
 /// The admin's credentials and `more`, for a scenario's environment.
 fn admin_env(more: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
@@ -153,4 +156,55 @@ async fn every_page_works_on_a_desktop_and_on_a_phone() {
         ("ADC_HELD_RUN", held["id"].as_str().unwrap().to_owned()),
     ]);
     run_scenario("tour", &f.server.base_url(), &env).await;
+}
+
+/// A running run is visibly alive: its phase among all of them, the entries read so
+/// far as the agent reports them (protocol 3), a progress bar against the manifest's
+/// size with an estimate, and Cancel at the top; a failed run says why in words first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_run_shows_its_phase_progress_and_estimate() {
+    // The hand-driven agent sends no heartbeat: the server waits a minute for one.
+    let mut f = sync::fixture_with(Engine::Sqlite, &sync::people(300), "", None, |c| {
+        c.heartbeat_interval = Duration::from_secs(60);
+    })
+    .await;
+    f.run(json!({})).await;
+    f.agent.kill();
+    // An agent driven by hand, so the read stands still where the test wants it.
+    let mut agent =
+        RawAgent::connect_speaking(&f.server.agent_addr(), &f.sync_id, &f.secret, json!({}), 3)
+            .await;
+    eventually(
+        Duration::from_secs(10),
+        "only the hand-driven agent",
+        || async { (f.api.agents(&f.sync_id).await.len() == 1).then_some(()) },
+    )
+    .await;
+    let run_id = f.start(json!({})).await;
+    agent.recv_type("start_run").await;
+    let env = admin_env(&[("ADC_RUN", run_id.clone())]);
+    let mut browser = Browser::start("live", &f.server.base_url(), &env);
+    while let Some(req) = browser.next().await {
+        match req["ask"].as_str() {
+            Some("manifest") => {
+                agent
+                    .send(json!({"type": "manifest_request", "run_id": run_id}))
+                    .await;
+                while agent.recv_type("manifest_chunk").await["last"] != true {}
+            }
+            Some("progress") => {
+                agent
+                    .send(json!({"type": "progress", "run_id": run_id, "read": req["read"]}))
+                    .await;
+            }
+            _ => {
+                browser.refuse(&req).await;
+                continue;
+            }
+        }
+        browser.answer(json!({})).await;
+    }
+    browser.finish().await;
+    let run = f.wait(&run_id).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
 }

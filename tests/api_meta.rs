@@ -72,7 +72,7 @@ async fn metrics_count_requests_by_route_and_agent_refusals(engine: Engine) {
 /// And every schema the document refers to is in it (they are generated).
 #[test]
 fn the_openapi_document_names_the_run_vocabulary_and_resolves_every_schema() {
-    use adc_server::vocabulary::{Operation, RunStatus, Subject, Trigger};
+    use adc_server::vocabulary::{Operation, RunPhase, RunStatus, Subject, Trigger};
     let doc = adc_server::openapi_document();
     let schemas = &doc["components"]["schemas"];
     // Every `enum` under a property or parameter of this name, anywhere in the document,
@@ -115,6 +115,11 @@ fn the_openapi_document_names_the_run_vocabulary_and_resolves_every_schema() {
         (
             "trigger",
             words(Trigger::ALL.iter().map(|s| s.as_str()).collect()),
+            1,
+        ),
+        (
+            "phase",
+            words(RunPhase::ALL.iter().map(|s| s.as_str()).collect()),
             1,
         ),
         (

@@ -146,6 +146,22 @@ words! {
 }
 
 words! {
+    /// Where a running run stands (the page's progress; architecture §5.3).
+    RunPhase, "run phase" {
+        /// Recorded; the agent has not asked for the manifest yet.
+        Waiting = "waiting",
+        /// The server sends what it holds, for the agent to compare against.
+        Manifest = "manifest",
+        /// The agent reads the directory; the server applies what changed as it comes.
+        Reading = "reading",
+        /// The read is complete; the last writes, groups and memberships are applied.
+        Applying = "applying",
+        /// Everything was sent; deletions are planned under the guard and applied.
+        Deletions = "deletions",
+    }
+}
+
+words! {
     /// Who started a run.
     Trigger, "trigger" {
         /// REST (the page or automation).
@@ -296,6 +312,9 @@ mod tests {
         }
         for t in Trigger::ALL {
             assert_eq!(t.as_str().parse::<Trigger>().unwrap(), *t);
+        }
+        for p in RunPhase::ALL {
+            assert_eq!(p.as_str().parse::<RunPhase>().unwrap(), *p);
         }
         for o in Operation::ALL {
             assert_eq!(o.as_str().parse::<Operation>().unwrap(), *o);

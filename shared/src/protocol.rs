@@ -18,11 +18,15 @@ use crate::settings::{EffectiveSettings, Settings};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// The protocol version this build speaks. 2 added groups and memberships.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// The protocol version this build speaks. 2 added groups and memberships, 3 the
+/// read's progress.
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The first version with groups: the server sends a group manifest to agents that
 /// speak it, and takes their group messages.
 pub const GROUPS_VERSION: u32 = 2;
+/// The first version with [`AgentMessage::Progress`]: the agent sends it only to a
+/// server that speaks it.
+pub const PROGRESS_VERSION: u32 = 3;
 /// The oldest peer version this build still talks to.
 pub const MIN_COMPATIBLE_VERSION: u32 = 1;
 /// The largest message either side accepts, in bytes.
@@ -134,6 +138,12 @@ pub enum AgentMessage {
     /// Everything was sent.
     Done {
         run_id: Uuid,
+    },
+    /// How far the directory read has got (protocol 3): entries read so far, sent
+    /// about once a second while it changes. Not acknowledged.
+    Progress {
+        run_id: Uuid,
+        read: u64,
     },
     /// The run cannot go on (the read ended early, the directory failed); nothing more
     /// will be sent for it and nothing may be deleted.

@@ -1,11 +1,12 @@
 // Run history at a glance: a full-width table with every column and the failed run's
-// reason, a chart with a time axis and a log scale that marks failed, held and dry
+// reason in words, a chart with a time axis and a log scale that marks failed, held and dry
 // runs and explains each mark.
 
 import { log, scenario, newPage, shot, expectClean, expectFitsWidth, assert, signIn } from './lib.mjs';
 
 const SYNC = process.env.ADC_SYNC_ID;
-const REASON = process.env.ADC_FAILED_REASON;
+// The failed run's reason as the page says it first.
+const REASON = 'The agent could not reach the directory.';
 
 /** The drawn height of a run's bar (its coloured parts). */
 async function barHeight(page, runId) {
@@ -51,6 +52,16 @@ await scenario(async (browser) => {
   }
   await history.screenshot({ path: `${process.env.ADC_ARTIFACTS}/history-panel.png` });
   await shot(page, 'synchronization-history');
+
+  log('the failed run: the reason in words first, what to check, the detail below');
+  await failedRow.getByRole('link').first().click();
+  const alert = page.getByRole('alert');
+  await alert.getByText(REASON).waitFor();
+  await alert.getByText('Check: addr in adc.yaml').waitFor();
+  assert(!(await alert.getByText(process.env.ADC_FAILED_REASON).isVisible()), 'the raw detail waits behind Details');
+  await alert.getByText('Details as reported').click();
+  await alert.getByText(process.env.ADC_FAILED_REASON).waitFor();
+  await shot(page, 'failed-run');
 
   log('on a phone');
   const phone = await newPage(browser, { width: 390, height: 844 });

@@ -41,3 +41,32 @@ export const SETTINGS = [
 export const STATUS_TEXT = {
   running: 'Running', succeeded: 'Succeeded', failed: 'Failed', held: 'Held', cancelled: 'Cancelled',
 };
+
+// A failed run's reason as an admin says it first; the agent's or server's own words
+// follow below it. The first match wins.
+const HUMAN_REASONS = [
+  [/refused bind_dn's password|invalid credentials/i, 'The directory refused bind_dn’s password.'],
+  [/cannot connect to the directory/i, 'The agent could not reach the directory.'],
+  [/certificate/i, 'The directory’s certificate was not trusted.'],
+  [/requires a secure connection/i, 'The directory requires a secure connection (ldaps:// or StartTLS).'],
+  [/size limit/i, 'The directory stopped the read at its size limit; nobody was deleted.'],
+  [/time limit|timed out/i, 'The directory took too long to answer; nobody was deleted.'],
+  [/insufficient access/i, 'bind_dn may not read the directory.'],
+  [/no such object/i, 'base_dn does not exist in the directory.'],
+  [/read ended early|read stopped/i, 'The directory read ended early; nobody was deleted.'],
+  [/sent nothing for this run/i, 'The agent stopped answering during the run.'],
+  [/agent was stopped/i, 'The agent was stopped during the run.'],
+  [/disconnect|connection (was )?(lost|closed)|went away/i, 'The agent’s connection dropped during the run.'],
+  [/could not store/i, 'The server could not store the run’s changes (its database).'],
+  [/restart|replica/i, 'The server restarted during the run.'],
+];
+
+/** `{ short, check }`: the human reason, and what to check when the detail says. */
+export function humanReason(error) {
+  const detail = error.replace(/^the agent reported: /, '');
+  const found = HUMAN_REASONS.find(([re]) => re.test(detail));
+  const first = detail.split(/[:;]/)[0].trim();
+  const short = found ? found[1] : `${first.charAt(0).toUpperCase()}${first.slice(1)}.`;
+  const check = detail.match(/;\s*check (.+)$/i);
+  return { short, check: check ? check[1] : null };
+}

@@ -4,7 +4,10 @@
 use super::{Agent, Control, End, Finished, Task};
 use crate::connection::{self, Connection};
 use crate::sync::{self, Link};
-use adc_shared::protocol::{AgentMessage, ErrorCode, HEARTBEAT_TIMEOUT_SECS, ServerMessage};
+use adc_shared::protocol::{
+    AgentMessage, ErrorCode, HEARTBEAT_TIMEOUT_SECS, PROGRESS_VERSION, ServerMessage,
+};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -64,8 +67,27 @@ impl Agent {
         let mut tick = tokio::time::interval(interval);
         tick.tick().await;
         let mut last_seen = Instant::now();
+        // The read's progress, for the page: about once a second while it changes, to a
+        // server that takes it.
+        let mut progress = tokio::time::interval(Duration::from_secs(1));
+        progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut progress_sent = 0u64;
         loop {
             tokio::select! {
+                _ = progress.tick(), if self.server_protocol >= PROGRESS_VERSION => {
+                    let Some(t) = task.as_ref() else {
+                        progress_sent = 0;
+                        continue;
+                    };
+                    let read = self.read.load(Ordering::Relaxed);
+                    if read != progress_sent {
+                        progress_sent = read;
+                        let m = AgentMessage::Progress { run_id: t.run_id, read };
+                        if let Err(e) = connection::send(&mut conn.socket, &m).await {
+                            return End::Lost(e);
+                        }
+                    }
+                }
                 m = connection::next_message(&mut conn.socket) => {
                     last_seen = Instant::now();
                     let m = match m {
@@ -133,6 +155,7 @@ impl Agent {
                     t.handle.abort();
                 }
                 tracing::info!(run_id = %start.run_id, dry_run = start.settings.dry_run.value, full = start.full, "run started");
+                self.read.store(0, Ordering::Relaxed);
                 let (inbox, rx) = mpsc::unbounded_channel();
                 let link = Link {
                     out: out_tx.clone(),

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use crate::sync::active::ActiveRun;
 use crate::sync::failure::RunFailure;
 use crate::sync::run::{self, MANIFEST_CHUNK, NewRun, StartError};
-use crate::vocabulary::{RunStatus, Trigger};
+use crate::vocabulary::{RunPhase, RunStatus, Trigger};
 use adc_shared::Settings;
 use adc_shared::protocol::{AgentMessage, GROUPS_VERSION, Hello, ServerMessage};
 use uuid::Uuid;
@@ -116,9 +116,28 @@ impl<'a> RunSlot<'a> {
         self.manifest_pending
     }
 
+    /// Records where the active run stands, for the page. Best effort: a run is never
+    /// failed for its progress.
+    async fn progress(&self, phase: RunPhase, read: Option<u64>, expected: Option<u64>) {
+        let Some(active) = self.active.as_ref() else {
+            return;
+        };
+        if let Err(e) = runs::set_progress(&self.state.db, active.id, phase, read, expected).await {
+            tracing::warn!(run_id = %active.id, error = %e, "could not record the run's progress");
+        }
+    }
+
+    /// Sends the manifest; the run is then reading, expecting about as many users.
+    pub async fn send_manifest(&mut self, conn: &mut Conn) -> anyhow::Result<()> {
+        self.send_manifest_chunks(conn).await?;
+        let expected = self.active.as_ref().map(|a| a.manifest_size);
+        self.progress(RunPhase::Reading, None, expected).await;
+        Ok(())
+    }
+
     /// Streams the manifest in chunks, in external-ID order; the next chunk is read
     /// from the database while the previous one goes out.
-    pub async fn send_manifest(&mut self, conn: &mut Conn) -> anyhow::Result<()> {
+    async fn send_manifest_chunks(&mut self, conn: &mut Conn) -> anyhow::Result<()> {
         self.manifest_pending = false;
         let Some(active) = self.active.as_mut() else {
             return Ok(());
@@ -201,6 +220,7 @@ impl<'a> RunSlot<'a> {
             | AgentMessage::MembersRemoved { run_id, .. }
             | AgentMessage::Deletions { run_id, .. }
             | AgentMessage::Done { run_id }
+            | AgentMessage::Progress { run_id, .. }
             | AgentMessage::RunFailed { run_id, .. } => *run_id,
             _ => return vec![],
         };
@@ -210,6 +230,23 @@ impl<'a> RunSlot<'a> {
             return vec![];
         };
         active.last_progress = std::time::Instant::now();
+        // Where the run stands, for the page, before the message is handled.
+        match &m {
+            AgentMessage::ManifestRequest { .. } => {
+                self.progress(RunPhase::Manifest, None, None).await
+            }
+            AgentMessage::Progress { read, .. } => {
+                self.progress(RunPhase::Reading, Some(*read), None).await
+            }
+            AgentMessage::ReadComplete { read, .. } => {
+                self.progress(RunPhase::Applying, Some(*read), None).await
+            }
+            AgentMessage::Done { .. } => self.progress(RunPhase::Deletions, None, None).await,
+            _ => {}
+        }
+        let Some(active) = self.active.as_mut().filter(|a| a.id == run_id) else {
+            return vec![];
+        };
         let step = match m {
             AgentMessage::ManifestRequest { groups, .. } => {
                 active.reads_groups(groups);

@@ -2,7 +2,7 @@
 
 use super::writes::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE, remove_groups, remove_users};
 use super::{Db, now};
-use crate::vocabulary::{Operation, Outcome, RunStatus, Subject, Trigger};
+use crate::vocabulary::{Operation, Outcome, RunPhase, RunStatus, Subject, Trigger};
 use crate::{db_execute, on_db};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
@@ -28,6 +28,10 @@ pub struct Run {
     pub error: Option<String>,
     /// Why the deletion guard held the run's deletions, with the numbers.
     pub held_reason: Option<String>,
+    /// While running: its phase, entries read so far, and the manifest's size.
+    pub phase: Option<RunPhase>,
+    pub read_so_far: Option<i64>,
+    pub expected: Option<i64>,
     pub decision: Option<String>,
     pub started_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
@@ -36,7 +40,7 @@ pub struct Run {
 macro_rules! select_run {
     ($rest:literal) => {
         concat!(
-            "SELECT id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, held_reason, decision, started_at, finished_at FROM runs ",
+            "SELECT id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, held_reason, phase, read_so_far, expected, decision, started_at, finished_at FROM runs ",
             $rest
         )
     };
@@ -46,8 +50,8 @@ macro_rules! select_run {
 pub async fn insert(db: &Db, r: &Run) -> Result<(), sqlx::Error> {
     db_execute!(db, |p| {
         sqlx::query(
-        "INSERT INTO runs (id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, decision, started_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13, NULL)"
+        "INSERT INTO runs (id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, decision, phase, started_at, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13, $14, NULL)"
     )
     .bind(r.id)
     .bind(r.tenant_id)
@@ -61,6 +65,7 @@ pub async fn insert(db: &Db, r: &Run) -> Result<(), sqlx::Error> {
     .bind(r.connection_id)
     .bind(r.read_complete)
     .bind(r.counts)
+    .bind(r.phase)
     .bind(r.started_at)
     .execute(p)
     .await
@@ -152,6 +157,30 @@ pub async fn set_read_complete(db: &Db, id: Uuid, delta: &RunCounts) -> Result<(
     .bind(id)
     .execute(p)
     .await)?;
+    Ok(())
+}
+
+/// Where a running run stands: its phase, and (when known) the entries read so far and
+/// the manifest's size. A run that ended is left alone.
+pub async fn set_progress(
+    db: &Db,
+    id: Uuid,
+    phase: RunPhase,
+    read_so_far: Option<u64>,
+    expected: Option<u64>,
+) -> Result<(), sqlx::Error> {
+    db_execute!(db, |p| {
+        sqlx::query(
+        "UPDATE runs SET phase = $1, read_so_far = COALESCE($2, read_so_far), expected = COALESCE($3, expected) WHERE id = $4 AND status = $5"
+    )
+    .bind(phase)
+    .bind(read_so_far.map(|n| n as i64))
+    .bind(expected.map(|n| n as i64))
+    .bind(id)
+    .bind(RunStatus::Running)
+    .execute(p)
+    .await
+    })?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult};
 use crate::role::Role;
 use crate::state::AppState;
 use crate::sync::dispatch::{self, Request};
-use crate::vocabulary::{Operation, RunStatus, Subject, Trigger};
+use crate::vocabulary::{Operation, RunPhase, RunStatus, Subject, Trigger};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
 use axum::Json;
@@ -35,6 +35,8 @@ pub struct RunView {
     error: Option<String>,
     /// For a held run: which limit of the deletion guard was hit, with the numbers.
     held_reason: Option<String>,
+    /// While the run is running: where it stands.
+    progress: Option<RunProgress>,
     decision: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -43,6 +45,16 @@ pub struct RunView {
     #[schema(value_type = Option<String>, format = DateTime)]
     finished_at: Option<OffsetDateTime>,
     duration_ms: Option<i64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunProgress {
+    phase: RunPhase,
+    /// Directory entries (users) the agent has read so far, when it says (protocol 3).
+    read: Option<i64>,
+    /// Users the manifest held: about what the read will find. Null until the
+    /// manifest was sent; 0 for a first run.
+    expected: Option<i64>,
 }
 
 impl From<Run> for RunView {
@@ -59,6 +71,11 @@ impl From<Run> for RunView {
             counts: r.counts.0,
             error: r.error,
             held_reason: r.held_reason,
+            progress: (r.status == RunStatus::Running).then(|| RunProgress {
+                phase: r.phase.unwrap_or(RunPhase::Waiting),
+                read: r.read_so_far,
+                expected: r.expected,
+            }),
             decision: r.decision,
             started_at: r.started_at,
             finished_at: r.finished_at,

@@ -3,7 +3,7 @@
 
 use crate::db::runs::{self, Run};
 use crate::db::{Db, now, syncs};
-use crate::vocabulary::{RunStatus, Trigger};
+use crate::vocabulary::{RunPhase, RunStatus, Trigger};
 use adc_shared::protocol::{RunCounts, ServerMessage, StartRun};
 use adc_shared::{Effective, EffectiveSettings, Settings, Source};
 use sqlx::types::Json;
@@ -61,6 +61,9 @@ pub async fn start(db: &Db, n: NewRun<'_>) -> Result<Run, StartError> {
         counts: Json(RunCounts::default()),
         error: None,
         held_reason: None,
+        phase: Some(RunPhase::Waiting),
+        read_so_far: None,
+        expected: None,
         decision: None,
         started_at: now(),
         finished_at: None,

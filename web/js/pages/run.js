@@ -3,7 +3,7 @@
 
 import { get, post, query } from '../api.js';
 import { h, fill, field, table, toast, confirmAction } from '../dom.js';
-import { time, duration, SETTINGS } from '../format.js';
+import { time, duration, SETTINGS, humanReason } from '../format.js';
 import { statusBadge } from './syncs.js';
 
 const COUNTS = ['read', 'created', 'updated', 'deleted', 'disabled', 'unchanged', 'skipped', 'conflicts', 'errors', 'held'];
@@ -120,6 +120,61 @@ function heldPanel(ctx, run, reload) {
   return box;
 }
 
+const PHASES = [
+  ['waiting', 'Waiting for the agent'],
+  ['manifest', 'Sending the manifest'],
+  ['reading', 'Reading the directory'],
+  ['applying', 'Applying changes'],
+  ['deletions', 'Applying deletions'],
+];
+
+function failureBox(run) {
+  const { short, check } = humanReason(run.error);
+  return h('div', { class: 'error-box failure', role: 'alert' },
+    h('p', { class: 'failure-short' }, h('strong', null, short)),
+    check ? h('p', null, 'Check: ', check, '.') : null,
+    h('details', null, h('summary', null, 'Details as reported'), h('p', { class: 'mono failure-detail' }, run.error)));
+}
+
+/**
+ * A running run, alive: its phase among all of them, the entries read so far and, once
+ * the manifest's size is known, a progress bar with an estimate of the time left.
+ */
+function liveBox(run, sample) {
+  const p = run.progress || { phase: 'waiting', read: null, expected: null };
+  const at = PHASES.findIndex(([k]) => k === p.phase);
+  const steps = h('ol', { class: 'phases', 'aria-label': 'Phases' }, PHASES.map(([k, label], i) =>
+    h('li', { class: i < at ? 'done' : i === at ? 'current' : null, 'aria-current': i === at ? 'step' : null },
+      i < at ? '✓ ' : i === at ? '▶ ' : '', label)));
+  const read = p.read ?? 0;
+  const lines = [h('p', { class: 'live-now' }, h('strong', null, `${PHASES[Math.max(at, 0)][1]}…`),
+    p.read !== null ? ` ${read.toLocaleString()} entries read so far.` : '')];
+  if (p.expected && p.phase === 'reading') {
+    const pct = Math.min(100, Math.floor((read * 100) / p.expected));
+    let eta = '';
+    const rate = sample.rate(read);
+    if (rate > 0 && read < p.expected) eta = ` — about ${duration(Math.round(((p.expected - read) / rate) * 1000))} left`;
+    lines.push(h('label', { for: 'read-progress', class: 'progress-label' },
+      `${read.toLocaleString()} of about ${p.expected.toLocaleString()} users read (${pct} %)${eta}`),
+    h('progress', { id: 'read-progress', max: p.expected, value: Math.min(read, p.expected) }, `${pct} %`));
+  }
+  return h('section', { class: 'panel live', 'aria-labelledby': 'live-h' },
+    h('h2', { id: 'live-h' }, 'Running'), steps, lines);
+}
+
+/** The read's speed from the page's own observations: entries per second. */
+function rateSampler() {
+  let first = null;
+  return {
+    rate(read) {
+      const now = Date.now();
+      if (!first || read < first.read) first = { read, at: now };
+      const secs = (now - first.at) / 1000;
+      return secs >= 2 ? (read - first.read) / secs : 0;
+    },
+  };
+}
+
 export async function runPage(ctx, id) {
   let run = await get(`/runs/${id}`);
   if (!ctx.alive()) return;
@@ -128,6 +183,8 @@ export async function runPage(ctx, id) {
   const back = h('a', { href: `#/syncs/${run.synchronization_id}` }, '← Synchronization');
   const heading = h('h1');
   const errorBox = h('div');
+  const liveBoxHolder = h('div');
+  const sampler = rateSampler();
   const actions = h('div', { class: 'actions' });
   const heldBox = h('div');
   const facts = h('div');
@@ -137,7 +194,8 @@ export async function runPage(ctx, id) {
   const update = () => {
     ctx.title(`Run ${time(run.started_at)}`);
     fill(heading, 'Run of ', time(run.started_at));
-    fill(errorBox, run.error && run.status !== 'cancelled' ? h('p', { class: 'error-box', role: 'alert' }, run.error) : null);
+    fill(errorBox, run.error && run.status === 'failed' ? failureBox(run) : null);
+    fill(liveBoxHolder, run.status === 'running' ? liveBox(run, sampler) : null);
     fill(actions, run.status === 'running' && ctx.can('operator') ? h('button', { type: 'button', class: 'danger', onclick: async () => {
       const ok = await confirmAction('Cancel this run?', 'The agent stops reading. What was applied so far stays; nothing is deleted. The next run picks up from there.', 'Cancel the run', true, 'Keep it running');
       if (!ok) return;
@@ -172,7 +230,7 @@ export async function runPage(ctx, id) {
   fill(ctx.main,
     h('p', null, back),
     h('div', { class: 'page-head' }, heading, actions),
-    errorBox, heldBox,
+    errorBox, liveBoxHolder, heldBox,
     h('div', { class: 'grid2' },
       h('section', { class: 'panel', 'aria-labelledby': 'summary-h' }, h('h2', { id: 'summary-h' }, 'Summary'), facts, h('h2', null, 'Counts'), counts),
       h('section', { class: 'panel', 'aria-labelledby': 'eff-h' }, h('h2', { id: 'eff-h' }, 'Effective settings'), settings)),

@@ -3,7 +3,7 @@
 
 import { get, post, patch, del } from '../api.js';
 import { h, fill, field, table, toast, confirmAction, showSecretOnce, copyRow, uid } from '../dom.js';
-import { ago, time, duration, SETTINGS } from '../format.js';
+import { ago, time, duration, SETTINGS, humanReason } from '../format.js';
 import { runChart, legend } from '../chart.js';
 import { statusBadge, heldBanner } from './syncs.js';
 
@@ -13,6 +13,7 @@ const SOURCE = { server: 'set here', agent: 'from the agent’s adc.yaml', defau
 /** Why a run did not simply succeed: a failure's or cancellation's reason, the guard's. */
 function runReason(r) {
   if (r.status === 'held') return r.decision ? `Held: deletions ${r.decision}` : `Held: ${r.held_reason || 'the deletion guard’s limits'}`;
+  if (r.status === 'failed' && r.error) return humanReason(r.error).short;
   if (r.error) return r.error;
   return '';
 }
