@@ -13,6 +13,7 @@ mod api_tokens;
 mod audit_log;
 mod authenticate;
 mod groups;
+mod live_events;
 mod notifications;
 mod schema;
 mod server_process;

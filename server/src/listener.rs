@@ -1,7 +1,9 @@
 //! What other replicas sharing PostgreSQL ask of this one (architecture §2), heard on
 //! LISTEN/NOTIFY until shutdown: runs for agents held here (`sync::relay`), and
-//! pass-through authentications and their answers (`passthrough`).
+//! pass-through authentications and their answers (`passthrough`), and changes the
+//! admin pages follow live (`db::changes`).
 
+use crate::db::changes;
 use crate::db::notify::{Listener, Notice};
 use crate::state::AppState;
 use crate::sync::relay;
@@ -44,8 +46,16 @@ pub async fn run(state: AppState) {
                     });
                 }
                 Ok(Notice::AuthResult(payload)) => state.passthrough.deliver(&payload),
+                Ok(Notice::PageChange(payload)) => {
+                    if let Err(e) = changes::notified(&state.page_changes, &payload) {
+                        tracing::warn!(error = %e, "ignored a malformed page change");
+                    }
+                }
                 Ok(Notice::Malformed) => tracing::warn!("ignored a malformed notification"),
-                Ok(Notice::Reconnected) => relay::sweep(&state.db, &state.agents).await,
+                Ok(Notice::Reconnected) => {
+                    changes::missed(&state.page_changes);
+                    relay::sweep(&state.db, &state.agents).await
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "lost the channel to the other replicas; reconnecting");
                     break;

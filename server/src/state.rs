@@ -33,6 +33,9 @@ pub struct Inner {
     /// The agent sessions, awaited at shutdown so each can remove its record while the
     /// database is still open.
     pub sessions: TaskTracker,
+    /// What this replica's admin pages hear live (`db::changes`): fed by the listener
+    /// on PostgreSQL, by `db/` itself on SQLite.
+    pub page_changes: tokio::sync::broadcast::Sender<crate::db::changes::Heard>,
 }
 
 impl Deref for AppState {
@@ -55,7 +58,9 @@ impl AppState {
             config.sign_in_failures_per_address,
         );
         let passthrough = Passthrough::new(config.replica_name.clone(), config.auth_timeout);
+        let page_changes = crate::db::changes::bus_for(&db);
         AppState(Arc::new(Inner {
+            page_changes,
             db,
             config,
             agents: Registry::default(),

@@ -31,6 +31,14 @@ await scenario(async (browser) => {
   assert(await live.locator('[aria-current=step]').textContent() === '▶ Reading the directory', 'the current phase is marked in words');
   await shot(page, 'run-reading');
 
+  log('pushed, not polled: quiet while nothing changes, at once when something does');
+  const asked = [];
+  page.on('request', (r) => { if (r.url().includes('/api/v1/') && !r.url().endsWith('/api/v1/events')) asked.push(r.url()); });
+  await page.waitForTimeout(4000);
+  assert(asked.length === 0, `the page asked nothing while nothing changed: ${asked.join(', ')}`);
+  await ask({ ask: 'progress', read: 210 });
+  await live.getByText(/210 of about 300 users read \(70 %\)/).waitFor();
+
   const phone = await newPage(browser, { width: 390, height: 844 });
   await signIn(phone, process.env.ADC_ADMIN_EMAIL, process.env.ADC_ADMIN_PASSWORD);
   await phone.goto(`/#/runs/${RUN}`);

@@ -50,6 +50,31 @@ const NAV = [
 let me = null;
 let current = null; // AbortController of the page on screen
 
+// What changes is pushed by the server (Server-Sent Events, /api/v1/events): a run, the
+// agents of a synchronization, a notification's delivery. Pages listen while they are on
+// screen; nothing polls. `ready` (the stream began, or began again after a break) and
+// `missed` mean "read everything again".
+const KINDS = ['run', 'agents', 'deliveries', 'ready', 'missed'];
+let live = null;
+const listeners = new Set();
+
+function openLive() {
+  if (live) return;
+  live = new EventSource('/api/v1/events');
+  for (const kind of KINDS) {
+    live.addEventListener(kind, (e) => {
+      let data = {};
+      try { data = JSON.parse(e.data); } catch { /* an event without data */ }
+      for (const l of listeners) l(kind, data);
+    });
+  }
+}
+
+function closeLive() {
+  if (live) live.close();
+  live = null;
+}
+
 function can(role) {
   return me !== null && RANK[me.role] >= RANK[role];
 }
@@ -72,6 +97,7 @@ function renderFrame(active) {
 
 async function signOut() {
   try { await post('/auth/logout'); } catch { /* signed out either way */ }
+  closeLive();
   me = null;
   setCsrf(null);
   location.hash = '#/';
@@ -81,6 +107,7 @@ async function signOut() {
 function signedIn(who) {
   me = who;
   setCsrf(who.csrf_token);
+  openLive();
   render();
 }
 
@@ -110,17 +137,30 @@ function render() {
     main,
     alive: () => !signal.aborted,
     title: (t) => { document.title = `${t} — ad-connect`; },
-    /** Calls fn every ms while the page is on screen, never twice at once. */
-    every(ms, fn) {
+    /**
+     * Calls `fn` when the server says something changed that `wanted(kind, data)`
+     * accepts (and after a break in the stream), while the page is on screen: at most
+     * every 300 ms, never twice at once, the last change never lost.
+     */
+    onChange(wanted, fn) {
+      let timer = null;
       let busy = false;
-      const id = setInterval(async () => {
-        if (busy || signal.aborted) return;
+      let again = false;
+      const fire = async () => {
+        timer = null;
+        if (signal.aborted) return;
+        if (busy) { again = true; return; }
         busy = true;
         try { await fn(); } catch (e) { if (!(e instanceof ApiError && e.status === 401)) console.warn(e); }
         busy = false;
-      }, ms);
-      signal.addEventListener('abort', () => clearInterval(id));
-      return () => clearInterval(id);
+        if (again) { again = false; timer = setTimeout(fire, 300); }
+      };
+      const l = (kind, data) => {
+        if (kind !== 'ready' && kind !== 'missed' && !wanted(kind, data)) return;
+        if (!timer) timer = setTimeout(fire, 300);
+      };
+      listeners.add(l);
+      signal.addEventListener('abort', () => { listeners.delete(l); clearTimeout(timer); });
     },
   };
   fill(main, h('p', { class: 'muted' }, 'Loading…'));
@@ -135,6 +175,7 @@ function render() {
 window.addEventListener('hashchange', render);
 window.addEventListener('adc:signed-out', () => {
   if (!me) return;
+  closeLive();
   me = null;
   setCsrf(null);
   toast('Your session ended. Please sign in again.', 'error');
@@ -155,6 +196,7 @@ async function start() {
   } catch {
     me = null;
   }
+  if (me) openLive();
   render();
 }
 

@@ -4,6 +4,7 @@
 //! removed by any replica's sweep ([`remove_stale`]); a replica that restarts removes
 //! its previous life's rows at once ([`remove_of_replica`]).
 
+use super::changes::{self, Change};
 use super::{Db, now};
 use crate::{db_execute, on_db};
 use adc_shared::Settings;
@@ -57,6 +58,7 @@ pub async fn insert(db: &Db, c: &AgentConnection) -> Result<(), sqlx::Error> {
     .execute(p)
     .await
     })?;
+    changes::local(db, Change::agents(c.tenant_id, c.synchronization_id));
     Ok(())
 }
 
@@ -86,12 +88,15 @@ pub async fn set_settings(db: &Db, id: Uuid, settings: &Settings) -> Result<(), 
 }
 
 pub async fn remove(db: &Db, id: Uuid) -> Result<(), sqlx::Error> {
-    db_execute!(db, |p| sqlx::query(
-        "DELETE FROM agent_connections WHERE id = $1"
+    let gone: Option<(Uuid, Uuid)> = on_db!(db, |p| sqlx::query_as(
+        "DELETE FROM agent_connections WHERE id = $1 RETURNING tenant_id, synchronization_id"
     )
     .bind(id)
-    .execute(p)
+    .fetch_optional(p)
     .await)?;
+    if let Some((tenant, sync)) = gone {
+        changes::local(db, Change::agents(tenant, sync));
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 pub mod admins;
 pub mod agents;
 pub mod audit;
+pub mod changes;
 pub mod groups;
 pub mod health_state;
 pub mod notifications;

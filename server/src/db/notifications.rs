@@ -6,6 +6,7 @@
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one replica.
 
 use super::Db;
+use super::changes::{self, Change};
 use crate::vocabulary::RunStatus;
 use crate::{db_execute, on_db};
 use adc_shared::protocol::RunCounts;
@@ -191,8 +192,26 @@ macro_rules! insert_delivery {
 pub async fn enqueue(db: &Db, d: &NewDelivery) -> Result<(), sqlx::Error> {
     on_db!(db, |p| {
         insert_delivery!(p, d);
-        Ok(())
-    })
+        Ok::<(), sqlx::Error>(())
+    })?;
+    changes::local(db, Change::deliveries(d.tenant_id));
+    Ok(())
+}
+
+/// Tells this process's Notifications pages that delivery `id` changed (SQLite; on
+/// PostgreSQL a trigger tells every replica).
+async fn delivery_changed(db: &Db, id: Uuid) {
+    let Db::Sqlite(p) = db else {
+        return;
+    };
+    let tenant: Result<Option<Uuid>, _> =
+        sqlx::query_scalar("SELECT tenant_id FROM notification_deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await;
+    if let Ok(Some(tenant)) = tenant {
+        changes::local(db, Change::deliveries(tenant));
+    }
 }
 
 /// A finished run not yet notified, with the names a message shows.
@@ -257,7 +276,13 @@ where
                 .await?;
         }
         tx.commit().await?;
-        Ok(runs.len())
+        Ok::<_, sqlx::Error>(runs.iter().map(|r| r.tenant_id).collect::<Vec<_>>())
+    })
+    .map(|tenants| {
+        for t in &tenants {
+            changes::local(db, Change::deliveries(*t));
+        }
+        tenants.len()
     })
 }
 
@@ -350,7 +375,12 @@ where
             }
         }
         tx.commit().await?;
-        Ok(won)
+        Ok::<_, sqlx::Error>(won)
+    })
+    .inspect(|&won| {
+        if won {
+            changes::local(db, Change::deliveries(w.tenant_id));
+        }
     })
 }
 
@@ -453,6 +483,7 @@ pub async fn delivered(db: &Db, id: Uuid, now: OffsetDateTime) -> Result<(), sql
     .execute(p)
     .await
     })?;
+    delivery_changed(db, id).await;
     Ok(())
 }
 
@@ -484,6 +515,7 @@ pub async fn attempt_failed(
         .await
         })?,
     };
+    delivery_changed(db, id).await;
     Ok(())
 }
 

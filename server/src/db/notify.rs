@@ -1,6 +1,7 @@
 //! What replicas tell each other through PostgreSQL's LISTEN/NOTIFY (architecture §2): a
 //! run recorded by one replica for an agent another holds, and pass-through
-//! authentications asked of such an agent and their answers. SQLite is single-replica:
+//! authentications asked of such an agent and their answers, and what the admin page
+//! hears live (`changes`). SQLite is single-replica:
 //! nothing is sent and nothing arrives.
 
 use super::Db;
@@ -44,6 +45,8 @@ pub enum Notice {
     Run(Uuid),
     AuthRequest(String),
     AuthResult(String),
+    /// A run or an agent connection changed (the page's live view; `changes`).
+    PageChange(String),
     /// A payload that is not a run ID (ignored).
     Malformed,
     /// The connection was lost and is re-established: notifications sent meanwhile
@@ -63,7 +66,8 @@ impl Listener {
         Some(
             async {
                 let mut l = PgListener::connect_with(pool).await?;
-                l.listen_all([RUNS, AUTH_REQUESTS, AUTH_RESULTS]).await?;
+                l.listen_all([RUNS, AUTH_REQUESTS, AUTH_RESULTS, super::changes::CHANNEL])
+                    .await?;
                 Ok(Listener(l))
             }
             .await,
@@ -82,6 +86,7 @@ impl Listener {
             },
             AUTH_REQUESTS => Notice::AuthRequest(n.payload().to_owned()),
             AUTH_RESULTS => Notice::AuthResult(n.payload().to_owned()),
+            super::changes::CHANNEL => Notice::PageChange(n.payload().to_owned()),
             _ => Notice::Malformed,
         })
     }

@@ -1,5 +1,6 @@
 //! Runs and their change lists (architecture §5.3).
 
+use super::changes::{self, Change as PageChange};
 use super::writes::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE, remove_groups, remove_users};
 use super::{Db, now};
 use crate::vocabulary::{Operation, Outcome, RunPhase, RunStatus, Subject, Trigger};
@@ -46,6 +47,30 @@ macro_rules! select_run {
     };
 }
 
+/// Tells this process's pages that run `id` changed. Only SQLite needs it: on
+/// PostgreSQL the triggers tell every replica (see `changes`).
+async fn changed(db: &Db, id: Uuid) {
+    let Db::Sqlite(p) = db else {
+        return;
+    };
+    let row: Result<Option<(Uuid, Uuid)>, _> =
+        sqlx::query_as("SELECT tenant_id, synchronization_id FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await;
+    if let Ok(Some((tenant, sync))) = row {
+        changes::local(db, PageChange::run(tenant, sync, id));
+    }
+}
+
+/// Says that run `id` changed when `done`; passes `done` on.
+async fn changed_if(db: &Db, id: Uuid, done: bool) -> Result<bool, sqlx::Error> {
+    if done {
+        changed(db, id).await;
+    }
+    Ok(done)
+}
+
 /// Records a new running run; a unique violation means another run is active.
 pub async fn insert(db: &Db, r: &Run) -> Result<(), sqlx::Error> {
     db_execute!(db, |p| {
@@ -70,6 +95,7 @@ pub async fn insert(db: &Db, r: &Run) -> Result<(), sqlx::Error> {
     .execute(p)
     .await
     })?;
+    changes::local(db, PageChange::run(r.tenant_id, r.synchronization_id, r.id));
     Ok(())
 }
 
@@ -157,6 +183,7 @@ pub async fn set_read_complete(db: &Db, id: Uuid, delta: &RunCounts) -> Result<(
     .bind(id)
     .execute(p)
     .await)?;
+    changed(db, id).await;
     Ok(())
 }
 
@@ -181,6 +208,7 @@ pub async fn set_progress(
     .execute(p)
     .await
     })?;
+    changed(db, id).await;
     Ok(())
 }
 
@@ -196,6 +224,7 @@ pub async fn add_counts(db: &Db, id: Uuid, delta: &RunCounts) -> Result<(), sqlx
         .bind(RunStatus::Running)
         .execute(p)
         .await)?;
+    changed(db, id).await;
     Ok(())
 }
 
@@ -215,7 +244,9 @@ pub async fn reassign(db: &Db, id: Uuid, connection_id: Uuid) -> Result<bool, sq
 /// Ends a running run as failed with `reason`, keeping the counts its committed writes
 /// stored; returns false when it had ended already.
 pub async fn fail(db: &Db, id: Uuid, reason: &str) -> Result<bool, sqlx::Error> {
-    db_execute!(db, |p| sqlx::query(
+    let done =
+        db_execute!(db, |p| {
+            sqlx::query(
         "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4 AND status = $5"
     )
     .bind(RunStatus::Failed)
@@ -224,15 +255,17 @@ pub async fn fail(db: &Db, id: Uuid, reason: &str) -> Result<bool, sqlx::Error> 
     .bind(id)
     .bind(RunStatus::Running)
     .execute(p)
-    .await)
-    .map(|n| n == 1)
+    .await
+        })
+        .map(|n| n == 1)?;
+    changed_if(db, id, done).await
 }
 
 /// Cancels a running run of `tenant_id` (REST): it ends `cancelled` now, with the counts
 /// its committed writes stored; a write still in flight finds it no longer running and
 /// rolls back. False when the run was not running.
 pub async fn cancel(db: &Db, tenant_id: Uuid, id: Uuid, by: &str) -> Result<bool, sqlx::Error> {
-    db_execute!(db, |p| sqlx::query(
+    let done = db_execute!(db, |p| sqlx::query(
         "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4 AND tenant_id = $5 AND status = $6"
     )
     .bind(RunStatus::Cancelled)
@@ -243,7 +276,8 @@ pub async fn cancel(db: &Db, tenant_id: Uuid, id: Uuid, by: &str) -> Result<bool
     .bind(RunStatus::Running)
     .execute(p)
     .await)
-    .map(|n| n == 1)
+    .map(|n| n == 1)?;
+    changed_if(db, id, done).await
 }
 
 /// A run's status and stored counts, as its writes left them.
@@ -269,7 +303,7 @@ pub async fn finish(
     counts: &RunCounts,
     held_reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    db_execute!(db, |p| sqlx::query(
+    let done = db_execute!(db, |p| sqlx::query(
         "UPDATE runs SET status = $1, counts = $2, held_reason = $3, finished_at = $4 WHERE id = $5 AND status = $6"
     )
     .bind(status)
@@ -280,7 +314,8 @@ pub async fn finish(
     .bind(RunStatus::Running)
     .execute(p)
     .await)
-    .map(|n| n == 1)
+    .map(|n| n == 1)?;
+    changed_if(db, id, done).await
 }
 
 /// Fails every running run whose agent connection is gone: the server restarted or a
@@ -433,7 +468,7 @@ pub struct Decision<'a> {
 /// when the run is no longer held: decided meanwhile by someone else.
 pub async fn decide(db: &Db, run: &Run, d: Decision<'_>) -> Result<bool, sqlx::Error> {
     let t = now();
-    on_db!(db, |p| {
+    let decided = on_db!(db, |p| {
         let mut tx = p.begin().await?;
         remove_users!(
             tx,
@@ -474,6 +509,7 @@ pub async fn decide(db: &Db, run: &Run, d: Decision<'_>) -> Result<bool, sqlx::E
             return Ok(false);
         }
         tx.commit().await?;
-        Ok(true)
-    })
+        Ok::<bool, sqlx::Error>(true)
+    })?;
+    changed_if(db, run.id, decided).await
 }

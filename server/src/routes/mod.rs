@@ -4,6 +4,7 @@ mod admins;
 mod agent_connect;
 mod audit;
 mod downloads;
+mod events;
 mod groups;
 mod health;
 pub(crate) mod metrics;
@@ -62,6 +63,7 @@ pub fn router() -> Router<AppState> {
             "/synchronizations/{id}/runs",
             get(runs::list).post(runs::start),
         )
+        .route("/events", get(events::stream))
         .route("/runs/{id}", get(runs::read))
         .route("/runs/{id}/changes", get(runs::changes))
         .route("/runs/{id}/approve", post(runs::approve))

@@ -143,5 +143,5 @@ export async function notificationsPage(ctx) {
     h('section', { class: 'panel', 'aria-labelledby': 'log-h' }, h('h2', { id: 'log-h' }, 'Delivery log'), logBox),
     thresholds);
   await Promise.all([loadEndpoints(), loadLog()]);
-  ctx.every(3000, loadLog);
+  ctx.onChange((kind) => kind === 'deliveries', loadLog);
 }

@@ -237,11 +237,6 @@ export async function runPage(ctx, id) {
     changes.box);
   update();
   await changes.load(true);
-  // Live while the run is active; one last refresh when it ends.
-  if (run.status === 'running') {
-    const stop = ctx.every(1500, async () => {
-      await reload();
-      if (run.status !== 'running') stop();
-    });
-  }
+  // Live: the server says when this run changes (its progress, its end, a decision).
+  ctx.onChange((kind, d) => kind === 'run' && d.run_id === id, reload);
 }

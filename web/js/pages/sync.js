@@ -251,12 +251,8 @@ export async function syncPage(ctx, id) {
   renderLive();
   renderPolicy();
 
-  // Live: quickly while a run is active, calmly otherwise (agent status, scheduled runs).
-  let last = 0;
-  ctx.every(1500, async () => {
-    const running = runs.some((r) => r.status === 'running');
-    if (!running && Date.now() - last < 4000) return;
-    last = Date.now();
+  // Live: the server says when a run or an agent of this synchronization changes.
+  ctx.onChange((kind, d) => (kind === 'run' || kind === 'agents') && d.synchronization_id === id, async () => {
     const [s, r, a] = await Promise.all([get(`/synchronizations/${id}`), get(`/synchronizations/${id}/runs?limit=30`), get(`/synchronizations/${id}/agents`)]);
     if (!ctx.alive()) return;
     sync = { ...sync, name: s.name };

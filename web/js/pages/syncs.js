@@ -99,5 +99,5 @@ export async function syncsPage(ctx) {
         : 'No synchronization yet.'));
   };
   await load();
-  ctx.every(4000, load);
+  ctx.onChange((kind) => kind === 'run' || kind === 'agents', load);
 }

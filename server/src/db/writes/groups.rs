@@ -106,6 +106,7 @@ pub async fn write_groups(
             .await?;
         super::commit_with_counts!(tx, at)
     })?;
+    at.changed(db);
     Ok(())
 }
 
@@ -121,5 +122,6 @@ pub async fn write_members(db: &Db, at: Progress, plan: &MemberWrite) -> Result<
             .await?;
         super::commit_with_counts!(tx, at)
     })?;
+    at.changed(db);
     Ok(())
 }

@@ -263,6 +263,17 @@ pub struct Progress {
     pub counts: RunCounts,
 }
 
+impl Progress {
+    /// Tells this process's pages that the run's counts changed (SQLite; PostgreSQL's
+    /// triggers tell every replica).
+    fn changed(&self, db: &Db) {
+        super::changes::local(
+            db,
+            super::changes::Change::run(self.tenant_id, self.sync_id, self.run_id),
+        );
+    }
+}
+
 /// Applies a batch plan and records its changes and the run's counts atomically.
 pub async fn write_batch(db: &Db, at: Progress, plan: &BatchWrite) -> Result<(), sqlx::Error> {
     let t = now();
@@ -288,6 +299,7 @@ pub async fn write_batch(db: &Db, at: Progress, plan: &BatchWrite) -> Result<(),
             .await?;
         commit_with_counts!(tx, at)
     })?;
+    at.changed(db);
     Ok(())
 }
 
@@ -318,5 +330,6 @@ pub async fn write_deletions(
             .await?;
         commit_with_counts!(tx, at)
     })?;
+    at.changed(db);
     Ok(())
 }
