@@ -9,6 +9,7 @@
 mod auth;
 mod groups;
 mod initial;
+mod live;
 mod measure;
 mod rig;
 
@@ -57,6 +58,13 @@ pub struct Args {
     /// print how the ratios and the memory grow; `--users` is then ignored.
     #[arg(long, value_delimiter = ',')]
     pub curve: Vec<usize>,
+    /// Measure instead the server's CPU with this many admin pages holding the live
+    /// event stream, against none (see bench/README.md, "Open pages").
+    #[arg(long, default_value_t = 0)]
+    pub idle_pages: usize,
+    /// The quiet window of `--idle-pages`, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub idle_secs: u64,
 }
 
 /// What the curve compares across sizes.
@@ -82,6 +90,9 @@ async fn main() -> anyhow::Result<()> {
     if args.curve.is_empty() {
         let rig = Rig::start(&args).await?;
         eprintln!("measuring…");
+        if args.idle_pages > 0 {
+            return live::run(&rig, args.idle_pages, Duration::from_secs(args.idle_secs)).await;
+        }
         if args.groups > 0 {
             return groups::run(&rig, &args).await;
         }

@@ -244,9 +244,8 @@ pub async fn reassign(db: &Db, id: Uuid, connection_id: Uuid) -> Result<bool, sq
 /// Ends a running run as failed with `reason`, keeping the counts its committed writes
 /// stored; returns false when it had ended already.
 pub async fn fail(db: &Db, id: Uuid, reason: &str) -> Result<bool, sqlx::Error> {
-    let done =
-        db_execute!(db, |p| {
-            sqlx::query(
+    let done = db_execute!(db, |p| {
+        sqlx::query(
         "UPDATE runs SET status = $1, error = $2, finished_at = $3 WHERE id = $4 AND status = $5"
     )
     .bind(RunStatus::Failed)
@@ -256,8 +255,8 @@ pub async fn fail(db: &Db, id: Uuid, reason: &str) -> Result<bool, sqlx::Error> 
     .bind(RunStatus::Running)
     .execute(p)
     .await
-        })
-        .map(|n| n == 1)?;
+    })
+    .map(|n| n == 1)?;
     changed_if(db, id, done).await
 }
 
