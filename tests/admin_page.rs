@@ -82,7 +82,21 @@ async fn run_history_reads_at_a_glance() {
             .set(&format!("user{i:05}"), "displayName", "Renamed")
             .await;
     }
-    assert_eq!(f.run(json!({})).await["counts"]["updated"], 3);
+    let updated = f.run(json!({})).await;
+    assert_eq!(updated["counts"]["updated"], 3);
+    // Each update says what it changed, old → new.
+    let changes = f
+        .changes(updated["id"].as_str().unwrap(), "operation=update")
+        .await;
+    let first = changes
+        .iter()
+        .find(|c| c["username"] == "user00000@example.com")
+        .unwrap();
+    assert_eq!(
+        first["fields"],
+        json!([{"field": "display_name", "old": "Given0 Surname0", "new": "Renamed"}]),
+        "{first}"
+    );
     f.slapd.set("user00003", "displayName", "Planned").await;
     let dry = f.run(json!({"dry_run": true})).await;
     assert_eq!(dry["counts"]["updated"], 1, "{dry}");

@@ -53,6 +53,14 @@ await scenario(async (browser) => {
   await history.screenshot({ path: `${process.env.ADC_ARTIFACTS}/history-panel.png` });
   await shot(page, 'synchronization-history');
 
+  log('an update says what it changed');
+  await history.locator(`tr[data-run="${smallId}"]`).getByRole('link').first().click();
+  const change = page.locator('tr[data-subject=user]').filter({ hasText: 'user00000@example.com' });
+  await change.getByRole('list', { name: 'What changed for user00000@example.com' }).getByText('display name: Given0 Surname0 → Renamed').waitFor();
+  await shot(page, 'run-with-updates');
+  await page.goBack();
+  await history.locator('tr[data-run]').nth(4).waitFor();
+
   log('the failed run: the reason in words first, what to check, the detail below');
   await failedRow.getByRole('link').first().click();
   const alert = page.getByRole('alert');

@@ -1,7 +1,9 @@
 //! Runs and their change lists (architecture §5.3).
 
 use super::changes::{self, Change as PageChange};
-use super::writes::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE, remove_groups, remove_users};
+use super::writes::{
+    ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE, FieldChange, remove_groups, remove_users,
+};
 use super::{Db, now};
 use crate::vocabulary::{Operation, Outcome, RunPhase, RunStatus, Subject, Trigger};
 use crate::{db_execute, on_db};
@@ -354,6 +356,9 @@ pub struct Change {
     pub group: Option<String>,
     /// For a membership, the member when it is a group.
     pub member_group_id: Option<Uuid>,
+    /// For an update: the fields it changes, old → new.
+    #[schema(value_type = Option<Vec<FieldChange>>)]
+    pub fields: Option<Json<Vec<FieldChange>>>,
 }
 
 /// Which of a run's changes to list; `None` leaves a filter out.
@@ -377,7 +382,7 @@ pub async fn changes(
 ) -> Result<Vec<Change>, sqlx::Error> {
     on_db!(db, |p| {
         let mut qb = sqlx::QueryBuilder::new(
-            "SELECT seq, subject, user_id, external_id, username, operation, outcome, group_id, group_name, member_group_id FROM run_change_list WHERE run_id = ",
+            "SELECT seq, subject, user_id, external_id, username, operation, outcome, group_id, group_name, member_group_id, fields FROM run_change_list WHERE run_id = ",
         );
         // `row_seq` (the stored row's, its last change's) lets the key find the rows;
         // `seq` drops a row's changes up to `after`.

@@ -23,12 +23,26 @@ pub struct Stored {
     pub content_hash: Option<String>,
     /// The entry's DN as last read, to name it in a conflict.
     pub source_dn: Option<String>,
+    /// The rest of the record, read by a run's lookup by external ID only (`extra` is
+    /// then `Some`), so an update can say what it changes, old → new.
+    #[sqlx(default)]
+    pub email: Option<String>,
+    #[sqlx(default)]
+    pub display_name: Option<String>,
+    #[sqlx(default)]
+    pub given_name: Option<String>,
+    #[sqlx(default)]
+    pub surname: Option<String>,
+    #[sqlx(default)]
+    pub extra: Option<Json<BTreeMap<String, String>>>,
 }
 
 /// Largest IN list per statement (SQLite allows 32766 variables).
 pub const CHUNK: usize = 1000;
 
 const STORED_COLUMNS: &str = "id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash, source_dn";
+/// What a run's lookup by external ID reads besides, to say what an update changes.
+const DETAIL_COLUMNS: &str = ", email, display_name, given_name, surname, extra";
 
 /// This synchronization's users with these external IDs.
 pub async fn by_external_ids(
@@ -77,7 +91,8 @@ pub async fn by_username_key(
 /// statement turns generic after five runs) scans the table per key as it grows — an
 /// initial sync took 58–116 s instead of 2.6 in 2 of 5 groups benchmarks. So these are
 /// never prepared: each is planned for the table as it is (well under a millisecond).
-pub const PG_BY_EXTERNAL_ID: &str = "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash, u.source_dn
+pub const PG_BY_EXTERNAL_ID: &str = "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash, u.source_dn,
+            u.email, u.display_name, u.given_name, u.surname, u.extra
      FROM unnest($2::text[]) AS k(v) CROSS JOIN LATERAL
        (SELECT * FROM users WHERE tenant_id = $1 AND synchronization_id = $3 AND external_id = k.v LIMIT 1) u";
 pub const PG_BY_USERNAME: &str = "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash, u.source_dn
@@ -116,8 +131,12 @@ async fn lookup(
                 .await?
             }
             Db::Sqlite(p) => {
+                let details = match key {
+                    Key::External(_) => DETAIL_COLUMNS,
+                    Key::Username => "",
+                };
                 let mut qb = sqlx::QueryBuilder::new(format!(
-                    "SELECT {STORED_COLUMNS} FROM users WHERE tenant_id = "
+                    "SELECT {STORED_COLUMNS}{details} FROM users WHERE tenant_id = "
                 ));
                 qb.push_bind(tenant_id);
                 match key {

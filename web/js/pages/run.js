@@ -32,10 +32,23 @@ function subjectCell(c) {
   return c.user_id ? h('a', { href: `#/users/${c.user_id}`, class: 'username' }, c.username) : c.username;
 }
 
+/** What an update changed, one line per field: old → new (— for no value). */
+function fieldChanges(c) {
+  if (!c.fields || !c.fields.length) return null;
+  const v = (x) => (x === null || x === undefined || x === '' ? h('span', { class: 'muted' }, '—') : h('span', { class: 'value' }, x));
+  return h('ul', { class: 'field-changes', 'aria-label': `What changed for ${c.username}` }, c.fields.map((f) =>
+    h('li', { 'data-field': f.field }, h('span', { class: 'field-name' }, FIELD_NAMES[f.field] || f.field), ': ', v(f.old), h('span', { 'aria-label': 'becomes' }, ' → '), v(f.new))));
+}
+
+const FIELD_NAMES = {
+  username: 'username', email: 'e-mail', display_name: 'display name', given_name: 'given name',
+  surname: 'surname', enabled: 'state', source_dn: 'directory entry',
+};
+
 function changeRow(c) {
   return h('tr', { 'data-subject': c.subject },
     h('td', null, subjectCell(c)),
-    h('td', null, c.operation),
+    h('td', null, c.operation, fieldChanges(c)),
     h('td', null, c.outcome),
     h('td', { class: 'hide-narrow' }, h('code', null, c.external_id || '')));
 }

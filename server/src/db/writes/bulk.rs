@@ -183,7 +183,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
             let c = &rows[i];
             let n = member_run(&rows[i..]);
             // The stored row's seq is its last change's (migration 0013).
-            data.row(14);
+            data.row(15);
             data.uuid(run);
             data.int8(first_seq + (i + n - 1) as i64);
             data.text(c.operation.as_str());
@@ -209,11 +209,16 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
                 data.text_array(members.iter().map(|m| m.external_id.as_deref()));
                 data.text_array(members.iter().map(|m| Some(m.username.as_str())));
             }
+            if c.fields.is_empty() {
+                data.null();
+            } else {
+                data.jsonb(&c.fields);
+            }
             i += n;
         }
         copy_in(
             self,
-            "COPY run_changes (run_id, seq, operation, outcome, subject, group_id, group_name, member_group_id, user_id, external_id, username, member_ids, member_external_ids, member_names) FROM STDIN (FORMAT binary)",
+            "COPY run_changes (run_id, seq, operation, outcome, subject, group_id, group_name, member_group_id, user_id, external_id, username, member_ids, member_external_ids, member_names, fields) FROM STDIN (FORMAT binary)",
             data,
         )
         .await
@@ -347,7 +352,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
         for (i, chunk) in rows.chunks(ROWS).enumerate() {
             let base = first_seq + (i * ROWS) as i64;
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO run_changes (run_id, seq, user_id, external_id, username, operation, outcome, subject, group_id, group_name, member_group_id) ",
+                "INSERT INTO run_changes (run_id, seq, user_id, external_id, username, operation, outcome, subject, group_id, group_name, member_group_id, fields) ",
             );
             qb.push_values(chunk.iter().enumerate(), |mut b, (j, c)| {
                 b.push_bind(run)
@@ -360,7 +365,8 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
                     .push_bind(c.subject)
                     .push_bind(c.group_id)
                     .push_bind(c.group_name.clone())
-                    .push_bind(c.member_group_id);
+                    .push_bind(c.member_group_id)
+                    .push_bind((!c.fields.is_empty()).then(|| Json(c.fields.clone())));
             });
             qb.build().execute(&mut **self).await?;
         }
@@ -438,6 +444,7 @@ mod tests {
             group_id: Some(Uuid::from_u128(group)),
             group_name: Some(format!("g{group}")),
             member_group_id: None,
+            fields: Vec::new(),
         }
     }
 

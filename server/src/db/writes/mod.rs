@@ -173,9 +173,27 @@ pub struct ChangeRow {
     pub group_id: Option<Uuid>,
     pub group_name: Option<String>,
     pub member_group_id: Option<Uuid>,
+    /// What an update changes, field by field; empty for other changes.
+    pub fields: Vec<FieldChange>,
+}
+
+/// One field an update changes, with its value before and after (null: none).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FieldChange {
+    /// `username`, `email`, `display_name`, `given_name`, `surname`, `enabled`,
+    /// `source_dn`, or an extra attribute's name.
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
 }
 
 impl ChangeRow {
+    /// The same change, saying what it changes.
+    pub fn with_fields(mut self, fields: Vec<FieldChange>) -> ChangeRow {
+        self.fields = fields;
+        self
+    }
+
     /// A change of a user.
     pub fn user(
         user_id: Option<Uuid>,
@@ -194,6 +212,7 @@ impl ChangeRow {
             group_id: None,
             group_name: None,
             member_group_id: None,
+            fields: Vec::new(),
         }
     }
 
@@ -215,6 +234,7 @@ impl ChangeRow {
             group_id,
             group_name: Some(name.to_owned()),
             member_group_id: None,
+            fields: Vec::new(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! change row that says which.
 
 use crate::db::users::Stored;
-use crate::db::writes::{BatchWrite, ChangeRow, Insert, Update};
+use crate::db::writes::{BatchWrite, ChangeRow, FieldChange, Insert, Update};
 use crate::vocabulary::{Operation, Outcome};
 use adc_shared::protocol::EntryError;
 use adc_shared::{EffectiveSettings, Setting, Source, UserRecord};
@@ -132,6 +132,65 @@ fn same_username(r: &UserRecord, holder_dn: &str) -> Outcome {
     ))
 }
 
+/// The longest value a change row keeps of a field (a photo in an extra attribute
+/// would otherwise fill the change list).
+const FIELD_VALUE_CHARS: usize = 200;
+
+fn shown(v: Option<&str>) -> Option<String> {
+    v.map(|v| {
+        if v.chars().count() <= FIELD_VALUE_CHARS {
+            v.to_owned()
+        } else {
+            let mut cut: String = v.chars().take(FIELD_VALUE_CHARS).collect();
+            cut.push('…');
+            cut
+        }
+    })
+}
+
+/// What updating `e` with `r` changes, field by field, old → new; nothing when the
+/// lookup did not read `e`'s details. `enabled` is the cloud state the update sets.
+pub fn changed_fields(e: &Stored, r: &UserRecord, enabled: bool) -> Vec<FieldChange> {
+    let Some(extra) = &e.extra else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut field = |name: &str, old: Option<&str>, new: Option<&str>| {
+        if old != new {
+            out.push(FieldChange {
+                field: name.to_owned(),
+                old: shown(old),
+                new: shown(new),
+            });
+        }
+    };
+    field("username", Some(&e.username), Some(&r.username));
+    field("email", e.email.as_deref(), r.email.as_deref());
+    field(
+        "display_name",
+        e.display_name.as_deref(),
+        r.display_name.as_deref(),
+    );
+    field(
+        "given_name",
+        e.given_name.as_deref(),
+        r.given_name.as_deref(),
+    );
+    field("surname", e.surname.as_deref(), r.surname.as_deref());
+    let state = |on: bool| if on { "enabled" } else { "disabled" };
+    field("enabled", Some(state(e.enabled)), Some(state(enabled)));
+    field("source_dn", e.source_dn.as_deref(), Some(&r.source_dn));
+    let names: std::collections::BTreeSet<&String> = extra.keys().chain(r.extra.keys()).collect();
+    for name in names {
+        field(
+            name,
+            extra.get(name).map(String::as_str),
+            r.extra.get(name).map(String::as_str),
+        );
+    }
+    out
+}
+
 impl Planner<'_> {
     fn change(&mut self, user_id: Option<Uuid>, op: Operation, outcome: Outcome, r: &UserRecord) {
         self.plan.changes.push(ChangeRow::user(
@@ -141,6 +200,13 @@ impl Planner<'_> {
             op,
             outcome,
         ));
+    }
+
+    /// The last change says what it changes.
+    fn with_fields(&mut self, fields: Vec<FieldChange>) {
+        if let Some(c) = self.plan.changes.last_mut() {
+            c.fields = fields;
+        }
     }
 
     /// Whether `holder` is renamed away from `key` in this batch.
@@ -207,6 +273,14 @@ impl Planner<'_> {
         } else {
             Operation::Update
         };
+        // The sync changes the cloud's enabled state only when the source's changed,
+        // or when the user comes back (architecture §5.3 step 7).
+        let enabled = if e.removed_from_source || record.enabled != e.source_enabled {
+            record.enabled
+        } else {
+            e.enabled
+        };
+        let fields = changed_fields(e, &record, enabled);
         if self.settings.on(Setting::NoUpdate) {
             self.plan.counts.skipped += 1;
             self.change(
@@ -215,15 +289,9 @@ impl Planner<'_> {
                 Outcome::Skipped("no-update".into()),
                 &record,
             );
+            self.with_fields(fields);
             return;
         }
-        // The sync changes the cloud's enabled state only when the source's changed,
-        // or when the user comes back (architecture §5.3 step 7).
-        let enabled = if e.removed_from_source || record.enabled != e.source_enabled {
-            record.enabled
-        } else {
-            e.enabled
-        };
         if let Some(h) = taken_from {
             self.takes.push(Takes {
                 holder: h.id,
@@ -237,6 +305,7 @@ impl Planner<'_> {
         }
         self.plan.counts.updated += 1;
         self.change(Some(e.id), op, Outcome::done(self.dry), &record);
+        self.with_fields(fields);
         self.plan.updates.push(Update {
             id: e.id,
             record,
@@ -382,6 +451,34 @@ pub fn add_entry_errors(plan: &mut BatchWrite, errors: Vec<EntryError>) {
 mod tests {
     use super::*;
     use crate::sync::plan::testing::{SYNC, record, settings, stored};
+
+    #[test]
+    fn an_update_says_which_fields_change_from_what_to_what() {
+        let before = record("1", "ann", true);
+        let mut e = stored(&before, true, false);
+        let mut after = before.clone();
+        after.email = Some("ann.new@example.com".into());
+        after.extra.insert("title".into(), "x".repeat(300));
+        after.enabled = false;
+        let fields = changed_fields(&e, &after, false);
+        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(names, ["email", "enabled", "title"]);
+        assert_eq!(fields[0].old, before.email);
+        assert_eq!(fields[0].new.as_deref(), Some("ann.new@example.com"));
+        assert_eq!(
+            (fields[1].old.as_deref(), fields[1].new.as_deref()),
+            (Some("enabled"), Some("disabled"))
+        );
+        assert_eq!(fields[2].old, None, "an attribute the user did not have");
+        assert_eq!(
+            fields[2].new.as_ref().unwrap().chars().count(),
+            201,
+            "a long value is cut, and says so"
+        );
+        // A lookup that did not read the details says nothing rather than guess.
+        e.extra = None;
+        assert!(changed_fields(&e, &after, false).is_empty());
+    }
 
     fn plan(s: &EffectiveSettings, records: Vec<UserRecord>, known: &[Stored]) -> BatchWrite {
         let by_ext = known

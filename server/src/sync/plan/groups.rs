@@ -228,6 +228,7 @@ pub fn member_row(
         group_id: group.0,
         group_name: Some(group.1.to_owned()),
         member_group_id: if kind == MemberKind::Group { id } else { None },
+        fields: Vec::new(),
     }
 }
 

@@ -39,5 +39,10 @@ pub fn stored(r: &UserRecord, enabled: bool, removed: bool) -> Stored {
         removed_from_source: removed,
         content_hash: Some(r.content_hash()),
         source_dn: Some(r.source_dn.clone()),
+        email: r.email.clone(),
+        display_name: r.display_name.clone(),
+        given_name: r.given_name.clone(),
+        surname: r.surname.clone(),
+        extra: Some(sqlx::types::Json(r.extra.clone())),
     }
 }
