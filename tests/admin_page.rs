@@ -222,3 +222,42 @@ async fn a_running_run_shows_its_phase_progress_and_estimate() {
     let run = f.wait(&run_id).await;
     assert_eq!(run["status"], "cancelled", "{run}");
 }
+
+/// Users as an admin looks for them: how many match, a user's every field and extra
+/// attribute, where it comes from, the runs that touched it, what Detach does; and a
+/// manual user added by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_finds_everything_about_a_user_and_adds_one_by_hand() {
+    // adc.yaml maps one extra attribute (inserted into its `sync` section).
+    let f = sync::fixture_from_ldif(
+        Engine::Sqlite,
+        &slapd::ldif(&sync::people(12)),
+        "",
+        None,
+        Some("      attributes:\n        employee_type: employeeType\n"),
+        |_| {},
+    )
+    .await;
+    f.slapd.set("user00003", "employeeType", "contractor").await;
+    f.run(json!({})).await;
+    f.slapd
+        .set("user00003", "displayName", "Third Person")
+        .await;
+    let second = f.run(json!({})).await;
+    assert_eq!(second["counts"]["updated"], 1, "{second}");
+    let user = f.user("user00003@example.com").await;
+    let (s, runs) = f
+        .api
+        .get(&format!(
+            "/api/v1/users/{}/runs",
+            user["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{runs}");
+    assert_eq!(runs.as_array().unwrap().len(), 2, "both runs touched it");
+    let env = admin_env(&[("ADC_USER", user["id"].as_str().unwrap().to_owned())]);
+    run_scenario("users", &f.server.base_url(), &env).await;
+    let added = f.user("pat@example.com").await;
+    assert_eq!(added["provider"], "manual", "{added}");
+    assert_eq!(added["display_name"], "Pat Manual", "{added}");
+}

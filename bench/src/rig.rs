@@ -100,12 +100,8 @@ impl Rig {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let login = login.with_context(|| {
-            format!(
-                "the server did not start; it said:\n{}",
-                server.stderr()
-            )
-        })?;
+        let login = login
+            .with_context(|| format!("the server did not start; it said:\n{}", server.stderr()))?;
         let csrf = login["csrf_token"]
             .as_str()
             .context("no csrf token")?

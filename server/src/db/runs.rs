@@ -419,6 +419,31 @@ pub async fn changes(
     })
 }
 
+/// How far back the runs that touched a user are looked for: the tenant's newest runs.
+pub const TOUCHING_RUNS_SCANNED: i64 = 50;
+
+/// Which of the tenant's newest [`TOUCHING_RUNS_SCANNED`] runs changed (or planned,
+/// held, skipped…) user `user_id`, newest first: each run's change list is read through
+/// its primary key, never the whole table.
+pub async fn touching_user(
+    db: &Db,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> Result<Vec<Run>, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_as::<_, Run>(select_run!(
+            "r WHERE r.id IN (SELECT id FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT $3)
+               AND EXISTS (SELECT 1 FROM run_change_list c WHERE c.run_id = r.id AND c.user_id = $2)
+             ORDER BY r.started_at DESC"
+        ))
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(TOUCHING_RUNS_SCANNED)
+        .fetch_all(p)
+        .await
+    })
+}
+
 /// Whether a run of the same synchronization started after `run`.
 pub async fn newer_exists(db: &Db, run: &Run) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, |p| sqlx::query_scalar::<_, i64>(

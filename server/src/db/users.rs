@@ -270,6 +270,40 @@ pub enum Provider {
 }
 
 /// One page of users ordered by username, after the username key `after`.
+/// Adds `f`'s conditions (after `WHERE tenant_id = …`) to a query of users.
+fn push_filter<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, f: &Filter)
+where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Uuid: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    if let Some(q) = &f.q {
+        // LIKE wildcards in the query are escaped: a search for `a_b` means `a_b`.
+        let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
+        qb.push(" AND (username_key LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\'");
+        qb.push(" OR LOWER(COALESCE(email, '')) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\'");
+        qb.push(" OR LOWER(COALESCE(display_name, '')) LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    match f.provider {
+        Some(Provider::Manual) => {
+            qb.push(" AND synchronization_id IS NULL");
+        }
+        Some(Provider::Sync(id)) => {
+            qb.push(" AND synchronization_id = ").push_bind(id);
+        }
+        None => {}
+    }
+    if let Some(e) = f.enabled {
+        qb.push(" AND enabled = ").push_bind(e);
+    }
+}
+
 pub async fn search(
     db: &Db,
     tenant_id: Uuid,
@@ -282,36 +316,25 @@ pub async fn search(
             "SELECT id, synchronization_id, external_id, username, email, display_name, given_name, surname, enabled, removed_from_source, source_dn, extra, created_at, updated_at FROM users WHERE tenant_id = ",
         );
         qb.push_bind(tenant_id);
-        if let Some(q) = &f.q {
-            // LIKE wildcards in the query are escaped: a search for `a_b` means `a_b`.
-            let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
-            qb.push(" AND (username_key LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\'");
-            qb.push(" OR LOWER(COALESCE(email, '')) LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\'");
-            qb.push(" OR LOWER(COALESCE(display_name, '')) LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\')");
-        }
-        match f.provider {
-            Some(Provider::Manual) => {
-                qb.push(" AND synchronization_id IS NULL");
-            }
-            Some(Provider::Sync(id)) => {
-                qb.push(" AND synchronization_id = ").push_bind(id);
-            }
-            None => {}
-        }
-        if let Some(e) = f.enabled {
-            qb.push(" AND enabled = ").push_bind(e);
-        }
+        push_filter(&mut qb, f);
         if let Some(a) = after {
             qb.push(" AND username_key > ").push_bind(a.to_owned());
         }
         qb.push(" ORDER BY username_key LIMIT ").push_bind(limit);
         qb.build_query_as::<User>().fetch_all(p).await
+    })
+}
+
+/// How many users match `f`, counted up to `cap` (a tenant of a million users is not
+/// counted on every page view): `cap` means "at least".
+pub async fn count(db: &Db, tenant_id: Uuid, f: &Filter, cap: i64) -> Result<i64, sqlx::Error> {
+    on_db!(db, |p| {
+        let mut qb =
+            sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE tenant_id = ");
+        qb.push_bind(tenant_id);
+        push_filter(&mut qb, f);
+        qb.push(" LIMIT ").push_bind(cap).push(") AS matching");
+        qb.build_query_scalar::<i64>().fetch_one(p).await
     })
 }
 

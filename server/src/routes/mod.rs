@@ -75,6 +75,7 @@ pub fn router() -> Router<AppState> {
             get(users::read).patch(users::update).delete(users::delete),
         )
         .route("/users/{id}/groups", get(groups::of_user))
+        .route("/users/{id}/runs", get(runs::of_user))
         .route("/groups", get(groups::search).post(groups::create))
         .route("/groups/{id}", get(groups::read).delete(groups::delete))
         .route("/groups/{id}/members", get(groups::members))

@@ -155,6 +155,24 @@ pub async fn list(
     ))
 }
 
+/// The runs that touched a user, newest first, among the tenant's newest 50.
+pub async fn of_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(user_id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<RunView>>> {
+    crate::db::users::get(&state.db, caller.tenant_id, user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    Ok(Json(
+        runs::touching_user(&state.db, caller.tenant_id, user_id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
 async fn find(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Run> {
     runs::get(&state.db, caller.tenant_id, id)
         .await?

@@ -1,11 +1,53 @@
 // The tenant's directory: search by name or e-mail, provider and state; keyset paging,
 // so page 2 000 is as fast as page 1.
 
-import { get, patch, del, query } from '../api.js';
-import { h, fill, field, table, toast, confirmAction } from '../dom.js';
+import { get, post, patch, del, query } from '../api.js';
+import { h, fill, field, table, toast, confirmAction, modal } from '../dom.js';
 import { ago } from '../format.js';
 
 const PAGE = 50;
+
+/** A manual user, made by hand: no synchronization changes it. */
+async function addUser() {
+  const made = await modal('Add a user', (close) => {
+    const input = (name, type = 'text') => h('input', { type, name, autocomplete: 'off', maxlength: 256 });
+    const username = input('username');
+    username.required = true;
+    const email = input('email', 'email');
+    const display = input('display_name');
+    const given = input('given_name');
+    const surname = input('surname');
+    const enabled = h('input', { type: 'checkbox', checked: true, id: 'new-user-enabled' });
+    const error = h('p', { class: 'error-box', role: 'alert' });
+    error.classList.add('hidden');
+    const form = h('form', null,
+      h('p', null, 'A manual user belongs to this tenant only: no synchronization updates, disables or deletes it.'),
+      field('Username', username, 'How the user signs in; unique in this tenant, in any case.'),
+      field('E-mail', email), field('Display name', display), field('Given name', given), field('Surname', surname),
+      h('div', { class: 'inline field' }, enabled, h('label', { for: 'new-user-enabled' }, 'Enabled')),
+      error,
+      h('div', { class: 'buttons' },
+        h('button', { type: 'button', onclick: () => close(null) }, 'Cancel'),
+        h('button', { type: 'submit', class: 'primary' }, 'Add user')));
+    const opt = (i) => i.value.trim() || null;
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        close(await post('/users', {
+          username: username.value.trim(), email: opt(email), display_name: opt(display), given_name: opt(given), surname: opt(surname), enabled: enabled.checked,
+        }));
+      } catch (e) {
+        error.textContent = e.message;
+        error.classList.remove('hidden');
+      }
+    });
+    setTimeout(() => username.focus());
+    return form;
+  });
+  if (!made) return;
+  toast(`${made.username} added.`);
+  location.hash = `#/users/${made.id}`;
+}
 
 export async function usersPage(ctx) {
   ctx.title('Users');
@@ -24,6 +66,9 @@ export async function usersPage(ctx) {
   const prev = h('button', { type: 'button' }, '← Previous');
   const next = h('button', { type: 'button' }, 'Next →');
   // Cursors of the pages seen so far: cursors[i] starts page i.
+  const count = h('p', { class: 'total', role: 'status' });
+  let total = '0';
+  let totalOne = false;
   let cursors = [null];
   let page = 0;
   let nextAfter = null;
@@ -67,7 +112,13 @@ export async function usersPage(ctx) {
       'No user matches.'));
     prev.disabled = page === 0;
     next.disabled = nextAfter === null;
+    if (res.total !== null && res.total !== undefined) {
+      const n = res.total.toLocaleString();
+      total = res.total_capped ? `${n}+` : n;
+      totalOne = res.total === 1;
+    }
     fill(pageInfo, `Page ${page + 1} · ${res.users.length} ${res.users.length === 1 ? 'user' : 'users'} shown`);
+    fill(count, `${total} ${totalOne ? 'user matches' : 'users match'}`);
   };
   const restart = () => { cursors = [null]; page = 0; load().catch((e) => toast(e.message, 'error')); };
   prev.addEventListener('click', () => { if (page > 0) { page -= 1; load().catch((e) => toast(e.message, 'error')); } });
@@ -84,7 +135,9 @@ export async function usersPage(ctx) {
   const form = h('form', { class: 'filters', role: 'search' }, field('Search', q), field('Provider', provider), field('State', enabled));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); restart(); });
   fill(ctx.main,
-    h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Users'), h('p', { class: 'muted' }, 'Everyone in this tenant’s directory: from synchronizations and made by hand.'))),
-    h('section', { class: 'panel' }, form, list, h('div', { class: 'pager' }, pageInfo, prev, next)));
+    h('div', { class: 'page-head' },
+      h('div', null, h('h1', null, 'Users'), h('p', { class: 'muted' }, 'Everyone in this tenant’s directory: from synchronizations and made by hand.')),
+      admin ? h('button', { type: 'button', class: 'primary', onclick: () => addUser() }, 'Add user') : null),
+    h('section', { class: 'panel' }, form, count, list, h('div', { class: 'pager' }, pageInfo, prev, next)));
   await load();
 }
