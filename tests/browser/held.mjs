@@ -7,6 +7,28 @@ import { log, scenario, newPage, shot, expectClean, expectFitsWidth, assert, sig
 const RUN = process.env.ADC_HELD_RUN;
 const REASON = '150 of 300 users, 50 % — the guard allows 20 %';
 
+/**
+ * Presses Tab until the focused element is the one `is` accepts (at most 60 times), and
+ * checks that the focus shows: an outline or the focus ring's shadow.
+ */
+async function tabTo(page, is) {
+  // A string is evaluated through the debugging protocol: the page's policy forbids eval.
+  const test = `!!(${is.toString()})(document.activeElement)`;
+  for (let i = 0; i < 60; i += 1) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(test)) {
+      const shown = await page.evaluate(() => {
+        const st = getComputedStyle(document.activeElement);
+        return (st.outlineStyle !== 'none' && st.outlineWidth !== '0px') || st.boxShadow !== 'none';
+      });
+      assert(shown, 'the focused control shows its focus');
+      return;
+    }
+  }
+  const at = await page.evaluate(() => document.activeElement.outerHTML.slice(0, 120));
+  throw new Error(`Tab never reached ${is}; the focus is on ${at}`);
+}
+
 await scenario(async (browser) => {
   const phone = await newPage(browser, { width: 390, height: 844 });
   await signIn(phone, process.env.ADC_ADMIN_EMAIL, process.env.ADC_ADMIN_PASSWORD);
@@ -56,9 +78,25 @@ await scenario(async (browser) => {
   await expectFitsWidth(phone);
   await shot(phone, 'phone-held-run');
 
-  log('approve');
-  await approve.click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click();
+  log('approve, by keyboard alone: Review from the list, Approve, confirm');
+  await page.goto('/#/');
+  await page.getByRole('region', { name: 'corp: held deletions' }).waitFor();
+  await tabTo(page, (el) => el.getAttribute('aria-label') === 'Review the held deletions of corp');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`**/#/runs/${RUN}`);
+  await panel.getByText(REASON).waitFor();
+  await tabTo(page, (el) => el.tagName === 'BUTTON' && el.textContent === 'Approve');
+  await shot(page, 'keyboard-focus-on-approve');
+  await page.keyboard.press('Enter');
+  const confirm = page.getByRole('dialog');
+  await confirm.getByText('Exactly the 150 deletions listed').waitFor();
+  await page.keyboard.press('Escape');
+  await confirm.waitFor({ state: 'detached' });
+  assert(await approve.isVisible(), 'Escape closes the dialog and decides nothing');
+  assert(await page.evaluate(() => document.activeElement.textContent) === 'Approve', 'the focus is back on Approve');
+  await page.keyboard.press('Enter');
+  await tabTo(page, (el) => el.closest('dialog') && el.textContent === 'Approve');
+  await page.keyboard.press('Enter');
   await page.getByText('Approved: the held deletions were applied.').waitFor();
   await page.getByText(/deletions approved by/).waitFor();
   await page.goto('/#/');
