@@ -22,8 +22,10 @@ await scenario(async (browser) => {
   assert((await row('everyone').getByRole('cell').nth(1).textContent()) === '2', 'everyone has 2 direct members (the one outside the scope is not one)');
   await expectLabels(page);
   await shot(page, '01-groups');
+  await page.getByText('3 groups match').waitFor();
   await page.getByLabel('Search').fill('dev');
   await page.getByText('1 group shown').waitFor();
+  await page.getByText('1 group matches').waitFor();
   assert(await row('ops').count() === 0, 'the search leaves ops out');
   await page.getByLabel('Search').fill('');
   await row('ops').waitFor();
@@ -38,6 +40,8 @@ await scenario(async (browser) => {
   await members.getByRole('link', { name: 'user00003@example.com' }).waitFor();
   assert(await members.getByRole('link', { name: /^user0000[0-3]@example.com$/ }).count() === 4, 'the four users of devs and ops');
   await page.getByText('read-only: its directory decides').waitFor();
+  // The run that made it, and its members, is listed with the group.
+  await page.getByRole('heading', { name: 'Runs that touched it (1)' }).waitFor();
   assert(await page.getByRole('button', { name: 'Delete group' }).count() === 0, 'a synced group cannot be deleted by hand');
   await expectLabels(page);
   await shot(page, '02-group-effective-members');

@@ -456,6 +456,38 @@ pub enum Provider {
 
 /// One page of the tenant's groups ordered by name, after the name key `after`;
 /// `q` matches name, description or e-mail, case-insensitively.
+/// Adds the search's conditions (after `WHERE g.tenant_id = …`) to a query of groups.
+fn push_filter<DB: sqlx::Database>(
+    qb: &mut sqlx::QueryBuilder<DB>,
+    q: Option<&str>,
+    provider: Option<Provider>,
+) where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Uuid: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    if let Some(q) = q {
+        let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
+        qb.push(" AND (g.name_key LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\'");
+        qb.push(" OR LOWER(COALESCE(g.description, '')) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\'");
+        qb.push(" OR LOWER(COALESCE(g.email, '')) LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    match provider {
+        Some(Provider::Manual) => {
+            qb.push(" AND g.synchronization_id IS NULL");
+        }
+        Some(Provider::Sync(id)) => {
+            qb.push(" AND g.synchronization_id = ").push_bind(id);
+        }
+        None => {}
+    }
+}
+
 pub async fn search(
     db: &Db,
     tenant_id: Uuid,
@@ -469,32 +501,31 @@ pub async fn search(
             "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.tenant_id = "
         ));
         qb.push_bind(tenant_id);
-        if let Some(q) = q {
-            let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
-            qb.push(" AND (g.name_key LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\'");
-            qb.push(" OR LOWER(COALESCE(g.description, '')) LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\'");
-            qb.push(" OR LOWER(COALESCE(g.email, '')) LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\')");
-        }
-        match provider {
-            Some(Provider::Manual) => {
-                qb.push(" AND g.synchronization_id IS NULL");
-            }
-            Some(Provider::Sync(id)) => {
-                qb.push(" AND g.synchronization_id = ").push_bind(id);
-            }
-            None => {}
-        }
+        push_filter(&mut qb, q, provider);
         if let Some(a) = after {
             qb.push(" AND g.name_key > ").push_bind(a.to_owned());
         }
         qb.push(" ORDER BY g.name_key LIMIT ").push_bind(limit);
         qb.build_query_as::<Group>().fetch_all(p).await
+    })
+}
+
+/// How many groups match, counted up to `cap` (then: at least that many).
+pub async fn count(
+    db: &Db,
+    tenant_id: Uuid,
+    q: Option<&str>,
+    provider: Option<Provider>,
+    cap: i64,
+) -> Result<i64, sqlx::Error> {
+    on_db!(db, |p| {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM groups g WHERE g.tenant_id = ",
+        );
+        qb.push_bind(tenant_id);
+        push_filter(&mut qb, q, provider);
+        qb.push(" LIMIT ").push_bind(cap).push(") AS matching");
+        qb.build_query_scalar::<i64>().fetch_one(p).await
     })
 }
 

@@ -444,6 +444,27 @@ pub async fn touching_user(
     })
 }
 
+/// Which of the tenant's newest [`TOUCHING_RUNS_SCANNED`] runs changed group
+/// `group_id` or its memberships, newest first.
+pub async fn touching_group(
+    db: &Db,
+    tenant_id: Uuid,
+    group_id: Uuid,
+) -> Result<Vec<Run>, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_as::<_, Run>(select_run!(
+            "r WHERE r.id IN (SELECT id FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT $3)
+               AND EXISTS (SELECT 1 FROM run_changes c WHERE c.run_id = r.id AND (c.group_id = $2 OR c.member_group_id = $2))
+             ORDER BY r.started_at DESC"
+        ))
+        .bind(tenant_id)
+        .bind(group_id)
+        .bind(TOUCHING_RUNS_SCANNED)
+        .fetch_all(p)
+        .await
+    })
+}
+
 /// Whether a run of the same synchronization started after `run`.
 pub async fn newer_exists(db: &Db, run: &Run) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, |p| sqlx::query_scalar::<_, i64>(

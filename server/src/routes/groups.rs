@@ -50,7 +50,14 @@ pub struct SearchQuery {
 pub struct GroupsPage {
     groups: Vec<GroupView>,
     next_after: Option<String>,
+    /// How many groups match, on the first page (null on the others); counted up to
+    /// 100 000, and then `total_capped` is true: at least that many.
+    total: Option<i64>,
+    total_capped: bool,
 }
+
+/// Where counting the matches stops.
+const COUNT_CAP: i64 = 100_000;
 
 pub async fn search(
     State(state): State<AppState>,
@@ -78,9 +85,15 @@ pub async fn search(
     let next_after = (found.len() as i64 == limit)
         .then(|| found.last().map(|g| g.name.to_lowercase()))
         .flatten();
+    let total = match q.after {
+        None => Some(groups::count(&state.db, caller.tenant_id, text, provider, COUNT_CAP).await?),
+        Some(_) => None,
+    };
     Ok(Json(GroupsPage {
         groups: found.into_iter().map(Into::into).collect(),
         next_after,
+        total,
+        total_capped: total == Some(COUNT_CAP),
     }))
 }
 

@@ -79,6 +79,7 @@ pub fn router() -> Router<AppState> {
         .route("/groups", get(groups::search).post(groups::create))
         .route("/groups/{id}", get(groups::read).delete(groups::delete))
         .route("/groups/{id}/members", get(groups::members))
+        .route("/groups/{id}/runs", get(runs::of_group))
         .route(
             "/groups/{id}/members/{member}",
             axum::routing::put(groups::add_member).delete(groups::remove_member),

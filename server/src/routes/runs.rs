@@ -173,6 +173,25 @@ pub async fn of_user(
     ))
 }
 
+/// The runs that changed a group or its memberships, newest first, among the tenant's
+/// newest 50.
+pub async fn of_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(group_id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<RunView>>> {
+    crate::db::groups::get(&state.db, caller.tenant_id, group_id)
+        .await?
+        .ok_or(ApiError::NotFound("group"))?;
+    Ok(Json(
+        runs::touching_group(&state.db, caller.tenant_id, group_id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
 async fn find(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Run> {
     runs::get(&state.db, caller.tenant_id, id)
         .await?

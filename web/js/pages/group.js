@@ -6,9 +6,10 @@ import { get, put, del, query } from '../api.js';
 import { h, fill, field, table, toast, confirmAction } from '../dom.js';
 import { time } from '../format.js';
 import { providerName } from './groups.js';
+import { statusBadge } from './syncs.js';
 
 export async function groupPage(ctx, id) {
-  const [group, syncs] = await Promise.all([get(`/groups/${id}`), get('/synchronizations')]);
+  const [group, syncs, runs] = await Promise.all([get(`/groups/${id}`), get('/synchronizations'), get(`/groups/${id}/runs`)]);
   if (!ctx.alive()) return;
   ctx.title(group.name);
   const names = new Map(syncs.map((s) => [s.id, s.name]));
@@ -94,13 +95,24 @@ export async function groupPage(ctx, id) {
             ? group.member_of.flatMap((p, i) => [i ? ', ' : '', h('a', { href: `#/groups/${p.id}` }, p.name)])
             : 'no group'),
           group.email ? [h('dt', null, 'E-mail'), h('dd', null, group.email)] : null,
+          group.external_id ? [h('dt', null, 'External ID'), h('dd', null, h('code', null, group.external_id))] : null,
           group.source_dn ? [h('dt', null, 'Directory entry'), h('dd', null, h('code', null, group.source_dn))] : null,
+          Object.entries(group.extra || {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [h('dt', null, k), h('dd', { class: 'attr-value' }, v)]),
+          h('dt', null, 'Created'), h('dd', null, time(group.created_at)),
           h('dt', null, 'Updated'), h('dd', null, time(group.updated_at)))),
       h('section', { class: 'panel', 'aria-labelledby': 'members-h' },
         h('h2', { id: 'members-h' }, 'Members'),
         h('div', { class: 'filters' }, field('Show', view)),
         addForm,
         list,
-        h('div', { class: 'pager' }, info, more))));
+        h('div', { class: 'pager' }, info, more))),
+    h('section', { class: 'panel', 'aria-labelledby': 'group-runs-h' },
+      h('h2', { id: 'group-runs-h' }, `Runs that touched it (${runs.length})`),
+      h('p', { class: 'muted' }, 'Among the 50 newest runs: each created, updated or removed this group, or changed its members.'),
+      table(['Started', 'Status', 'Synchronization'], runs.map((r) => h('tr', { 'data-run': r.id },
+        h('td', null, h('a', { href: `#/runs/${r.id}` }, time(r.started_at))),
+        h('td', null, statusBadge(r.status), r.dry_run ? h('span', { class: 'muted' }, ' dry run') : null),
+        h('td', null, names.get(r.synchronization_id) || 'a deleted synchronization'))),
+      'No recent run touched this group.')));
   await load(true);
 }

@@ -24,6 +24,7 @@ export async function groupsPage(ctx) {
     syncs.map((s) => h('option', { value: s.id }, s.name)));
   const list = h('div');
   const pageInfo = h('span', { class: 'muted', role: 'status' });
+  const count = h('p', { class: 'total', role: 'status' });
   const prev = h('button', { type: 'button' }, '← Previous');
   const next = h('button', { type: 'button' }, 'Next →');
   let cursors = [null];
@@ -48,6 +49,9 @@ export async function groupsPage(ctx) {
     prev.disabled = page === 0;
     next.disabled = nextAfter === null;
     fill(pageInfo, `Page ${page + 1} · ${res.groups.length} ${res.groups.length === 1 ? 'group' : 'groups'} shown`);
+    if (res.total !== null && res.total !== undefined) {
+      fill(count, `${res.total.toLocaleString()}${res.total_capped ? '+' : ''} ${res.total === 1 ? 'group matches' : 'groups match'}`);
+    }
   };
   const restart = () => { cursors = [null]; page = 0; load().catch((e) => toast(e.message, 'error')); };
   prev.addEventListener('click', () => { if (page > 0) { page -= 1; load().catch((e) => toast(e.message, 'error')); } });
@@ -69,7 +73,7 @@ export async function groupsPage(ctx) {
     h('div', { class: 'page-head' },
       h('div', null, h('h1', null, 'Groups'), h('p', { class: 'muted' }, 'Groups from synchronizations (read-only: their directory decides) and groups made by hand.')),
       add),
-    h('section', { class: 'panel' }, form, list, h('div', { class: 'pager' }, pageInfo, prev, next)));
+    h('section', { class: 'panel' }, form, count, list, h('div', { class: 'pager' }, pageInfo, prev, next)));
   await load();
 }
 
