@@ -255,6 +255,38 @@ async fn an_admin_finds_everything_about_a_user_and_adds_one_by_hand() {
         .await;
     assert_eq!(s, StatusCode::OK, "{runs}");
     assert_eq!(runs.as_array().unwrap().len(), 2, "both runs touched it");
+    // Natural order: nat2 before nat10, page by page.
+    for name in ["nat10", "nat2", "nat1"] {
+        let (s, b) = f.api.post("/api/v1/users", json!({"username": name})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let mut order = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (_, page) = f
+            .api
+            .get(&format!(
+                "/api/v1/users?q=nat&limit=1{}",
+                if after.is_empty() {
+                    String::new()
+                } else {
+                    format!("&after={}", sync::urlencode(&after))
+                }
+            ))
+            .await;
+        order.extend(
+            page["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["username"].clone()),
+        );
+        match page["next_after"].as_str() {
+            Some(a) => after = a.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(order, [json!("nat1"), json!("nat2"), json!("nat10")]);
     let env = admin_env(&[("ADC_USER", user["id"].as_str().unwrap().to_owned())]);
     run_scenario("users", &f.server.base_url(), &env).await;
     let added = f.user("pat@example.com").await;

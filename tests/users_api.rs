@@ -132,3 +132,49 @@ async fn a_manual_user_is_refused_for_what_a_synchronized_record_would_be_and_no
         .await;
     assert_eq!(s, StatusCode::CREATED);
 }
+
+/// Users are listed in natural order (user2 before user10), and users stored before
+/// the sort key existed get theirs when the server starts.
+#[engines]
+async fn users_are_listed_in_natural_order_even_those_stored_before_it(engine: Engine) {
+    let server = adc_e2e::server::TestServer::start(engine).await;
+    let api = server.admin().await;
+    for name in ["host10", "host9", "Host1", "host100"] {
+        let (s, b) = api.post("/api/v1/users", json!({"username": name})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        page["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, page) = api.get("/api/v1/users?q=host").await;
+    assert_eq!(names(&page), ["Host1", "host9", "host10", "host100"]);
+    assert_eq!(page["total"], 4, "{page}");
+    // As a database from before migration 0018 holds them: no key.
+    let db = adc_server::db::Db::connect(Some(&server.db.url))
+        .await
+        .unwrap();
+    adc_e2e::sql::execute(&db, "UPDATE users SET sort_key = NULL")
+        .await
+        .unwrap();
+    // A server starting on it fills them in before it serves.
+    let again = adc_server::db::Db::connect(Some(&server.db.url))
+        .await
+        .unwrap();
+    assert_eq!(
+        adc_e2e::sql::execute(
+            &again,
+            "UPDATE users SET username = username WHERE sort_key IS NULL"
+        )
+        .await
+        .unwrap(),
+        0,
+        "every user has its key"
+    );
+    let (_, page) = api.get("/api/v1/users?q=host").await;
+    assert_eq!(names(&page), ["Host1", "host9", "host10", "host100"]);
+}

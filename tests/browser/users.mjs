@@ -10,10 +10,14 @@ await scenario(async (browser) => {
   await signIn(page, process.env.ADC_ADMIN_EMAIL, process.env.ADC_ADMIN_PASSWORD);
   log('the list counts what matches');
   await page.goto('/#/users');
-  await page.getByText('12 users match').waitFor();
+  await page.getByText('15 users match').waitFor();
   await page.getByLabel('Search').fill('user0000');
   await page.getByText('10 users match').waitFor();
   await shot(page, 'users-searched');
+  await page.getByLabel('Search').fill('nat');
+  await page.getByText('3 users match').waitFor();
+  const names = await page.locator('tr[data-user] a.username').allTextContents();
+  assert(names.join(' ') === 'nat1 nat2 nat10', `natural order: ${names.join(' ')}`);
 
   log('one user, all of it');
   await page.goto(`/#/users/${USER}`);
@@ -54,7 +58,7 @@ await scenario(async (browser) => {
   await page.getByRole('heading', { name: 'pat@example.com', level: 1 }).waitFor();
   await page.getByRole('region', { name: 'About' }).getByText('manual (made by hand or detached)').waitFor();
   await page.goto('/#/users');
-  await page.getByText('13 users match').waitFor();
+  await page.getByText('16 users match').waitFor();
   // The same username again is refused with the server's reason, in the dialog.
   await page.getByRole('button', { name: 'Add user' }).click();
   await dialog.getByLabel('Username').fill('PAT@example.com');

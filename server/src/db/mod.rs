@@ -109,7 +109,15 @@ impl Db {
             Db::Sqlite(p) => sqlx::migrate!("../migrations/sqlite").run(p).await,
             Db::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await,
         }
-        .context("cannot apply database migrations")
+        .context("cannot apply database migrations")?;
+        // What SQL cannot compute: the natural sort keys of users stored before them.
+        let filled = users::fill_sort_keys(self)
+            .await
+            .context("cannot fill in the users' sort keys (migration 0018)")?;
+        if filled > 0 {
+            tracing::info!(users = filled, "filled in the users' sort keys");
+        }
+        Ok(())
     }
 
     pub fn engine(&self) -> &'static str {

@@ -37,6 +37,68 @@ pub struct Stored {
     pub extra: Option<Json<BTreeMap<String, String>>>,
 }
 
+/// The key users are listed by: the username's key (lower case) with each run of
+/// digits stripped of leading zeros and prefixed by its length, so that byte order is
+/// natural order (`user2` < `user10`: "user" '1' "2" < "user" '2' "10"), then the
+/// whole key after a separator, so that no two users share one (`user02`, `user2`).
+pub fn natural_key(username: &str) -> String {
+    let key = username.to_lowercase();
+    let mut out = String::with_capacity(key.len() + 8);
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+            continue;
+        }
+        let mut digits = String::from(c);
+        while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(d);
+            chars.next();
+        }
+        let significant = digits.trim_start_matches('0');
+        let significant = if significant.is_empty() {
+            "0"
+        } else {
+            significant
+        };
+        // Lengths of up to 74 digits keep their order ('0' + 74 is 'z').
+        let len = significant.len().min(74) as u8;
+        out.push(char::from(b'0' + len));
+        out.push_str(significant);
+    }
+    out.push('\u{1}');
+    out.push_str(&key);
+    out
+}
+
+/// Fills in the sort keys of users stored before they existed (migration 0018), a
+/// thousand per transaction; run at start, before the server serves.
+pub async fn fill_sort_keys(db: &Db) -> Result<u64, sqlx::Error> {
+    let mut filled = 0;
+    loop {
+        let rows: Vec<(Uuid, String)> = on_db!(db, |p| {
+            sqlx::query_as("SELECT id, username FROM users WHERE sort_key IS NULL LIMIT 1000")
+                .fetch_all(p)
+                .await
+        })?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        on_db!(db, |p| {
+            let mut tx = p.begin().await?;
+            for (id, username) in &rows {
+                sqlx::query("UPDATE users SET sort_key = $1 WHERE id = $2")
+                    .bind(natural_key(username))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        })?;
+        filled += rows.len() as u64;
+    }
+}
+
 /// Largest IN list per statement (SQLite allows 32766 variables).
 pub const CHUNK: usize = 1000;
 
@@ -317,10 +379,16 @@ pub async fn search(
         );
         qb.push_bind(tenant_id);
         push_filter(&mut qb, f);
+        // Natural order, by the index's byte order (migration 0018).
+        let order = match db {
+            Db::Postgres(_) => "sort_key COLLATE \"C\"",
+            Db::Sqlite(_) => "sort_key",
+        };
         if let Some(a) = after {
-            qb.push(" AND username_key > ").push_bind(a.to_owned());
+            qb.push(format!(" AND {order} > ")).push_bind(a.to_owned());
         }
-        qb.push(" ORDER BY username_key LIMIT ").push_bind(limit);
+        qb.push(format!(" ORDER BY {order} LIMIT "))
+            .push_bind(limit);
         qb.build_query_as::<User>().fetch_all(p).await
     })
 }
@@ -371,8 +439,8 @@ pub async fn insert_manual(
     crate::db_execute!(db, |p| {
         sqlx::query(
         "INSERT INTO users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname,
-                            enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at)
-         VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6, $7, $8, $9, $9, $10, NULL, $11, NULL, $12, $12)"
+                            enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at, sort_key)
+         VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6, $7, $8, $9, $9, $10, NULL, $11, NULL, $12, $12, $13)"
     )
     .bind(id)
     .bind(tenant_id)
@@ -386,6 +454,7 @@ pub async fn insert_manual(
     .bind(false)
     .bind(Json(BTreeMap::<String, String>::new()))
     .bind(t)
+    .bind(natural_key(u.username))
     .execute(p)
     .await
     })?;
@@ -447,4 +516,28 @@ pub async fn delete_manual(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, s
         tx.commit().await?;
         Ok(n == 1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_key;
+
+    #[test]
+    fn the_sort_key_orders_numbers_by_their_value() {
+        let mut names = vec![
+            "user10", "User2", "user1", "user02", "user1a", "usera", "user", "a9b", "a10b",
+        ];
+        names.sort_by_key(|n| natural_key(n));
+        assert_eq!(
+            names,
+            [
+                "a9b", "a10b", "user", "user1", "user1a", "user02", "User2", "user10", "usera"
+            ]
+        );
+        assert_ne!(
+            natural_key("user02"),
+            natural_key("user2"),
+            "no two usernames share a key"
+        );
+    }
 }

@@ -88,7 +88,7 @@ pub async fn search(
     )
     .await?;
     let next_after = (found.len() as i64 == limit)
-        .then(|| found.last().map(|u| u.username.to_lowercase()))
+        .then(|| found.last().map(|u| users::natural_key(&u.username)))
         .flatten();
     let total = match q.after {
         None => Some(users::count(&state.db, caller.tenant_id, &filter, COUNT_CAP).await?),

@@ -4,6 +4,7 @@
 
 use super::pgcopy::BinaryCopy;
 use super::{ChangeRow, Insert, Update};
+use crate::db::users::natural_key;
 use crate::vocabulary::{RunStatus, Subject};
 use adc_shared::protocol::RunCounts;
 use sqlx::types::Json;
@@ -70,7 +71,7 @@ const EDGE_COPY: [&str; 2] = [
 /// The one UPDATE of a stored user from its record, for engines without arrays.
 const UPDATE_ONE: &str = "UPDATE users SET synchronization_id = $1, external_id = $2, username = $3, username_key = $4, email = $5, display_name = $6,
      given_name = $7, surname = $8, enabled = $9, source_enabled = $10, removed_from_source = $11, source_dn = $12, extra = $13,
-     content_hash = $14, updated_at = $15 WHERE id = $16 AND tenant_id = $17";
+     content_hash = $14, updated_at = $15, sort_key = $18 WHERE id = $16 AND tenant_id = $17";
 
 /// Sends `data` to PostgreSQL's `COPY … FROM STDIN (FORMAT binary)` in one message.
 async fn copy_in(
@@ -140,7 +141,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
         let mut data = BinaryCopy::with_capacity(rows.len() * 400);
         for u in rows {
             let r = &u.record;
-            data.row(18);
+            data.row(19);
             data.uuid(u.id);
             data.uuid(tenant);
             data.uuid(sync);
@@ -159,10 +160,11 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
             data.text(&u.hash);
             data.timestamptz(at);
             data.timestamptz(at);
+            data.text(&natural_key(&r.username));
         }
         copy_in(
             self,
-            "COPY users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at) FROM STDIN (FORMAT binary)",
+            "COPY users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at, sort_key) FROM STDIN (FORMAT binary)",
             data,
         )
         .await
@@ -245,10 +247,10 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
             "UPDATE users AS u SET synchronization_id = $1, external_id = d.external_id, username = d.username, username_key = d.username_key,
                  email = d.email, display_name = d.display_name, given_name = d.given_name, surname = d.surname, enabled = d.enabled,
                  source_enabled = d.source_enabled, removed_from_source = FALSE, source_dn = d.source_dn, extra = d.extra::jsonb,
-                 content_hash = d.content_hash, updated_at = $2
+                 content_hash = d.content_hash, updated_at = $2, sort_key = d.sort_key
              FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                         $11::bool[], $12::bool[], $13::text[], $14::text[], $15::text[])
-                  AS d(id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, source_dn, extra, content_hash)
+                         $11::bool[], $12::bool[], $13::text[], $14::text[], $15::text[], $17::text[])
+                  AS d(id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, source_dn, extra, content_hash, sort_key)
              WHERE u.id = d.id AND u.tenant_id = $16",
         )
         .bind(sync)
@@ -267,6 +269,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
         .bind(col(|u| Some(serde_json::to_string(&u.record.extra).expect("a map serializes"))))
         .bind(col(|u| Some(u.hash.clone())))
         .bind(tenant)
+        .bind(col(|u| Some(natural_key(&u.record.username))))
         .execute(&mut **self)
         .await
         .map(|_| ())
@@ -315,7 +318,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
     ) -> Result<(), sqlx::Error> {
         for chunk in rows.chunks(ROWS) {
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at) ",
+                "INSERT INTO users (id, tenant_id, synchronization_id, external_id, username, username_key, email, display_name, given_name, surname, enabled, source_enabled, removed_from_source, source_dn, extra, content_hash, created_at, updated_at, sort_key) ",
             );
             qb.push_values(chunk, |mut b, u| {
                 let r = &u.record;
@@ -336,7 +339,8 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
                     .push_bind(Json(r.extra.clone()))
                     .push_bind(u.hash.clone())
                     .push_bind(at)
-                    .push_bind(at);
+                    .push_bind(at)
+                    .push_bind(natural_key(&r.username));
             });
             qb.build().execute(&mut **self).await?;
         }
@@ -400,6 +404,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
                 .bind(at)
                 .bind(u.id)
                 .bind(tenant)
+                .bind(natural_key(&r.username))
                 .execute(&mut **self)
                 .await?;
         }
