@@ -133,8 +133,8 @@ async fn a_manual_user_is_refused_for_what_a_synchronized_record_would_be_and_no
     assert_eq!(s, StatusCode::CREATED);
 }
 
-/// Users are listed in natural order (user2 before user10), and users stored before
-/// the sort key existed get theirs when the server starts.
+/// Users and groups are listed in natural order (user2 before user10), and those
+/// stored before the sort key existed get theirs when the server starts.
 #[engines]
 async fn users_are_listed_in_natural_order_even_those_stored_before_it(engine: Engine) {
     let server = adc_e2e::server::TestServer::start(engine).await;
@@ -161,6 +161,13 @@ async fn users_are_listed_in_natural_order_even_those_stored_before_it(engine: E
     adc_e2e::sql::execute(&db, "UPDATE users SET sort_key = NULL")
         .await
         .unwrap();
+    for name in ["team10", "team9"] {
+        let (s, b) = api.post("/api/v1/groups", json!({"name": name})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    adc_e2e::sql::execute(&db, "UPDATE groups SET sort_key = NULL")
+        .await
+        .unwrap();
     // A server starting on it fills them in before it serves.
     let again = adc_server::db::Db::connect(Some(&server.db.url))
         .await
@@ -177,4 +184,12 @@ async fn users_are_listed_in_natural_order_even_those_stored_before_it(engine: E
     );
     let (_, page) = api.get("/api/v1/users?q=host").await;
     assert_eq!(names(&page), ["Host1", "host9", "host10", "host100"]);
+    let (_, groups) = api.get("/api/v1/groups?q=team").await;
+    let groups: Vec<&str> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["team9", "team10"], "groups too");
 }

@@ -5,3 +5,7 @@
 -- filled in by the server at start (`users::fill_sort_keys`) before it serves.
 ALTER TABLE users ADD COLUMN sort_key TEXT;
 CREATE INDEX users_natural ON users (tenant_id, sort_key COLLATE "C");
+
+-- Groups the same way (`name` for `username`).
+ALTER TABLE groups ADD COLUMN sort_key TEXT;
+CREATE INDEX groups_natural ON groups (tenant_id, sort_key COLLATE "C");

@@ -502,10 +502,16 @@ pub async fn search(
         ));
         qb.push_bind(tenant_id);
         push_filter(&mut qb, q, provider);
+        // Natural order, by the index's byte order (migration 0018).
+        let order = match db {
+            Db::Postgres(_) => "g.sort_key COLLATE \"C\"",
+            Db::Sqlite(_) => "g.sort_key",
+        };
         if let Some(a) = after {
-            qb.push(" AND g.name_key > ").push_bind(a.to_owned());
+            qb.push(format!(" AND {order} > ")).push_bind(a.to_owned());
         }
-        qb.push(" ORDER BY g.name_key LIMIT ").push_bind(limit);
+        qb.push(format!(" ORDER BY {order} LIMIT "))
+            .push_bind(limit);
         qb.build_query_as::<Group>().fetch_all(p).await
     })
 }
@@ -685,8 +691,8 @@ pub async fn insert_manual(
     let r = crate::db_execute!(db, |p| {
         sqlx::query(
             "INSERT INTO groups (id, tenant_id, synchronization_id, external_id, name, name_key, description, email, source_dn, extra,
-                                 content_hash, removed_from_source, created_at, updated_at)
-             VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6, NULL, $7, NULL, $8, $9, $9)",
+                                 content_hash, removed_from_source, created_at, updated_at, sort_key)
+             VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6, NULL, $7, NULL, $8, $9, $9, $10)",
         )
         .bind(id)
         .bind(tenant_id)
@@ -697,6 +703,7 @@ pub async fn insert_manual(
         .bind(Json(BTreeMap::<String, String>::new()))
         .bind(false)
         .bind(t)
+        .bind(super::users::natural_key(name))
         .execute(p)
         .await
     });

@@ -110,12 +110,13 @@ impl Db {
             Db::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await,
         }
         .context("cannot apply database migrations")?;
-        // What SQL cannot compute: the natural sort keys of users stored before them.
+        // What SQL cannot compute: the natural sort keys of users and groups stored
+        // before them.
         let filled = users::fill_sort_keys(self)
             .await
-            .context("cannot fill in the users' sort keys (migration 0018)")?;
+            .context("cannot fill in the sort keys of users and groups (migration 0018)")?;
         if filled > 0 {
-            tracing::info!(users = filled, "filled in the users' sort keys");
+            tracing::info!(rows = filled, "filled in the sort keys of users and groups");
         }
         Ok(())
     }

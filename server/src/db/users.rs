@@ -71,32 +71,44 @@ pub fn natural_key(username: &str) -> String {
     out
 }
 
-/// Fills in the sort keys of users stored before they existed (migration 0018), a
-/// thousand per transaction; run at start, before the server serves.
+/// The rows without a sort key, and how one is set: users, then groups.
+const SORT_KEY_FILLS: [(&str, &str); 2] = [
+    (
+        "SELECT id, username FROM users WHERE sort_key IS NULL LIMIT 1000",
+        "UPDATE users SET sort_key = $1 WHERE id = $2",
+    ),
+    (
+        "SELECT id, name FROM groups WHERE sort_key IS NULL LIMIT 1000",
+        "UPDATE groups SET sort_key = $1 WHERE id = $2",
+    ),
+];
+
+/// Fills in the sort keys of users and groups stored before they existed (migration
+/// 0018), a thousand per transaction; run at start, before the server serves.
 pub async fn fill_sort_keys(db: &Db) -> Result<u64, sqlx::Error> {
     let mut filled = 0;
-    loop {
-        let rows: Vec<(Uuid, String)> = on_db!(db, |p| {
-            sqlx::query_as("SELECT id, username FROM users WHERE sort_key IS NULL LIMIT 1000")
-                .fetch_all(p)
-                .await
-        })?;
-        if rows.is_empty() {
-            return Ok(filled);
-        }
-        on_db!(db, |p| {
-            let mut tx = p.begin().await?;
-            for (id, username) in &rows {
-                sqlx::query("UPDATE users SET sort_key = $1 WHERE id = $2")
-                    .bind(natural_key(username))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+    for (select, update) in SORT_KEY_FILLS {
+        loop {
+            let rows: Vec<(Uuid, String)> =
+                on_db!(db, |p| sqlx::query_as(select).fetch_all(p).await)?;
+            if rows.is_empty() {
+                break;
             }
-            tx.commit().await
-        })?;
-        filled += rows.len() as u64;
+            on_db!(db, |p| {
+                let mut tx = p.begin().await?;
+                for (id, name) in &rows {
+                    sqlx::query(update)
+                        .bind(natural_key(name))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await
+            })?;
+            filled += rows.len() as u64;
+        }
     }
+    Ok(filled)
 }
 
 /// Largest IN list per statement (SQLite allows 32766 variables).

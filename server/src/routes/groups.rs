@@ -83,7 +83,7 @@ pub async fn search(
     )
     .await?;
     let next_after = (found.len() as i64 == limit)
-        .then(|| found.last().map(|g| g.name.to_lowercase()))
+        .then(|| found.last().map(|g| crate::db::users::natural_key(&g.name)))
         .flatten();
     let total = match q.after {
         None => Some(groups::count(&state.db, caller.tenant_id, text, provider, COUNT_CAP).await?),

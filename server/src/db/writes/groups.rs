@@ -4,6 +4,7 @@
 
 use super::bulk::Bulk;
 use super::{ChangeRow, Progress, ROWS};
+use crate::db::users::natural_key;
 use crate::db::{Db, now};
 use crate::on_db;
 use adc_shared::GroupRecord;
@@ -59,7 +60,7 @@ pub async fn write_groups(
         tx.relax().await?;
         for chunk in plan.inserts.chunks(ROWS) {
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO groups (id, tenant_id, synchronization_id, external_id, name, name_key, description, email, source_dn, extra, content_hash, removed_from_source, created_at, updated_at) ",
+                "INSERT INTO groups (id, tenant_id, synchronization_id, external_id, name, name_key, description, email, source_dn, extra, content_hash, removed_from_source, created_at, updated_at, sort_key) ",
             );
             qb.push_values(chunk, |mut b, g| {
                 let r = &g.record;
@@ -76,7 +77,8 @@ pub async fn write_groups(
                     .push_bind(g.hash.clone())
                     .push_bind(false)
                     .push_bind(t)
-                    .push_bind(t);
+                    .push_bind(t)
+                    .push_bind(natural_key(&r.name));
             });
             qb.build().execute(&mut *tx).await?;
         }
@@ -84,7 +86,7 @@ pub async fn write_groups(
             let r = &g.record;
             sqlx::query(
                 "UPDATE groups SET synchronization_id = $1, external_id = $2, name = $3, name_key = $4, description = $5, email = $6,
-                 source_dn = $7, extra = $8, content_hash = $9, removed_from_source = $10, updated_at = $11 WHERE id = $12 AND tenant_id = $13",
+                 source_dn = $7, extra = $8, content_hash = $9, removed_from_source = $10, updated_at = $11, sort_key = $14 WHERE id = $12 AND tenant_id = $13",
             )
             .bind(at.sync_id)
             .bind(&r.external_id)
@@ -99,6 +101,7 @@ pub async fn write_groups(
             .bind(t)
             .bind(g.id)
             .bind(at.tenant_id)
+            .bind(natural_key(&r.name))
             .execute(&mut *tx)
             .await?;
         }
