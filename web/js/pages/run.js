@@ -65,7 +65,8 @@ function changeList(runId, { preset = '', held = false, total = null } = {}) {
   if (preset) out.value = preset;
   const list = h('div');
   const shown = h('span', { class: 'muted', role: 'status' });
-  const more = h('button', { type: 'button' }, 'Show more');
+  // Shown once a page says there is more.
+  const more = h('button', { type: 'button', class: 'hidden' }, 'Show more');
   let after = null;
   let rows = [];
   let seq = 0;
