@@ -73,22 +73,29 @@ pub async fn search(
     };
     let text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let limit = super::page_limit(q.limit, 50, 500)?;
-    let found = groups::search(
-        &state.db,
-        caller.tenant_id,
-        text,
-        provider,
-        q.after.as_deref(),
-        limit,
-    )
-    .await?;
+    // The first page counts the matches too, on a second connection meanwhile.
+    let first_page = q.after.is_none();
+    let (found, total) = tokio::try_join!(
+        groups::search(
+            &state.db,
+            caller.tenant_id,
+            text,
+            provider,
+            q.after.as_deref(),
+            limit,
+        ),
+        async {
+            match first_page {
+                true => groups::count(&state.db, caller.tenant_id, text, provider, COUNT_CAP)
+                    .await
+                    .map(Some),
+                false => Ok(None),
+            }
+        }
+    )?;
     let next_after = (found.len() as i64 == limit)
         .then(|| found.last().map(|g| crate::db::users::natural_key(&g.name)))
         .flatten();
-    let total = match q.after {
-        None => Some(groups::count(&state.db, caller.tenant_id, text, provider, COUNT_CAP).await?),
-        Some(_) => None,
-    };
     Ok(Json(GroupsPage {
         groups: found.into_iter().map(Into::into).collect(),
         next_after,

@@ -79,21 +79,28 @@ pub async fn search(
         enabled: q.enabled,
     };
     let limit = super::page_limit(q.limit, 50, 500)?;
-    let found = users::search(
-        &state.db,
-        caller.tenant_id,
-        &filter,
-        q.after.as_deref(),
-        limit,
-    )
-    .await?;
+    // The first page counts the matches too, on a second connection meanwhile.
+    let first_page = q.after.is_none();
+    let (found, total) = tokio::try_join!(
+        users::search(
+            &state.db,
+            caller.tenant_id,
+            &filter,
+            q.after.as_deref(),
+            limit,
+        ),
+        async {
+            match first_page {
+                true => users::count(&state.db, caller.tenant_id, &filter, COUNT_CAP)
+                    .await
+                    .map(Some),
+                false => Ok(None),
+            }
+        }
+    )?;
     let next_after = (found.len() as i64 == limit)
         .then(|| found.last().map(|u| users::natural_key(&u.username)))
         .flatten();
-    let total = match q.after {
-        None => Some(users::count(&state.db, caller.tenant_id, &filter, COUNT_CAP).await?),
-        Some(_) => None,
-    };
     Ok(Json(Page {
         users: found.into_iter().map(Into::into).collect(),
         next_after,
