@@ -318,6 +318,27 @@ async fn every_change_made_through_the_api_leaves_exactly_one_audit_entry(engine
         )
         .await;
     let group = format!("/api/v1/groups/{}", group["id"].as_str().unwrap());
+    // As if the synchronization had read it (no API makes a group synchronized).
+    let db = adc_server::db::Db::connect(Some(&f.server.db.url))
+        .await
+        .unwrap();
+    adc_e2e::sql::execute(
+        &db,
+        "UPDATE groups SET synchronization_id = (SELECT id FROM synchronizations WHERE name = 'corp') WHERE name = 'walkers'",
+    )
+    .await
+    .unwrap();
+    w.step(
+        "changeGroup",
+        "group.detached",
+        me,
+        api,
+        Method::PATCH,
+        &group,
+        Some(json!({"detach": true})),
+        StatusCode::OK,
+    )
+    .await;
     let member = format!("{group}/members/{}", synced["id"].as_str().unwrap());
     w.step(
         "addGroupMember",

@@ -489,6 +489,16 @@ async fn an_admin_finds_groups_members_and_a_user_s_groups_in_a_browser() {
         ["group:devs", "user:user00005@example.com"],
         "what the page did is stored"
     );
+    // The group detached in the browser is the synchronization's no more: gone from
+    // the directory, it stays, with its member.
+    f.slapd.delete_entry(&slapd::group_dn("ops")).await;
+    let after = f.run(json!({})).await;
+    assert_eq!(after["status"], "succeeded", "{after}");
+    assert_eq!(f.group("ops").await["provider"], "manual");
+    assert_eq!(
+        f.members("ops", false).await,
+        ["user:user00003@example.com"]
+    );
 }
 
 // Engine-independent: run once, on SQLite.

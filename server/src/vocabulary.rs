@@ -397,6 +397,7 @@ audit_actions! {
     UserDeleted = "user.deleted",
     GroupCreated = "group.created",
     GroupDeleted = "group.deleted",
+    GroupDetached = "group.detached",
     GroupMemberAdded = "group.member_added",
     GroupMemberRemoved = "group.member_removed",
     TokenCreated = "token.created",

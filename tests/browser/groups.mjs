@@ -88,6 +88,18 @@ await scenario(async (browser) => {
   await changes.getByRole('cell', { name: /uid=ghost/ }).waitFor();
   await expectLabels(page);
   await shot(page, '05-run-with-groups');
+
+  log('a synced group detached: manual from now on, Detach says what it does');
+  await page.goto('/#/groups');
+  await page.getByRole('link', { name: 'ops', exact: true }).click();
+  await page.getByRole('heading', { name: 'ops', level: 1 }).waitFor();
+  const actions = page.getByRole('region', { name: 'Actions' });
+  await actions.getByText(/Detaching makes it a manual group/).waitFor();
+  await actions.getByRole('button', { name: 'Detach' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Detach' }).click();
+  await page.getByText('ops is now a manual group.').waitFor();
+  await page.getByText('(managed here)').waitFor();
+  await shot(page, '05b-detached-group');
   expectClean(page);
 
   log('a phone');

@@ -714,6 +714,22 @@ pub async fn insert_manual(
     }
 }
 
+/// Makes a synchronized group manual: its synchronization no longer changes, removes or
+/// fills it; its members stay. False when it was manual already.
+pub async fn detach(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+    crate::db_execute!(db, |p| sqlx::query(
+        "UPDATE groups SET synchronization_id = NULL, external_id = NULL, content_hash = NULL, removed_from_source = $1, updated_at = $2
+         WHERE tenant_id = $3 AND id = $4 AND synchronization_id IS NOT NULL"
+    )
+    .bind(false)
+    .bind(now())
+    .bind(tenant_id)
+    .bind(id)
+    .execute(p)
+    .await)
+    .map(|n| n == 1)
+}
+
 /// Deletes a group no synchronization owns, with its edges.
 pub async fn delete_manual(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
     on_db!(db, |p| {

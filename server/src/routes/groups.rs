@@ -241,6 +241,35 @@ pub async fn create(
 }
 
 /// A manual group of the caller's tenant, or why not.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    /// Make a synchronized group manual: its synchronization no longer changes it.
+    #[serde(default)]
+    detach: bool,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(b): ApiJson<Change>,
+) -> ApiResult<Json<GroupDetail>> {
+    caller.require(Role::SystemAdmin)?;
+    let old = groups::get(&state.db, caller.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("group"))?;
+    if b.detach && groups::detach(&state.db, caller.tenant_id, id).await? {
+        caller
+            .audit(Action::GroupDetached)
+            .target(Target::group(old.id, &old.name))
+            .details(json!({ "changes": { "synchronization_id": { "old": old.synchronization_id, "new": null } } }))
+            .record(&state.db)
+            .await;
+    }
+    read(State(state), caller, ApiPath(id)).await
+}
+
 async fn manual_group(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Group> {
     let g = groups::get(&state.db, caller.tenant_id, id)
         .await?

@@ -77,7 +77,12 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/groups", get(groups::of_user))
         .route("/users/{id}/runs", get(runs::of_user))
         .route("/groups", get(groups::search).post(groups::create))
-        .route("/groups/{id}", get(groups::read).delete(groups::delete))
+        .route(
+            "/groups/{id}",
+            get(groups::read)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
         .route("/groups/{id}/members", get(groups::members))
         .route("/groups/{id}/runs", get(runs::of_group))
         .route(

@@ -30,6 +30,7 @@ export const ACTIONS = {
   'user.deleted': 'deleted user',
   'group.created': 'added group',
   'group.deleted': 'deleted group',
+  'group.detached': 'detached group',
   'group.member_added': 'added a member to group',
   'group.member_removed': 'removed a member from group',
   'token.created': 'created API token',

@@ -2,7 +2,7 @@
 // or effective (everyone reached through nested groups). A manual group's members are
 // managed here by a system-admin; a synced group's come from its directory.
 
-import { get, put, del, query } from '../api.js';
+import { get, put, patch, del, query } from '../api.js';
 import { h, fill, field, table, toast, confirmAction } from '../dom.js';
 import { time } from '../format.js';
 import { providerName } from './groups.js';
@@ -73,6 +73,20 @@ export async function groupPage(ctx, id) {
     return form;
   })() : null;
 
+  const DETACH_TEXT = 'Detaching makes it a manual group: its synchronization will no longer update, remove or fill it, and you manage its members here from then on. Its members stay; the directory’s group is not touched.';
+  const detach = ctx.can('system-admin') && !manual ? h('section', { class: 'panel', 'aria-labelledby': 'group-actions-h' },
+    h('h2', { id: 'group-actions-h' }, 'Actions'),
+    h('button', { type: 'button', onclick: async () => {
+      const ok = await confirmAction(`Detach ${group.name}?`, DETACH_TEXT, 'Detach');
+      if (!ok) return;
+      try {
+        await patch(`/groups/${id}`, { detach: true });
+        toast(`${group.name} is now a manual group.`);
+        await groupPage(ctx, id);
+      } catch (e) { toast(e.message, 'error'); }
+    } }, 'Detach'),
+    h('p', { class: 'muted small' }, DETACH_TEXT)) : null;
+
   const deleteButton = admin ? h('button', { type: 'button', class: 'danger', onclick: async () => {
     const ok = await confirmAction(`Delete ${group.name}?`, 'The group and its memberships go; its members stay.', 'Delete group', true);
     if (!ok) return;
@@ -106,6 +120,7 @@ export async function groupPage(ctx, id) {
         addForm,
         list,
         h('div', { class: 'pager' }, info, more))),
+    detach,
     h('section', { class: 'panel', 'aria-labelledby': 'group-runs-h' },
       h('h2', { id: 'group-runs-h' }, `Runs that touched it (${runs.length})`),
       h('p', { class: 'muted' }, 'Among the 50 newest runs: each created, updated or removed this group, or changed its members.'),
