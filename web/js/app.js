@@ -55,6 +55,8 @@ let current = null; // AbortController of the page on screen
 // screen; nothing polls. `ready` (the stream began, or began again after a break) and
 // `missed` mean "read everything again".
 const KINDS = ['run', 'agents', 'deliveries', 'ready', 'missed'];
+// Changes kept for a page that is still loading; beyond them it reads everything again.
+const EARLY_MAX = 200;
 let live = null;
 const listeners = new Set();
 
@@ -130,6 +132,15 @@ function render() {
     return;
   }
   const params = path.match(route.re).slice(1);
+  // Changes heard while the page loads, before it says which ones it follows: a run
+  // that ends while its page fetches it must still show as ended.
+  const early = [];
+  const collect = (kind, data) => {
+    if (early.length < EARLY_MAX) early.push([kind, data]);
+    else early[EARLY_MAX - 1] = ['missed', {}];
+  };
+  listeners.add(collect);
+  signal.addEventListener('abort', () => listeners.delete(collect));
   const ctx = {
     me,
     can,
@@ -160,6 +171,7 @@ function render() {
         if (!timer) timer = setTimeout(fire, 300);
       };
       listeners.add(l);
+      for (const [kind, data] of early) l(kind, data);
       signal.addEventListener('abort', () => { listeners.delete(l); clearTimeout(timer); });
     },
   };

@@ -507,9 +507,11 @@ pub async fn search(
             Db::Postgres(_) => "g.sort_key COLLATE \"C\"",
             Db::Sqlite(_) => "g.sort_key",
         };
-        if let Some(a) = after {
-            qb.push(format!(" AND {order} > ")).push_bind(a.to_owned());
-        }
+        // This tenant's range of the index, from the cursor on.
+        let (low, high) = super::users::sort_key_range(tenant_id);
+        let low = after.map_or(low.clone(), |a| format!("{low}{a}"));
+        qb.push(format!(" AND {order} > ")).push_bind(low);
+        qb.push(format!(" AND {order} < ")).push_bind(high);
         qb.push(format!(" ORDER BY {order} LIMIT "))
             .push_bind(limit);
         qb.build_query_as::<Group>().fetch_all(p).await
@@ -703,7 +705,7 @@ pub async fn insert_manual(
         .bind(Json(BTreeMap::<String, String>::new()))
         .bind(false)
         .bind(t)
-        .bind(super::users::natural_key(name))
+        .bind(super::users::sort_key(tenant_id, name))
         .execute(p)
         .await
     });

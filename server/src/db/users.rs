@@ -71,14 +71,27 @@ pub fn natural_key(username: &str) -> String {
     out
 }
 
+/// What users and groups are listed by: the tenant, then [`natural_key`]. The tenant
+/// leads the key, not the index: an index led by `tenant_id` would tempt PostgreSQL to
+/// plan a run's lookups on an empty table as a scan of the tenant (see
+/// `PG_BY_EXTERNAL_ID`).
+pub fn sort_key(tenant_id: Uuid, name: &str) -> String {
+    format!("{tenant_id}/{}", natural_key(name))
+}
+
+/// The keys of `tenant_id`'s rows lie strictly between these two.
+pub fn sort_key_range(tenant_id: Uuid) -> (String, String) {
+    (format!("{tenant_id}/"), format!("{tenant_id}0"))
+}
+
 /// The rows without a sort key, and how one is set: users, then groups.
 const SORT_KEY_FILLS: [(&str, &str); 2] = [
     (
-        "SELECT id, username FROM users WHERE sort_key IS NULL LIMIT 1000",
+        "SELECT id, tenant_id, username FROM users WHERE sort_key IS NULL LIMIT 1000",
         "UPDATE users SET sort_key = $1 WHERE id = $2",
     ),
     (
-        "SELECT id, name FROM groups WHERE sort_key IS NULL LIMIT 1000",
+        "SELECT id, tenant_id, name FROM groups WHERE sort_key IS NULL LIMIT 1000",
         "UPDATE groups SET sort_key = $1 WHERE id = $2",
     ),
 ];
@@ -89,16 +102,16 @@ pub async fn fill_sort_keys(db: &Db) -> Result<u64, sqlx::Error> {
     let mut filled = 0;
     for (select, update) in SORT_KEY_FILLS {
         loop {
-            let rows: Vec<(Uuid, String)> =
+            let rows: Vec<(Uuid, Uuid, String)> =
                 on_db!(db, |p| sqlx::query_as(select).fetch_all(p).await)?;
             if rows.is_empty() {
                 break;
             }
             on_db!(db, |p| {
                 let mut tx = p.begin().await?;
-                for (id, name) in &rows {
+                for (id, tenant, name) in &rows {
                     sqlx::query(update)
-                        .bind(natural_key(name))
+                        .bind(sort_key(*tenant, name))
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
@@ -396,9 +409,11 @@ pub async fn search(
             Db::Postgres(_) => "sort_key COLLATE \"C\"",
             Db::Sqlite(_) => "sort_key",
         };
-        if let Some(a) = after {
-            qb.push(format!(" AND {order} > ")).push_bind(a.to_owned());
-        }
+        // This tenant's range of the index, from the cursor on.
+        let (low, high) = sort_key_range(tenant_id);
+        let low = after.map_or(low.clone(), |a| format!("{low}{a}"));
+        qb.push(format!(" AND {order} > ")).push_bind(low);
+        qb.push(format!(" AND {order} < ")).push_bind(high);
         qb.push(format!(" ORDER BY {order} LIMIT "))
             .push_bind(limit);
         qb.build_query_as::<User>().fetch_all(p).await
@@ -466,7 +481,7 @@ pub async fn insert_manual(
     .bind(false)
     .bind(Json(BTreeMap::<String, String>::new()))
     .bind(t)
-    .bind(natural_key(u.username))
+    .bind(sort_key(tenant_id, u.username))
     .execute(p)
     .await
     })?;

@@ -4,7 +4,7 @@
 
 use super::pgcopy::BinaryCopy;
 use super::{ChangeRow, Insert, Update};
-use crate::db::users::natural_key;
+use crate::db::users::sort_key;
 use crate::vocabulary::{RunStatus, Subject};
 use adc_shared::protocol::RunCounts;
 use sqlx::types::Json;
@@ -160,7 +160,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
             data.text(&u.hash);
             data.timestamptz(at);
             data.timestamptz(at);
-            data.text(&natural_key(&r.username));
+            data.text(&sort_key(tenant, &r.username));
         }
         copy_in(
             self,
@@ -269,7 +269,11 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Postgres> {
         .bind(col(|u| Some(serde_json::to_string(&u.record.extra).expect("a map serializes"))))
         .bind(col(|u| Some(u.hash.clone())))
         .bind(tenant)
-        .bind(col(|u| Some(natural_key(&u.record.username))))
+        .bind(
+            rows.iter()
+                .map(|u| Some(sort_key(tenant, &u.record.username)))
+                .collect::<Vec<Option<String>>>(),
+        )
         .execute(&mut **self)
         .await
         .map(|_| ())
@@ -340,7 +344,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
                     .push_bind(u.hash.clone())
                     .push_bind(at)
                     .push_bind(at)
-                    .push_bind(natural_key(&r.username));
+                    .push_bind(sort_key(tenant, &r.username));
             });
             qb.build().execute(&mut **self).await?;
         }
@@ -404,7 +408,7 @@ impl Bulk for sqlx::Transaction<'_, sqlx::Sqlite> {
                 .bind(at)
                 .bind(u.id)
                 .bind(tenant)
-                .bind(natural_key(&r.username))
+                .bind(sort_key(tenant, &r.username))
                 .execute(&mut **self)
                 .await?;
         }

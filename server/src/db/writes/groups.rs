@@ -4,7 +4,7 @@
 
 use super::bulk::Bulk;
 use super::{ChangeRow, Progress, ROWS};
-use crate::db::users::natural_key;
+use crate::db::users::sort_key;
 use crate::db::{Db, now};
 use crate::on_db;
 use adc_shared::GroupRecord;
@@ -78,7 +78,7 @@ pub async fn write_groups(
                     .push_bind(false)
                     .push_bind(t)
                     .push_bind(t)
-                    .push_bind(natural_key(&r.name));
+                    .push_bind(sort_key(at.tenant_id, &r.name));
             });
             qb.build().execute(&mut *tx).await?;
         }
@@ -101,7 +101,7 @@ pub async fn write_groups(
             .bind(t)
             .bind(g.id)
             .bind(at.tenant_id)
-            .bind(natural_key(&r.name))
+            .bind(sort_key(at.tenant_id, &r.name))
             .execute(&mut *tx)
             .await?;
         }
