@@ -23,29 +23,14 @@ fn admin_env(more: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
     env
 }
 
-/// Runs `scenario` to its end; it asks the Rust side for nothing.
-async fn run_scenario(scenario: &str, base_url: &str, env: &[(&'static str, String)]) {
-    let mut browser = Browser::start(scenario, base_url, env);
-    while let Some(req) = browser.next().await {
-        browser.refuse(&req).await;
-    }
-    browser.finish().await;
-}
-
 /// Held deletions are a call to act: a banner on the list and on the synchronization
 /// with the reason, Review leading to the run, Approve and Reject at its top beside
 /// the limit that was hit, and the held list searched and paged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_deletions_lead_the_admin_to_a_decision_with_the_numbers() {
     let f = sync::fixture(Engine::Postgres, 300, "", None).await;
-    let (s, b) = f
-        .api
-        .patch(
-            &format!("/api/v1/synchronizations/{}", f.sync_id),
-            json!({"deletion_guard": {"max_deletes": null, "max_percent": 20, "min_users_for_percent": 100}}),
-        )
+    f.patch_guard(json!({"max_deletes": null, "max_percent": 20, "min_users_for_percent": 100}))
         .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
     f.run(json!({})).await;
     for i in 0..150 {
         f.slapd.delete(&format!("user{i:05}"), "people").await;
@@ -57,7 +42,7 @@ async fn held_deletions_lead_the_admin_to_a_decision_with_the_numbers() {
         "{held}"
     );
     let env = admin_env(&[("ADC_HELD_RUN", held["id"].as_str().unwrap().to_owned())]);
-    run_scenario("held", &f.server.base_url(), &env).await;
+    Browser::run("held", &f.server.base_url(), &env).await;
     // The admin approved in the browser: exactly the held users were disabled.
     let run_id = held["id"].as_str().unwrap();
     let (_, run) = f.api.get(&format!("/api/v1/runs/{run_id}")).await;
@@ -100,14 +85,7 @@ async fn run_history_reads_at_a_glance() {
     f.slapd.set("user00003", "displayName", "Planned").await;
     let dry = f.run(json!({"dry_run": true})).await;
     assert_eq!(dry["counts"]["updated"], 1, "{dry}");
-    let (s, b) = f
-        .api
-        .patch(
-            &format!("/api/v1/synchronizations/{}", f.sync_id),
-            json!({"deletion_guard": {"max_deletes": 1}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    f.patch_guard(json!({"max_deletes": 1})).await;
     f.slapd.delete("user00010", "people").await;
     f.slapd.delete("user00011", "people").await;
     assert_eq!(f.run(json!({})).await["status"], "held");
@@ -121,7 +99,7 @@ async fn run_history_reads_at_a_glance() {
             failed["error"].as_str().unwrap().to_owned(),
         ),
     ]);
-    run_scenario("history", &f.server.base_url(), &env).await;
+    Browser::run("history", &f.server.base_url(), &env).await;
 }
 
 /// Every page, on a desktop and on a phone: screenshots of each at both sizes (every
@@ -152,14 +130,7 @@ async fn every_page_works_on_a_desktop_and_on_a_phone() {
     .await;
     let first = f.run(json!({})).await;
     assert_eq!(first["status"], "succeeded", "{first}");
-    let (s, b) = f
-        .api
-        .patch(
-            &format!("/api/v1/synchronizations/{}", f.sync_id),
-            json!({"deletion_guard": {"max_deletes": 1}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    f.patch_guard(json!({"max_deletes": 1})).await;
     f.slapd.delete("user00010", "people").await;
     f.slapd.delete("user00011", "people").await;
     let held = f.run(json!({})).await;
@@ -169,7 +140,7 @@ async fn every_page_works_on_a_desktop_and_on_a_phone() {
         ("ADC_RUN", first["id"].as_str().unwrap().to_owned()),
         ("ADC_HELD_RUN", held["id"].as_str().unwrap().to_owned()),
     ]);
-    run_scenario("tour", &f.server.base_url(), &env).await;
+    Browser::run("tour", &f.server.base_url(), &env).await;
 }
 
 /// A running run is visibly alive: its phase among all of them, the entries read so
@@ -288,7 +259,7 @@ async fn an_admin_finds_everything_about_a_user_and_adds_one_by_hand() {
     }
     assert_eq!(order, [json!("nat1"), json!("nat2"), json!("nat10")]);
     let env = admin_env(&[("ADC_USER", user["id"].as_str().unwrap().to_owned())]);
-    run_scenario("users", &f.server.base_url(), &env).await;
+    Browser::run("users", &f.server.base_url(), &env).await;
     let added = f.user("pat@example.com").await;
     assert_eq!(added["provider"], "manual", "{added}");
     assert_eq!(added["display_name"], "Pat Manual", "{added}");

@@ -378,14 +378,7 @@ async fn an_admin_runs_the_whole_flow_in_a_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_sees_only_what_it_may_do() {
     let f = sync::fixture(Engine::Postgres, 12, "", None).await;
-    let (s, b) = f
-        .api
-        .patch(
-            &format!("/api/v1/synchronizations/{}", f.sync_id),
-            json!({"deletion_guard": {"max_deletes": 1}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    f.patch_guard(json!({"max_deletes": 1})).await;
     f.run(json!({})).await;
     f.slapd.delete("user00001", "people").await;
     f.slapd.delete("user00002", "people").await;
@@ -413,11 +406,7 @@ async fn each_role_sees_only_what_it_may_do() {
             ("ADC_HELD_RUN", held["id"].as_str().unwrap().to_owned()),
         ])
         .collect();
-    let mut browser = Browser::start("roles", &f.server.base_url(), &env);
-    while let Some(req) = browser.next().await {
-        browser.refuse(&req).await;
-    }
-    browser.finish().await;
+    Browser::run("roles", &f.server.base_url(), &env).await;
     // The operator rejected the held deletions in the browser.
     let (_, run) = f
         .api
@@ -476,11 +465,7 @@ async fn an_admin_finds_groups_members_and_a_user_s_groups_in_a_browser() {
         ("ADC_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
         ("ADC_RUN", run["id"].as_str().unwrap().to_owned()),
     ];
-    let mut browser = Browser::start("groups", &f.server.base_url(), &env);
-    while let Some(req) = browser.next().await {
-        browser.refuse(&req).await;
-    }
-    browser.finish().await;
+    Browser::run("groups", &f.server.base_url(), &env).await;
     // The manual group made in the browser holds the member added there.
     let mut members = f.members("club", false).await;
     members.sort();
@@ -513,11 +498,7 @@ async fn an_admin_cancels_a_stuck_run_from_its_page() {
         ("ADC_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
         ("ADC_RUN", run_id.clone()),
     ];
-    let mut browser = Browser::start("cancel", &f.server.base_url(), &env);
-    while let Some(req) = browser.next().await {
-        browser.refuse(&req).await;
-    }
-    browser.finish().await;
+    Browser::run("cancel", &f.server.base_url(), &env).await;
     f.slapd.resume();
     let run = f.wait(&run_id).await;
     assert_eq!(run["status"], "cancelled", "{run}");
@@ -552,11 +533,7 @@ async fn an_admin_with_a_one_time_password_sets_its_own_before_anything_else() {
             made["password"].as_str().unwrap().to_owned(),
         ),
     ];
-    let mut browser = Browser::start("own-password", &server.base_url(), &env);
-    while let Some(req) = browser.next().await {
-        browser.refuse(&req).await;
-    }
-    browser.finish().await;
+    Browser::run("own-password", &server.base_url(), &env).await;
     // The password set in the page is the one that signs in now.
     let (s, b) = server
         .anonymous()
@@ -577,11 +554,7 @@ async fn a_system_admin_manages_admin_accounts_on_the_admins_page() {
         ("ADC_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
         ("ADC_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
     ];
-    let mut browser = Browser::start("admins", &server.base_url(), &env);
-    while let Some(req) = browser.next().await {
-        browser.refuse(&req).await;
-    }
-    browser.finish().await;
+    Browser::run("admins", &server.base_url(), &env).await;
     // What the page did is stored: the operator came and went, the admin stayed, with
     // the password it chose on its account page.
     let mut api = server.anonymous();
@@ -656,11 +629,7 @@ async fn an_admin_reads_filters_and_downloads_the_audit_log() {
         ("ADC_VIEWER_EMAIL", "auditor@example.com".to_owned()),
         ("ADC_VIEWER_PASSWORD", "auditor-password-1".to_owned()),
     ];
-    let mut browser = Browser::start("audit", &server.base_url(), &env);
-    while let Some(req) = browser.next().await {
-        browser.refuse(&req).await;
-    }
-    browser.finish().await;
+    Browser::run("audit", &server.base_url(), &env).await;
     let (_, settings) = api.get("/api/v1/audit/settings").await;
     assert_eq!(settings["retention_days"], 90, "the page saved it");
 }

@@ -98,6 +98,16 @@ impl Browser {
             .await;
     }
 
+    /// Runs `tests/browser/<scenario>.mjs` to its end, for a script that asks the
+    /// Rust side for nothing (any request is refused); panics unless it passed.
+    pub async fn run(scenario: &str, base_url: &str, env: &[(&str, String)]) {
+        let mut browser = Browser::start(scenario, base_url, env);
+        while let Some(req) = browser.next().await {
+            browser.refuse(&req).await;
+        }
+        browser.finish().await;
+    }
+
     /// Waits for the script to end; panics unless it passed.
     pub async fn finish(mut self) {
         if let Some(req) = self.next().await {

@@ -135,6 +135,18 @@ impl Fixture {
         assert_eq!(s, StatusCode::OK, "{b}");
     }
 
+    /// Sets the synchronization's deletion guard (`{"max_deletes": 1}`, …).
+    pub async fn patch_guard(&self, guard: Value) {
+        let (s, b) = self
+            .api
+            .patch(
+                &format!("/api/v1/synchronizations/{}", self.sync_id),
+                json!({"deletion_guard": guard}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+
     /// Every user of the tenant matching `query` (e.g. `enabled=false`), all pages.
     pub async fn users(&self, query: &str) -> Vec<Value> {
         let mut out = Vec::new();

@@ -502,18 +502,7 @@ pub async fn search(
         ));
         qb.push_bind(tenant_id);
         push_filter(&mut qb, q, provider);
-        // Natural order, by the index's byte order (migration 0018).
-        let order = match db {
-            Db::Postgres(_) => "g.sort_key COLLATE \"C\"",
-            Db::Sqlite(_) => "g.sort_key",
-        };
-        // This tenant's range of the index, from the cursor on.
-        let (low, high) = super::users::sort_key_range(tenant_id);
-        let low = after.map_or(low.clone(), |a| format!("{low}{a}"));
-        qb.push(format!(" AND {order} > ")).push_bind(low);
-        qb.push(format!(" AND {order} < ")).push_bind(high);
-        qb.push(format!(" ORDER BY {order} LIMIT "))
-            .push_bind(limit);
+        super::users::push_natural_page(&mut qb, db, "g.sort_key", tenant_id, after, limit);
         qb.build_query_as::<Group>().fetch_all(p).await
     })
 }

@@ -177,6 +177,7 @@ pub async fn list(
 /// Marks the read complete and adds `delta` (what the read itself counts: entries
 /// read, those unchanged) to the run's counts.
 pub async fn set_read_complete(db: &Db, id: Uuid, delta: &RunCounts) -> Result<(), sqlx::Error> {
+    // Its counts are what the page shows; `add_counts` tells it.
     add_counts(db, id, delta).await?;
     db_execute!(db, |p| sqlx::query(
         "UPDATE runs SET read_complete = $1 WHERE id = $2"
@@ -185,7 +186,6 @@ pub async fn set_read_complete(db: &Db, id: Uuid, delta: &RunCounts) -> Result<(
     .bind(id)
     .execute(p)
     .await)?;
-    changed(db, id).await;
     Ok(())
 }
 
@@ -419,49 +419,47 @@ pub async fn changes(
     })
 }
 
-/// How far back the runs that touched a user are looked for: the tenant's newest runs.
+/// How far back the runs that touched a user or group are looked for: the tenant's
+/// newest runs.
 pub const TOUCHING_RUNS_SCANNED: i64 = 50;
 
-/// Which of the tenant's newest [`TOUCHING_RUNS_SCANNED`] runs changed (or planned,
-/// held, skipped…) user `user_id`, newest first: each run's change list is read through
-/// its primary key, never the whole table.
-pub async fn touching_user(
-    db: &Db,
-    tenant_id: Uuid,
-    user_id: Uuid,
-) -> Result<Vec<Run>, sqlx::Error> {
-    on_db!(db, |p| {
-        sqlx::query_as::<_, Run>(select_run!(
-            "r WHERE r.id IN (SELECT id FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT $3)
-               AND EXISTS (SELECT 1 FROM run_change_list c WHERE c.run_id = r.id AND c.user_id = $2)
-             ORDER BY r.started_at DESC"
-        ))
-        .bind(tenant_id)
-        .bind(user_id)
-        .bind(TOUCHING_RUNS_SCANNED)
-        .fetch_all(p)
-        .await
-    })
+/// What a run may have touched.
+#[derive(Clone, Copy)]
+pub enum Touched {
+    User(Uuid),
+    /// A group, or its memberships.
+    Group(Uuid),
 }
 
-/// Which of the tenant's newest [`TOUCHING_RUNS_SCANNED`] runs changed group
-/// `group_id` or its memberships, newest first.
-pub async fn touching_group(
-    db: &Db,
-    tenant_id: Uuid,
-    group_id: Uuid,
-) -> Result<Vec<Run>, sqlx::Error> {
+/// Which of the tenant's newest [`TOUCHING_RUNS_SCANNED`] runs changed (or planned,
+/// held, skipped…) `what`, newest first: each run's change list is read through its
+/// primary key, never the whole table.
+pub async fn touching(db: &Db, tenant_id: Uuid, what: Touched) -> Result<Vec<Run>, sqlx::Error> {
+    let (sql, id) = match what {
+        Touched::User(id) => (
+            select_run!(
+                "r WHERE r.id IN (SELECT id FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT $3)
+                   AND EXISTS (SELECT 1 FROM run_change_list c WHERE c.run_id = r.id AND c.user_id = $2)
+                 ORDER BY r.started_at DESC"
+            ),
+            id,
+        ),
+        Touched::Group(id) => (
+            select_run!(
+                "r WHERE r.id IN (SELECT id FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT $3)
+                   AND EXISTS (SELECT 1 FROM run_changes c WHERE c.run_id = r.id AND (c.group_id = $2 OR c.member_group_id = $2))
+                 ORDER BY r.started_at DESC"
+            ),
+            id,
+        ),
+    };
     on_db!(db, |p| {
-        sqlx::query_as::<_, Run>(select_run!(
-            "r WHERE r.id IN (SELECT id FROM runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT $3)
-               AND EXISTS (SELECT 1 FROM run_changes c WHERE c.run_id = r.id AND (c.group_id = $2 OR c.member_group_id = $2))
-             ORDER BY r.started_at DESC"
-        ))
-        .bind(tenant_id)
-        .bind(group_id)
-        .bind(TOUCHING_RUNS_SCANNED)
-        .fetch_all(p)
-        .await
+        sqlx::query_as::<_, Run>(sql)
+            .bind(tenant_id)
+            .bind(id)
+            .bind(TOUCHING_RUNS_SCANNED)
+            .fetch_all(p)
+            .await
     })
 }
 

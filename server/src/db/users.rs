@@ -79,9 +79,31 @@ pub fn sort_key(tenant_id: Uuid, name: &str) -> String {
     format!("{tenant_id}/{}", natural_key(name))
 }
 
-/// The keys of `tenant_id`'s rows lie strictly between these two.
-pub fn sort_key_range(tenant_id: Uuid) -> (String, String) {
-    (format!("{tenant_id}/"), format!("{tenant_id}0"))
+/// Ends a query of `tenant_id`'s users or groups (`column` names their sort key) with
+/// a keyset page in natural order: the tenant's range of the sort-key index from the
+/// cursor `after` (a [`natural_key`]) on, compared byte by byte as the index is.
+pub(super) fn push_natural_page<DB: sqlx::Database>(
+    qb: &mut sqlx::QueryBuilder<DB>,
+    db: &Db,
+    column: &str,
+    tenant_id: Uuid,
+    after: Option<&str>,
+    limit: i64,
+) where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let order = match db {
+        Db::Postgres(_) => format!("{column} COLLATE \"C\""),
+        Db::Sqlite(_) => column.to_owned(),
+    };
+    // Every key of the tenant lies strictly between "<tenant>/" and "<tenant>0".
+    let low = format!("{tenant_id}/{}", after.unwrap_or_default());
+    qb.push(format!(" AND {order} > ")).push_bind(low);
+    qb.push(format!(" AND {order} < "))
+        .push_bind(format!("{tenant_id}0"));
+    qb.push(format!(" ORDER BY {order} LIMIT "))
+        .push_bind(limit);
 }
 
 /// The rows without a sort key, and how one is set: users, then groups.
@@ -404,18 +426,7 @@ pub async fn search(
         );
         qb.push_bind(tenant_id);
         push_filter(&mut qb, f);
-        // Natural order, by the index's byte order (migration 0018).
-        let order = match db {
-            Db::Postgres(_) => "sort_key COLLATE \"C\"",
-            Db::Sqlite(_) => "sort_key",
-        };
-        // This tenant's range of the index, from the cursor on.
-        let (low, high) = sort_key_range(tenant_id);
-        let low = after.map_or(low.clone(), |a| format!("{low}{a}"));
-        qb.push(format!(" AND {order} > ")).push_bind(low);
-        qb.push(format!(" AND {order} < ")).push_bind(high);
-        qb.push(format!(" ORDER BY {order} LIMIT "))
-            .push_bind(limit);
+        push_natural_page(&mut qb, db, "sort_key", tenant_id, after, limit);
         qb.build_query_as::<User>().fetch_all(p).await
     })
 }

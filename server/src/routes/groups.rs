@@ -56,9 +56,6 @@ pub struct GroupsPage {
     total_capped: bool,
 }
 
-/// Where counting the matches stops.
-const COUNT_CAP: i64 = 100_000;
-
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,9 +70,7 @@ pub async fn search(
     };
     let text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let limit = super::page_limit(q.limit, 50, 500)?;
-    // The first page counts the matches too, on a second connection meanwhile.
-    let first_page = q.after.is_none();
-    let (found, total) = tokio::try_join!(
+    let (found, total) = super::with_count(
         groups::search(
             &state.db,
             caller.tenant_id,
@@ -84,15 +79,17 @@ pub async fn search(
             q.after.as_deref(),
             limit,
         ),
-        async {
-            match first_page {
-                true => groups::count(&state.db, caller.tenant_id, text, provider, COUNT_CAP)
-                    .await
-                    .map(Some),
-                false => Ok(None),
-            }
-        }
-    )?;
+        q.after.is_none().then(|| {
+            groups::count(
+                &state.db,
+                caller.tenant_id,
+                text,
+                provider,
+                super::COUNT_CAP,
+            )
+        }),
+    )
+    .await?;
     let next_after = (found.len() as i64 == limit)
         .then(|| found.last().map(|g| crate::db::users::natural_key(&g.name)))
         .flatten();
@@ -100,7 +97,7 @@ pub async fn search(
         groups: found.into_iter().map(Into::into).collect(),
         next_after,
         total,
-        total_capped: total == Some(COUNT_CAP),
+        total_capped: total == Some(super::COUNT_CAP),
     }))
 }
 

@@ -35,6 +35,23 @@ pub(crate) fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i
     }
 }
 
+/// Where a list's count of its matches stops: that many means "at least".
+pub(crate) const COUNT_CAP: i64 = 100_000;
+
+/// A search and, when `count` is given (its first page), the count of its matches,
+/// side by side on two connections.
+pub(crate) async fn with_count<T>(
+    search: impl Future<Output = Result<T, sqlx::Error>>,
+    count: Option<impl Future<Output = Result<i64, sqlx::Error>>>,
+) -> Result<(T, Option<i64>), sqlx::Error> {
+    tokio::try_join!(search, async {
+        match count {
+            Some(c) => c.await.map(Some),
+            None => Ok(None),
+        }
+    })
+}
+
 /// A display name (synchronization, API token): trimmed, 1-200 characters, no control
 /// characters.
 pub(crate) fn valid_name(name: &str) -> Result<String, ApiError> {

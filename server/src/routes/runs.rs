@@ -3,7 +3,7 @@
 
 use crate::audit::{Action, Target};
 use crate::caller::Caller;
-use crate::db::runs::{self, Change, Run};
+use crate::db::runs::{self, Change, Run, Touched};
 use crate::db::syncs;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult};
 use crate::role::Role;
@@ -164,13 +164,7 @@ pub async fn of_user(
     crate::db::users::get(&state.db, caller.tenant_id, user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
-    Ok(Json(
-        runs::touching_user(&state.db, caller.tenant_id, user_id)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    touching(&state, &caller, Touched::User(user_id)).await
 }
 
 /// The runs that changed a group or its memberships, newest first, among the tenant's
@@ -183,13 +177,16 @@ pub async fn of_group(
     crate::db::groups::get(&state.db, caller.tenant_id, group_id)
         .await?
         .ok_or(ApiError::NotFound("group"))?;
-    Ok(Json(
-        runs::touching_group(&state.db, caller.tenant_id, group_id)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    touching(&state, &caller, Touched::Group(group_id)).await
+}
+
+async fn touching(
+    state: &AppState,
+    caller: &Caller,
+    what: Touched,
+) -> ApiResult<Json<Vec<RunView>>> {
+    let found = runs::touching(&state.db, caller.tenant_id, what).await?;
+    Ok(Json(found.into_iter().map(Into::into).collect()))
 }
 
 async fn find(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Run> {

@@ -56,9 +56,6 @@ pub struct Page {
     total_capped: bool,
 }
 
-/// Where counting the matches stops.
-const COUNT_CAP: i64 = 100_000;
-
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,9 +76,7 @@ pub async fn search(
         enabled: q.enabled,
     };
     let limit = super::page_limit(q.limit, 50, 500)?;
-    // The first page counts the matches too, on a second connection meanwhile.
-    let first_page = q.after.is_none();
-    let (found, total) = tokio::try_join!(
+    let (found, total) = super::with_count(
         users::search(
             &state.db,
             caller.tenant_id,
@@ -89,15 +84,11 @@ pub async fn search(
             q.after.as_deref(),
             limit,
         ),
-        async {
-            match first_page {
-                true => users::count(&state.db, caller.tenant_id, &filter, COUNT_CAP)
-                    .await
-                    .map(Some),
-                false => Ok(None),
-            }
-        }
-    )?;
+        q.after
+            .is_none()
+            .then(|| users::count(&state.db, caller.tenant_id, &filter, super::COUNT_CAP)),
+    )
+    .await?;
     let next_after = (found.len() as i64 == limit)
         .then(|| found.last().map(|u| users::natural_key(&u.username)))
         .flatten();
@@ -105,7 +96,7 @@ pub async fn search(
         users: found.into_iter().map(Into::into).collect(),
         next_after,
         total,
-        total_capped: total == Some(COUNT_CAP),
+        total_capped: total == Some(super::COUNT_CAP),
     }))
 }
 

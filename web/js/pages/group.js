@@ -6,7 +6,7 @@ import { get, put, patch, del, query } from '../api.js';
 import { h, fill, field, table, toast, confirmAction } from '../dom.js';
 import { time } from '../format.js';
 import { providerName } from './groups.js';
-import { statusBadge } from './syncs.js';
+import { touchingRuns } from './syncs.js';
 
 export async function groupPage(ctx, id) {
   const [group, syncs, runs] = await Promise.all([get(`/groups/${id}`), get('/synchronizations'), get(`/groups/${id}/runs`)]);
@@ -121,13 +121,6 @@ export async function groupPage(ctx, id) {
         list,
         h('div', { class: 'pager' }, info, more))),
     detach,
-    h('section', { class: 'panel', 'aria-labelledby': 'group-runs-h' },
-      h('h2', { id: 'group-runs-h' }, `Runs that touched it (${runs.length})`),
-      h('p', { class: 'muted' }, 'Among the 50 newest runs: each created, updated or removed this group, or changed its members.'),
-      table(['Started', 'Status', 'Synchronization'], runs.map((r) => h('tr', { 'data-run': r.id },
-        h('td', null, h('a', { href: `#/runs/${r.id}` }, time(r.started_at))),
-        h('td', null, statusBadge(r.status), r.dry_run ? h('span', { class: 'muted' }, ' dry run') : null),
-        h('td', null, names.get(r.synchronization_id) || 'a deleted synchronization'))),
-      'No recent run touched this group.')));
+    touchingRuns(runs, names, 'Among the 50 newest runs: each created, updated or removed this group, or changed its members.', 'No recent run touched this group.'));
   await load(true);
 }

@@ -3,7 +3,7 @@
 
 import { get, post } from '../api.js';
 import { h, fill, field, table, modal, showSecretOnce } from '../dom.js';
-import { ago, STATUS_TEXT } from '../format.js';
+import { ago, time, STATUS_TEXT } from '../format.js';
 
 export function agentStatus(s) {
   if (!s.agents || s.agents.length === 0) {
@@ -33,6 +33,18 @@ export function heldBanner(runId, held, reason, name) {
       h('strong', null, name ? `${name}: ${what}` : `${what[0].toUpperCase()}${what.slice(1)}`),
       h('div', null, reason)),
     h('a', { class: 'button primary', href: `#/runs/${runId}`, 'aria-label': name ? `Review the held deletions of ${name}` : 'Review the held deletions' }, 'Review'));
+}
+
+/** The runs that touched a user or a group (`names`: synchronization names by ID). */
+export function touchingRuns(runs, names, what, none) {
+  return h('section', { class: 'panel', 'aria-labelledby': 'touching-runs-h' },
+    h('h2', { id: 'touching-runs-h' }, `Runs that touched it (${runs.length})`),
+    h('p', { class: 'muted' }, what),
+    table(['Started', 'Status', 'Synchronization'], runs.map((r) => h('tr', { 'data-run': r.id },
+      h('td', null, h('a', { href: `#/runs/${r.id}` }, time(r.started_at))),
+      h('td', null, statusBadge(r.status), r.dry_run ? h('span', { class: 'muted' }, ' dry run') : null),
+      h('td', null, names.get(r.synchronization_id) || 'a deleted synchronization'))),
+    none));
 }
 
 function row(s) {

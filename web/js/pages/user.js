@@ -6,7 +6,7 @@ import { get, patch, del } from '../api.js';
 import { h, fill, table, toast, confirmAction } from '../dom.js';
 import { time } from '../format.js';
 import { providerName } from './groups.js';
-import { statusBadge } from './syncs.js';
+import { touchingRuns } from './syncs.js';
 
 const DETACH_TEXT = 'Detaching makes it a manual user: its synchronization will no longer update, disable or delete it, and you manage it here from then on. The directory entry is not touched; if the synchronization should own it again, delete the manual user and run the synchronization.';
 
@@ -85,14 +85,7 @@ export async function userPage(ctx, id) {
           h('td', null, h('a', { href: `#/groups/${g.id}` }, g.name)),
           h('td', null, directIds.has(g.id) ? 'direct member' : 'through a nested group'))),
         'In no group.')),
-      h('section', { class: 'panel', 'aria-labelledby': 'user-runs-h' },
-        h('h2', { id: 'user-runs-h' }, `Runs that touched it (${runs.length})`),
-        h('p', { class: 'muted' }, 'Among the 50 newest runs: each created, updated, disabled, held or skipped this user. Open one to see what changed.'),
-        table(['Started', 'Status', 'Synchronization'], runs.map((r) => h('tr', { 'data-run': r.id },
-          h('td', null, h('a', { href: `#/runs/${r.id}` }, time(r.started_at))),
-          h('td', null, statusBadge(r.status), r.dry_run ? h('span', { class: 'muted' }, ' dry run') : null),
-          h('td', null, names.get(r.synchronization_id) || 'a deleted synchronization'))),
-        'No recent run touched this user.')));
+      touchingRuns(runs, names, 'Among the 50 newest runs: each created, updated, disabled, held or skipped this user. Open one to see what changed.', 'No recent run touched this user.'));
   };
   await load();
 }
