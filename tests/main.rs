@@ -12,6 +12,7 @@ mod api_synchronizations;
 mod api_tokens;
 mod audit_log;
 mod authenticate;
+mod delta_reads;
 mod groups;
 mod live_events;
 mod notifications;

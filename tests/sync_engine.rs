@@ -8,7 +8,7 @@ use adc_server::db::{Db, runs, tenants, users};
 use adc_server::registry::Registry;
 use adc_server::sync::active::ActiveRun;
 use adc_server::sync::failure::RunFailure;
-use adc_server::sync::run::{self, NewRun, StartError};
+use adc_server::sync::run::{self, NewRun, ReadOffer, StartError};
 use adc_server::vocabulary::{RunStatus, Trigger};
 use adc_shared::{Settings, UserRecord};
 use std::collections::BTreeMap;
@@ -44,6 +44,7 @@ impl Direct {
             settings: Settings::default(),
             schedule_minutes: None,
             guard: DeletionGuard::default(),
+            full_read_hours: 24,
         };
         let sync = syncs::insert(&db, new).await.unwrap();
         Direct { db, sync }
@@ -63,7 +64,12 @@ impl Direct {
         let empty = !users::sync_has_users(&self.db, run.tenant_id, run.synchronization_id)
             .await
             .unwrap();
-        Ok(ActiveRun::new(&run, self.sync.guard.0, empty))
+        Ok(ActiveRun::new(
+            &run,
+            self.sync.guard.0,
+            empty,
+            ReadOffer::Full("a test".into()),
+        ))
     }
 
     async fn report(&self, active: &ActiveRun) -> runs::Run {
@@ -102,7 +108,12 @@ async fn the_run_engine_applies_batches_and_deletions_without_a_server(engine: E
             .await
             .unwrap(),
     );
-    acked.extend(first.read_complete(&e.db, 5, None).await.unwrap());
+    acked.extend(
+        first
+            .read_complete(&e.db, 5, None, None, false)
+            .await
+            .unwrap(),
+    );
     acked.sort();
     assert_eq!(
         acked,
@@ -124,7 +135,10 @@ async fn the_run_engine_applies_batches_and_deletions_without_a_server(engine: E
         ..person(1)
     };
     second.batch(&e.db, 0, vec![renamed], vec![]).await.unwrap();
-    second.read_complete(&e.db, 4, None).await.unwrap();
+    second
+        .read_complete(&e.db, 4, None, None, false)
+        .await
+        .unwrap();
     second.deletions(vec!["id-0".into()]).unwrap();
     assert_eq!(second.done(&e.db).await.unwrap(), RunStatus::Succeeded);
     let c = e.report(&second).await.counts.0;
@@ -147,7 +161,10 @@ async fn the_run_engine_refuses_deletions_before_a_complete_read_and_records_why
         .batch(&e.db, 0, (0..3).map(person).collect(), vec![])
         .await
         .unwrap();
-    first.read_complete(&e.db, 3, None).await.unwrap();
+    first
+        .read_complete(&e.db, 3, None, None, false)
+        .await
+        .unwrap();
     first.done(&e.db).await.unwrap();
 
     let mut second = e.start().await.unwrap();

@@ -162,6 +162,25 @@ words! {
 }
 
 words! {
+    /// Which kind of directory read a run did (issue 17).
+    ReadKind, "read kind" {
+        /// Every entry: proves deletions and reconciles.
+        Full = "full",
+        /// Only what changed since the synchronization's watermark.
+        Delta = "delta",
+    }
+}
+
+impl From<adc_shared::protocol::ReadKind> for ReadKind {
+    fn from(k: adc_shared::protocol::ReadKind) -> Self {
+        match k {
+            adc_shared::protocol::ReadKind::Full => ReadKind::Full,
+            adc_shared::protocol::ReadKind::Delta => ReadKind::Delta,
+        }
+    }
+}
+
+words! {
     /// Who started a run.
     Trigger, "trigger" {
         /// REST (the page or automation).
@@ -312,6 +331,9 @@ mod tests {
         }
         for t in Trigger::ALL {
             assert_eq!(t.as_str().parse::<Trigger>().unwrap(), *t);
+        }
+        for k in ReadKind::ALL {
+            assert_eq!(k.as_str().parse::<ReadKind>().unwrap(), *k);
         }
         for p in RunPhase::ALL {
             assert_eq!(p.as_str().parse::<RunPhase>().unwrap(), *p);

@@ -19,14 +19,18 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The protocol version this build speaks. 2 added groups and memberships, 3 the
-/// read's progress.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// read's progress, 4 delta reads (watermarks).
+pub const PROTOCOL_VERSION: u32 = 4;
 /// The first version with groups: the server sends a group manifest to agents that
 /// speak it, and takes their group messages.
 pub const GROUPS_VERSION: u32 = 2;
 /// The first version with [`AgentMessage::Progress`]: the agent sends it only to a
 /// server that speaks it.
 pub const PROGRESS_VERSION: u32 = 3;
+/// The first version with delta reads: the server offers a [`Watermark`] in
+/// [`StartRun`], the agent says which kind of read it does in its manifest request and
+/// returns the next watermark with `read_complete`.
+pub const DELTA_VERSION: u32 = 4;
 /// The oldest peer version this build still talks to.
 pub const MIN_COMPATIBLE_VERSION: u32 = 1;
 /// The largest message either side accepts, in bytes.
@@ -78,6 +82,10 @@ pub enum AgentMessage {
         /// members from it.
         #[serde(default)]
         groups: bool,
+        /// Which kind of read this run does (protocol 4; absent: a full read). A delta
+        /// read gets an empty manifest: the agent sends what the directory says changed.
+        #[serde(default)]
+        read: Option<ReadPlan>,
     },
     /// Users new or changed in the directory; acknowledged by [`ServerMessage::BatchAck`].
     Batch {
@@ -97,6 +105,16 @@ pub enum AgentMessage {
         /// group deletions and member removals.
         #[serde(default)]
         groups_read: Option<u64>,
+        /// Where the next run may continue reading from (protocol 4): committed by the
+        /// server only if this run succeeds. `None`: the directory offers no delta
+        /// reads, so the next run reads in full.
+        #[serde(default)]
+        watermark: Option<Watermark>,
+        /// A delta read that could not prove which entries were deleted (the directory
+        /// answered without a delete phase): the deletions wait for the next full read
+        /// (protocol 4).
+        #[serde(default)]
+        deletions_deferred: bool,
     },
     /// Groups new or changed in the directory (protocol 2); acknowledged like a batch.
     GroupBatch {
@@ -254,6 +272,38 @@ pub struct StartRun {
     pub window: u32,
     /// How many users a batch may hold.
     pub batch_size: u32,
+    /// Where to continue reading from (protocol 4): `None` asks for a full read (none
+    /// yet, one is due, or one was asked for).
+    #[serde(default)]
+    pub watermark: Option<Watermark>,
+}
+
+/// Where a delta read continues from: the agent's opaque `token` (an RFC 4533 cookie,
+/// say), valid only while the read settings hash to `fingerprint`. The server keeps it
+/// per synchronization, so every agent of the synchronization continues from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watermark {
+    pub token: String,
+    pub fingerprint: String,
+}
+
+/// Which kind of read a run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadKind {
+    /// Every entry: proves deletions, and reconciles.
+    Full,
+    /// Only what changed since the watermark.
+    Delta,
+}
+
+/// The agent's choice of read for a run, and why when it is not what the server
+/// offered (a full read although a watermark was offered).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadPlan {
+    pub kind: ReadKind,
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// What a run did, as `adc imp` prints it.

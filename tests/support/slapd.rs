@@ -22,6 +22,8 @@ pub struct Slapd {
     conf_path: PathBuf,
     /// Global TLS lines of slapd.conf (LDAPS), kept across restarts.
     tls: String,
+    /// Overlay lines of the database (syncprov), kept across restarts.
+    pub overlay: String,
 }
 
 /// One person entry of the test directory.
@@ -90,6 +92,7 @@ fn conf(dir: &Path, tls: &str, extra: &str) -> String {
          modulepath /usr/lib/ldap\n\
          moduleload back_mdb\n\
          moduleload refint\n\
+         moduleload syncprov\n\
          database mdb\n\
          maxsize 1073741824\n\
          suffix \"{BASE_DN}\"\n\
@@ -120,17 +123,31 @@ impl Slapd {
     pub fn start_ldaps(ldif: &str) -> (Slapd, crate::certs::TestCert) {
         let dir = tempfile::tempdir().expect("temp dir");
         let cert = crate::certs::self_signed(dir.path());
-        (Self::start_with_in(dir, ldif, Some(&cert)), cert)
+        (Self::start_with_in(dir, ldif, Some(&cert), ""), cert)
     }
 
     fn start_with(ldif: &str, cert: Option<&crate::certs::TestCert>) -> Slapd {
-        Self::start_with_in(tempfile::tempdir().expect("temp dir"), ldif, cert)
+        Self::start_with_in(tempfile::tempdir().expect("temp dir"), ldif, cert, "")
+    }
+
+    /// Starts a directory holding `ldif` with the `syncprov` overlay (RFC 4533 content
+    /// synchronization), as a directory offering delta reads is set up. With
+    /// `sessionlog`, it keeps a log of deletions and answers a refresh with a delete
+    /// phase; without, with a present phase (which proves no deletion to a delta read).
+    pub fn start_syncprov(ldif: &str, sessionlog: bool) -> Slapd {
+        let mut overlay =
+            "index entryCSN eq\noverlay syncprov\nsyncprov-checkpoint 100 10\n".to_owned();
+        if sessionlog {
+            overlay.push_str("syncprov-sessionlog 1000\n");
+        }
+        Self::start_with_in(tempfile::tempdir().expect("temp dir"), ldif, None, &overlay)
     }
 
     fn start_with_in(
         dir: tempfile::TempDir,
         ldif: &str,
         cert: Option<&crate::certs::TestCert>,
+        overlay: &str,
     ) -> Slapd {
         std::fs::create_dir_all(dir.path().join("db")).unwrap();
         let conf_path = dir.path().join("slapd.conf");
@@ -143,7 +160,8 @@ impl Slapd {
             None => String::new(),
         };
         let scheme = if cert.is_some() { "ldaps" } else { "ldap" };
-        std::fs::write(&conf_path, conf(dir.path(), &tls, UNLIMITED)).unwrap();
+        let extra = format!("{UNLIMITED}{overlay}");
+        std::fs::write(&conf_path, conf(dir.path(), &tls, &extra)).unwrap();
         let ldif_path = dir.path().join("data.ldif");
         std::fs::write(&ldif_path, ldif).unwrap();
         let out = Command::new(slapd_tool("slapadd"))
@@ -183,6 +201,7 @@ impl Slapd {
                     child,
                     conf_path,
                     tls,
+                    overlay: overlay.to_owned(),
                 };
             }
             // Most likely the port was taken meanwhile: try another.
@@ -217,7 +236,8 @@ impl Slapd {
     /// instead of [`UNLIMITED`] (a `sizelimit`, say).
     pub fn restart(&mut self, extra: &str) {
         self.stop();
-        std::fs::write(&self.conf_path, conf(self.dir.path(), &self.tls, extra)).unwrap();
+        let extra = format!("{extra}{}", self.overlay);
+        std::fs::write(&self.conf_path, conf(self.dir.path(), &self.tls, &extra)).unwrap();
         let child = Command::new(slapd_tool("slapd"))
             .arg("-f")
             .arg(&self.conf_path)

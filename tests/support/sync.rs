@@ -53,7 +53,18 @@ pub async fn fixture_from_ldif(
     groups: Option<&str>,
     tweak: impl FnOnce(&mut adc_server::Config),
 ) -> Fixture {
-    let slapd = Slapd::start(ldif);
+    fixture_on(engine, Slapd::start(ldif), settings, filter, groups, tweak).await
+}
+
+/// [`fixture_from_ldif`] on a directory already started (one with syncprov, say).
+pub async fn fixture_on(
+    engine: Engine,
+    slapd: Slapd,
+    settings: &str,
+    filter: Option<&str>,
+    groups: Option<&str>,
+    tweak: impl FnOnce(&mut adc_server::Config),
+) -> Fixture {
     let server = TestServer::start_with(TestDb::new(engine).await, |c| {
         c.heartbeat_interval = Duration::from_secs(1);
         c.schedule_check = Duration::from_millis(500);

@@ -141,6 +141,11 @@ impl Mapper {
         a
     }
 
+    /// The attribute holding the external ID.
+    pub fn id_attribute(&self) -> &str {
+        &self.id
+    }
+
     /// The entry's external ID, if it has one.
     pub fn external_id(&self, e: &Entry<'_>) -> Option<String> {
         e.external_id(&self.id)

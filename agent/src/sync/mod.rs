@@ -3,6 +3,7 @@
 //! only after a complete read — the IDs that are gone.
 
 pub mod catalog;
+pub mod delta;
 mod group_read;
 pub mod groups;
 pub mod mapping;
@@ -12,7 +13,8 @@ use crate::config::AgentConfig;
 use crate::ldap;
 use adc_shared::UserRecord;
 use adc_shared::protocol::{
-    AgentMessage, EntryError, GROUPS_VERSION, RunSummary, ServerMessage, StartRun,
+    AgentMessage, DELTA_VERSION, EntryError, GROUPS_VERSION, ReadKind, ReadPlan, RunSummary,
+    ServerMessage, StartRun,
 };
 use catalog::Catalog;
 use groups::{Directory, GroupMapper};
@@ -176,7 +178,15 @@ pub async fn execute(
     };
     // A server without groups sends no group manifest.
     tx.catalog.groups_complete = server_protocol < GROUPS_VERSION;
-    let result = read_and_send(&cfg, &start, &mut tx, &read, group_mapper.as_ref()).await;
+    let result = read_and_send(
+        &cfg,
+        &start,
+        &mut tx,
+        &read,
+        group_mapper.as_ref(),
+        server_protocol,
+    )
+    .await;
     match result {
         Ok(()) => {}
         Err(Halt::Finished(report)) => return Some(*report),
@@ -195,32 +205,81 @@ pub async fn execute(
     tx.finished().await
 }
 
+/// Starts the users' read: from the offered watermark when it is usable, else in full.
+/// Returns the plan to tell the server, the read's channel, and the read's first
+/// message when it was waited for (to learn whether the directory took the watermark).
+async fn begin_read(
+    cfg: &AgentConfig,
+    start: &StartRun,
+    conn: &ldap3::Ldap,
+    member_keys: Option<user_read::MemberKeys>,
+    read: &Arc<AtomicU64>,
+    server_protocol: u32,
+) -> (
+    ReadPlan,
+    mpsc::Receiver<user_read::Read>,
+    Option<user_read::Read>,
+) {
+    let reads_groups = member_keys.is_some();
+    let reason = match delta::usable(cfg, start.watermark.as_ref(), reads_groups) {
+        Ok(cookie) => {
+            let mode = user_read::Mode::Delta { cookie };
+            let mut rx = user_read::start(cfg, conn.clone(), None, read.clone(), mode);
+            match rx.recv().await {
+                Some(user_read::Read::Refused(reason)) => Some(reason),
+                first => {
+                    let plan = ReadPlan {
+                        kind: ReadKind::Delta,
+                        reason: None,
+                    };
+                    return (plan, rx, first);
+                }
+            }
+        }
+        Err(reason) => reason,
+    };
+    if let Some(r) = &reason {
+        tracing::info!(run_id = %start.run_id, reason = r, "reading in full");
+    }
+    let mode = user_read::Mode::Full {
+        watermark: server_protocol >= DELTA_VERSION && delta::wanted(cfg),
+    };
+    let rx = user_read::start(cfg, conn.clone(), member_keys, read.clone(), mode);
+    let plan = ReadPlan {
+        kind: ReadKind::Full,
+        reason,
+    };
+    (plan, rx, None)
+}
+
 async fn read_and_send(
     cfg: &AgentConfig,
     start: &StartRun,
     tx: &mut Sender<'_>,
     read: &Arc<AtomicU64>,
     group_mapper: Option<&GroupMapper>,
+    server_protocol: u32,
 ) -> Result<(), Halt> {
     let run_id = start.run_id;
     let started = std::time::Instant::now();
-    tx.send(AgentMessage::ManifestRequest {
-        run_id,
-        groups: group_mapper.is_some(),
-    })
-    .await?;
     let member_keys = group_mapper.map(|g| user_read::MemberKeys {
         uid_attribute: g.uses_uids().then(|| g.uid_attribute.clone()),
         primary_group: g.uses_primary_group(),
     });
+    let mut conn = ldap::connect(cfg)
+        .await
+        .map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&e)))?;
+    let (plan, mut entries, mut first) =
+        begin_read(cfg, start, &conn, member_keys, read, server_protocol).await;
+    let delta = plan.kind == ReadKind::Delta;
+    tx.send(AgentMessage::ManifestRequest {
+        run_id,
+        groups: group_mapper.is_some(),
+        read: (server_protocol >= DELTA_VERSION).then_some(plan),
+    })
+    .await?;
     // The directory is read while the manifest arrives.
-    let (manifest, conn) = tokio::join!(users_manifest(tx), async {
-        let conn = ldap::connect(cfg).await?;
-        let entries = user_read::start(cfg, conn.clone(), member_keys, read.clone());
-        anyhow::Ok((conn, entries))
-    });
-    manifest?;
-    let (mut conn, mut entries) = conn.map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&e)))?;
+    users_manifest(tx).await?;
     let mut directory = Directory::default();
     tracing::info!(
         %run_id,
@@ -233,11 +292,16 @@ async fn read_and_send(
     let mut users: Vec<UserRecord> = Vec::new();
     let mut errors: Vec<EntryError> = Vec::new();
     let mut bytes = 0usize;
-    let count = loop {
-        let chunk = match entries.recv().await {
+    let end = loop {
+        let next = match first.take() {
+            Some(m) => Some(m),
+            None => entries.recv().await,
+        };
+        let chunk = match next {
             Some(user_read::Read::Users(chunk)) => chunk,
-            Some(user_read::Read::Done(Ok(count))) => break count,
+            Some(user_read::Read::Done(Ok(end))) => break end,
             Some(user_read::Read::Done(Err(reason))) => return Err(Halt::Fail(reason)),
+            Some(user_read::Read::Refused(reason)) => return Err(Halt::Fail(reason)),
             None => return Err(Halt::Fail("the directory read stopped unexpectedly".into())),
         };
         tx.poll()?;
@@ -296,18 +360,27 @@ async fn read_and_send(
     let _ = conn.unbind().await;
     tracing::info!(
         %run_id,
-        entries = count,
+        entries = end.count,
+        delta,
         groups = group_changes.as_ref().map(|g| g.read),
         ms = started.elapsed().as_millis() as u64,
         "directory read completely"
     );
     tx.send(AgentMessage::ReadComplete {
         run_id,
-        read: count,
+        read: end.count,
         groups_read: group_changes.as_ref().map(|g| g.read),
+        watermark: end.cookie.as_deref().map(|c| delta::watermark(cfg, c)),
+        deletions_deferred: end.deletions_deferred,
     })
     .await?;
-    let gone: Vec<String> = tx.catalog.gone_users().map(|id| id.into_owned()).collect();
+    // A delta read's deletions are what the directory said; a full read's, what the
+    // manifest holds and the read did not see.
+    let gone: Vec<String> = if delta {
+        end.deletions
+    } else {
+        tx.catalog.gone_users().map(|id| id.into_owned()).collect()
+    };
     for chunk in gone.chunks(DELETIONS_PER_MESSAGE) {
         let ids = chunk.to_vec();
         tx.send_acked(|seq| AgentMessage::Deletions {

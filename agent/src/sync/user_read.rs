@@ -3,6 +3,7 @@
 //! directory is read while the manifest is still arriving, and reading, mapping and
 //! hashing take a core of their own beside the comparison and the sending.
 
+use super::delta;
 use super::groups::{dn_key, uid_key};
 use super::mapping::{Entry, Mapper};
 use crate::config::AgentConfig;
@@ -38,8 +39,32 @@ pub struct Keys {
 
 pub enum Read {
     Users(Vec<ReadUser>),
-    /// The read ended: the number of entries, or why it is not complete.
-    Done(Result<u64, String>),
+    /// The read ended completely, or why it is not complete.
+    Done(Result<ReadEnd, String>),
+    /// The directory would not continue from the watermark (before any entry): the
+    /// run reads in full instead, and says why.
+    Refused(String),
+}
+
+/// How the users are read.
+pub enum Mode {
+    /// Every entry; `watermark`: take the directory's cookie first, for the next run.
+    Full { watermark: bool },
+    /// Only what changed since `cookie` (RFC 4533).
+    Delta { cookie: Vec<u8> },
+}
+
+/// A complete read.
+#[derive(Debug, Default)]
+pub struct ReadEnd {
+    /// Entries read (a delta read: the changed ones).
+    pub count: u64,
+    /// Where the next run may continue from.
+    pub cookie: Option<Vec<u8>>,
+    /// A delta read: the external IDs the directory said are gone, and whether some
+    /// deletions could not be proven (they wait for the next full read).
+    pub deletions: Vec<String>,
+    pub deletions_deferred: bool,
 }
 
 /// What member values may name a user by, when groups are read.
@@ -55,15 +80,32 @@ pub fn start(
     conn: ldap3::Ldap,
     member_keys: Option<MemberKeys>,
     read: Arc<AtomicU64>,
+    mode: Mode,
 ) -> mpsc::Receiver<Read> {
     let (tx, rx) = mpsc::channel(AHEAD);
     let cfg = cfg.clone();
     tokio::spawn(async move {
-        let done = read_users(&cfg, conn, member_keys.as_ref(), &read, &tx).await;
+        let done = read_users(&cfg, conn, member_keys.as_ref(), &read, &tx, mode).await;
+        let m = match done {
+            Ok(end) => Read::Done(Ok(end)),
+            Err(Stop::Failed(reason)) => Read::Done(Err(reason)),
+            Err(Stop::Refused(reason)) => Read::Refused(reason),
+        };
         // The run may have ended already: then nobody listens.
-        let _ = tx.send(Read::Done(done)).await;
+        let _ = tx.send(m).await;
     });
     rx
+}
+
+enum Stop {
+    Failed(String),
+    Refused(String),
+}
+
+impl From<String> for Stop {
+    fn from(reason: String) -> Self {
+        Stop::Failed(reason)
+    }
 }
 
 async fn read_users(
@@ -72,7 +114,8 @@ async fn read_users(
     member_keys: Option<&MemberKeys>,
     read: &AtomicU64,
     out: &mpsc::Sender<Read>,
-) -> Result<u64, String> {
+    mode: Mode,
+) -> Result<ReadEnd, Stop> {
     let l = &cfg.backend.ldap;
     let mapper = Mapper::new(cfg);
     let mut attributes = mapper.attributes();
@@ -83,13 +126,36 @@ async fn read_users(
         }
     }
     let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
+    let mut end = ReadEnd::default();
+    // A delta read's state; `None` for a full read.
+    let mut delta = None;
+    let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> = match mode {
+        Mode::Full { watermark } => {
+            if watermark {
+                match delta::current_cookie(cfg, &mut conn).await {
+                    Ok(c) => end.cookie = Some(c),
+                    Err(reason) => {
+                        tracing::info!(reason, "no watermark: the next run reads in full too")
+                    }
+                }
+            }
+            vec![
+                Box::new(EntriesOnly::new()),
+                Box::new(PagedResults::new(page)),
+            ]
+        }
+        Mode::Delta { cookie } => {
+            conn.with_controls(delta::request(Some(cookie.clone())));
+            // Without news the directory sends no cookie: the one given stays good.
+            end.cookie = Some(cookie);
+            delta = Some(delta::Delta::new(&mapper));
+            Vec::new()
+        }
+    };
     let mut stream = conn
         .with_timeout(l.operation_timeout())
         .streaming_search_with(
-            vec![
-                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
-                Box::new(PagedResults::new(page)),
-            ],
+            adapters,
             &l.base_dn,
             l.scope.into(),
             &l.sync.filter,
@@ -104,20 +170,28 @@ async fn read_users(
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
-                return Err(crate::explain::ldap(
+                return Err(Stop::Failed(crate::explain::ldap(
                     &format!("the directory read ended early after {count} entries"),
                     l.operation_timeout(),
                     &e,
-                ));
+                )));
             }
         };
+        if let Some(d) = delta.as_mut() {
+            // Only new and changed entries are mapped and sent.
+            if d.take(&raw)? != Some(delta::State::Changed) {
+                continue;
+            }
+        }
         count += 1;
         read.store(count, Ordering::Relaxed);
         // ldap3 panics on malformed entries: one bad entry must not take the agent down.
         let Ok(entry) =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
         else {
-            return Err(format!("entry {count} from the directory is malformed"));
+            return Err(Stop::Failed(format!(
+                "entry {count} from the directory is malformed"
+            )));
         };
         let view = Entry {
             dn: &entry.dn,
@@ -148,13 +222,37 @@ async fn read_users(
         if chunk.len() == CHUNK {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
             if out.send(Read::Users(full)).await.is_err() {
-                return Ok(count);
+                end.count = count;
+                return Ok(end);
             }
         }
     }
     // Every page returned, but did the search end well? A size or time limit ends it
     // early with a result code: then nothing may be deleted (architecture §5.3 step 5).
     let result = stream.finish().await;
+    if let Some(d) = delta {
+        if result.rc != 0 && count == 0 && chunk.is_empty() {
+            // Nothing was sent yet: read in full instead.
+            let (meaning, _) = crate::explain::result_code(result.rc);
+            return Err(Stop::Refused(if result.rc == delta::REFRESH_REQUIRED {
+                "the directory no longer continues from the watermark (e-syncRefreshRequired, result code 4096)".into()
+            } else {
+                format!(
+                    "the directory refused the delta read: {meaning} (result code {}); check that slapd still loads the syncprov overlay",
+                    result.rc
+                )
+            }));
+        }
+        if result.rc == 0 {
+            let done = delta::sync_done(&result)?;
+            if done.cookie.is_some() {
+                end.cookie = done.cookie;
+            }
+            end.deletions = d.deletions;
+            // Without a delete phase, an entry the directory did not mention may be gone.
+            end.deletions_deferred = d.deferred || !done.refresh_deletes;
+        }
+    }
     if result.rc != 0 {
         let text = if result.text.is_empty() {
             String::new()
@@ -162,13 +260,14 @@ async fn read_users(
             format!(": {}", result.text)
         };
         let (meaning, check) = crate::explain::result_code(result.rc);
-        return Err(format!(
+        return Err(Stop::Failed(format!(
             "the directory read was incomplete after {count} entries: {meaning} (result code {}){text}; nothing is deleted; check {check}",
             result.rc
-        ));
+        )));
     }
     if !chunk.is_empty() {
         let _ = out.send(Read::Users(chunk)).await;
     }
-    Ok(count)
+    end.count = count;
+    Ok(end)
 }

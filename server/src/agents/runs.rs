@@ -8,8 +8,8 @@ use crate::db::{groups, runs, syncs, users};
 use crate::state::AppState;
 use crate::sync::active::ActiveRun;
 use crate::sync::failure::RunFailure;
-use crate::sync::run::{self, MANIFEST_CHUNK, NewRun, StartError};
-use crate::vocabulary::{RunPhase, RunStatus, Trigger};
+use crate::sync::run::{self, MANIFEST_CHUNK, NewRun, ReadOffer, StartError};
+use crate::vocabulary::{ReadKind, RunPhase, RunStatus, Trigger};
 use adc_shared::Settings;
 use adc_shared::protocol::{AgentMessage, GROUPS_VERSION, Hello, ServerMessage};
 use uuid::Uuid;
@@ -94,22 +94,36 @@ impl<'a> RunSlot<'a> {
                 .ok();
             return None;
         }
-        let guard = syncs::get(&self.state.db, run.tenant_id, run.synchronization_id)
+        let sync = syncs::get(&self.state.db, run.tenant_id, run.synchronization_id)
             .await
             .ok()
-            .flatten()
-            .map(|s| s.guard.0)
-            .unwrap_or_default();
+            .flatten();
+        let guard = sync.as_ref().map(|s| s.guard.0).unwrap_or_default();
+        // Unsure where the reads stand: read in full, which is always right.
+        let offer = match syncs::read_state(&self.state.db, run.synchronization_id).await {
+            Ok(state) => run::offer(
+                run,
+                sync.as_ref().map_or(24, |s| s.full_read_hours),
+                state,
+                self.protocol,
+                crate::db::now(),
+            ),
+            Err(e) => ReadOffer::Full(format!("the watermark could not be read: {e}")),
+        };
+        if let Err(e) = runs::set_read(&self.state.db, run.id, offer.kind(), offer.reason()).await {
+            tracing::warn!(run_id = %run.id, error = %e, "could not record the run's kind of read");
+        }
         // If unsure, assume it has users: that only costs lookups.
         let sync_was_empty =
             !users::sync_has_users(&self.state.db, run.tenant_id, run.synchronization_id)
                 .await
                 .unwrap_or(true);
-        self.active = Some(ActiveRun::new(run, guard, sync_was_empty));
+        let message = run::start_message(run, &offer);
+        self.active = Some(ActiveRun::new(run, guard, sync_was_empty, offer));
         self.began = std::time::Instant::now();
         self.batches.clear();
         tracing::info!(run_id = %run.id, connection_id = %self.conn_id, "run started");
-        Some(run::start_message(run))
+        Some(message)
     }
 
     pub fn wants_manifest(&self) -> bool {
@@ -144,6 +158,17 @@ impl<'a> RunSlot<'a> {
         };
         let db = &self.state.db;
         let (tenant, sync) = (active.tenant_id(), active.sync_id());
+        if active.is_delta() {
+            // A delta read compares nothing: the directory says what changed. No more
+            // deletions than users can be genuine.
+            active.manifest_size = users::count_in_source(db, tenant, sync).await? as u64;
+            let chunk = ServerMessage::ManifestChunk {
+                run_id: active.id,
+                entries: Vec::new(),
+                last: true,
+            };
+            return conn.send(&chunk).await;
+        }
         // The group manifest is read while the users' goes out.
         let group_manifest = (self.protocol >= GROUPS_VERSION).then(|| {
             let db = db.clone();
@@ -248,10 +273,22 @@ impl<'a> RunSlot<'a> {
             return vec![];
         };
         let step = match m {
-            AgentMessage::ManifestRequest { groups, .. } => {
-                active.reads_groups(groups);
-                self.manifest_pending = true;
-                return vec![];
+            AgentMessage::ManifestRequest { groups, read, .. } => {
+                match active.choose_read(read, groups) {
+                    Ok(full_because) => {
+                        if let Some(reason) = full_because {
+                            let recorded =
+                                runs::set_read(db, run_id, ReadKind::Full, Some(&reason)).await;
+                            if let Err(e) = recorded {
+                                tracing::warn!(%run_id, error = %e, "could not record the run's kind of read");
+                            }
+                        }
+                        active.reads_groups(groups);
+                        self.manifest_pending = true;
+                        return vec![];
+                    }
+                    Err(e) => Err(e),
+                }
             }
             AgentMessage::Batch {
                 seq, users, errors, ..
@@ -260,8 +297,16 @@ impl<'a> RunSlot<'a> {
                 active.batch(db, seq, users, errors).await
             }
             AgentMessage::ReadComplete {
-                read, groups_read, ..
-            } => active.read_complete(db, read, groups_read).await,
+                read,
+                groups_read,
+                watermark,
+                deletions_deferred,
+                ..
+            } => {
+                active
+                    .read_complete(db, read, groups_read, watermark, deletions_deferred)
+                    .await
+            }
             AgentMessage::GroupBatch {
                 seq,
                 groups,

@@ -5,7 +5,7 @@ use super::writes::{
     ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE, FieldChange, remove_groups, remove_users,
 };
 use super::{Db, now};
-use crate::vocabulary::{Operation, Outcome, RunPhase, RunStatus, Subject, Trigger};
+use crate::vocabulary::{Operation, Outcome, ReadKind, RunPhase, RunStatus, Subject, Trigger};
 use crate::{db_execute, on_db};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
@@ -36,6 +36,10 @@ pub struct Run {
     pub read_so_far: Option<i64>,
     pub expected: Option<i64>,
     pub decision: Option<String>,
+    /// Which kind of read the run did, and why (a full read's cause; a delta read's
+    /// deletions that wait for the next full read).
+    pub read_kind: Option<ReadKind>,
+    pub read_reason: Option<String>,
     pub started_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
 }
@@ -43,7 +47,7 @@ pub struct Run {
 macro_rules! select_run {
     ($rest:literal) => {
         concat!(
-            "SELECT id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, held_reason, phase, read_so_far, expected, decision, started_at, finished_at FROM runs ",
+            "SELECT id, tenant_id, synchronization_id, status, trigger_source, triggered_by, dry_run, full_resync, settings, connection_id, read_complete, counts, error, held_reason, phase, read_so_far, expected, decision, read_kind, read_reason, started_at, finished_at FROM runs ",
             $rest
         )
     };
@@ -210,6 +214,25 @@ pub async fn set_progress(
     .execute(p)
     .await
     })?;
+    changed(db, id).await;
+    Ok(())
+}
+
+/// Records which kind of read a running run does, and why.
+pub async fn set_read(
+    db: &Db,
+    id: Uuid,
+    kind: ReadKind,
+    reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    db_execute!(db, |p| sqlx::query(
+        "UPDATE runs SET read_kind = $1, read_reason = $2 WHERE id = $3"
+    )
+    .bind(kind)
+    .bind(reason)
+    .bind(id)
+    .execute(p)
+    .await)?;
     changed(db, id).await;
     Ok(())
 }

@@ -3,6 +3,7 @@
 use super::{Db, now};
 use crate::{db_execute, on_db};
 use adc_shared::Settings;
+use adc_shared::protocol::Watermark;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -38,6 +39,8 @@ pub struct Sync {
     pub settings: Json<Settings>,
     pub schedule_minutes: Option<i32>,
     pub guard: Json<DeletionGuard>,
+    /// How often a full read is due, in hours; 0: every run reads in full.
+    pub full_read_hours: i32,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -46,7 +49,7 @@ pub struct Sync {
 macro_rules! select_sync {
     ($rest:literal) => {
         concat!(
-            "SELECT id, tenant_id, name, secret_hash, secret_version, settings, schedule_minutes, guard, created_at, updated_at FROM synchronizations ",
+            "SELECT id, tenant_id, name, secret_hash, secret_version, settings, schedule_minutes, guard, full_read_hours, created_at, updated_at FROM synchronizations ",
             $rest
         )
     };
@@ -59,6 +62,7 @@ pub struct NewSync<'a> {
     pub settings: Settings,
     pub schedule_minutes: Option<i32>,
     pub guard: DeletionGuard,
+    pub full_read_hours: i32,
 }
 
 pub async fn insert(db: &Db, new: NewSync<'_>) -> Result<Sync, sqlx::Error> {
@@ -72,13 +76,14 @@ pub async fn insert(db: &Db, new: NewSync<'_>) -> Result<Sync, sqlx::Error> {
         settings: Json(new.settings),
         schedule_minutes: new.schedule_minutes,
         guard: Json(new.guard),
+        full_read_hours: new.full_read_hours,
         created_at: t,
         updated_at: t,
     };
     db_execute!(db, |p| {
         sqlx::query(
-        "INSERT INTO synchronizations (id, tenant_id, name, secret_hash, secret_version, settings, schedule_minutes, guard, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO synchronizations (id, tenant_id, name, secret_hash, secret_version, settings, schedule_minutes, guard, full_read_hours, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )
     .bind(s.id)
     .bind(s.tenant_id)
@@ -88,6 +93,7 @@ pub async fn insert(db: &Db, new: NewSync<'_>) -> Result<Sync, sqlx::Error> {
     .bind(s.settings)
     .bind(s.schedule_minutes)
     .bind(s.guard)
+    .bind(s.full_read_hours)
     .bind(s.created_at)
     .bind(s.updated_at)
     .execute(p)
@@ -142,13 +148,14 @@ pub async fn update(db: &Db, s: &Sync) -> Result<OffsetDateTime, sqlx::Error> {
     let t = now();
     db_execute!(db, |p| {
         sqlx::query(
-        "UPDATE synchronizations SET name = $1, settings = $2, schedule_minutes = $3, guard = $4, updated_at = $5
-         WHERE tenant_id = $6 AND id = $7"
+        "UPDATE synchronizations SET name = $1, settings = $2, schedule_minutes = $3, guard = $4, full_read_hours = $5, updated_at = $6
+         WHERE tenant_id = $7 AND id = $8"
     )
     .bind(&s.name)
     .bind(s.settings)
     .bind(s.schedule_minutes)
     .bind(s.guard)
+    .bind(s.full_read_hours)
     .bind(t)
     .bind(s.tenant_id)
     .bind(s.id)
@@ -178,6 +185,48 @@ pub async fn rotate_secret(
     .fetch_optional(p)
     .await
     })
+}
+
+/// Where the synchronization's reads stand: the watermark a delta read may continue
+/// from, and when the last full read succeeded.
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct ReadState {
+    pub watermark: Option<String>,
+    pub watermark_fingerprint: Option<String>,
+    pub full_read_at: Option<OffsetDateTime>,
+}
+
+pub async fn read_state(db: &Db, id: Uuid) -> Result<ReadState, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_as::<_, ReadState>(
+        "SELECT watermark, watermark_fingerprint, full_read_at FROM synchronizations WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)
+    .map(Option::unwrap_or_default)
+}
+
+/// After a run succeeded: the next run continues from `watermark` (`None`: the next
+/// read is full), and a full read records its time.
+pub async fn commit_read(
+    db: &Db,
+    id: Uuid,
+    watermark: Option<&Watermark>,
+    full: bool,
+) -> Result<(), sqlx::Error> {
+    let t = now();
+    db_execute!(db, |p| sqlx::query(
+        "UPDATE synchronizations SET watermark = $1, watermark_fingerprint = $2,
+         full_read_at = CASE WHEN $3 THEN $4 ELSE full_read_at END WHERE id = $5"
+    )
+    .bind(watermark.map(|w| w.token.as_str()))
+    .bind(watermark.map(|w| w.fingerprint.as_str()))
+    .bind(full)
+    .bind(t)
+    .bind(id)
+    .execute(p)
+    .await)?;
+    Ok(())
 }
 
 /// Claims a due scheduled run: true for exactly one caller per due time.

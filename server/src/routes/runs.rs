@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult};
 use crate::role::Role;
 use crate::state::AppState;
 use crate::sync::dispatch::{self, Request};
-use crate::vocabulary::{Operation, RunPhase, RunStatus, Subject, Trigger};
+use crate::vocabulary::{Operation, ReadKind, RunPhase, RunStatus, Subject, Trigger};
 use adc_shared::EffectiveSettings;
 use adc_shared::protocol::RunCounts;
 use axum::Json;
@@ -35,6 +35,11 @@ pub struct RunView {
     error: Option<String>,
     /// For a held run: which limit of the deletion guard was hit, with the numbers.
     held_reason: Option<String>,
+    /// Which kind of directory read the run did: `full` (every entry) or `delta` (only
+    /// what changed since the last run); absent while the agent has not started.
+    read_kind: Option<ReadKind>,
+    /// Why a read was full, or what a delta read left to the next full read.
+    read_reason: Option<String>,
     /// While the run is running: where it stands.
     progress: Option<RunProgress>,
     decision: Option<String>,
@@ -71,6 +76,8 @@ impl From<Run> for RunView {
             counts: r.counts.0,
             error: r.error,
             held_reason: r.held_reason,
+            read_kind: r.read_kind,
+            read_reason: r.read_reason,
             progress: (r.status == RunStatus::Running).then(|| RunProgress {
                 phase: r.phase.unwrap_or(RunPhase::Waiting),
                 read: r.read_so_far,

@@ -33,6 +33,9 @@ pub struct SyncView {
     settings: Settings,
     schedule_minutes: Option<i32>,
     deletion_guard: DeletionGuard,
+    /// How often a full read of the directory is due, in hours (runs between read only
+    /// what changed, where the directory allows it); 0: every run reads in full.
+    full_read_hours: i32,
     agents_connected: i64,
     /// The connected agents: host, version, last heartbeat.
     agents: Vec<AgentBrief>,
@@ -87,6 +90,7 @@ impl SyncView {
             settings: s.settings.0,
             schedule_minutes: s.schedule_minutes,
             deletion_guard: s.guard.0,
+            full_read_hours: s.full_read_hours,
             agents_connected: agents.len() as i64,
             agents: agents
                 .iter()
@@ -137,6 +141,18 @@ fn valid_schedule(m: Option<i32>) -> ApiResult<Option<i32>> {
         ))),
         other => Ok(other),
     }
+}
+
+/// A year.
+const MAX_FULL_READ_HOURS: i32 = 366 * 24;
+
+fn valid_full_read_hours(h: i32) -> ApiResult<i32> {
+    if !(0..=MAX_FULL_READ_HOURS).contains(&h) {
+        return Err(ApiError::Invalid(format!(
+            "full_read_hours must be between 0 (every run reads in full) and {MAX_FULL_READ_HOURS}, not {h}"
+        )));
+    }
+    Ok(h)
 }
 
 fn valid_guard(g: DeletionGuard) -> ApiResult<DeletionGuard> {
@@ -201,6 +217,8 @@ pub struct Create {
     schedule_minutes: Option<i32>,
     #[serde(default)]
     deletion_guard: Option<DeletionGuard>,
+    #[serde(default)]
+    full_read_hours: Option<i32>,
 }
 
 pub async fn create(
@@ -213,6 +231,7 @@ pub async fn create(
     let settings = settings_from(body.settings)?;
     let schedule_minutes = valid_schedule(body.schedule_minutes)?;
     let guard = valid_guard(body.deletion_guard.unwrap_or_default())?;
+    let full_read_hours = valid_full_read_hours(body.full_read_hours.unwrap_or(24))?;
     let secret = secrets::new_sync_secret();
     let hash = secrets::hash(secret.clone()).await?;
     let sync = syncs::insert(
@@ -224,6 +243,7 @@ pub async fn create(
             settings,
             schedule_minutes,
             guard,
+            full_read_hours,
         },
     )
     .await
@@ -257,6 +277,7 @@ fn audited(s: &Sync) -> Value {
         "settings": s.settings.0,
         "schedule_minutes": s.schedule_minutes,
         "deletion_guard": s.guard.0,
+        "full_read_hours": s.full_read_hours,
     })
 }
 
@@ -288,6 +309,8 @@ pub struct Update {
     schedule_minutes: Option<Option<i32>>,
     #[serde(default)]
     deletion_guard: Option<GuardPatch>,
+    #[serde(default)]
+    full_read_hours: Option<i32>,
 }
 
 #[derive(Deserialize)]
@@ -328,6 +351,9 @@ pub async fn update(
         }
         None => false,
     };
+    if let Some(h) = body.full_read_hours {
+        s.full_read_hours = valid_full_read_hours(h)?;
+    }
     if let Some(g) = body.deletion_guard {
         let mut guard = s.guard.0;
         if let Some(v) = g.max_deletes {

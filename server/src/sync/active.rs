@@ -6,17 +6,19 @@ use super::failure::{RunFailure, internal};
 use super::pipeline::Pipeline;
 use super::plan::{self, add_counts};
 use super::run::BATCH_SIZE;
+use super::run::ReadOffer;
 use crate::db::Db;
 use crate::db::groups::{self, StoredGroup};
 use crate::db::runs::{self, Run};
-use crate::db::syncs::DeletionGuard;
+use crate::db::syncs::{self, DeletionGuard};
 use crate::db::users::{self, Stored};
 use crate::db::writes::{self, Progress};
 use crate::registry::Registry;
-use crate::vocabulary::RunStatus;
-use crate::vocabulary::{Operation, Outcome};
+use crate::vocabulary::{Operation, Outcome, ReadKind, RunStatus};
 use adc_shared::group::Unresolved;
-use adc_shared::protocol::{EntryError, MAX_MEMBERSHIPS_PER_MESSAGE, RunCounts, RunSummary};
+use adc_shared::protocol::{
+    EntryError, MAX_MEMBERSHIPS_PER_MESSAGE, ReadPlan, RunCounts, RunSummary, Watermark,
+};
 use adc_shared::{
     EffectiveSettings, GroupRecord, MemberDelta, MemberKind, Membership, Setting, UserRecord,
 };
@@ -59,6 +61,13 @@ pub struct ActiveRun {
     stored: Option<HashMap<String, (Uuid, String)>>,
     /// Groups (architecture §5.5); see [`GroupsOfRun`].
     groups: GroupsOfRun,
+    /// What the server offered to read from, and the read the agent does.
+    offer: ReadOffer,
+    read: ReadKind,
+    /// From the complete read: where the next run continues (committed if this one
+    /// succeeds), and whether a delta read left its deletions to the next full read.
+    watermark: Option<Watermark>,
+    deletions_deferred: bool,
 }
 
 /// The group side of a run.
@@ -85,7 +94,12 @@ pub struct GroupsOfRun {
 impl ActiveRun {
     /// `sync_was_empty`: the synchronization had no users when the run started (only
     /// runs attach users to it, and one runs at a time).
-    pub fn new(run: &Run, guard: DeletionGuard, sync_was_empty: bool) -> ActiveRun {
+    pub fn new(
+        run: &Run,
+        guard: DeletionGuard,
+        sync_was_empty: bool,
+        offer: ReadOffer,
+    ) -> ActiveRun {
         ActiveRun {
             id: run.id,
             tenant_id: run.tenant_id,
@@ -105,7 +119,53 @@ impl ActiveRun {
             sent_ids: sync_was_empty.then(HashSet::default),
             stored: None,
             groups: GroupsOfRun::default(),
+            offer,
+            read: ReadKind::Full,
+            watermark: None,
+            deletions_deferred: false,
         }
+    }
+
+    /// The agent's choice of read (its manifest request): a delta read only where one
+    /// was offered, and not of groups. Returns the reason to record when the agent read
+    /// in full although a watermark was offered (its fingerprint differed, the
+    /// directory refused it…).
+    pub fn choose_read(
+        &mut self,
+        plan: Option<ReadPlan>,
+        groups: bool,
+    ) -> Result<Option<String>, RunFailure> {
+        let Some(plan) = plan else {
+            self.read = ReadKind::Full;
+            return Ok(None);
+        };
+        match plan.kind {
+            adc_shared::protocol::ReadKind::Delta => {
+                if !matches!(self.offer, ReadOffer::Delta(_)) {
+                    return Err(RunFailure::DeltaNotOffered);
+                }
+                if groups {
+                    return Err(RunFailure::DeltaWithGroups);
+                }
+                self.read = ReadKind::Delta;
+                Ok(None)
+            }
+            adc_shared::protocol::ReadKind::Full => {
+                self.read = ReadKind::Full;
+                Ok(match &self.offer {
+                    ReadOffer::Delta(_) => Some(
+                        plan.reason
+                            .unwrap_or_else(|| "the agent chose a full read".into()),
+                    ),
+                    ReadOffer::Full(_) => None,
+                })
+            }
+        }
+    }
+
+    /// Whether this run reads only what changed (it gets no manifest).
+    pub fn is_delta(&self) -> bool {
+        self.read == ReadKind::Delta
     }
 
     /// The agent said whether this run reads groups (its manifest request).
@@ -457,9 +517,20 @@ impl ActiveRun {
         db: &Db,
         read: u64,
         groups_read: Option<u64>,
+        watermark: Option<Watermark>,
+        deletions_deferred: bool,
     ) -> Result<Vec<u64>, RunFailure> {
         if self.read_complete {
             return Err(RunFailure::ReadCompleteTwice);
+        }
+        self.watermark = watermark;
+        // Only a delta read can leave deletions to a full one.
+        self.deletions_deferred = deletions_deferred && self.is_delta();
+        if self.deletions_deferred {
+            let reason = "only what changed was read; the directory did not say which entries were deleted, so deletions wait for the next full read";
+            runs::set_read(db, self.id, ReadKind::Delta, Some(reason))
+                .await
+                .map_err(internal)?;
         }
         let acked = self.pipeline.flush().await?;
         self.read_complete = true;
@@ -565,6 +636,15 @@ impl ActiveRun {
         runs::finish(db, self.id, status, &self.counts, plan.held.as_deref())
             .await
             .map_err(internal)?;
+        // The next run continues from here only if this one applied everything: a
+        // held, failed or dry run leaves the watermark where it was, so what it read
+        // is read again.
+        if status == RunStatus::Succeeded && !self.settings.dry_run.value {
+            let full = self.read == ReadKind::Full;
+            syncs::commit_read(db, self.sync_id, self.watermark.as_ref(), full)
+                .await
+                .map_err(internal)?;
+        }
         self.refresh_statistics(db);
         Ok(status)
     }

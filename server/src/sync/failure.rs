@@ -27,6 +27,10 @@ pub enum RunFailure {
     GroupsNotRead,
     #[error("a message of {0} memberships exceeds the limit of {limit}", limit = adc_shared::protocol::MAX_MEMBERSHIPS_PER_MESSAGE)]
     TooManyMemberships(usize),
+    #[error("the agent asked for a delta read the server did not offer; nothing is applied")]
+    DeltaNotOffered,
+    #[error("the agent asked for a delta read of groups, which this server does not take")]
+    DeltaWithGroups,
     #[error("the run ended without a complete read; nothing is deleted")]
     EndedBeforeRead,
     #[error("the agent reported: {0}")]

@@ -1,0 +1,216 @@
+//! Delta reads (issue 17): a re-sync reads only what changed since the last run, from
+//! a watermark the server keeps; deletions only where the directory proves them; a full
+//! read when the watermark cannot be used. Real slapd with syncprov, the real agent,
+//! both engines.
+
+use adc_e2e::agent::{AgentSetup, TestAgent};
+use adc_e2e::engine::Engine;
+use adc_e2e::engines;
+use adc_e2e::slapd::{self, Person, Slapd};
+use adc_e2e::sync::{Fixture, fixture_on, people};
+use serde_json::{Value, json};
+
+async fn with_syncprov(engine: Engine, n: usize, sessionlog: bool) -> Fixture {
+    let slapd = Slapd::start_syncprov(&slapd::ldif(&people(n)), sessionlog);
+    fixture_on(engine, slapd, "", None, None, |_| {}).await
+}
+
+fn counts(run: &Value, keys: &[&str]) -> Vec<u64> {
+    keys.iter()
+        .map(|k| run["counts"][*k].as_u64().unwrap_or(u64::MAX))
+        .collect()
+}
+
+fn read_of(run: &Value) -> (&str, &str) {
+    (
+        run["read_kind"].as_str().unwrap_or("?"),
+        run["read_reason"].as_str().unwrap_or(""),
+    )
+}
+
+#[engines]
+async fn a_re_sync_reads_only_the_entries_added_changed_renamed_or_deleted(engine: Engine) {
+    let f = with_syncprov(engine, 30, true).await;
+    let first = f.run(json!({})).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let (kind, why) = read_of(&first);
+    assert_eq!(kind, "full", "{first}");
+    assert!(why.contains("no watermark"), "{first}");
+    assert_eq!(counts(&first, &["read", "created"]), [30, 30]);
+
+    // Nothing changed: nothing is read.
+    let quiet = f.run(json!({})).await;
+    assert_eq!(quiet["status"], "succeeded", "{quiet}");
+    assert_eq!(read_of(&quiet), ("delta", ""), "{quiet}");
+    assert_eq!(
+        counts(&quiet, &["read", "created", "updated", "disabled"]),
+        [0, 0, 0, 0],
+        "{quiet}"
+    );
+
+    let renamed_id = f.user("user00001@example.com").await["id"].clone();
+    f.slapd.add(&Person::numbered(100)).await;
+    f.slapd.set("user00002", "sn", "Changed").await;
+    f.slapd.rename("user00001", "renamed", Some("staff")).await;
+    f.slapd.delete("user00003", "people").await;
+
+    let delta = f.run(json!({})).await;
+    assert_eq!(delta["status"], "succeeded", "{delta}");
+    assert_eq!(read_of(&delta), ("delta", ""), "{delta}");
+    // Three entries read of 31: the added, the changed and the renamed; the deleted one
+    // came as its UUID alone.
+    assert_eq!(
+        counts(&delta, &["read", "created", "updated", "disabled"]),
+        [3, 1, 2, 1],
+        "{delta}"
+    );
+    assert_eq!(f.user("user00100@example.com").await["enabled"], true);
+    assert_eq!(f.user("user00002@example.com").await["surname"], "Changed");
+    let renamed = f.user("user00001@example.com").await;
+    assert_eq!(renamed["id"], renamed_id, "the same cloud user");
+    assert_eq!(
+        renamed["source_dn"],
+        "uid=renamed,ou=staff,dc=example,dc=com"
+    );
+    assert_eq!(f.user("user00003@example.com").await["enabled"], false);
+    let ops: Vec<String> = f
+        .changes(delta["id"].as_str().unwrap(), "")
+        .await
+        .iter()
+        .map(|c| format!("{} {}", c["operation"], c["username"]))
+        .collect();
+    assert_eq!(ops.len(), 4, "{ops:?}");
+}
+
+#[engines]
+async fn a_deletion_the_delta_read_cannot_prove_waits_for_the_next_full_read(engine: Engine) {
+    // Without a session log, syncprov answers with a present phase: an entry it does
+    // not mention may be gone, or not; only a full read can tell.
+    let f = with_syncprov(engine, 20, false).await;
+    f.run(json!({})).await;
+    f.slapd.delete("user00004", "people").await;
+    f.slapd.set("user00005", "sn", "Still here").await;
+
+    let delta = f.run(json!({})).await;
+    assert_eq!(delta["status"], "succeeded", "{delta}");
+    let (kind, why) = read_of(&delta);
+    assert_eq!(kind, "delta", "{delta}");
+    assert!(
+        why.contains("deletions wait for the next full read"),
+        "{delta}"
+    );
+    assert_eq!(
+        counts(&delta, &["read", "updated", "disabled", "deleted"]),
+        [1, 1, 0, 0],
+        "{delta}"
+    );
+    assert_eq!(f.user("user00004@example.com").await["enabled"], true);
+
+    // The schedule makes every run a full read now: it finds the deletion.
+    let (s, _) = f
+        .api
+        .patch(
+            &format!("/api/v1/synchronizations/{}", f.sync_id),
+            json!({"full_read_hours": 0}),
+        )
+        .await;
+    assert!(s.is_success());
+    let full = f.run(json!({})).await;
+    let (kind, why) = read_of(&full);
+    assert_eq!(kind, "full", "{full}");
+    assert!(why.contains("full_read_hours is 0"), "{full}");
+    assert_eq!(counts(&full, &["read", "disabled"]), [19, 1], "{full}");
+    assert_eq!(f.user("user00004@example.com").await["enabled"], false);
+}
+
+#[engines]
+async fn a_changed_filter_or_a_directory_without_syncprov_reads_in_full(engine: Engine) {
+    let mut f = with_syncprov(engine, 10, true).await;
+    f.run(json!({})).await;
+
+    // adc.yaml's filter changes: the watermark was for another set of entries.
+    let yaml = std::fs::read_to_string(&f.agent.config_path).unwrap();
+    let narrowed = yaml.replace(
+        "filter: (objectClass=inetOrgPerson)",
+        "filter: (&(objectClass=inetOrgPerson)(!(uid=user00009)))",
+    );
+    std::fs::write(&f.agent.config_path, narrowed).unwrap();
+    f.agent.reload().await;
+    f.agent
+        .wait_for("the reload", |s| (s.reloads == 1).then_some(()))
+        .await;
+    let run = f.run(json!({})).await;
+    let (kind, why) = read_of(&run);
+    assert_eq!(kind, "full", "{run}");
+    assert!(why.contains("filter"), "{run}");
+    assert_eq!(counts(&run, &["read", "disabled"]), [9, 1], "{run}");
+    assert_eq!(read_of(&f.run(json!({})).await).0, "delta");
+
+    // The directory loses syncprov: it refuses the delta read, the run reads in full,
+    // and the next one too (no watermark).
+    f.slapd.overlay = String::new();
+    f.slapd.restart(slapd::UNLIMITED);
+    f.slapd.set("user00002", "sn", "Changed").await;
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let (kind, why) = read_of(&run);
+    assert_eq!(kind, "full", "{run}");
+    assert!(why.contains("refused the delta read"), "{run}");
+    assert_eq!(counts(&run, &["read", "updated"]), [9, 1], "{run}");
+    let next = f.run(json!({})).await;
+    let (kind, why) = read_of(&next);
+    assert_eq!(kind, "full", "{next}");
+    assert!(why.contains("no watermark"), "{next}");
+}
+
+#[engines]
+async fn the_watermark_moves_only_when_a_run_applies_what_it_read(engine: Engine) {
+    let f = with_syncprov(engine, 10, true).await;
+    f.run(json!({})).await;
+    f.slapd.set("user00002", "sn", "Changed").await;
+
+    // A dry run applies nothing: the next run reads the change again.
+    let dry = f.run(json!({"dry_run": true})).await;
+    assert_eq!(read_of(&dry).0, "delta", "{dry}");
+    assert_eq!(counts(&dry, &["read", "updated"]), [1, 1], "{dry}");
+    assert_eq!(f.user("user00002@example.com").await["surname"], "Surname2");
+
+    // Held deletions (the guard allows none): not applied, so read again next time.
+    f.patch_guard(json!({"max_deletes": 0})).await;
+    f.slapd.delete("user00007", "people").await;
+    let held = f.run(json!({})).await;
+    assert_eq!(held["status"], "held", "{held}");
+    assert_eq!(counts(&held, &["read", "updated", "held"]), [1, 1, 1]);
+    let again = f.run(json!({})).await;
+    assert_eq!(again["status"], "held", "{again}");
+    assert_eq!(read_of(&again).0, "delta");
+    assert_eq!(counts(&again, &["read", "held"]), [1, 1], "{again}");
+
+    f.patch_guard(json!({"max_deletes": null})).await;
+    let applied = f.run(json!({})).await;
+    assert_eq!(applied["status"], "succeeded", "{applied}");
+    assert_eq!(counts(&applied, &["disabled"]), [1], "{applied}");
+    let quiet = f.run(json!({})).await;
+    assert_eq!(counts(&quiet, &["read", "disabled"]), [0, 0], "{quiet}");
+}
+
+#[engines]
+async fn a_second_agent_of_the_synchronization_continues_from_the_same_watermark(engine: Engine) {
+    let mut f = with_syncprov(engine, 12, true).await;
+    f.run(json!({})).await;
+    let yaml = std::fs::read_to_string(&f.agent.config_path).unwrap();
+    f.agent.kill();
+    let mut other = TestAgent::start(AgentSetup {
+        addr: f.server.agent_addr(),
+        client_id: f.sync_id.clone(),
+        secret: f.secret.clone(),
+        yaml,
+        extra_ca: None,
+    });
+    other.connected().await;
+    f.slapd.set("user00006", "sn", "Changed").await;
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(read_of(&run), ("delta", ""), "{run}");
+    assert_eq!(counts(&run, &["read", "updated"]), [1, 1], "{run}");
+}
