@@ -111,7 +111,7 @@ async fn copy_edges(db_url: &str, n: usize) -> anyhow::Result<Duration> {
 async fn empty(db_url: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(db_url).await?;
-    sqlx::raw_sql("TRUNCATE users, groups, group_users, group_groups, run_changes; CHECKPOINT")
+    sqlx::raw_sql("TRUNCATE users, groups, group_users, group_groups, run_changes; UPDATE synchronizations SET watermark = NULL, watermark_fingerprint = NULL, full_read_at = NULL; CHECKPOINT")
         .execute(&mut c)
         .await?;
     Ok(())

@@ -18,7 +18,7 @@ use anyhow::bail;
 use clap::Parser;
 use measure::{ldapsearch_dump, peak_rss_mib, whoami_rate};
 use rig::Rig;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -165,6 +165,8 @@ async fn users_benchmark(rig: &Rig, args: &Args) -> anyhow::Result<Option<Summar
         rig.print_logs();
         return Ok(None);
     }
+    // Full re-syncs first: every run reads every entry.
+    rig.patch_sync(json!({"full_read_hours": 0})).await?;
     // Re-syncs are short: three, each after a dump, and the medians of both.
     let mut nochanges = Vec::new();
     let mut searches = Vec::new();
@@ -192,6 +194,38 @@ async fn users_benchmark(rig: &Rig, args: &Args) -> anyhow::Result<Option<Summar
         }
     }
     let (onepct, r3) = rig.run().await?;
+    if r3["read_kind"] != "full" {
+        bail!("the 1 % re-sync was not a full read: {r3}");
+    }
+
+    // Delta re-syncs (RFC 4533): the same, reading only what changed since the last run.
+    rig.patch_sync(json!({"full_read_hours": 24})).await?;
+    let mut delta_nochanges = Vec::new();
+    let mut delta_nochange_report = Value::Null;
+    for _ in 0..3 {
+        let (d, r) = rig.run().await?;
+        if r["read_kind"] != "delta" {
+            bail!("a re-sync after a full read was not a delta read: {r}");
+        }
+        delta_nochanges.push(d);
+        delta_nochange_report = r;
+    }
+    delta_nochanges.sort();
+    let delta_nochange = delta_nochanges[1];
+    {
+        let mut l = ldap.admin().await;
+        for i in 0..modified {
+            let dn = format!(
+                "uid={},ou=people,{BASE_DN}",
+                Person::numbered(i * 100 + 1).uid
+            );
+            let v: std::collections::HashSet<&str> = ["Modified"].into_iter().collect();
+            l.modify(&dn, vec![ldap3::Mod::Replace("sn", v)])
+                .await?
+                .success()?;
+        }
+    }
+    let (delta_onepct, r4) = rig.run().await?;
     let agent_peak = agent_peak.max(peak_rss_mib(rig.agent.child.id()));
     let server_peak = server_peak.max(peak_rss_mib(rig.server.child.id()));
 
@@ -259,6 +293,19 @@ async fn users_benchmark(rig: &Rig, args: &Args) -> anyhow::Result<Option<Summar
         secs(onepct),
         onepct.as_secs_f64() / search_ref.as_secs_f64(),
         r3["counts"]["updated"]
+    );
+    println!(
+        "delta re-sync, no change (median of three) {:7.1} ms  ratio to ldapsearch {:.3}  (target <= 0.05; read {})",
+        delta_nochange.as_secs_f64() * 1000.0,
+        delta_nochange.as_secs_f64() / search_ref.as_secs_f64(),
+        delta_nochange_report["counts"]["read"]
+    );
+    println!(
+        "delta re-sync, 1 % modified                {:7.1} ms  ratio to ldapsearch {:.3}  (target <= 0.1; read {}, updated {})",
+        delta_onepct.as_secs_f64() * 1000.0,
+        delta_onepct.as_secs_f64() / search_ref.as_secs_f64(),
+        r4["counts"]["read"],
+        r4["counts"]["updated"]
     );
     println!(
         "CPU during the initial sync                server {:.2} s, agent {:.2} s, slapd {:.2} s, PostgreSQL {:.2} s",

@@ -179,7 +179,8 @@ pub fn cpu(server: &Proc, agent: &Proc) -> [f64; 4] {
 pub async fn empty_users(db_url: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(db_url).await?;
-    sqlx::raw_sql("TRUNCATE users, run_changes; CHECKPOINT")
+    // Without users, the synchronization's next run is a first one: no watermark.
+    sqlx::raw_sql("TRUNCATE users, run_changes; UPDATE synchronizations SET watermark = NULL, watermark_fingerprint = NULL, full_read_at = NULL; CHECKPOINT")
         .execute(&mut c)
         .await?;
     Ok(())

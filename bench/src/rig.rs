@@ -55,7 +55,8 @@ impl Rig {
             );
             ldif.push_str(&crate::groups::ldif(n, args));
         }
-        let mut ldap = Slapd::start(&ldif);
+        // With syncprov and a session log, as a directory offering delta reads is set up.
+        let mut ldap = Slapd::start_syncprov(&ldif, true);
         // The 1 % modification goes over the wire; without fsync it takes seconds, not minutes.
         ldap.restart(&format!("{UNLIMITED}dbnosync\n"));
         let db = TestDb::new(Engine::Postgres).await;
@@ -205,7 +206,13 @@ impl Rig {
             .with_context(|| format!("run not started: {r}"))?
             .to_owned();
         loop {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // A delta re-sync takes milliseconds: look often at first.
+            let wait = if t.elapsed() < Duration::from_millis(200) {
+                2
+            } else {
+                20
+            };
+            tokio::time::sleep(Duration::from_millis(wait)).await;
             let r: Value = self
                 .api
                 .get(format!("{}/api/v1/runs/{id}", self.base))
@@ -220,6 +227,24 @@ impl Rig {
                 return Ok((t.elapsed(), r));
             }
         }
+    }
+
+    /// Changes the synchronization (`full_read_hours`, say).
+    pub async fn patch_sync(&self, body: Value) -> anyhow::Result<()> {
+        let r = self
+            .api
+            .patch(format!(
+                "{}/api/v1/synchronizations/{}",
+                self.base, self.sync_id
+            ))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("PATCH {body}: {} {}", r.status(), r.text().await?);
+        }
+        Ok(())
     }
 
     /// Bytes the agent has sent the server so far (groups mode).

@@ -78,6 +78,9 @@ await scenario(async (browser) => {
   assert(Number(created) === PEOPLE, `created ${created} of ${PEOPLE}`);
   const eff = page.locator('tr[data-setting=dry-run]');
   assert((await eff.textContent()).includes('offserver'), `dry-run off from the server: ${await eff.textContent()}`);
+  // The first run reads every entry and says why (the test directory has no syncprov).
+  const readFact = await page.locator('.run-read').textContent();
+  assert(readFact.startsWith('Every entry (full read): no watermark'), `the run's read: ${readFact}`);
   await page.getByRole('cell', { name: 'user00000@example.com', exact: true }).waitFor();
   await page.getByLabel('Operation').selectOption('update');
   await page.getByText('No change matches.').waitFor();

@@ -19,6 +19,13 @@ const OUTCOMES = [['applied', 'Applied'], ['planned', 'Planned (dry run)'], ['he
 const SOURCE = { server: 'server', agent: 'agent', default: 'default' };
 
 /** What a change row is about: a user, a group, or member → group. */
+/** Which kind of read the run did, and why, in the admin's words. */
+function readText(run) {
+  if (!run.read_kind) return 'not started yet';
+  const what = run.read_kind === 'delta' ? 'Only what changed since the last run' : 'Every entry (full read)';
+  return run.read_reason ? `${what}: ${run.read_reason}` : what;
+}
+
 function subjectCell(c) {
   if (c.subject === 'group') {
     return c.group_id ? h('a', { href: `#/groups/${c.group_id}`, class: 'group-name' }, c.username) : c.username;
@@ -224,7 +231,8 @@ export async function runPage(ctx, id) {
       h('dt', null, 'Started'), h('dd', null, time(run.started_at)),
       h('dt', null, 'Duration'), h('dd', null, run.status === 'running' ? 'running…' : duration(run.duration_ms)),
       h('dt', null, 'Trigger'), h('dd', null, `${run.trigger} (${run.triggered_by})`),
-      h('dt', null, 'Kind'), h('dd', null, [run.dry_run ? 'dry run' : 'applies changes', run.full ? 'full resync' : null].filter(Boolean).join(', '))));
+      h('dt', null, 'Kind'), h('dd', null, [run.dry_run ? 'dry run' : 'applies changes', run.full ? 'full resync' : null].filter(Boolean).join(', ')),
+      h('dt', null, 'Read'), h('dd', { class: 'run-read' }, readText(run))));
     const groups = GROUP_COUNTS.some(([k]) => run.counts[k] > 0);
     fill(counts, groups ? h('h3', null, 'Users') : null, h('div', { class: 'counts' }, COUNTS.map((k) =>
       h('div', { class: 'count', 'data-count': k }, h('b', null, String(run.counts[k])), h('span', null, k)))),

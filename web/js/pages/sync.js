@@ -22,7 +22,7 @@ function runRow(r) {
   const c = r.counts;
   return h('tr', { 'data-run': r.id, class: r.status === 'failed' ? 'failed-run' : null },
     h('td', { class: 'nowrap' }, h('a', { href: `#/runs/${r.id}` }, time(r.started_at))),
-    h('td', null, statusBadge(r.status), r.dry_run ? h('div', { class: 'muted small' }, 'dry run') : null, r.full ? h('div', { class: 'muted small' }, 'full') : null),
+    h('td', null, statusBadge(r.status), r.dry_run ? h('div', { class: 'muted small' }, 'dry run') : null, r.read_kind === 'delta' ? h('div', { class: 'muted small', title: 'Only what changed since the last run was read' }, 'changes only') : null, r.full ? h('div', { class: 'muted small' }, 'full') : null),
     h('td', { class: 'hide-narrow' }, r.trigger),
     ['created', 'updated', 'deleted', 'disabled', 'conflicts', 'errors'].map((k) => h('td', { class: 'num' }, c[k].toLocaleString())),
     h('td', { class: 'num hide-narrow nowrap' }, duration(r.duration_ms)),
@@ -95,6 +95,7 @@ function policyForm(ctx, sync, lastRun, onSaved) {
   });
   const schedOn = h('input', { type: 'checkbox', checked: sync.schedule_minutes !== null, disabled: !admin });
   const sched = h('input', { type: 'number', min: 1, max: 10080, value: sync.schedule_minutes ?? 60, disabled: !admin, style: null });
+  const fullEvery = h('input', { type: 'number', min: 0, max: 8784, value: sync.full_read_hours ?? 24, disabled: !admin });
   const g = sync.deletion_guard;
   const maxDelOn = h('input', { type: 'checkbox', checked: g.max_deletes !== null, disabled: !admin });
   const maxDel = h('input', { type: 'number', min: 0, value: g.max_deletes ?? 500, disabled: !admin });
@@ -111,6 +112,8 @@ function policyForm(ctx, sync, lastRun, onSaved) {
     h('h2', null, 'Schedule'),
     check(schedOn, 'Run automatically'),
     field('Minutes between runs', sched),
+    h('p', { class: 'muted' }, 'Where the directory allows it (OpenLDAP with syncprov), a run reads only what changed since the last one. A full read finds deletions the directory did not report; it comes this often, and whenever the agent’s settings change.'),
+    field('Hours between full reads (0: every run reads in full)', fullEvery),
     h('h2', null, 'Deletion guard'),
     h('p', { class: 'muted' }, 'A run that would delete or disable more than this holds its deletions until someone approves them.'),
     check(maxDelOn, 'Limit the number of deletions'),
@@ -133,6 +136,7 @@ function policyForm(ctx, sync, lastRun, onSaved) {
       const saved = await patch(`/synchronizations/${sync.id}`, {
         settings,
         schedule_minutes: schedOn.checked ? num(sched) : null,
+        full_read_hours: num(fullEvery),
         deletion_guard: {
           max_deletes: maxDelOn.checked ? num(maxDel) : null,
           max_percent: maxPctOn.checked ? num(maxPct) : null,
