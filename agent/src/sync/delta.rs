@@ -11,6 +11,7 @@
 //! on malformed values: a hostile or broken directory fails the read with a reason.
 
 use super::mapping::Mapper;
+use super::usn::Mark;
 use crate::config::{AgentConfig, Flavour};
 use adc_shared::protocol::Watermark;
 use base64::Engine as _;
@@ -46,32 +47,42 @@ pub fn fingerprint(cfg: &AgentConfig) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The watermark for `cookie` under this configuration.
-pub fn watermark(cfg: &AgentConfig, cookie: &[u8]) -> Watermark {
+/// The watermark for `token` (see [`cookie_token`], [`super::usn::Mark::token`]) under
+/// this configuration.
+pub fn watermark(cfg: &AgentConfig, token: String) -> Watermark {
     Watermark {
-        token: format!(
-            "{TOKEN_PREFIX}{}",
-            base64::engine::general_purpose::STANDARD.encode(cookie)
-        ),
+        token,
         fingerprint: fingerprint(cfg),
     }
 }
 
-/// Whether a delta read can continue from `offered`: its cookie, or why not (then the
-/// run reads in full, and says so). `None` offered: the server asked for a full read.
+/// An RFC 4533 cookie as a watermark's token.
+pub fn cookie_token(cookie: &[u8]) -> String {
+    format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::STANDARD.encode(cookie)
+    )
+}
+
+/// Where a delta read starts from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Since {
+    /// An RFC 4533 cookie (OpenLDAP).
+    Cookie(Vec<u8>),
+    /// A domain controller's USN (Active Directory).
+    Usn(Mark),
+}
+
+/// Whether a delta read can continue from `offered`, or why not (then the run reads in
+/// full, and says so). `None` offered: the server asked for a full read.
 pub fn usable(
     cfg: &AgentConfig,
     offered: Option<&Watermark>,
     reads_groups: bool,
-) -> Result<Vec<u8>, Option<String>> {
+) -> Result<Since, Option<String>> {
     let Some(w) = offered else {
         return Err(None);
     };
-    if cfg.backend.ldap.flavour == Flavour::ActiveDirectory {
-        return Err(Some(
-            "delta reads of Active Directory are not built yet: every run reads in full".into(),
-        ));
-    }
     if reads_groups {
         return Err(Some(
             "delta reads do not cover groups yet: a synchronization with groups reads in full"
@@ -83,15 +94,15 @@ pub fn usable(
             "adc.yaml's directory address, base DN, scope, filter or attribute mapping changed since the watermark was set".into(),
         ));
     }
-    w.token
-        .strip_prefix(TOKEN_PREFIX)
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .ok_or_else(|| Some("the watermark is not one this agent wrote".into()))
-}
-
-/// Whether a full read should take a cookie first, for the next run to continue from.
-pub fn wanted(cfg: &AgentConfig) -> bool {
-    cfg.backend.ldap.flavour == Flavour::Openldap
+    let since = match cfg.backend.ldap.flavour {
+        Flavour::Openldap => w
+            .token
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .map(Since::Cookie),
+        Flavour::ActiveDirectory => Mark::parse(&w.token).map(Since::Usn),
+    };
+    since.ok_or_else(|| Some("the watermark is not one this agent wrote".into()))
 }
 
 /// The Sync Request control: refreshOnly from `cookie` (none: from the start). It is

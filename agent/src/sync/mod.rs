@@ -8,6 +8,7 @@ mod group_read;
 pub mod groups;
 pub mod mapping;
 mod user_read;
+pub mod usn;
 
 use crate::config::AgentConfig;
 use crate::ldap;
@@ -222,8 +223,8 @@ async fn begin_read(
 ) {
     let reads_groups = member_keys.is_some();
     let reason = match delta::usable(cfg, start.watermark.as_ref(), reads_groups) {
-        Ok(cookie) => {
-            let mode = user_read::Mode::Delta { cookie };
+        Ok(since) => {
+            let mode = user_read::Mode::Delta(since);
             let mut rx = user_read::start(cfg, conn.clone(), None, read.clone(), mode);
             match rx.recv().await {
                 Some(user_read::Read::Refused(reason)) => Some(reason),
@@ -242,7 +243,7 @@ async fn begin_read(
         tracing::info!(run_id = %start.run_id, reason = r, "reading in full");
     }
     let mode = user_read::Mode::Full {
-        watermark: server_protocol >= DELTA_VERSION && delta::wanted(cfg),
+        watermark: server_protocol >= DELTA_VERSION,
     };
     let rx = user_read::start(cfg, conn.clone(), member_keys, read.clone(), mode);
     let plan = ReadPlan {
@@ -370,7 +371,7 @@ async fn read_and_send(
         run_id,
         read: end.count,
         groups_read: group_changes.as_ref().map(|g| g.read),
-        watermark: end.cookie.as_deref().map(|c| delta::watermark(cfg, c)),
+        watermark: end.token.map(|t| delta::watermark(cfg, t)),
         deletions_deferred: end.deletions_deferred,
     })
     .await?;

@@ -3,10 +3,10 @@
 //! directory is read while the manifest is still arriving, and reading, mapping and
 //! hashing take a core of their own beside the comparison and the sending.
 
-use super::delta;
 use super::groups::{dn_key, uid_key};
 use super::mapping::{Entry, Mapper};
-use crate::config::AgentConfig;
+use super::{delta, usn};
+use crate::config::{AgentConfig, Flavour};
 use crate::ldap;
 use adc_shared::UserRecord;
 use adc_shared::record::ContentDigest;
@@ -48,10 +48,10 @@ pub enum Read {
 
 /// How the users are read.
 pub enum Mode {
-    /// Every entry; `watermark`: take the directory's cookie first, for the next run.
+    /// Every entry; `watermark`: take the directory's watermark first, for the next run.
     Full { watermark: bool },
-    /// Only what changed since `cookie` (RFC 4533).
-    Delta { cookie: Vec<u8> },
+    /// Only what changed since the watermark.
+    Delta(delta::Since),
 }
 
 /// A complete read.
@@ -59,8 +59,8 @@ pub enum Mode {
 pub struct ReadEnd {
     /// Entries read (a delta read: the changed ones).
     pub count: u64,
-    /// Where the next run may continue from.
-    pub cookie: Option<Vec<u8>>,
+    /// Where the next run may continue from (a watermark's token).
+    pub token: Option<String>,
     /// A delta read: the external IDs the directory said are gone, and whether some
     /// deletions could not be proven (they wait for the next full read).
     pub deletions: Vec<String>,
@@ -127,40 +127,50 @@ async fn read_users(
     }
     let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     let mut end = ReadEnd::default();
-    // A delta read's state; `None` for a full read.
+    // A delta read's state: RFC 4533's, or Active Directory's (the USN it starts
+    // after, and where its tombstones live); `None` for a full read.
     let mut delta = None;
-    let adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> = match mode {
+    let mut usn_delta = None;
+    let mut filter = l.sync.filter.clone();
+    let paged = |page| -> Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> {
+        vec![
+            Box::new(EntriesOnly::new()),
+            Box::new(PagedResults::new(page)),
+        ]
+    };
+    let adapters = match mode {
         Mode::Full { watermark } => {
             if watermark {
-                match delta::current_cookie(cfg, &mut conn).await {
-                    Ok(c) => end.cookie = Some(c),
+                match take_watermark(cfg, &mut conn).await {
+                    Ok(t) => end.token = Some(t),
                     Err(reason) => {
                         tracing::info!(reason, "no watermark: the next run reads in full too")
                     }
                 }
             }
-            vec![
-                Box::new(EntriesOnly::new()),
-                Box::new(PagedResults::new(page)),
-            ]
+            paged(page)
         }
-        Mode::Delta { cookie } => {
+        Mode::Delta(delta::Since::Cookie(cookie)) => {
             conn.with_controls(delta::request(Some(cookie.clone())));
             // Without news the directory sends no cookie: the one given stays good.
-            end.cookie = Some(cookie);
+            end.token = Some(delta::cookie_token(&cookie));
             delta = Some(delta::Delta::new(&mapper));
             Vec::new()
+        }
+        Mode::Delta(delta::Since::Usn(old)) => {
+            // Taken before the read: what changes meanwhile is read again next time.
+            let (now, naming_context) =
+                usn::current(cfg, &mut conn).await.map_err(Stop::Refused)?;
+            usn::same_dc(&old, &now).map_err(Stop::Refused)?;
+            end.token = Some(now.token());
+            filter = usn::changed_filter(&l.sync.filter, old.usn);
+            usn_delta = Some((old.usn, naming_context));
+            paged(page)
         }
     };
     let mut stream = conn
         .with_timeout(l.operation_timeout())
-        .streaming_search_with(
-            adapters,
-            &l.base_dn,
-            l.scope.into(),
-            &l.sync.filter,
-            attributes,
-        )
+        .streaming_search_with(adapters, &l.base_dn, l.scope.into(), &filter, attributes)
         .await
         .map_err(|e| crate::explain::anyhow_chain(&ldap::search_error(cfg, &e)))?;
     let mut chunk = Vec::with_capacity(CHUNK);
@@ -245,8 +255,8 @@ async fn read_users(
         }
         if result.rc == 0 {
             let done = delta::sync_done(&result)?;
-            if done.cookie.is_some() {
-                end.cookie = done.cookie;
+            if let Some(c) = done.cookie {
+                end.token = Some(delta::cookie_token(&c));
             }
             end.deletions = d.deletions;
             // Without a delete phase, an entry the directory did not mention may be gone.
@@ -265,9 +275,29 @@ async fn read_users(
             result.rc
         )));
     }
+    if let Some((after, naming_context)) = usn_delta {
+        match usn::deleted_since(cfg, &mut conn, &naming_context, after).await {
+            Ok(ids) => end.deletions = ids,
+            Err(reason) => {
+                tracing::warn!(reason, "deletions wait for the next full read");
+                end.deletions_deferred = true;
+            }
+        }
+    }
     if !chunk.is_empty() {
         let _ = out.send(Read::Users(chunk)).await;
     }
     end.count = count;
     Ok(end)
+}
+
+/// The directory's watermark now, before a full read: an RFC 4533 cookie, or a domain
+/// controller's USN.
+async fn take_watermark(cfg: &AgentConfig, conn: &mut ldap3::Ldap) -> Result<String, String> {
+    match cfg.backend.ldap.flavour {
+        Flavour::Openldap => delta::current_cookie(cfg, conn)
+            .await
+            .map(|c| delta::cookie_token(&c)),
+        Flavour::ActiveDirectory => usn::current(cfg, conn).await.map(|(m, _)| m.token()),
+    }
 }
