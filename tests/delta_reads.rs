@@ -155,7 +155,10 @@ async fn a_changed_filter_or_a_directory_without_syncprov_reads_in_full(engine: 
     assert_eq!(run["status"], "succeeded", "{run}");
     let (kind, why) = read_of(&run);
     assert_eq!(kind, "full", "{run}");
-    assert!(why.contains("refused the delta read"), "{run}");
+    assert!(
+        why.contains("no longer offers content synchronization"),
+        "{run}"
+    );
     assert_eq!(counts(&run, &["read", "updated"]), [9, 1], "{run}");
     let next = f.run(json!({})).await;
     let (kind, why) = read_of(&next);
@@ -165,7 +168,7 @@ async fn a_changed_filter_or_a_directory_without_syncprov_reads_in_full(engine: 
 
 #[engines]
 async fn the_watermark_moves_only_when_a_run_applies_what_it_read(engine: Engine) {
-    let f = with_syncprov(engine, 10, true).await;
+    let mut f = with_syncprov(engine, 10, true).await;
     f.run(json!({})).await;
     f.slapd.set("user00002", "sn", "Changed").await;
 
@@ -189,9 +192,25 @@ async fn the_watermark_moves_only_when_a_run_applies_what_it_read(engine: Engine
     f.patch_guard(json!({"max_deletes": null})).await;
     let applied = f.run(json!({})).await;
     assert_eq!(applied["status"], "succeeded", "{applied}");
-    assert_eq!(counts(&applied, &["disabled"]), [1], "{applied}");
+    assert_eq!(read_of(&applied).0, "delta", "{applied}");
+    assert_eq!(counts(&applied, &["read", "disabled"]), [1, 1], "{applied}");
     let quiet = f.run(json!({})).await;
     assert_eq!(counts(&quiet, &["read", "disabled"]), [0, 0], "{quiet}");
+
+    // A failed run (the directory is down) applies nothing either: the change made
+    // before it is read by the next run. (slapd's session log starts afresh with the
+    // restart, so that run's deletions wait for a full read: nothing was deleted.)
+    // The directory is shut down, not killed: killed, slapd loses the contextCSN it
+    // had not written yet and serves no change older than its last checkpoint.
+    f.slapd.set("user00003", "sn", "Changed").await;
+    f.slapd.shut_down();
+    let failed = f.run(json!({})).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    f.slapd.restart(slapd::UNLIMITED);
+    let after = f.run(json!({})).await;
+    assert_eq!(read_of(&after).0, "delta", "{after}");
+    assert_eq!(counts(&after, &["read", "updated"]), [1, 1], "{after}");
+    assert_eq!(f.user("user00003@example.com").await["surname"], "Changed");
 }
 
 #[engines]
@@ -213,4 +232,34 @@ async fn a_second_agent_of_the_synchronization_continues_from_the_same_watermark
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(read_of(&run), ("delta", ""), "{run}");
     assert_eq!(counts(&run, &["read", "updated"]), [1, 1], "{run}");
+}
+
+#[engines]
+async fn a_directory_restored_from_a_backup_is_read_in_full(engine: Engine) {
+    let mut f = with_syncprov(engine, 15, true).await;
+    f.run(json!({})).await;
+    let backup = f.slapd.backup();
+    f.slapd.set("user00002", "sn", "Changed").await;
+    f.slapd.add(&Person::numbered(50)).await;
+    let delta = f.run(json!({})).await;
+    assert_eq!(read_of(&delta).0, "delta", "{delta}");
+    assert_eq!(counts(&delta, &["read", "created"]), [2, 1], "{delta}");
+
+    // The directory goes back to before those changes: the watermark is from its
+    // future, so it cannot say what changed since.
+    f.slapd.restore(&backup);
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let (kind, why) = read_of(&run);
+    assert_eq!(kind, "full", "{run}");
+    // slapd says unwillingToPerform: the consumer's state is newer than its own.
+    assert!(
+        why.contains("refused to continue from the watermark") && why.contains("result code 53"),
+        "{run}"
+    );
+    assert_eq!(
+        counts(&run, &["read", "updated", "disabled"]),
+        [15, 1, 1],
+        "{run}"
+    );
 }

@@ -232,6 +232,15 @@ impl Slapd {
         let _ = self.child.wait();
     }
 
+    /// Shuts the directory down as its service manager would (SIGTERM): it writes its
+    /// state (syncprov's contextCSN) first. Connections are refused until
+    /// [`Slapd::restart`].
+    pub fn shut_down(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+
     /// Restarts on the same port and data, with `extra` lines in the database section
     /// instead of [`UNLIMITED`] (a `sizelimit`, say).
     pub fn restart(&mut self, extra: &str) {
@@ -257,6 +266,45 @@ impl Slapd {
             "slapd did not restart: {}",
             self.log()
         );
+    }
+
+    /// The directory's data as LDIF, with its operational attributes (entryUUID,
+    /// entryCSN, contextCSN): a backup, as `slapcat` makes one.
+    pub fn backup(&self) -> String {
+        let out = Command::new(slapd_tool("slapcat"))
+            .arg("-f")
+            .arg(&self.conf_path)
+            .output()
+            .expect("slapcat runs");
+        assert!(
+            out.status.success(),
+            "slapcat failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("slapcat writes text")
+    }
+
+    /// Restores a [`Slapd::backup`]: the directory as it was then, restarted.
+    pub fn restore(&mut self, backup: &str) {
+        self.stop();
+        let db = self.dir.path().join("db");
+        std::fs::remove_dir_all(&db).unwrap();
+        std::fs::create_dir_all(&db).unwrap();
+        let ldif_path = self.dir.path().join("backup.ldif");
+        std::fs::write(&ldif_path, backup).unwrap();
+        let out = Command::new(slapd_tool("slapadd"))
+            .args(["-q", "-w", "-f"])
+            .arg(&self.conf_path)
+            .arg("-l")
+            .arg(&ldif_path)
+            .output()
+            .expect("slapadd runs");
+        assert!(
+            out.status.success(),
+            "slapadd failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.restart(UNLIMITED);
     }
 
     /// A connection bound as the directory's root, to change entries as an admin would.

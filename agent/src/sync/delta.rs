@@ -119,6 +119,28 @@ pub fn request(cookie: Option<Vec<u8>>) -> RawControl {
     c
 }
 
+/// Why the directory would not continue from the watermark, from the result code and
+/// text that ended the delta read before any entry.
+pub fn refusal(rc: u32, text: &str) -> String {
+    match rc {
+        REFRESH_REQUIRED => {
+            "the directory no longer continues from the watermark (e-syncRefreshRequired, result code 4096)".into()
+        }
+        12 => "the directory no longer offers content synchronization (unavailableCriticalExtension, result code 12); check that slapd still loads the syncprov overlay".into(),
+        _ => {
+            let (meaning, _) = crate::explain::result_code(rc);
+            let text = if text.is_empty() {
+                String::new()
+            } else {
+                format!(": {text}")
+            };
+            format!(
+                "the directory refused to continue from the watermark: {meaning} (result code {rc}){text}"
+            )
+        }
+    }
+}
+
 /// The directory's cookie now, taken before a full read by a refresh of the base entry
 /// alone: changes made while the full read goes on are read again by the next delta
 /// read, never missed. The error says why there is none (no syncprov, say).
@@ -392,6 +414,17 @@ mod tests {
         let mut v = vec![0x30, 0x15, 0x0a, 0x01, state, 0x04, 0x10];
         v.extend_from_slice(&UUID);
         v
+    }
+
+    #[test]
+    fn a_refusal_says_what_the_directory_said() {
+        assert!(refusal(4096, "").contains("e-syncRefreshRequired"));
+        assert!(refusal(12, "").contains("syncprov"));
+        let restored = refusal(53, "consumer state is newer than provider!");
+        assert!(
+            restored.ends_with("(result code 53): consumer state is newer than provider!"),
+            "{restored}"
+        );
     }
 
     #[test]

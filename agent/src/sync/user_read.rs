@@ -243,15 +243,7 @@ async fn read_users(
     if let Some(d) = delta {
         if result.rc != 0 && count == 0 && chunk.is_empty() {
             // Nothing was sent yet: read in full instead.
-            let (meaning, _) = crate::explain::result_code(result.rc);
-            return Err(Stop::Refused(if result.rc == delta::REFRESH_REQUIRED {
-                "the directory no longer continues from the watermark (e-syncRefreshRequired, result code 4096)".into()
-            } else {
-                format!(
-                    "the directory refused the delta read: {meaning} (result code {}); check that slapd still loads the syncprov overlay",
-                    result.rc
-                )
-            }));
+            return Err(Stop::Refused(delta::refusal(result.rc, &result.text)));
         }
         if result.rc == 0 {
             let done = delta::sync_done(&result)?;
