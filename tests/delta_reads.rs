@@ -6,8 +6,8 @@
 use adc_e2e::agent::{AgentSetup, TestAgent};
 use adc_e2e::engine::Engine;
 use adc_e2e::engines;
-use adc_e2e::slapd::{self, Person, Slapd};
-use adc_e2e::sync::{Fixture, fixture_on, people};
+use adc_e2e::slapd::{self, Person, Slapd, group_dn, group_ldif, person_dn};
+use adc_e2e::sync::{Fixture, GROUPS_SECTION, fixture_on, people};
 use serde_json::{Value, json};
 
 async fn with_syncprov(engine: Engine, n: usize, sessionlog: bool) -> Fixture {
@@ -261,5 +261,157 @@ async fn a_directory_restored_from_a_backup_is_read_in_full(engine: Engine) {
         counts(&run, &["read", "updated", "disabled"]),
         [15, 1, 1],
         "{run}"
+    );
+}
+
+#[engines]
+async fn only_the_groups_that_changed_are_read_and_only_their_changed_members_travel(
+    engine: Engine,
+) {
+    let uid = |i: usize| format!("user{i:05}");
+    let user = |i: usize| format!("user:user{i:05}@example.com");
+    let groups = [
+        group_ldif(
+            "groupOfNames",
+            "devs",
+            &[person_dn(&uid(0)), person_dn(&uid(1))],
+        ),
+        group_ldif(
+            "groupOfUniqueNames",
+            "ops",
+            &[person_dn(&uid(2)), person_dn(&uid(3))],
+        ),
+        group_ldif("posixGroup", "posix", &[uid(4), uid(5)]),
+        group_ldif(
+            "groupOfNames",
+            "everyone",
+            &[group_dn("devs"), person_dn(&uid(6))],
+        ),
+        group_ldif("groupOfNames", "quiet", &[person_dn(&uid(7))]),
+    ]
+    .concat();
+    let ldif = format!("{}{groups}", slapd::ldif(&people(10)));
+    let slapd = Slapd::start_syncprov(&ldif, true);
+    let f = fixture_on(engine, slapd, "", None, Some(GROUPS_SECTION), |_| {}).await;
+    let first = f.run(json!({})).await;
+    assert_eq!(read_of(&first).0, "full", "{first}");
+    assert_eq!(
+        counts(&first, &["groups_read", "groups_created", "members_added"]),
+        [5, 5, 9],
+        "{first}"
+    );
+    let quiet = f.run(json!({})).await;
+    assert_eq!(read_of(&quiet), ("delta", ""), "{quiet}");
+    assert_eq!(
+        counts(
+            &quiet,
+            &["read", "groups_read", "members_added", "members_removed"]
+        ),
+        [0, 0, 0, 0],
+        "{quiet}"
+    );
+
+    // A member in, a member out, a uid in, a new group with a user and a nested group,
+    // a group deleted; and a member renamed without referential integrity: devs still
+    // names the old DN, which names nobody now.
+    f.slapd.rename(&uid(1), "renamed1", None).await;
+    f.slapd
+        .change_values(&group_dn("devs"), "member", &[person_dn(&uid(8))], true)
+        .await;
+    f.slapd
+        .change_values(
+            &group_dn("ops"),
+            "uniqueMember",
+            &[person_dn(&uid(3))],
+            false,
+        )
+        .await;
+    f.slapd
+        .change_values(&group_dn("posix"), "memberUid", &[uid(9)], true)
+        .await;
+    f.slapd
+        .add_entry(
+            &group_dn("newbies"),
+            &[
+                ("objectClass", vec!["groupOfNames".into()]),
+                ("cn", vec!["newbies".into()]),
+                ("member", vec![person_dn(&uid(9)), group_dn("devs")]),
+            ],
+        )
+        .await;
+    f.slapd.delete_entry(&group_dn("quiet")).await;
+
+    let delta = f.run(json!({})).await;
+    assert_eq!(delta["status"], "succeeded", "{delta}");
+    assert_eq!(read_of(&delta), ("delta", ""), "{delta}");
+    // Read: the renamed user, and the four groups that changed (quiet came as its UUID).
+    assert_eq!(
+        counts(
+            &delta,
+            &[
+                "read",
+                "groups_read",
+                "groups_created",
+                "members_added",
+                "members_removed",
+                "members_unresolved"
+            ]
+        ),
+        [1, 4, 1, 4, 2, 1],
+        "{delta}"
+    );
+    assert_eq!(
+        delta["counts"]["groups_deleted"].as_u64().unwrap()
+            + delta["counts"]["groups_disabled"].as_u64().unwrap(),
+        1,
+        "{delta}"
+    );
+    assert_eq!(f.members("devs", false).await, [user(0), user(8)]);
+    assert_eq!(f.members("ops", false).await, [user(2)]);
+    assert_eq!(f.members("posix", false).await, [user(4), user(5), user(9)]);
+    let mut newbies = f.members("newbies", false).await;
+    newbies.sort();
+    assert_eq!(newbies, ["group:devs".to_owned(), user(9)]);
+    let mut everyone = f.members("everyone", true).await;
+    everyone.sort();
+    assert_eq!(
+        everyone,
+        ["group:devs".to_owned(), user(0), user(6), user(8)],
+        "nesting follows the new member"
+    );
+    let unresolved = f
+        .changes(delta["id"].as_str().unwrap(), "outcome=unresolved")
+        .await;
+    assert_eq!(
+        unresolved[0]["username"],
+        person_dn(&uid(1)),
+        "{unresolved:?}"
+    );
+
+    // A full read finds nothing the delta reads missed.
+    let (s, _) = f
+        .api
+        .patch(
+            &format!("/api/v1/synchronizations/{}", f.sync_id),
+            json!({"full_read_hours": 0}),
+        )
+        .await;
+    assert!(s.is_success());
+    let full = f.run(json!({})).await;
+    assert_eq!(read_of(&full).0, "full", "{full}");
+    assert_eq!(
+        counts(
+            &full,
+            &[
+                "created",
+                "updated",
+                "groups_created",
+                "groups_updated",
+                "members_added",
+                "members_removed"
+            ]
+        ),
+        [0, 0, 0, 0, 0, 0],
+        "{full}"
     );
 }

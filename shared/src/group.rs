@@ -176,6 +176,11 @@ pub struct GroupState {
     /// External IDs of member groups.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Only in answer to a delta read's [`crate::AgentMessage::GroupStateRequest`]
+    /// (protocol 4): the stored DN of each member, `users` then `groups`, in their
+    /// order; empty for a user gone from the source (its DN names nobody now).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub member_dns: Vec<String>,
 }
 
 #[cfg(test)]

@@ -135,6 +135,13 @@ pub enum AgentMessage {
         #[serde(default)]
         unresolved: Vec<Unresolved>,
     },
+    /// A delta read's groups that changed (protocol 4): asks for what the server holds
+    /// of each — its members with their DNs — answered by `group_manifest_chunk`s, the
+    /// last with `last`. Sent after every user and group batch was acknowledged.
+    GroupStateRequest {
+        run_id: Uuid,
+        groups: Vec<String>,
+    },
     /// External IDs of manifest groups the complete read did not see (protocol 2).
     GroupDeletions {
         run_id: Uuid,
@@ -228,7 +235,7 @@ pub enum ServerMessage {
     },
     /// Part of the group manifest (protocol 2), sent after the user manifest's last
     /// chunk to agents that speak protocol 2: each group of this synchronization with
-    /// its hash and direct members.
+    /// its hash and direct members. Also the answer to a `group_state_request`.
     GroupManifestChunk {
         run_id: Uuid,
         groups: Vec<GroupState>,

@@ -310,6 +310,7 @@ mod tests {
             hash: "ab".repeat(32),
             users: users.iter().map(|s| (*s).to_owned()).collect(),
             groups: groups.iter().map(|s| (*s).to_owned()).collect(),
+            member_dns: Vec::new(),
         }
     }
 

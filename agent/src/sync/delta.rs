@@ -83,10 +83,9 @@ pub fn usable(
     let Some(w) = offered else {
         return Err(None);
     };
-    if reads_groups {
+    if reads_groups && cfg.backend.ldap.flavour == Flavour::ActiveDirectory {
         return Err(Some(
-            "delta reads do not cover groups yet: a synchronization with groups reads in full"
-                .into(),
+            "delta reads of Active Directory groups are not built yet: a synchronization with groups reads in full".into(),
         ));
     }
     if w.fingerprint != fingerprint(cfg) {
@@ -195,8 +194,13 @@ pub struct Delta {
 
 impl Delta {
     pub fn new(mapper: &Mapper) -> Delta {
+        Delta::for_ids_in(mapper.id_attribute())
+    }
+
+    /// A delta read of entries whose external ID is the attribute `id_attribute`.
+    pub fn for_ids_in(id_attribute: &str) -> Delta {
         Delta {
-            ids_are_uuids: mapper.id_attribute().eq_ignore_ascii_case("entryUUID"),
+            ids_are_uuids: id_attribute.eq_ignore_ascii_case("entryUUID"),
             ..Delta::default()
         }
     }

@@ -139,6 +139,16 @@ impl GroupMapper {
         e.external_id(&self.id)
     }
 
+    /// The attribute holding a group's external ID.
+    pub fn id_attribute(&self) -> &str {
+        &self.id
+    }
+
+    /// The attribute of a posixGroup's member uids, if used.
+    pub fn member_uid_attribute(&self) -> Option<&str> {
+        self.member_uid.as_deref()
+    }
+
     /// Maps a group entry; the error says what is missing or wrong.
     pub fn map(&self, e: &Entry<'_>) -> Result<GroupRecord, String> {
         let external_id = self
@@ -347,6 +357,16 @@ impl Directory {
 
     pub fn add_group(&mut self, member: Member, dn: &str) {
         self.push(member, dn_key(dn));
+    }
+
+    /// Whether an entry with this DN is known.
+    pub fn knows_dn(&self, dn: &str) -> bool {
+        self.by_dn.contains_key(&dn_key(dn))
+    }
+
+    /// Whether a user with this uid is known.
+    pub fn knows_uid(&self, uid: &str) -> bool {
+        self.by_uid.contains_key(&uid_key(uid))
     }
 
     /// Resolves what the entries read so far allow: DNs of entries not read yet (groups
@@ -674,6 +694,7 @@ mod tests {
             hash: "00".repeat(32),
             users: known,
             groups: vec![],
+            member_dns: vec![],
         }]);
         c.groups_done();
         // u0 left; "new" (not a user of the manifest) and the group "sub" joined.

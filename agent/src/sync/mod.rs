@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod delta;
+mod group_delta;
 mod group_read;
 pub mod groups;
 pub mod mapping;
@@ -36,6 +37,15 @@ pub struct Link {
     pub inbox: mpsc::UnboundedReceiver<ServerMessage>,
 }
 
+/// The groups' part of a complete read.
+struct GroupsDone {
+    read: u64,
+    removed: Vec<adc_shared::MemberDelta>,
+    /// A delta read's deleted groups (a full read's are the manifest's unseen ones).
+    gone: Option<Vec<String>>,
+    deferred: bool,
+}
+
 /// Why a run stopped before its end.
 enum Halt {
     /// The run must fail with this reason; nothing may be deleted.
@@ -56,6 +66,8 @@ struct Sender<'a> {
     catalog: Catalog,
     /// Whether this run reads groups (else the group manifest is dropped as it comes).
     want_groups: bool,
+    /// A delta read's group states, while it waits for them.
+    states: Option<Vec<adc_shared::group::GroupState>>,
 }
 
 impl Sender<'_> {
@@ -73,6 +85,28 @@ impl Sender<'_> {
         self.send(m).await?;
         self.unacked += 1;
         Ok(())
+    }
+
+    /// Waits until everything sent was acknowledged (stored by the server).
+    async fn drain(&mut self) -> Result<(), Halt> {
+        while self.unacked > 0 {
+            self.wait_ack().await?;
+        }
+        Ok(())
+    }
+
+    /// What the server holds of these groups (a delta read), as it answers.
+    async fn group_states(
+        &mut self,
+        groups: Vec<String>,
+    ) -> Result<Vec<adc_shared::group::GroupState>, Halt> {
+        self.states = Some(Vec::new());
+        self.catalog.groups_complete = false;
+        let run_id = self.run_id;
+        self.send(AgentMessage::GroupStateRequest { run_id, groups })
+            .await?;
+        self.group_manifest().await?;
+        Ok(self.states.take().unwrap_or_default())
     }
 
     async fn wait_ack(&mut self) -> Result<(), Halt> {
@@ -108,6 +142,11 @@ impl Sender<'_> {
                 groups,
                 last,
             }) if run_id == self.run_id => {
+                if let Some(states) = self.states.as_mut() {
+                    states.extend(groups);
+                    self.catalog.groups_complete |= last;
+                    return Ok(());
+                }
                 if self.want_groups {
                     self.catalog.add_groups(groups);
                 }
@@ -176,6 +215,7 @@ pub async fn execute(
         seq: 0,
         catalog: Catalog::default(),
         want_groups: group_mapper.is_some(),
+        states: None,
     };
     // A server without groups sends no group manifest.
     tx.catalog.groups_complete = server_protocol < GROUPS_VERSION;
@@ -216,16 +256,13 @@ async fn begin_read(
     member_keys: Option<user_read::MemberKeys>,
     read: &Arc<AtomicU64>,
     server_protocol: u32,
-) -> (
-    ReadPlan,
-    mpsc::Receiver<user_read::Read>,
-    Option<user_read::Read>,
-) {
+) -> Begun {
     let reads_groups = member_keys.is_some();
     let reason = match delta::usable(cfg, start.watermark.as_ref(), reads_groups) {
         Ok(since) => {
-            let mode = user_read::Mode::Delta(since);
-            let mut rx = user_read::start(cfg, conn.clone(), None, read.clone(), mode);
+            let mode = user_read::Mode::Delta(since.clone());
+            let mut rx =
+                user_read::start(cfg, conn.clone(), member_keys.clone(), read.clone(), mode);
             match rx.recv().await {
                 Some(user_read::Read::Refused(reason)) => Some(reason),
                 first => {
@@ -233,7 +270,12 @@ async fn begin_read(
                         kind: ReadKind::Delta,
                         reason: None,
                     };
-                    return (plan, rx, first);
+                    return Begun {
+                        plan,
+                        entries: rx,
+                        first,
+                        since: Some(since),
+                    };
                 }
             }
         }
@@ -250,7 +292,22 @@ async fn begin_read(
         kind: ReadKind::Full,
         reason,
     };
-    (plan, rx, None)
+    Begun {
+        plan,
+        entries: rx,
+        first: None,
+        since: None,
+    }
+}
+
+/// A users' read begun: the plan to tell the server, the read's channel, its first
+/// message when it was waited for (to learn whether the directory took the watermark),
+/// and, for a delta read, where it started (the groups' delta read starts there too).
+struct Begun {
+    plan: ReadPlan,
+    entries: mpsc::Receiver<user_read::Read>,
+    first: Option<user_read::Read>,
+    since: Option<delta::Since>,
 }
 
 async fn read_and_send(
@@ -270,8 +327,12 @@ async fn read_and_send(
     let mut conn = ldap::connect(cfg)
         .await
         .map_err(|e| Halt::Fail(crate::explain::anyhow_chain(&e)))?;
-    let (plan, mut entries, mut first) =
-        begin_read(cfg, start, &conn, member_keys, read, server_protocol).await;
+    let Begun {
+        plan,
+        mut entries,
+        mut first,
+        since,
+    } = begin_read(cfg, start, &conn, member_keys, read, server_protocol).await;
     let delta = plan.kind == ReadKind::Delta;
     tx.send(AgentMessage::ManifestRequest {
         run_id,
@@ -351,28 +412,59 @@ async fn read_and_send(
         })
         .await?;
     }
-    let mut group_changes = None;
+    // Groups: every one against the manifest (a full read), or the changed ones
+    // against what the server holds of them (a delta read).
+    let mut groups_done: Option<GroupsDone> = None;
     if let Some(g) = group_mapper {
-        tx.group_manifest().await?;
-        let read_groups =
-            group_read::read_groups(cfg, start, tx, &mut conn, g, &mut directory).await?;
-        group_changes = Some(read_groups);
+        groups_done = Some(match &since {
+            Some(since) => {
+                let d = group_delta::read(
+                    cfg,
+                    start,
+                    tx,
+                    &mut conn,
+                    g,
+                    &mut directory,
+                    since,
+                    &end.deletions,
+                )
+                .await?;
+                GroupsDone {
+                    read: d.read,
+                    removed: d.removed,
+                    gone: Some(d.deletions),
+                    deferred: d.deferred,
+                }
+            }
+            None => {
+                tx.group_manifest().await?;
+                let r =
+                    group_read::read_groups(cfg, start, tx, &mut conn, g, &mut directory).await?;
+                GroupsDone {
+                    read: r.read,
+                    removed: r.removed,
+                    gone: None,
+                    deferred: false,
+                }
+            }
+        });
     }
     let _ = conn.unbind().await;
     tracing::info!(
         %run_id,
         entries = end.count,
         delta,
-        groups = group_changes.as_ref().map(|g| g.read),
+        groups = groups_done.as_ref().map(|g| g.read),
         ms = started.elapsed().as_millis() as u64,
         "directory read completely"
     );
     tx.send(AgentMessage::ReadComplete {
         run_id,
         read: end.count,
-        groups_read: group_changes.as_ref().map(|g| g.read),
+        groups_read: groups_done.as_ref().map(|g| g.read),
         watermark: end.token.map(|t| delta::watermark(cfg, t)),
-        deletions_deferred: end.deletions_deferred,
+        deletions_deferred: end.deletions_deferred
+            || groups_done.as_ref().is_some_and(|g| g.deferred),
     })
     .await?;
     // A delta read's deletions are what the directory said; a full read's, what the
@@ -391,8 +483,11 @@ async fn read_and_send(
         })
         .await?;
     }
-    if let Some(g) = group_changes {
-        let gone: Vec<String> = tx.catalog.gone_groups().map(str::to_owned).collect();
+    if let Some(g) = groups_done {
+        let gone: Vec<String> = match g.gone {
+            Some(ids) => ids,
+            None => tx.catalog.gone_groups().map(str::to_owned).collect(),
+        };
         for chunk in gone.chunks(DELETIONS_PER_MESSAGE) {
             let ids = chunk.to_vec();
             tx.send_acked(|seq| AgentMessage::GroupDeletions {

@@ -160,8 +160,12 @@ impl<'a> RunSlot<'a> {
         let (tenant, sync) = (active.tenant_id(), active.sync_id());
         if active.is_delta() {
             // A delta read compares nothing: the directory says what changed. No more
-            // deletions than users can be genuine.
+            // deletions than users (and groups) can be genuine.
             active.manifest_size = users::count_in_source(db, tenant, sync).await? as u64;
+            if active.reads_groups_now() {
+                active.groups_mut().manifest_groups =
+                    groups::count_in_source(db, tenant, sync).await? as u64;
+            }
             let chunk = ServerMessage::ManifestChunk {
                 run_id: active.id,
                 entries: Vec::new(),
@@ -242,6 +246,7 @@ impl<'a> RunSlot<'a> {
             | AgentMessage::GroupBatch { run_id, .. }
             | AgentMessage::MembersAdded { run_id, .. }
             | AgentMessage::GroupDeletions { run_id, .. }
+            | AgentMessage::GroupStateRequest { run_id, .. }
             | AgentMessage::MembersRemoved { run_id, .. }
             | AgentMessage::Deletions { run_id, .. }
             | AgentMessage::Done { run_id }
@@ -273,23 +278,21 @@ impl<'a> RunSlot<'a> {
             return vec![];
         };
         let step = match m {
-            AgentMessage::ManifestRequest { groups, read, .. } => {
-                match active.choose_read(read, groups) {
-                    Ok(full_because) => {
-                        if let Some(reason) = full_because {
-                            let recorded =
-                                runs::set_read(db, run_id, ReadKind::Full, Some(&reason)).await;
-                            if let Err(e) = recorded {
-                                tracing::warn!(%run_id, error = %e, "could not record the run's kind of read");
-                            }
+            AgentMessage::ManifestRequest { groups, read, .. } => match active.choose_read(read) {
+                Ok(full_because) => {
+                    if let Some(reason) = full_because {
+                        let recorded =
+                            runs::set_read(db, run_id, ReadKind::Full, Some(&reason)).await;
+                        if let Err(e) = recorded {
+                            tracing::warn!(%run_id, error = %e, "could not record the run's kind of read");
                         }
-                        active.reads_groups(groups);
-                        self.manifest_pending = true;
-                        return vec![];
                     }
-                    Err(e) => Err(e),
+                    active.reads_groups(groups);
+                    self.manifest_pending = true;
+                    return vec![];
                 }
-            }
+                Err(e) => Err(e),
+            },
             AgentMessage::Batch {
                 seq, users, errors, ..
             } => {
@@ -325,6 +328,12 @@ impl<'a> RunSlot<'a> {
             AgentMessage::GroupDeletions {
                 seq, external_ids, ..
             } => active.group_deletions(external_ids).map(|()| vec![seq]),
+            AgentMessage::GroupStateRequest { groups, .. } => {
+                match active.group_states(db, &groups).await {
+                    Ok(chunks) => return chunks,
+                    Err(e) => Err(e),
+                }
+            }
             AgentMessage::MembersRemoved { seq, removed, .. } => {
                 active.members_removed(removed).map(|()| vec![seq])
             }

@@ -258,6 +258,7 @@ pub async fn manifest(
                 hash: hash.clone(),
                 users: users.drain(..take_u).collect(),
                 groups: groups.drain(..take_g).collect(),
+                member_dns: Vec::new(),
             };
             in_chunk += take_u + take_g + 1;
             chunks.last_mut().expect("one chunk at least").push(part);
@@ -266,6 +267,98 @@ pub async fn manifest(
                 in_chunk = 0;
             }
             if users.is_empty() && groups.is_empty() {
+                break;
+            }
+        }
+    }
+    if chunks.len() > 1 && chunks.last().is_some_and(Vec::is_empty) {
+        chunks.pop();
+    }
+    Ok(chunks)
+}
+
+/// What a delta read needs of the groups `ids` that changed (architecture §5.3.1): each
+/// with its hash and direct members, and each member's stored DN (empty for a user gone
+/// from the source), in chunks of at most [`MANIFEST_MEMBERS`] members. Groups this
+/// synchronization does not hold are left out.
+pub async fn member_states(
+    db: &Db,
+    tenant_id: Uuid,
+    sync_id: Uuid,
+    ids: &[String],
+) -> Result<Vec<Vec<GroupState>>, sqlx::Error> {
+    const USERS: &str = "SELECT u.external_id, u.source_dn, u.removed_from_source FROM group_users e
+         JOIN users u ON u.id = e.user_id
+         WHERE e.group_id = $1 AND u.tenant_id = $2 AND u.synchronization_id = $3 AND u.external_id IS NOT NULL
+         ORDER BY u.external_id";
+    const NESTED: &str = "SELECT c.external_id, c.source_dn, c.removed_from_source FROM group_groups e
+         JOIN groups c ON c.id = e.child_id
+         WHERE e.parent_id = $1 AND c.tenant_id = $2 AND c.synchronization_id = $3 AND c.external_id IS NOT NULL
+         ORDER BY c.external_id";
+    type Member = (String, Option<String>, bool);
+    let stored = by_external_ids(db, tenant_id, sync_id, ids).await?;
+    let mut chunks = vec![Vec::new()];
+    let mut in_chunk = 0usize;
+    for g in stored {
+        let Some(external_id) = g.external_id else {
+            continue;
+        };
+        let (users, groups) = on_db!(db, |p| {
+            let mut out: Vec<Vec<Member>> = Vec::with_capacity(2);
+            for sql in [USERS, NESTED] {
+                out.push(
+                    sqlx::query_as::<_, Member>(sql)
+                        .bind(g.id)
+                        .bind(tenant_id)
+                        .bind(sync_id)
+                        .fetch_all(p)
+                        .await?,
+                );
+            }
+            let n = out.pop().unwrap_or_default();
+            let u = out.pop().unwrap_or_default();
+            Ok::<_, sqlx::Error>((u, n))
+        })?;
+        let hash = if g.removed_from_source {
+            String::new()
+        } else {
+            g.content_hash.unwrap_or_default()
+        };
+        let dn = |(_, dn, gone): &Member| {
+            if *gone {
+                String::new()
+            } else {
+                dn.clone().unwrap_or_default()
+            }
+        };
+        let (mut users, mut groups) = (users.into_iter().peekable(), groups.into_iter().peekable());
+        loop {
+            let room = MANIFEST_MEMBERS.saturating_sub(in_chunk).max(1);
+            let mut part = GroupState {
+                external_id: external_id.clone(),
+                hash: hash.clone(),
+                ..GroupState::default()
+            };
+            let mut group_dns = Vec::new();
+            while part.users.len() + part.groups.len() < room {
+                if let Some(u) = users.next() {
+                    part.member_dns.push(dn(&u));
+                    part.users.push(u.0);
+                } else if let Some(c) = groups.next() {
+                    group_dns.push(dn(&c));
+                    part.groups.push(c.0);
+                } else {
+                    break;
+                }
+            }
+            part.member_dns.extend(group_dns);
+            in_chunk += part.users.len() + part.groups.len() + 1;
+            chunks.last_mut().expect("one chunk at least").push(part);
+            if in_chunk >= MANIFEST_MEMBERS {
+                chunks.push(Vec::new());
+                in_chunk = 0;
+            }
+            if users.peek().is_none() && groups.peek().is_none() {
                 break;
             }
         }

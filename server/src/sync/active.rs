@@ -68,6 +68,8 @@ pub struct ActiveRun {
     /// succeeds), and whether a delta read left its deletions to the next full read.
     watermark: Option<Watermark>,
     deletions_deferred: bool,
+    /// The agent said this run reads groups (its manifest request).
+    groups_asked: bool,
 }
 
 /// The group side of a run.
@@ -123,18 +125,15 @@ impl ActiveRun {
             read: ReadKind::Full,
             watermark: None,
             deletions_deferred: false,
+            groups_asked: false,
         }
     }
 
     /// The agent's choice of read (its manifest request): a delta read only where one
-    /// was offered, and not of groups. Returns the reason to record when the agent read
+    /// was offered. Returns the reason to record when the agent read
     /// in full although a watermark was offered (its fingerprint differed, the
     /// directory refused it…).
-    pub fn choose_read(
-        &mut self,
-        plan: Option<ReadPlan>,
-        groups: bool,
-    ) -> Result<Option<String>, RunFailure> {
+    pub fn choose_read(&mut self, plan: Option<ReadPlan>) -> Result<Option<String>, RunFailure> {
         let Some(plan) = plan else {
             self.read = ReadKind::Full;
             return Ok(None);
@@ -143,9 +142,6 @@ impl ActiveRun {
             adc_shared::protocol::ReadKind::Delta => {
                 if !matches!(self.offer, ReadOffer::Delta(_)) {
                     return Err(RunFailure::DeltaNotOffered);
-                }
-                if groups {
-                    return Err(RunFailure::DeltaWithGroups);
                 }
                 self.read = ReadKind::Delta;
                 Ok(None)
@@ -170,9 +166,46 @@ impl ActiveRun {
 
     /// The agent said whether this run reads groups (its manifest request).
     pub fn reads_groups(&mut self, groups: bool) {
+        self.groups_asked = groups;
         if groups && self.sent_ids.is_some() && self.stored.is_none() {
             self.stored = Some(HashMap::default());
         }
+    }
+
+    /// Whether the agent said this run reads groups.
+    pub fn reads_groups_now(&self) -> bool {
+        self.groups_asked
+    }
+
+    /// A delta read's groups that changed: what the server holds of each, with its
+    /// members' DNs, as the messages that answer (architecture §5.3.1). Their members
+    /// count as the manifest's: no more removals than that.
+    pub async fn group_states(
+        &mut self,
+        db: &Db,
+        ids: &[String],
+    ) -> Result<Vec<adc_shared::protocol::ServerMessage>, RunFailure> {
+        if !self.is_delta() || !self.groups_asked {
+            return Err(RunFailure::GroupStateOutsideDelta);
+        }
+        let chunks = groups::member_states(db, self.tenant_id, self.sync_id, ids)
+            .await
+            .map_err(internal)?;
+        let count = chunks.len();
+        Ok(chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, states)| {
+                for s in &states {
+                    self.groups.manifest_edges += (s.users.len() + s.groups.len()) as u64;
+                }
+                adc_shared::protocol::ServerMessage::GroupManifestChunk {
+                    run_id: self.id,
+                    groups: states,
+                    last: i + 1 == count,
+                }
+            })
+            .collect())
     }
 
     pub fn groups_mut(&mut self) -> &mut GroupsOfRun {

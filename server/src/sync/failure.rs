@@ -29,8 +29,8 @@ pub enum RunFailure {
     TooManyMemberships(usize),
     #[error("the agent asked for a delta read the server did not offer; nothing is applied")]
     DeltaNotOffered,
-    #[error("the agent asked for a delta read of groups, which this server does not take")]
-    DeltaWithGroups,
+    #[error("the agent asked for the state of groups outside a delta read of groups")]
+    GroupStateOutsideDelta,
     #[error("the run ended without a complete read; nothing is deleted")]
     EndedBeforeRead,
     #[error("the agent reported: {0}")]
