@@ -12,7 +12,7 @@ use crate::rig::Rig;
 use crate::secs;
 use adc_e2e::slapd::{BASE_DN, Person, READONLY_DN, READONLY_PASSWORD, Slapd};
 use anyhow::{Context, bail};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::fmt::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -163,6 +163,8 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
     rounds.sort_by_key(|r| r.0);
     let (initial, search, copy, c) = rounds[rounds.len() / 2];
 
+    // Full re-syncs first: every run reads every entry.
+    rig.patch_sync(json!({"full_read_hours": 0})).await?;
     let mut nochanges = Vec::new();
     let mut dumps = Vec::new();
     let mut nochange_bytes = 0;
@@ -222,6 +224,42 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
         .json()
         .await?;
     let change_rows = changes["changes"].as_array().map_or(0, Vec::len);
+
+    // Delta re-syncs: only what changed since the last run is read.
+    rig.patch_sync(json!({"full_read_hours": 24})).await?;
+    let mut delta_nochanges = Vec::new();
+    let mut delta_bytes = 0;
+    let mut delta_report = Value::Null;
+    for _ in 0..3 {
+        let sent = rig.agent_sent();
+        let (d, r) = rig.run().await?;
+        if r["read_kind"] != "delta" {
+            bail!("a re-sync after a full read was not a delta read: {r}");
+        }
+        delta_bytes = rig.agent_sent() - sent;
+        delta_nochanges.push(d);
+        delta_report = r;
+    }
+    delta_nochanges.sort();
+    let delta_nochange = delta_nochanges[1];
+    {
+        let mut l = ldap.admin().await;
+        let big = format!("cn=big,{GROUPS_DN}");
+        let add: std::collections::HashSet<String> = [person_dn(joiner + 1)].into_iter().collect();
+        let remove: std::collections::HashSet<String> = [person_dn(1)].into_iter().collect();
+        l.modify(
+            &big,
+            vec![
+                ldap3::Mod::Add("member".to_owned(), add),
+                ldap3::Mod::Delete("member".to_owned(), remove),
+            ],
+        )
+        .await?
+        .success()?;
+    }
+    let sent = rig.agent_sent();
+    let (delta_onemember, r4) = rig.run().await?;
+    let delta_onemember_bytes = rig.agent_sent() - sent;
     let agent_peak = peak_rss_mib(rig.agent.child.id());
     let server_peak = peak_rss_mib(rig.server.child.id());
 
@@ -280,6 +318,23 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
         change_rows,
         onemember_bytes,
         onemember_bytes as i64 - nochange_bytes as i64
+    );
+    println!(
+        "delta re-sync, no change (median of three) {:7.1} ms  ratio to ldapsearch {:.3}  (groups read {}; agent sent {} bytes)",
+        delta_nochange.as_secs_f64() * 1000.0,
+        delta_nochange.as_secs_f64() / dump_ref.as_secs_f64(),
+        count(&delta_report, "groups_read"),
+        delta_bytes
+    );
+    println!(
+        "delta re-sync, one member in and one out of the big group {:7.1} ms  ratio to ldapsearch {:.3}  (read {} users, {} groups; members added {}, removed {}; agent sent {} bytes)",
+        delta_onemember.as_secs_f64() * 1000.0,
+        delta_onemember.as_secs_f64() / dump_ref.as_secs_f64(),
+        count(&r4, "read"),
+        count(&r4, "groups_read"),
+        count(&r4, "members_added"),
+        count(&r4, "members_removed"),
+        delta_onemember_bytes
     );
     println!("peak RSS agent                             {agent_peak:7.1} MiB  (target <= 96)");
     println!("peak RSS server                            {server_peak:7.1} MiB");
