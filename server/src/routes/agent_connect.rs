@@ -39,7 +39,7 @@ pub async fn connect(
         None => None,
     };
     // Verified even when the ID is unknown, against a dummy hash: no timing oracle.
-    if !secrets::verify(secret, sync.as_ref().map(|s| s.secret_hash.clone())).await {
+    if !secrets::verify_sync_secret(secret, sync.as_ref().map(|s| s.secret_hash.clone())).await {
         state.metrics.agent_auth_failures.inc();
         tracing::warn!(application_id = ?client_id, %remote, "agent refused: unknown Application ID or wrong Secret Token");
         return ApiError::Unauthenticated("unknown Application ID or wrong Secret Token")
