@@ -6,6 +6,7 @@
 //!
 //! Run with `bench/run` (it builds the release binaries first).
 
+mod agents;
 mod auth;
 mod groups;
 mod initial;
@@ -62,7 +63,14 @@ pub struct Args {
     /// event stream, against none (see bench/README.md, "Open pages").
     #[arg(long, default_value_t = 0)]
     pub idle_pages: usize,
-    /// The quiet window of `--idle-pages`, in seconds.
+    /// Measure instead one replica holding this many idle agent connections (issue 17
+    /// point 6), and their reconnection after it restarts (see bench/README.md).
+    #[arg(long, default_value_t = 0)]
+    pub agents: usize,
+    /// The synchronizations those agents belong to (each agent one of them).
+    #[arg(long, default_value_t = 100)]
+    pub agent_syncs: usize,
+    /// The quiet window of `--idle-pages` and `--agents`, in seconds.
     #[arg(long, default_value_t = 60)]
     pub idle_secs: u64,
 }
@@ -88,8 +96,16 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     if args.curve.is_empty() {
-        let rig = Rig::start(&args).await?;
+        if args.agents > 0 {
+            let limit = agents::raise_fd_limit()?;
+            eprintln!("file descriptors: up to {limit}");
+        }
+        let mut rig = Rig::start(&args).await?;
         eprintln!("measuring…");
+        if args.agents > 0 {
+            let window = Duration::from_secs(args.idle_secs);
+            return agents::run(&mut rig, args.agents, args.agent_syncs, window).await;
+        }
         if args.idle_pages > 0 {
             return live::run(&rig, args.idle_pages, Duration::from_secs(args.idle_secs)).await;
         }

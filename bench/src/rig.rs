@@ -23,6 +23,8 @@ pub struct Rig {
     /// The database URL the server and the reference COPY use.
     pub db_url: String,
     pub server: Proc,
+    /// What starts the server again: its binary and port.
+    server_restart: (std::path::PathBuf, u16),
     pub agent: Proc,
     /// Bytes the agent sent to the server so far (groups mode: the agent connects
     /// through a counting relay).
@@ -69,23 +71,9 @@ impl Rig {
         );
 
         let port = free_port();
-        let mut server_cmd = Command::new(&server_bin);
-        server_cmd
-            .env("ADC_DATABASE_URL", &db_url)
-            .env("ADC_LISTEN", format!("127.0.0.1:{port}"))
-            .env("ADC_BOOTSTRAP_ADMIN_EMAIL", "bench@example.com")
-            .env("ADC_BOOTSTRAP_ADMIN_PASSWORD", "bench-password")
-            .env(
-                "ADC_LOG",
-                std::env::var("ADC_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-            );
-        // The bench's own settings are not the server's (it warns of unknown ADC_* names).
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ADC_BENCH_") || k.starts_with("ADC_TEST_") {
-                server_cmd.env_remove(k);
-            }
-        }
+        let server_cmd = server_command(&server_bin, &db_url, port);
         let server = Proc::spawn(server_cmd, dir.path(), "server");
+        let server_restart = (server_bin.clone(), port);
         let base = format!("http://127.0.0.1:{port}");
         let api = reqwest::Client::builder().cookie_store(true).build()?;
         let mut login = None;
@@ -179,6 +167,7 @@ impl Rig {
             ldap,
             db_url,
             server,
+            server_restart,
             agent,
             agent_sent,
             _db: db,
@@ -227,6 +216,25 @@ impl Rig {
                 return Ok((t.elapsed(), r));
             }
         }
+    }
+
+    /// Stops the server (SIGTERM) and starts it again on the same port and database;
+    /// returns once it answers.
+    pub async fn restart_server(&mut self) -> anyhow::Result<()> {
+        self.server.signal(nix::sys::signal::Signal::SIGTERM);
+        self.server.wait(Duration::from_secs(30)).await;
+        let (bin, port) = &self.server_restart;
+        let cmd = server_command(bin, &self.db_url, *port);
+        self.server = Proc::spawn(cmd, self._dir.path(), "server-restarted");
+        for _ in 0..400 {
+            if let Ok(r) = self.api.get(format!("{}/readyz", self.base)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        bail!("the server did not come back: {}", self.server.stderr())
     }
 
     /// Changes the synchronization (`full_read_hours`, say).
@@ -307,4 +315,25 @@ async fn counting_relay(
         }
     });
     Ok((relay_port, sent))
+}
+
+/// The server's command line, as the benchmark runs it.
+fn server_command(bin: &std::path::Path, db_url: &str, port: u16) -> Command {
+    let mut server_cmd = Command::new(bin);
+    server_cmd
+        .env("ADC_DATABASE_URL", db_url)
+        .env("ADC_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ADC_BOOTSTRAP_ADMIN_EMAIL", "bench@example.com")
+        .env("ADC_BOOTSTRAP_ADMIN_PASSWORD", "bench-password")
+        .env(
+            "ADC_LOG",
+            std::env::var("ADC_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        );
+    // The bench's own settings are not the server's (it warns of unknown ADC_* names).
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ADC_BENCH_") || k.starts_with("ADC_TEST_") {
+            server_cmd.env_remove(k);
+        }
+    }
+    server_cmd
 }
