@@ -252,6 +252,40 @@ async fn heartbeats_keep_the_agent_fresh_and_settings_reloads_show(engine: Engin
     );
 }
 
+#[engines]
+async fn an_agent_whose_connection_record_vanished_is_told_to_reconnect_and_listed_again(
+    engine: Engine,
+) {
+    let db = TestDb::new(engine).await;
+    let server =
+        TestServer::start_with(db, |c| c.heartbeat_interval = Duration::from_secs(1)).await;
+    let api = server.admin().await;
+    let (id, secret) = api.add_sync("corp").await;
+    let mut agent = TestAgent::start(setup(&server, &id, &secret));
+    agent.connected().await;
+    let first = api.agents(&id).await[0]["id"].clone();
+    // As another replica's sweep does when this one could not reach the database.
+    let store = adc_server::db::Db::connect(Some(&server.db.url))
+        .await
+        .unwrap();
+    adc_e2e::sql::execute(&store, "DELETE FROM agent_connections")
+        .await
+        .unwrap();
+    // The heartbeats recorded at the next tick find no record: the agent is told why,
+    // reconnects, and is listed again as a new connection.
+    let err = agent
+        .wait_for("the server's word", |s| s.last_error.clone())
+        .await;
+    assert!(err.contains("lost this connection's record"), "{err}");
+    let again: Value = eventually(
+        Duration::from_secs(20),
+        "the agent listed again",
+        || async { api.agents(&id).await.first().cloned() },
+    )
+    .await;
+    assert_ne!(again["id"], first, "a new connection");
+}
+
 /// A raw WebSocket peer with valid credentials, sending what a broken or hostile
 /// agent might.
 async fn raw_peer(server: &TestServer, id: &str, secret: &str) -> adc_agent::connection::Socket {

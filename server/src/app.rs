@@ -229,6 +229,32 @@ async fn audit_retention(state: AppState) {
     }
 }
 
+/// Records the heartbeats this replica's agents sent since the last tick, in one
+/// statement. A connection whose record is gone (another replica judged it dead while
+/// this one could not reach the database) is told to reconnect, to be listed again. A
+/// database away for a moment disconnects nobody: the next tick records them.
+async fn record_heartbeats(state: &AppState) {
+    let beats = state.agents.take_beats();
+    if beats.is_empty() {
+        return;
+    }
+    match crate::db::agents::heartbeats(&state.db, &beats).await {
+        Ok(gone) => {
+            for id in gone {
+                let reason = "the server lost this connection's record; reconnect".to_owned();
+                state.agents.send(
+                    id,
+                    crate::registry::Order::Close(
+                        adc_shared::protocol::ErrorCode::Reconnect,
+                        reason,
+                    ),
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, agents = beats.len(), "could not record heartbeats"),
+    }
+}
+
 /// Periodic clean-up that needs no coordination between replicas, every heartbeat
 /// interval: a replica that died has its connections removed and its runs failed
 /// within the heartbeat timeout (and an interval) by any replica still alive.
@@ -239,6 +265,7 @@ async fn housekeeping(state: AppState) {
             _ = tick.tick() => {}
             _ = state.shutdown.cancelled() => return,
         }
+        record_heartbeats(&state).await;
         if let Err(e) = crate::db::principals::delete_expired_sessions(&state.db).await {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }

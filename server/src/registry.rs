@@ -37,6 +37,8 @@ pub struct Registry {
 struct Entry {
     sync_id: Uuid,
     orders: mpsc::Sender<Order>,
+    /// A heartbeat arrived since the last time they were recorded.
+    beat: bool,
 }
 
 /// Removes its connection from the registry when dropped.
@@ -64,6 +66,7 @@ impl Registry {
             Entry {
                 sync_id,
                 orders: tx,
+                beat: false,
             },
         );
         (
@@ -122,6 +125,23 @@ impl Registry {
 
     fn ending_runs(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<Uuid>> {
         self.ending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The agent of `conn_id` sent a heartbeat: it is recorded with the others' at the
+    /// next [`Registry::take_beats`] (one statement for every agent of the replica, not
+    /// one per heartbeat: 10 000 agents made 670 writes a second).
+    pub fn beat(&self, conn_id: Uuid) {
+        if let Some(e) = self.lock().get_mut(&conn_id) {
+            e.beat = true;
+        }
+    }
+
+    /// The connections whose agents sent a heartbeat since the last call.
+    pub fn take_beats(&self) -> Vec<Uuid> {
+        self.lock()
+            .iter_mut()
+            .filter_map(|(id, e)| std::mem::take(&mut e.beat).then_some(*id))
+            .collect()
     }
 
     /// Whether this replica holds the connection.

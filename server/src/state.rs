@@ -36,7 +36,14 @@ pub struct Inner {
     /// What this replica's admin pages hear live (`db::changes`): fed by the listener
     /// on PostgreSQL, by `db/` itself on SQLite.
     pub page_changes: tokio::sync::broadcast::Sender<crate::db::changes::Heard>,
+    /// Agents being admitted (looked up, verified, recorded) at once: a few, so that
+    /// thousands reconnecting together after a restart leave most of the database pool
+    /// to REST (see bench/README.md, "Many agents").
+    pub admissions: tokio::sync::Semaphore,
 }
+
+/// Agents admitted at once; the database pool holds 16 connections.
+pub const ADMISSIONS: usize = 4;
 
 impl Deref for AppState {
     type Target = Inner;
@@ -70,6 +77,7 @@ impl AppState {
             passthrough,
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
+            admissions: tokio::sync::Semaphore::new(ADMISSIONS),
         }))
     }
 }

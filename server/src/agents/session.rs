@@ -66,6 +66,8 @@ pub async fn serve(
         return Ok(());
     }
 
+    // Recorded a few at a time (see `AppState::admissions`).
+    let admission = state.admissions.acquire().await?;
     let t = now();
     let record = agents::AgentConnection {
         id: Uuid::new_v4(),
@@ -102,6 +104,7 @@ pub async fn serve(
         )
         .record(&state.db)
         .await;
+    drop(admission);
 
     let result = serve_connection(&state, &sync, record.id, &hello, &mut conn, &mut orders).await;
     // Orders that arrived as the connection ended: a run handed to it goes to another
@@ -210,15 +213,9 @@ async fn serve_loop(
                         return Ok(Some((code, reason)));
                     }
                     Incoming::Message(AgentMessage::Heartbeat) => {
-                        // A database away for a moment must not disconnect every agent;
-                        // the next heartbeat is recorded when it is back.
-                        match agents::heartbeat(&state.db, conn_id).await {
-                            Ok(true) => {}
-                            // Another replica judged it dead while this one could not
-                            // reach the database: start afresh, listed again.
-                            Ok(false) => return Ok(Some((ErrorCode::Reconnect, "the server lost this connection's record; reconnect".into()))),
-                            Err(e) => tracing::warn!(connection_id = %conn_id, error = %e, "could not record a heartbeat"),
-                        }
+                        // Recorded with every agent's of this replica at the next
+                        // housekeeping tick (`app::record_heartbeats`).
+                        state.agents.beat(conn_id);
                     }
                     Incoming::Message(AgentMessage::SettingsChanged { settings }) => {
                         agents::set_settings(&state.db, conn_id, &settings).await?;

@@ -62,17 +62,41 @@ pub async fn insert(db: &Db, c: &AgentConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Records a heartbeat; false when the record is gone (judged stale by a replica's
-/// sweep while this one could not reach the database).
-pub async fn heartbeat(db: &Db, id: Uuid) -> Result<bool, sqlx::Error> {
-    db_execute!(db, |p| sqlx::query(
-        "UPDATE agent_connections SET last_heartbeat_at = $1 WHERE id = $2"
-    )
-    .bind(now())
-    .bind(id)
-    .execute(p)
-    .await)
-    .map(|n| n == 1)
+/// Records the heartbeats of these connections at once; returns the ones whose record
+/// is gone (judged stale by a replica's sweep while this one could not reach the
+/// database).
+pub async fn heartbeats(db: &Db, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let t = now();
+    let mut found = std::collections::HashSet::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<Uuid> = match db {
+            Db::Postgres(p) => {
+                sqlx::query_scalar(
+                    "UPDATE agent_connections SET last_heartbeat_at = $1 WHERE id = ANY($2) RETURNING id",
+                )
+                .bind(t)
+                .bind(chunk)
+                .fetch_all(p)
+                .await?
+            }
+            Db::Sqlite(p) => {
+                let mut qb = sqlx::QueryBuilder::new("UPDATE agent_connections SET last_heartbeat_at = ");
+                qb.push_bind(t).push(" WHERE id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(") RETURNING id");
+                qb.build_query_scalar().fetch_all(p).await?
+            }
+        };
+        found.extend(rows);
+    }
+    Ok(ids
+        .iter()
+        .filter(|id| !found.contains(id))
+        .copied()
+        .collect())
 }
 
 pub async fn set_settings(db: &Db, id: Uuid, settings: &Settings) -> Result<(), sqlx::Error> {

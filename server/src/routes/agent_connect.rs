@@ -31,6 +31,11 @@ pub async fn connect(
         )
         .into_response();
     };
+    // Released once the secret is verified; the session takes its turn again to be
+    // recorded.
+    let Ok(admission) = state.admissions.acquire().await else {
+        return ApiError::Unavailable("the server is shutting down".into()).into_response();
+    };
     let sync = match client_id {
         Some(id) => match syncs::by_application_id(&state.db, id).await {
             Ok(s) => s,
@@ -45,9 +50,15 @@ pub async fn connect(
         return ApiError::Unauthenticated("unknown Application ID or wrong Secret Token")
             .into_response();
     }
+    drop(admission);
     let sync = sync.expect("verified secrets belong to a synchronization");
+    // tungstenite's buffers are 128 KiB each by default: a replica holding thousands of
+    // idle agents paid 150 KiB per connection. 16 KiB reads keep a run's megabyte batches
+    // at a few dozen reads each (see bench/README.md, "Many agents").
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(16 * 1024)
         .on_upgrade(move |socket| {
             let tracker = state.sessions.clone();
             tracker.track_future(async move {
