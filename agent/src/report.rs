@@ -55,6 +55,16 @@ pub fn table(f: &Finished) -> String {
             let _ = writeln!(out, "{k:<18} {v:>10}");
         }
     }
+    let read = match (r.read_kind.as_deref(), r.read_reason.as_deref()) {
+        (Some("delta"), None) => Some("only what changed since the last run".to_owned()),
+        (Some("delta"), Some(why)) => Some(format!("only what changed since the last run; {why}")),
+        (Some(_), None) => Some("every entry".to_owned()),
+        (Some(_), Some(why)) => Some(format!("every entry: {why}")),
+        (None, _) => None,
+    };
+    if let Some(read) = read {
+        let _ = writeln!(out, "{:<18} {read}", "directory read");
+    }
     if let Some(e) = &r.error {
         let _ = writeln!(out, "{:<18} {e}", "reason");
     }
@@ -112,5 +122,32 @@ mod tests {
         assert!(t.contains("groups read                 3\n"), "{t}");
         assert!(t.contains("members unresolved          2\n"), "{t}");
         assert_eq!(t.lines().count(), 23);
+    }
+
+    #[test]
+    fn the_table_says_how_the_directory_was_read_and_why() {
+        let read = |kind: &str, why: Option<&str>| {
+            let f = Finished {
+                run_id: uuid::Uuid::nil(),
+                dry_run: Some(false),
+                duration: None,
+                report: RunSummary {
+                    status: "succeeded".into(),
+                    read_kind: Some(kind.into()),
+                    read_reason: why.map(str::to_owned),
+                    ..Default::default()
+                },
+            };
+            table(&f)
+        };
+        assert!(
+            read("delta", None)
+                .contains("directory read     only what changed since the last run\n")
+        );
+        let full = read("full", Some("the scheduled full read is due"));
+        assert!(
+            full.contains("directory read     every entry: the scheduled full read is due\n"),
+            "{full}"
+        );
     }
 }

@@ -320,6 +320,12 @@ pub struct RunSummary {
     #[serde(default)]
     pub error: Option<String>,
     pub counts: RunCounts,
+    /// Which kind of read the run did, `full` or `delta`, and why (protocol 4; absent
+    /// from older servers).
+    #[serde(default)]
+    pub read_kind: Option<String>,
+    #[serde(default)]
+    pub read_reason: Option<String>,
 }
 
 /// The counts of a run (architecture §5.3 step 6). `read` to `unchanged` count users,

@@ -25,6 +25,9 @@ use adc_shared::{
 use foldhash::{HashMap, HashSet};
 use uuid::Uuid;
 
+/// What a delta read that proved no deletion says.
+const DEFERRED: &str = "only what changed was read; the directory did not say which entries were deleted, so deletions wait for the next full read";
+
 /// How long a failing run waits for its writes in flight to end before aborting them.
 const WRITES_SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -70,6 +73,8 @@ pub struct ActiveRun {
     deletions_deferred: bool,
     /// The agent said this run reads groups (its manifest request).
     groups_asked: bool,
+    /// Why the agent read in full although a watermark was offered.
+    full_because: Option<String>,
 }
 
 /// The group side of a run.
@@ -126,6 +131,7 @@ impl ActiveRun {
             watermark: None,
             deletions_deferred: false,
             groups_asked: false,
+            full_because: None,
         }
     }
 
@@ -148,13 +154,14 @@ impl ActiveRun {
             }
             adc_shared::protocol::ReadKind::Full => {
                 self.read = ReadKind::Full;
-                Ok(match &self.offer {
+                self.full_because = match &self.offer {
                     ReadOffer::Delta(_) => Some(
                         plan.reason
                             .unwrap_or_else(|| "the agent chose a full read".into()),
                     ),
                     ReadOffer::Full(_) => None,
-                })
+                };
+                Ok(self.full_because.clone())
             }
         }
     }
@@ -560,8 +567,7 @@ impl ActiveRun {
         // Only a delta read can leave deletions to a full one.
         self.deletions_deferred = deletions_deferred && self.is_delta();
         if self.deletions_deferred {
-            let reason = "only what changed was read; the directory did not say which entries were deleted, so deletions wait for the next full read";
-            runs::set_read(db, self.id, ReadKind::Delta, Some(reason))
+            runs::set_read(db, self.id, ReadKind::Delta, Some(DEFERRED))
                 .await
                 .map_err(internal)?;
         }
@@ -875,14 +881,27 @@ impl ActiveRun {
             status: status.as_str().into(),
             error: None,
             counts,
+            read_kind: Some(self.read.as_str().into()),
+            read_reason: self.read_reason(),
         }
     }
 
     pub fn summary(&self, status: RunStatus, error: Option<&RunFailure>) -> RunSummary {
         RunSummary {
-            status: status.as_str().into(),
             error: error.map(RunFailure::to_string),
-            counts: self.counts,
+            ..self.summary_with(status, self.counts)
+        }
+    }
+
+    /// Why the run read as it did, as recorded (`runs.read_reason`).
+    fn read_reason(&self) -> Option<String> {
+        if self.deletions_deferred {
+            return Some(DEFERRED.into());
+        }
+        match (&self.offer, self.read) {
+            (ReadOffer::Full(r), _) => Some(r.clone()),
+            (ReadOffer::Delta(_), ReadKind::Full) => self.full_because.clone(),
+            (ReadOffer::Delta(_), ReadKind::Delta) => None,
         }
     }
 }
