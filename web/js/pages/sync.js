@@ -112,7 +112,7 @@ function policyForm(ctx, sync, lastRun, onSaved) {
     h('h2', null, 'Schedule'),
     check(schedOn, 'Run automatically'),
     field('Minutes between runs', sched),
-    h('p', { class: 'muted' }, 'Where the directory allows it (OpenLDAP with syncprov), a run reads only what changed since the last one. A full read finds deletions the directory did not report; it comes this often, and whenever the agent’s settings change.'),
+    h('p', { class: 'muted' }, 'Where the directory allows it (OpenLDAP with syncprov, Active Directory), a run reads only what changed since the last one. A full read finds deletions the directory did not report; it comes this often, and whenever the agent’s settings change.'),
     field('Hours between full reads (0: every run reads in full)', fullEvery),
     h('h2', null, 'Deletion guard'),
     h('p', { class: 'muted' }, 'A run that would delete or disable more than this holds its deletions until someone approves them.'),
