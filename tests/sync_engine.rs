@@ -139,7 +139,7 @@ async fn the_run_engine_applies_batches_and_deletions_without_a_server(engine: E
         .read_complete(&e.db, 4, None, None, false)
         .await
         .unwrap();
-    second.deletions(vec!["id-0".into()]).unwrap();
+    second.deletions(&e.db, vec!["id-0".into()]).await.unwrap();
     assert_eq!(second.done(&e.db).await.unwrap(), RunStatus::Succeeded);
     let c = e.report(&second).await.counts.0;
     assert_eq!(
@@ -169,7 +169,10 @@ async fn the_run_engine_refuses_deletions_before_a_complete_read_and_records_why
 
     let mut second = e.start().await.unwrap();
     second.manifest_size = 3;
-    let refused = second.deletions(vec!["id-0".into()]).unwrap_err();
+    let refused = second
+        .deletions(&e.db, vec!["id-0".into()])
+        .await
+        .unwrap_err();
     assert_eq!(refused, RunFailure::DeletionsBeforeRead);
     second.fail(&e.db, &Registry::default(), &refused).await;
     let report = e.report(&second).await;

@@ -159,13 +159,8 @@ impl<'a> RunSlot<'a> {
         let db = &self.state.db;
         let (tenant, sync) = (active.tenant_id(), active.sync_id());
         if active.is_delta() {
-            // A delta read compares nothing: the directory says what changed. No more
-            // deletions than users (and groups) can be genuine.
-            active.manifest_size = users::count_in_source(db, tenant, sync).await? as u64;
-            if active.reads_groups_now() {
-                active.groups_mut().manifest_groups =
-                    groups::count_in_source(db, tenant, sync).await? as u64;
-            }
+            // A delta read compares nothing: the directory says what changed. (Its
+            // deletions' bound is counted when they come: `ActiveRun::deletions`.)
             let chunk = ServerMessage::ManifestChunk {
                 run_id: active.id,
                 entries: Vec::new(),
@@ -327,7 +322,10 @@ impl<'a> RunSlot<'a> {
             } => active.members_added(db, seq, added, unresolved).await,
             AgentMessage::GroupDeletions {
                 seq, external_ids, ..
-            } => active.group_deletions(external_ids).map(|()| vec![seq]),
+            } => active
+                .group_deletions(db, external_ids)
+                .await
+                .map(|()| vec![seq]),
             AgentMessage::GroupStateRequest { groups, .. } => {
                 match active.group_states(db, &groups).await {
                     Ok(chunks) => return chunks,
@@ -339,7 +337,7 @@ impl<'a> RunSlot<'a> {
             }
             AgentMessage::Deletions {
                 seq, external_ids, ..
-            } => active.deletions(external_ids).map(|()| vec![seq]),
+            } => active.deletions(db, external_ids).await.map(|()| vec![seq]),
             AgentMessage::Done { .. } => match active.done(db).await {
                 Ok(status) => {
                     let report = active.summary(status, None);

@@ -75,6 +75,8 @@ pub struct ActiveRun {
     groups_asked: bool,
     /// Why the agent read in full although a watermark was offered.
     full_because: Option<String>,
+    /// A delta read's bounds on deletions were counted (`count_for_delta`).
+    counted: bool,
 }
 
 /// The group side of a run.
@@ -132,6 +134,7 @@ impl ActiveRun {
             deletions_deferred: false,
             groups_asked: false,
             full_because: None,
+            counted: false,
         }
     }
 
@@ -166,6 +169,26 @@ impl ActiveRun {
         }
     }
 
+    /// A delta read sent no manifest: the bound on its deletions is what the
+    /// synchronization holds, counted when the first deletions arrive (most delta runs
+    /// have none, and at a million users the count is a tenth of a second).
+    async fn count_for_delta(&mut self, db: &Db) -> Result<(), RunFailure> {
+        if !self.is_delta() || self.counted {
+            return Ok(());
+        }
+        self.counted = true;
+        let (tenant, sync) = (self.tenant_id, self.sync_id);
+        self.manifest_size = users::count_in_source(db, tenant, sync)
+            .await
+            .map_err(internal)? as u64;
+        if self.groups_asked {
+            self.groups.manifest_groups = groups::count_in_source(db, tenant, sync)
+                .await
+                .map_err(internal)? as u64;
+        }
+        Ok(())
+    }
+
     /// Whether this run reads only what changed (it gets no manifest).
     pub fn is_delta(&self) -> bool {
         self.read == ReadKind::Delta
@@ -177,11 +200,6 @@ impl ActiveRun {
         if groups && self.sent_ids.is_some() && self.stored.is_none() {
             self.stored = Some(HashMap::default());
         }
-    }
-
-    /// Whether the agent said this run reads groups.
-    pub fn reads_groups_now(&self) -> bool {
-        self.groups_asked
     }
 
     /// A delta read's groups that changed: what the server holds of each, with its
@@ -512,13 +530,14 @@ impl ActiveRun {
     }
 
     /// Collects group deletions; refused before a complete read of the groups.
-    pub fn group_deletions(&mut self, ids: Vec<String>) -> Result<(), RunFailure> {
+    pub async fn group_deletions(&mut self, db: &Db, ids: Vec<String>) -> Result<(), RunFailure> {
         if !self.read_complete {
             return Err(RunFailure::DeletionsBeforeRead);
         }
         if self.groups.read.is_none() {
             return Err(RunFailure::GroupsNotRead);
         }
+        self.count_for_delta(db).await?;
         if self.groups.deletions.len() as u64 + ids.len() as u64 > self.groups.manifest_groups {
             return Err(RunFailure::TooManyGroupDeletions);
         }
@@ -591,10 +610,11 @@ impl ActiveRun {
     }
 
     /// Collects deletions; refused before the read is complete (architecture §8.2).
-    pub fn deletions(&mut self, ids: Vec<String>) -> Result<(), RunFailure> {
+    pub async fn deletions(&mut self, db: &Db, ids: Vec<String>) -> Result<(), RunFailure> {
         if !self.read_complete {
             return Err(RunFailure::DeletionsBeforeRead);
         }
+        self.count_for_delta(db).await?;
         if self.deletions.len() as u64 + ids.len() as u64 > self.manifest_size {
             return Err(RunFailure::TooManyDeletions);
         }
