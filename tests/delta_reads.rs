@@ -107,14 +107,7 @@ async fn a_deletion_the_delta_read_cannot_prove_waits_for_the_next_full_read(eng
     assert_eq!(f.user("user00004@example.com").await["enabled"], true);
 
     // The schedule makes every run a full read now: it finds the deletion.
-    let (s, _) = f
-        .api
-        .patch(
-            &format!("/api/v1/synchronizations/{}", f.sync_id),
-            json!({"full_read_hours": 0}),
-        )
-        .await;
-    assert!(s.is_success());
+    f.patch_sync(json!({"full_read_hours": 0})).await;
     let full = f.run(json!({})).await;
     let (kind, why) = read_of(&full);
     assert_eq!(kind, "full", "{full}");
@@ -389,14 +382,7 @@ async fn only_the_groups_that_changed_are_read_and_only_their_changed_members_tr
     );
 
     // A full read finds nothing the delta reads missed.
-    let (s, _) = f
-        .api
-        .patch(
-            &format!("/api/v1/synchronizations/{}", f.sync_id),
-            json!({"full_read_hours": 0}),
-        )
-        .await;
-    assert!(s.is_success());
+    f.patch_sync(json!({"full_read_hours": 0})).await;
     let full = f.run(json!({})).await;
     assert_eq!(read_of(&full).0, "full", "{full}");
     assert_eq!(

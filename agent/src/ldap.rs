@@ -74,6 +74,15 @@ fn untrusted_certificate_hint(text: &str, ca_file: Option<&std::path::Path>) -> 
 }
 
 /// A failed search of the configured base and filter, in one line.
+/// A search result as an entry; `None` when it is malformed (ldap3 panics on those: one
+/// bad entry must not take the agent down).
+pub fn entry(raw: ldap3::ResultEntry) -> Option<ldap3::SearchEntry> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ldap3::SearchEntry::construct(raw)
+    }))
+    .ok()
+}
+
 pub fn search_error(cfg: &AgentConfig, e: &ldap3::LdapError) -> anyhow::Error {
     let l = &cfg.backend.ldap;
     search_error_at(cfg, &l.base_dn, &l.sync.filter, e)

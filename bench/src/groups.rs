@@ -108,6 +108,24 @@ async fn copy_edges(db_url: &str, n: usize) -> anyhow::Result<Duration> {
     Ok(t.elapsed())
 }
 
+/// Adds person `add` to the big group and removes person `remove`, in one modify.
+async fn swap_big_group_member(ldap: &Slapd, add: usize, remove: usize) -> anyhow::Result<()> {
+    let mut l = ldap.admin().await;
+    let big = format!("cn=big,{GROUPS_DN}");
+    let add: std::collections::HashSet<String> = [person_dn(add)].into_iter().collect();
+    let remove: std::collections::HashSet<String> = [person_dn(remove)].into_iter().collect();
+    l.modify(
+        &big,
+        vec![
+            ldap3::Mod::Add("member".to_owned(), add),
+            ldap3::Mod::Delete("member".to_owned(), remove),
+        ],
+    )
+    .await?
+    .success()?;
+    Ok(())
+}
+
 async fn empty(db_url: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(db_url).await?;
@@ -194,21 +212,7 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
 
     // One member in and one out of the big group.
     let joiner = args.big_group.min(n - 1);
-    {
-        let mut l = ldap.admin().await;
-        let big = format!("cn=big,{GROUPS_DN}");
-        let add: std::collections::HashSet<String> = [person_dn(joiner)].into_iter().collect();
-        let remove: std::collections::HashSet<String> = [person_dn(0)].into_iter().collect();
-        l.modify(
-            &big,
-            vec![
-                ldap3::Mod::Add("member".to_owned(), add),
-                ldap3::Mod::Delete("member".to_owned(), remove),
-            ],
-        )
-        .await?
-        .success()?;
-    }
+    swap_big_group_member(ldap, joiner, 0).await?;
     let sent = rig.agent_sent();
     let (onemember, r3) = rig.run().await?;
     let onemember_bytes = rig.agent_sent() - sent;
@@ -242,21 +246,7 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
     }
     delta_nochanges.sort();
     let delta_nochange = delta_nochanges[1];
-    {
-        let mut l = ldap.admin().await;
-        let big = format!("cn=big,{GROUPS_DN}");
-        let add: std::collections::HashSet<String> = [person_dn(joiner + 1)].into_iter().collect();
-        let remove: std::collections::HashSet<String> = [person_dn(1)].into_iter().collect();
-        l.modify(
-            &big,
-            vec![
-                ldap3::Mod::Add("member".to_owned(), add),
-                ldap3::Mod::Delete("member".to_owned(), remove),
-            ],
-        )
-        .await?
-        .success()?;
-    }
+    swap_big_group_member(ldap, joiner + 1, 1).await?;
     let sent = rig.agent_sent();
     let (delta_onemember, r4) = rig.run().await?;
     let delta_onemember_bytes = rig.agent_sent() - sent;

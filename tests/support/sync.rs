@@ -135,27 +135,22 @@ impl Fixture {
         .await
     }
 
-    pub async fn patch_settings(&self, settings: Value) {
+    /// Changes the synchronization (`{"full_read_hours": 0}`, …); it must succeed.
+    pub async fn patch_sync(&self, body: Value) {
         let (s, b) = self
             .api
-            .patch(
-                &format!("/api/v1/synchronizations/{}", self.sync_id),
-                json!({"settings": settings}),
-            )
+            .patch(&format!("/api/v1/synchronizations/{}", self.sync_id), body)
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
     }
 
+    pub async fn patch_settings(&self, settings: Value) {
+        self.patch_sync(json!({ "settings": settings })).await;
+    }
+
     /// Sets the synchronization's deletion guard (`{"max_deletes": 1}`, …).
     pub async fn patch_guard(&self, guard: Value) {
-        let (s, b) = self
-            .api
-            .patch(
-                &format!("/api/v1/synchronizations/{}", self.sync_id),
-                json!({"deletion_guard": guard}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
+        self.patch_sync(json!({ "deletion_guard": guard })).await;
     }
 
     /// Every user of the tenant matching `query` (e.g. `enabled=false`), all pages.

@@ -25,7 +25,7 @@ const SYNC_STATE_OID: &str = "1.3.6.1.4.1.4203.1.9.1.2";
 const SYNC_DONE_OID: &str = "1.3.6.1.4.1.4203.1.9.1.3";
 const SYNC_INFO_OID: &str = "1.3.6.1.4.1.4203.1.9.1.4";
 /// e-syncRefreshRequired: the cookie is too old or unknown; read in full.
-pub const REFRESH_REQUIRED: u32 = 4096;
+const REFRESH_REQUIRED: u32 = 4096;
 /// The watermark's token: this prefix, then the cookie in base64.
 const TOKEN_PREFIX: &str = "rfc4533:";
 
@@ -176,8 +176,8 @@ pub enum State {
     Changed,
     /// Unchanged since the cookie (a present phase): nothing came but its UUID.
     Present,
-    /// Deleted, or moved out of the read's scope.
-    Deleted(String),
+    /// Deleted, or moved out of the read's scope (its ID is among the deletions).
+    Deleted,
 }
 
 /// Where a delta read stands: what it learnt besides the changed entries.
@@ -230,7 +230,7 @@ impl Delta {
             1 | 2 => State::Changed,
             3 => {
                 self.deleted(uuid);
-                return Ok(Some(State::Deleted(uuid_text(&uuid)?)));
+                State::Deleted
             }
             other => return Err(format!("unknown Sync State {other} in the delta read")),
         }))
@@ -389,10 +389,6 @@ fn uuid_bytes(v: &[u8]) -> Result<[u8; 16], String> {
     })
 }
 
-fn uuid_text(v: &[u8; 16]) -> Result<String, String> {
-    Ok(uuid::Uuid::from_bytes(*v).to_string())
-}
-
 /// One BER element, the whole of `bytes`.
 fn parse(bytes: &[u8]) -> Result<StructureTag, String> {
     // lber is not known to panic on malformed input, but a directory's bytes are not
@@ -436,7 +432,7 @@ mod tests {
         assert_eq!(sync_state(&state_value(1)).unwrap(), (1, UUID));
         assert_eq!(sync_state(&state_value(3)).unwrap().0, 3);
         assert_eq!(
-            uuid_text(&UUID).unwrap(),
+            uuid::Uuid::from_bytes(UUID).to_string(),
             "1f6b8e2a-3c4d-103f-8a1e-5b6c7d8e9f00"
         );
     }

@@ -10,14 +10,13 @@
 
 use super::catalog::Member;
 use super::delta::{self, Since};
-use super::groups::{
-    Batcher, Directory, GroupMapper, RawMembers, Resolved, diff, dn_key, normalize_dn, uid_key,
-};
+use super::group_read::send_member_changes;
+use super::groups::{Directory, GroupMapper, RawMembers, Resolved, dn_key, normalize_dn, uid_key};
 use super::mapping::{Entry, Mapper};
 use super::{BATCH_BYTES, Halt, Sender};
 use crate::config::AgentConfig;
-use adc_shared::group::{GroupState, Unresolved};
-use adc_shared::protocol::{AgentMessage, EntryError, MAX_MEMBERSHIPS_PER_MESSAGE, StartRun};
+use adc_shared::group::GroupState;
+use adc_shared::protocol::{AgentMessage, EntryError, StartRun};
 use adc_shared::{GroupRecord, MemberDelta};
 use ldap3::{Scope, SearchEntry};
 use std::collections::HashSet;
@@ -93,9 +92,7 @@ pub async fn read(
             continue;
         }
         count += 1;
-        let Ok(entry) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
-        else {
+        let Some(entry) = crate::ldap::entry(raw) else {
             return Err(Halt::Fail(format!(
                 "group entry {count} from the directory is malformed"
             )));
@@ -179,37 +176,12 @@ pub async fn read(
     // Values nobody known names: look them up in the directory.
     look_up_new_members(cfg, conn, tx, directory, mapper, &changed).await?;
 
-    let mut added = Batcher::new(MAX_MEMBERSHIPS_PER_MESSAGE);
-    let mut unresolved: Vec<Unresolved> = Vec::new();
-    let mut removed: Vec<MemberDelta> = Vec::new();
-    for c in changed {
+    let groups = changed.into_iter().map(|c| {
         let mut members = Resolved::default();
         directory.resolve_now(c.raw, &mut members);
-        directory.resolve_rest(&mut members);
-        let found = directory.edges(&members);
-        let not_found: Vec<&str> = members.unresolved.iter().map(String::as_str).collect();
-        let known = tx.catalog.groups.get(c.id.as_str());
-        let known = known.map_or(&[][..], |g| &g.members[..]);
-        let (a, r, u) = diff(&tx.catalog, &c.id, &found, &not_found, known);
-        if !r.is_empty() {
-            removed.push(r);
-        }
-        if let Some(u) = u {
-            if added.room() == 0 {
-                let parts = added.finish();
-                send_added(tx, run_id, parts, std::mem::take(&mut unresolved)).await?;
-            }
-            added.reserve(1);
-            unresolved.push(u);
-        }
-        for parts in added.push(a) {
-            send_added(tx, run_id, parts, std::mem::take(&mut unresolved)).await?;
-        }
-    }
-    let parts = added.finish();
-    if !parts.is_empty() || !unresolved.is_empty() {
-        send_added(tx, run_id, parts, unresolved).await?;
-    }
+        (c.id, members)
+    });
+    let removed = send_member_changes(tx, run_id, directory, groups).await?;
     Ok(GroupsDelta {
         read: count,
         removed,
@@ -360,9 +332,9 @@ async fn one(
     let (Some(raw), None) = (entries.next(), entries.next()) else {
         return Ok(None);
     };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
+    crate::ldap::entry(raw)
         .map(Some)
-        .map_err(|_| Halt::Fail(format!("the entry `{base}` came malformed")))
+        .ok_or_else(|| Halt::Fail(format!("the entry `{base}` came malformed")))
 }
 
 /// Whether the entry `dn` lies within `base` at `scope`.
@@ -394,21 +366,6 @@ fn rdns(dn: &str) -> usize {
         }
     }
     n
-}
-
-async fn send_added(
-    tx: &mut Sender<'_>,
-    run_id: uuid::Uuid,
-    added: Vec<MemberDelta>,
-    unresolved: Vec<Unresolved>,
-) -> Result<(), Halt> {
-    tx.send_acked(|seq| AgentMessage::MembersAdded {
-        run_id,
-        seq,
-        added,
-        unresolved,
-    })
-    .await
 }
 
 #[cfg(test)]

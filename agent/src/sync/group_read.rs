@@ -10,8 +10,8 @@ use crate::config::AgentConfig;
 use adc_shared::group::Unresolved;
 use adc_shared::protocol::{AgentMessage, EntryError, MAX_MEMBERSHIPS_PER_MESSAGE, StartRun};
 use adc_shared::{GroupRecord, MemberDelta};
+use ldap3::Scope;
 use ldap3::adapters::{EntriesOnly, PagedResults};
-use ldap3::{Scope, SearchEntry};
 
 /// What the group read leaves for after the complete read.
 pub struct GroupsRead {
@@ -79,10 +79,7 @@ pub async fn read_groups(
             }
         };
         count += 1;
-        // ldap3 panics on malformed entries: one bad entry must not take the agent down.
-        let Ok(entry) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
-        else {
+        let Some(entry) = crate::ldap::entry(raw) else {
             return Err(Halt::Fail(format!(
                 "group entry {count} from the directory is malformed"
             )));
@@ -182,7 +179,12 @@ pub async fn read_groups(
                     p.dn
                 )));
             };
-            let entry = SearchEntry::construct(raw);
+            let Some(entry) = crate::ldap::entry(raw) else {
+                return Err(Halt::Fail(format!(
+                    "`{wanted}` of the group `{}` came malformed; nothing is deleted",
+                    p.dn
+                )));
+            };
             let view = Entry {
                 dn: &entry.dn,
                 attrs: &entry.attrs,
@@ -201,18 +203,42 @@ pub async fn read_groups(
             directory.resolve_now(more, &mut p.members);
         }
     }
-    // Each group's additions go out as they are found, gathered into messages of the
-    // limit (unresolved reports count towards it); removals wait for the complete read.
+    let groups = pending.into_iter().map(|p| (p.id, p.members));
+    let removed = send_member_changes(tx, run_id, directory, groups).await?;
+    tracing::info!(
+        %run_id,
+        groups = count,
+        read_ms,
+        resolved_and_sent_ms = started.elapsed().as_millis() as u64 - read_ms,
+        "groups read, member changes sent"
+    );
+    Ok(GroupsRead {
+        read: count,
+        removed,
+    })
+}
+
+/// Resolves each group's remaining member values and compares them with the manifest:
+/// additions (and unresolved values) go out as they are found, gathered into messages of
+/// the limit (unresolved reports count towards it); the removals are returned, to wait
+/// for the complete read. Used by the full read and the delta read of groups.
+pub(super) async fn send_member_changes(
+    tx: &mut Sender<'_>,
+    run_id: uuid::Uuid,
+    directory: &Directory,
+    groups: impl IntoIterator<Item = (String, Resolved)>,
+) -> Result<Vec<MemberDelta>, Halt> {
     let mut added = Batcher::new(MAX_MEMBERSHIPS_PER_MESSAGE);
     let mut unresolved: Vec<Unresolved> = Vec::new();
     let mut removed: Vec<MemberDelta> = Vec::new();
-    for p in &mut pending {
-        directory.resolve_rest(&mut p.members);
-        let found = directory.edges(&p.members);
-        let not_found: Vec<&str> = p.members.unresolved.iter().map(String::as_str).collect();
-        let known = tx.catalog.groups.get(p.id.as_str());
+    // Each group's values are dropped once compared.
+    for (id, mut members) in groups {
+        directory.resolve_rest(&mut members);
+        let found = directory.edges(&members);
+        let not_found: Vec<&str> = members.unresolved.iter().map(String::as_str).collect();
+        let known = tx.catalog.groups.get(id.as_str());
         let known = known.map_or(&[][..], |g| &g.members[..]);
-        let (a, r, u) = diff(&tx.catalog, &p.id, &found, &not_found, known);
+        let (a, r, u) = diff(&tx.catalog, &id, &found, &not_found, known);
         if !r.is_empty() {
             removed.push(r);
         }
@@ -227,24 +253,12 @@ pub async fn read_groups(
         for parts in added.push(a) {
             send_added(tx, run_id, parts, std::mem::take(&mut unresolved)).await?;
         }
-        // What is sent is no longer needed.
-        p.members = Resolved::default();
     }
     let parts = added.finish();
     if !parts.is_empty() || !unresolved.is_empty() {
         send_added(tx, run_id, parts, unresolved).await?;
     }
-    tracing::info!(
-        %run_id,
-        groups = count,
-        read_ms,
-        resolved_and_sent_ms = started.elapsed().as_millis() as u64 - read_ms,
-        "groups read, member changes sent"
-    );
-    Ok(GroupsRead {
-        read: count,
-        removed,
-    })
+    Ok(removed)
 }
 
 async fn send_added(

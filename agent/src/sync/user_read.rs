@@ -10,7 +10,6 @@ use crate::config::{AgentConfig, Flavour};
 use crate::ldap;
 use adc_shared::UserRecord;
 use adc_shared::record::ContentDigest;
-use ldap3::SearchEntry;
 use ldap3::adapters::{EntriesOnly, PagedResults};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -195,10 +194,7 @@ async fn read_users(
         }
         count += 1;
         read.store(count, Ordering::Relaxed);
-        // ldap3 panics on malformed entries: one bad entry must not take the agent down.
-        let Ok(entry) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
-        else {
+        let Some(entry) = ldap::entry(raw) else {
             return Err(Stop::Failed(format!(
                 "entry {count} from the directory is malformed"
             )));

@@ -135,8 +135,7 @@ async fn one(
         .into_iter()
         .next()
         .ok_or_else(|| format!("`{base}` was not found"))?;
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
-        .map_err(|_| format!("`{base}` came malformed"))
+    crate::ldap::entry(raw).ok_or_else(|| format!("`{base}` came malformed"))
 }
 
 /// The DC's mark now, and the domain's naming context (where tombstones live).
@@ -199,9 +198,7 @@ pub async fn deleted_since(
     }
     let mut ids = Vec::new();
     for raw in entries {
-        let e =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(raw)))
-                .map_err(|_| "a tombstone came malformed".to_owned())?;
+        let e = crate::ldap::entry(raw).ok_or("a tombstone came malformed")?;
         ids.extend(tombstone_id(&e));
     }
     Ok(ids)
