@@ -193,3 +193,87 @@ async fn users_are_listed_in_natural_order_even_those_stored_before_it(engine: E
         .collect();
     assert_eq!(groups, ["team9", "team10"], "groups too");
 }
+
+/// On PostgreSQL a tenant grown large is searched through a trigram index, built after
+/// the sync that made it large; the answers are the same with it, and on SQLite, for
+/// every kind of query: case, a field's middle, the join between two fields, LIKE's
+/// wildcards, queries too short for a trigram.
+#[engines]
+async fn a_grown_directory_is_searched_by_its_index_with_the_same_answers(engine: Engine) {
+    let f = adc_e2e::sync::fixture_with(engine, &adc_e2e::sync::people(300), "", None, |c| {
+        c.search_index_min_rows = 200;
+        c.search_index_check = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let db = adc_server::db::Db::connect(Some(&f.server.db.url))
+        .await
+        .unwrap();
+    f.run(json!({})).await;
+    for (name, description) in [("Zoë-Team", "Ünïcode Friends"), ("ops_50%", "a\\b")] {
+        let (s, b) = f
+            .api
+            .post(
+                "/api/v1/groups",
+                json!({"name": name, "description": description}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    if engine == Engine::Postgres {
+        adc_e2e::eventually(
+            std::time::Duration::from_secs(30),
+            "the users' search index to be built",
+            || async {
+                adc_e2e::sql::index_ready(&db, "users_search_trgm")
+                    .await
+                    .then_some(())
+            },
+        )
+        .await;
+        assert!(
+            !adc_e2e::sql::index_ready(&db, "groups_search_trgm").await,
+            "two groups are below the threshold: no index to pay for"
+        );
+    }
+    for (query, expected) in [
+        ("q=USER0011", 10),     // case, a username's middle
+        ("q=0@", 30),           // across a username's characters
+        ("q=n1%20s", 1),        // "Given1 Surname1": a display name's middle
+        ("q=1%20surname", 30),  // "Given…1 Surname…1"
+        ("q=mple.comgiven", 0), // never across two fields
+        ("q=EXAMPLE.COM", 300), // an e-mail's end
+        ("q=99", 3),            // two characters: no trigram, still found
+        ("q=_", 0),             // a wildcard is a character
+        ("q=%25", 0),
+        ("q=%5C", 0),
+        ("q=%01", 0), // the fields' separator is no character of theirs
+        ("q=user00299%40example.com", 1),
+    ] {
+        assert_eq!(
+            f.users(query).await.len(),
+            expected,
+            "{query} on {engine:?}"
+        );
+    }
+    let group_names = |q: &'static str| {
+        let api = &f.api;
+        async move {
+            let (s, page) = api.get(&format!("/api/v1/groups?{q}")).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            page["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(group_names("q=zoË-t").await, ["Zoë-Team"]);
+    assert_eq!(group_names("q=friends").await, ["Zoë-Team"]);
+    assert_eq!(group_names("q=_50%25").await, ["ops_50%"]);
+    assert_eq!(group_names("q=a%5Cb").await, ["ops_50%"]);
+    assert!(
+        group_names("q=teamünï").await.is_empty(),
+        "not across fields"
+    );
+}

@@ -7,7 +7,7 @@
 //! run's.
 
 use crate::Args;
-use crate::measure::{copy_reference, cpu, ldapsearch_dump, peak_rss_mib};
+use crate::measure::{copy_reference, cpu, ldapsearch_dump, peak_rss_mib, search_index_ready};
 use crate::rig::Rig;
 use crate::secs;
 use adc_e2e::slapd::{BASE_DN, Person, READONLY_DN, READONLY_PASSWORD, Slapd};
@@ -129,7 +129,7 @@ async fn swap_big_group_member(ldap: &Slapd, add: usize, remove: usize) -> anyho
 async fn empty(db_url: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(db_url).await?;
-    sqlx::raw_sql("TRUNCATE users, groups, group_users, group_groups, run_changes; UPDATE synchronizations SET watermark = NULL, watermark_fingerprint = NULL, full_read_at = NULL; CHECKPOINT")
+    sqlx::raw_sql("DROP INDEX IF EXISTS users_search_trgm; DROP INDEX IF EXISTS groups_search_trgm; TRUNCATE users, groups, group_users, group_groups, run_changes; UPDATE synchronizations SET watermark = NULL, watermark_fingerprint = NULL, full_read_at = NULL; CHECKPOINT")
         .execute(&mut c)
         .await?;
     Ok(())
@@ -156,6 +156,21 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
         let before = cpu(&rig.server, &rig.agent);
         let (initial, r) = rig.run().await?;
         let after = cpu(&rig.server, &rig.agent);
+        // The next step starts once the server has built what follows a first sync.
+        let mut index = Duration::ZERO;
+        for (name, rows) in [
+            ("users_search_trgm", n),
+            ("groups_search_trgm", args.groups + 1),
+        ] {
+            if rows >= 10_000 {
+                index = index.max(search_index_ready(&rig.db_url, name).await?);
+            }
+        }
+        eprintln!(
+            "round {}: search indexes ready {:.1} s after the sync",
+            round + 1,
+            index.as_secs_f64()
+        );
         if count(&r, "members_added") != edges as u64 {
             bail!(
                 "round {round}: {} memberships added, not {edges}",

@@ -189,8 +189,32 @@ pub async fn empty_users(db_url: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(db_url).await?;
     // Without users, the synchronization's next run is a first one: no watermark.
-    sqlx::raw_sql("TRUNCATE users, run_changes; UPDATE synchronizations SET watermark = NULL, watermark_fingerprint = NULL, full_read_at = NULL; CHECKPOINT")
+    // As in a new database: the server builds the search index after the first sync.
+    sqlx::raw_sql("DROP INDEX IF EXISTS users_search_trgm; TRUNCATE users, run_changes; UPDATE synchronizations SET watermark = NULL, watermark_fingerprint = NULL, full_read_at = NULL; CHECKPOINT")
         .execute(&mut c)
         .await?;
     Ok(())
+}
+
+/// Waits for the server to build the search index `index` (it does so after a first
+/// sync has made its table large, within `search_index_check`); how long that took.
+pub async fn search_index_ready(db_url: &str, index: &str) -> anyhow::Result<Duration> {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(db_url).await?;
+    let t = std::time::Instant::now();
+    loop {
+        let ready: Option<bool> = sqlx::query_scalar(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1",
+        )
+        .bind(index)
+        .fetch_optional(&mut c)
+        .await?;
+        if ready == Some(true) {
+            return Ok(t.elapsed());
+        }
+        if t.elapsed() > Duration::from_secs(900) {
+            anyhow::bail!("the server did not build the search index {index} in 15 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -148,6 +148,7 @@ pub async fn serve(
     tokio::spawn(housekeeping(state.clone()));
     tokio::spawn(scheduler(state.clone()));
     tokio::spawn(audit_retention(state.clone()));
+    tokio::spawn(search_indexes(state.clone()));
     tokio::spawn(crate::notifications::run(
         db.clone(),
         config.clone(),
@@ -208,6 +209,49 @@ async fn scheduler(state: AppState) {
         }
         if let Err(e) = crate::sync::dispatch::run_schedules(&state.db, &state.agents).await {
             tracing::warn!(error = %e, "could not start scheduled runs");
+        }
+    }
+}
+
+/// Builds the search indexes (PostgreSQL) once their tables are large enough: looks
+/// every `search_index_check`, and if one was dropped, builds it again. A build waits for
+/// the runs running to end (so that a first sync of a million users is not slowed by
+/// it), but not beyond an hour of looks: a database whose runs never pause gets it too.
+async fn search_indexes(state: AppState) {
+    use crate::db::search::{IndexState, Target, ensure_index};
+    let config = &state.config;
+    let patience = (Duration::from_secs(3600).as_secs_f64()
+        / config.search_index_check.as_secs_f64().max(0.001))
+    .ceil() as u32;
+    let mut waited = [0u32; 2];
+    let mut warned = false;
+    let mut tick = tokio::time::interval(config.search_index_check);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = state.shutdown.cancelled() => return,
+        }
+        for (i, target) in [Target::Users, Target::Groups].into_iter().enumerate() {
+            let now = waited[i] >= patience;
+            match ensure_index(&state.db, target, config.search_index_min_rows, now).await {
+                Ok(IndexState::NotApplicable) => return,
+                Ok(IndexState::Waiting) => waited[i] += 1,
+                Ok(IndexState::Ready | IndexState::NotYet) => waited[i] = 0,
+                Err(e) => {
+                    // Tried again at the next look: the database may have been away.
+                    if !warned {
+                        tracing::warn!(
+                            index = target.index(),
+                            error = %e,
+                            "could not build the search index: searches read every row of \
+                             the tenant until it exists; check that the server's database \
+                             role may run CREATE EXTENSION pg_trgm and CREATE INDEX (or run \
+                             CREATE EXTENSION pg_trgm as the database's owner)"
+                        );
+                        warned = true;
+                    }
+                }
+            }
         }
     }
 }

@@ -54,6 +54,11 @@ pub struct Config {
     /// it (30 s: 1 h), until `notify_give_up` after the event.
     pub notify_retry_base: Duration,
     pub notify_give_up: Duration,
+    /// On PostgreSQL, the users' (groups') search index is built once the table holds
+    /// this many rows (below, a scan answers as fast, and no write pays for the index),
+    /// looked at this often until it is there (architecture §9).
+    pub search_index_min_rows: u64,
+    pub search_index_check: Duration,
 }
 
 /// How e-mail is sent (ADC_SMTP_*).
@@ -124,6 +129,8 @@ impl Config {
             notify_interval: Duration::from_secs(2),
             notify_retry_base: Duration::from_secs(30),
             notify_give_up: Duration::from_secs(26 * 3600),
+            search_index_min_rows: 10_000,
+            search_index_check: Duration::from_secs(30),
         }
     }
 }

@@ -56,3 +56,19 @@ pub async fn age_synchronization(db: &Db, offline_minutes: i64, stale_minutes: i
         }
     }
 }
+
+/// Whether PostgreSQL holds the index `name`, built and valid (false on SQLite).
+pub async fn index_ready(db: &Db, name: &str) -> bool {
+    match db {
+        Db::Sqlite(_) => false,
+        Db::Postgres(p) => sqlx::query_scalar::<_, bool>(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             WHERE c.relname = $1",
+        )
+        .bind(name)
+        .fetch_optional(p)
+        .await
+        .expect("the catalogue answers")
+        .unwrap_or(false),
+    }
+}

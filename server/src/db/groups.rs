@@ -552,6 +552,7 @@ pub enum Provider {
 /// Adds the search's conditions (after `WHERE g.tenant_id = …`) to a query of groups.
 fn push_filter<DB: sqlx::Database>(
     qb: &mut sqlx::QueryBuilder<DB>,
+    db: &Db,
     q: Option<&str>,
     provider: Option<Provider>,
 ) where
@@ -559,16 +560,7 @@ fn push_filter<DB: sqlx::Database>(
     for<'t> Uuid: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
     if let Some(q) = q {
-        let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
-        qb.push(" AND (g.name_key LIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\'");
-        qb.push(" OR LOWER(COALESCE(g.description, '')) LIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\'");
-        qb.push(" OR LOWER(COALESCE(g.email, '')) LIKE ")
-            .push_bind(pattern)
-            .push(" ESCAPE '\\')");
+        super::search::push_match(qb, db, super::search::Target::Groups, "g", q);
     }
     match provider {
         Some(Provider::Manual) => {
@@ -594,9 +586,12 @@ pub async fn search(
             "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.tenant_id = "
         ));
         qb.push_bind(tenant_id);
-        push_filter(&mut qb, q, provider);
+        push_filter(&mut qb, db, q, provider);
         super::users::push_natural_page(&mut qb, db, "g.sort_key", tenant_id, after, limit);
-        qb.build_query_as::<Group>().fetch_all(p).await
+        qb.build_query_as::<Group>()
+            .persistent(false) // see users::search
+            .fetch_all(p)
+            .await
     })
 }
 
@@ -613,9 +608,12 @@ pub async fn count(
             "SELECT COUNT(*) FROM (SELECT 1 FROM groups g WHERE g.tenant_id = ",
         );
         qb.push_bind(tenant_id);
-        push_filter(&mut qb, q, provider);
+        push_filter(&mut qb, db, q, provider);
         qb.push(" LIMIT ").push_bind(cap).push(") AS matching");
-        qb.build_query_scalar::<i64>().fetch_one(p).await
+        qb.build_query_scalar::<i64>()
+            .persistent(false) // see users::search
+            .fetch_one(p)
+            .await
     })
 }
 

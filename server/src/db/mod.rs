@@ -15,6 +15,7 @@ pub mod notify;
 pub mod principals;
 pub mod replicas;
 pub mod runs;
+pub mod search;
 pub mod syncs;
 pub mod tenants;
 pub mod users;

@@ -380,24 +380,14 @@ pub enum Provider {
 
 /// One page of users ordered by username, after the username key `after`.
 /// Adds `f`'s conditions (after `WHERE tenant_id = …`) to a query of users.
-fn push_filter<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, f: &Filter)
+fn push_filter<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, db: &Db, f: &Filter)
 where
     for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> Uuid: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
     if let Some(q) = &f.q {
-        // LIKE wildcards in the query are escaped: a search for `a_b` means `a_b`.
-        let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
-        qb.push(" AND (username_key LIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\'");
-        qb.push(" OR LOWER(COALESCE(email, '')) LIKE ")
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\'");
-        qb.push(" OR LOWER(COALESCE(display_name, '')) LIKE ")
-            .push_bind(pattern)
-            .push(" ESCAPE '\\')");
+        super::search::push_match(qb, db, super::search::Target::Users, "", q);
     }
     match f.provider {
         Some(Provider::Manual) => {
@@ -425,9 +415,15 @@ pub async fn search(
             "SELECT id, synchronization_id, external_id, username, email, display_name, given_name, surname, enabled, removed_from_source, source_dn, extra, created_at, updated_at FROM users WHERE tenant_id = ",
         );
         qb.push_bind(tenant_id);
-        push_filter(&mut qb, f);
+        push_filter(&mut qb, db, f);
         push_natural_page(&mut qb, db, "sort_key", tenant_id, after, limit);
-        qb.build_query_as::<User>().fetch_all(p).await
+        // Planned with the query's own text (an unnamed statement): a cached generic plan
+        // guesses every pattern's selectivity alike and would walk a million rows in name
+        // order for a search that one row matches, which the trigram index answers.
+        qb.build_query_as::<User>()
+            .persistent(false)
+            .fetch_all(p)
+            .await
     })
 }
 
@@ -438,9 +434,12 @@ pub async fn count(db: &Db, tenant_id: Uuid, f: &Filter, cap: i64) -> Result<i64
         let mut qb =
             sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM users WHERE tenant_id = ");
         qb.push_bind(tenant_id);
-        push_filter(&mut qb, f);
+        push_filter(&mut qb, db, f);
         qb.push(" LIMIT ").push_bind(cap).push(") AS matching");
-        qb.build_query_scalar::<i64>().fetch_one(p).await
+        qb.build_query_scalar::<i64>()
+            .persistent(false) // as in `search`
+            .fetch_one(p)
+            .await
     })
 }
 
