@@ -77,6 +77,7 @@ struct Task {
     dry_run: bool,
     started: Instant,
     inbox: mpsc::UnboundedSender<ServerMessage>,
+    manifest: mpsc::Sender<crate::sync::ManifestPart>,
     handle: tokio::task::JoinHandle<Option<RunSummary>>,
 }
 

@@ -95,6 +95,13 @@ impl Agent {
                         Ok(None) => return End::Lost("the server closed the connection".into()),
                         Err(e) => return End::Lost(e),
                     };
+                    if let ServerMessage::ManifestChunk { entries, last, .. } = m {
+                        // Waits while the run takes in the chunks before (see `sync::Link`).
+                        if let Some(t) = task.as_ref() {
+                            let _ = t.manifest.send((entries, last)).await;
+                        }
+                        continue;
+                    }
                     if let Some(end) = self.on_message(m, out_tx, task) {
                         return end;
                     }
@@ -157,9 +164,11 @@ impl Agent {
                 tracing::info!(run_id = %start.run_id, dry_run = start.settings.dry_run.value, full = start.full, "run started");
                 self.read.store(0, Ordering::Relaxed);
                 let (inbox, rx) = mpsc::unbounded_channel();
+                let (manifest, manifest_rx) = mpsc::channel(crate::sync::MANIFEST_AHEAD);
                 let link = Link {
                     out: out_tx.clone(),
                     inbox: rx,
+                    manifest: manifest_rx,
                 };
                 let (run_id, dry_run) = (start.run_id, start.settings.dry_run.value);
                 let handle = tokio::spawn(sync::execute(
@@ -174,6 +183,7 @@ impl Agent {
                     dry_run,
                     started: Instant::now(),
                     inbox,
+                    manifest,
                     handle,
                 });
             }
@@ -216,9 +226,9 @@ impl Agent {
                     return Some(End::Refused(reason));
                 }
             }
-            m @ (ServerMessage::ManifestChunk { .. }
-            | ServerMessage::GroupManifestChunk { .. }
-            | ServerMessage::BatchAck { .. }) => {
+            // Passed on by `serve_loop`, which may wait for the run to take it.
+            ServerMessage::ManifestChunk { .. } => {}
+            m @ (ServerMessage::GroupManifestChunk { .. } | ServerMessage::BatchAck { .. }) => {
                 if let Some(t) = task.as_ref() {
                     let _ = t.inbox.send(m);
                 }

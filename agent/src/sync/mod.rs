@@ -31,11 +31,25 @@ const DELETIONS_PER_MESSAGE: usize = 1000;
 /// protocol's message limit.
 const BATCH_BYTES: usize = 1024 * 1024;
 
-/// The run's link to the connection: messages out, server messages in.
+/// The run's link to the connection: messages out, server messages in, and the users'
+/// manifest apart from them.
 pub struct Link {
     pub out: mpsc::Sender<AgentMessage>,
     pub inbox: mpsc::UnboundedReceiver<ServerMessage>,
+    /// The users' manifest, a chunk (and whether it is the last) at a time, on a short
+    /// channel: the connection decodes chunks no faster than they are taken in, so a
+    /// million users' manifest is never held twice, once decoded and once compact (see
+    /// bench/README.md, session 12). Only the manifest waits on it: the run sends nothing
+    /// while it takes the manifest in, so the connection's wait cannot close a cycle.
+    pub manifest: mpsc::Receiver<ManifestPart>,
 }
+
+/// A chunk of the users' manifest: (external ID, content hash) pairs, and whether it is
+/// the last.
+pub type ManifestPart = (Vec<(String, String)>, bool);
+
+/// Chunks of the users' manifest decoded ahead of the run taking them in.
+pub const MANIFEST_AHEAD: usize = 2;
 
 /// The groups' part of a complete read.
 struct GroupsDone {
@@ -178,18 +192,23 @@ impl Sender<'_> {
 /// Receives the users' manifest.
 async fn users_manifest(tx: &mut Sender<'_>) -> Result<(), Halt> {
     loop {
-        match tx.link.inbox.recv().await {
-            Some(ServerMessage::ManifestChunk { entries, last, .. }) => {
-                tx.catalog.add_users(entries);
-                if last {
-                    return Ok(());
+        tokio::select! {
+            part = tx.link.manifest.recv() => match part {
+                Some((entries, last)) => {
+                    tx.catalog.add_users(entries);
+                    if last {
+                        return Ok(());
+                    }
                 }
-            }
-            Some(ServerMessage::RunFinished { report, .. }) => {
-                return Err(Halt::Finished(Box::new(report)));
-            }
-            Some(_) => continue,
-            None => return Err(Halt::Gone),
+                None => return Err(Halt::Gone),
+            },
+            m = tx.link.inbox.recv() => match m {
+                Some(ServerMessage::RunFinished { report, .. }) => {
+                    return Err(Halt::Finished(Box::new(report)));
+                }
+                Some(_) => continue,
+                None => return Err(Halt::Gone),
+            },
         }
     }
 }
