@@ -200,7 +200,7 @@ async fn users_are_listed_in_natural_order_even_those_stored_before_it(engine: E
 /// wildcards, queries too short for a trigram.
 #[engines]
 async fn a_grown_directory_is_searched_by_its_index_with_the_same_answers(engine: Engine) {
-    let f = adc_e2e::sync::fixture_with(engine, &adc_e2e::sync::people(300), "", None, |c| {
+    let f = adc_e2e::sync::fixture_with(engine, &adc_e2e::sync::people(1100), "", None, |c| {
         c.search_index_min_rows = 200;
         c.search_index_check = std::time::Duration::from_millis(200);
     })
@@ -236,14 +236,14 @@ async fn a_grown_directory_is_searched_by_its_index_with_the_same_answers(engine
         );
     }
     for (query, expected) in [
-        ("q=USER0011", 10),     // case, a username's middle
-        ("q=0@", 30),           // across a username's characters
-        ("q=n1%20s", 1),        // "Given1 Surname1": a display name's middle
-        ("q=1%20surname", 30),  // "Given…1 Surname…1"
-        ("q=mple.comgiven", 0), // never across two fields
-        ("q=EXAMPLE.COM", 300), // an e-mail's end
-        ("q=99", 3),            // two characters: no trigram, still found
-        ("q=_", 0),             // a wildcard is a character
+        ("q=USER0011", 10),      // case, a username's middle
+        ("q=0@", 110),           // across a username's characters
+        ("q=n1%20s", 1),         // "Given1 Surname1": a display name's middle
+        ("q=1%20surname", 110),  // "Given…1 Surname…1"
+        ("q=mple.comgiven", 0),  // never across two fields
+        ("q=EXAMPLE.COM", 1100), // an e-mail's end
+        ("q=99", 20),            // two characters: no trigram, still found
+        ("q=_", 0),              // a wildcard is a character
         ("q=%25", 0),
         ("q=%5C", 0),
         ("q=%01", 0), // the fields' separator is no character of theirs
@@ -252,6 +252,23 @@ async fn a_grown_directory_is_searched_by_its_index_with_the_same_answers(engine
         assert_eq!(
             f.users(query).await.len(),
             expected,
+            "{query} on {engine:?}"
+        );
+    }
+    // The first page says how many match: a search's count stops at 1 000, a list's
+    // goes on; a page that is not full is its own count.
+    for (query, total, capped) in [
+        ("q=example.com", 1000, true),
+        ("q=user00", 1000, true),
+        ("q=user001", 100, false),
+        ("q=user0011", 10, false),
+        ("", 1100, false),
+    ] {
+        let (s, page) = f.api.get(&format!("/api/v1/users?limit=50&{query}")).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        assert_eq!(
+            (page["total"].as_i64(), page["total_capped"].as_bool()),
+            (Some(total), Some(capped)),
             "{query} on {engine:?}"
         );
     }

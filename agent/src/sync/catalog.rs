@@ -67,12 +67,61 @@ impl Member {
 /// positions in a hash table.
 #[derive(Default)]
 pub struct Users {
-    keys: Vec<u128>,
-    digests: Vec<u64>,
-    flags: Vec<u8>,
+    keys: Blocks<u128>,
+    digests: Blocks<u64>,
+    flags: Blocks<u8>,
     text: String,
     index: hashbrown::HashTable<u32>,
     hasher: std::collections::hash_map::RandomState,
+}
+
+/// A growing array kept in blocks of 65 536: growing never copies it, so a million
+/// users' keys are never held twice, as a `Vec` holds them while it doubles.
+struct Blocks<T> {
+    blocks: Vec<Vec<T>>,
+    len: usize,
+}
+
+const BLOCK: usize = 1 << 16;
+
+impl<T> Default for Blocks<T> {
+    fn default() -> Self {
+        Blocks {
+            blocks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Blocks<T> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, v: T) {
+        if self.len.is_multiple_of(BLOCK) {
+            self.blocks.push(Vec::with_capacity(BLOCK));
+        }
+        self.blocks.last_mut().expect("a block").push(v);
+        self.len += 1;
+    }
+}
+
+impl<T> std::ops::Index<usize> for Blocks<T> {
+    type Output = T;
+    fn index(&self, at: usize) -> &T {
+        &self.blocks[at / BLOCK][at % BLOCK]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Blocks<T> {
+    fn index_mut(&mut self, at: usize) -> &mut T {
+        &mut self.blocks[at / BLOCK][at % BLOCK]
+    }
 }
 
 const SEEN: u8 = 1;
@@ -177,12 +226,6 @@ impl Users {
         });
     }
 
-    pub fn reserve(&mut self, n: usize) {
-        self.keys.reserve(n);
-        self.digests.reserve(n);
-        self.flags.reserve(n);
-    }
-
     /// Marks `id` seen by this read; whether the server's digest is `digest` (false for
     /// an ID the manifest does not hold).
     pub fn see(&mut self, id: &str, digest: Option<&ContentDigest>) -> bool {
@@ -222,7 +265,6 @@ pub struct Catalog {
 impl Catalog {
     /// A chunk of the users' manifest.
     pub fn add_users(&mut self, entries: Vec<(String, String)>) {
-        self.users.reserve(entries.len());
         for (id, hash) in entries {
             self.users.insert(&id, parse_digest(&hash));
         }
@@ -373,6 +415,29 @@ mod tests {
         assert_eq!(c.id(a), uuid);
         assert_eq!(c.id(b), upper);
         assert_eq!(c.gone_users().collect::<Vec<_>>(), vec!["gone"]);
+    }
+
+    #[test]
+    fn a_manifest_past_one_block_keeps_every_id_and_digest() {
+        let mut c = Catalog::default();
+        let n = BLOCK * 2 + 7;
+        let id = |i: usize| uuid::Uuid::from_u128(i as u128 * 0x9e37_79b9_7f4a_7c15).to_string();
+        let hash = |i: usize| format!("{:064x}", i);
+        c.add_users((0..n).map(|i| (id(i), hash(i))).collect());
+        assert_eq!(c.users.len(), n);
+        for i in [0, BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK, n - 1] {
+            let mut digest = [0u8; 32];
+            hex_into(&hash(i), &mut digest);
+            assert!(c.users.see(&id(i), Some(&digest)), "user {i}");
+            assert_eq!(c.users.position(&id(i)), Some(i));
+        }
+        assert_eq!(c.gone_users().count(), n - 6, "the six seen are not gone");
+    }
+
+    fn hex_into(hex: &str, out: &mut [u8; 32]) {
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+        }
     }
 
     #[test]

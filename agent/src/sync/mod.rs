@@ -191,13 +191,18 @@ impl Sender<'_> {
 
 /// Receives the users' manifest.
 async fn users_manifest(tx: &mut Sender<'_>) -> Result<(), Halt> {
+    // What the connection passed on meanwhile (the group manifest's first chunks, which
+    // follow the users' last one on the wire), taken in order once the users' manifest
+    // is complete: the two channels do not keep their order between them.
+    let mut early = Vec::new();
     loop {
         tokio::select! {
+            biased;
             part = tx.link.manifest.recv() => match part {
                 Some((entries, last)) => {
                     tx.catalog.add_users(entries);
                     if last {
-                        return Ok(());
+                        break;
                     }
                 }
                 None => return Err(Halt::Gone),
@@ -206,11 +211,15 @@ async fn users_manifest(tx: &mut Sender<'_>) -> Result<(), Halt> {
                 Some(ServerMessage::RunFinished { report, .. }) => {
                     return Err(Halt::Finished(Box::new(report)));
                 }
-                Some(_) => continue,
+                Some(m) => early.push(m),
                 None => return Err(Halt::Gone),
             },
         }
     }
+    for m in early {
+        tx.take(Some(m))?;
+    }
+    Ok(())
 }
 
 /// Runs `start` to its end; `None` when the connection went away first. `read`

@@ -51,7 +51,8 @@ pub struct GroupsPage {
     groups: Vec<GroupView>,
     next_after: Option<String>,
     /// How many groups match, on the first page (null on the others); counted up to
-    /// 100 000, and then `total_capped` is true: at least that many.
+    /// 100 000 (1 000 when searched by `q`), and then `total_capped` is true: at least
+    /// that many.
     total: Option<i64>,
     total_capped: bool,
 }
@@ -70,6 +71,7 @@ pub async fn search(
     };
     let text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let limit = super::page_limit(q.limit, 50, 500)?;
+    let cap = super::count_cap(text.is_some());
     let (found, total) = super::with_count(
         groups::search(
             &state.db,
@@ -79,15 +81,9 @@ pub async fn search(
             q.after.as_deref(),
             limit,
         ),
-        q.after.is_none().then(|| {
-            groups::count(
-                &state.db,
-                caller.tenant_id,
-                text,
-                provider,
-                super::COUNT_CAP,
-            )
-        }),
+        q.after.is_none(),
+        limit,
+        || groups::count(&state.db, caller.tenant_id, text, provider, cap),
     )
     .await?;
     let next_after = (found.len() as i64 == limit)
@@ -97,7 +93,7 @@ pub async fn search(
         groups: found.into_iter().map(Into::into).collect(),
         next_after,
         total,
-        total_capped: total == Some(super::COUNT_CAP),
+        total_capped: total == Some(cap),
     }))
 }
 

@@ -35,21 +35,42 @@ pub(crate) fn page_limit(asked: Option<i64>, default: i64, max: i64) -> Result<i
     }
 }
 
-/// Where a list's count of its matches stops: that many means "at least".
+/// Where a list's count of its matches stops: that many means "at least". A search by
+/// text stops sooner: past a thousand matches the admin narrows it rather than reads on,
+/// and counting a hundred thousand of a million users' matches took longer than the
+/// search itself (see bench/README.md, session 12).
 pub(crate) const COUNT_CAP: i64 = 100_000;
+pub(crate) const SEARCH_COUNT_CAP: i64 = 1_000;
 
-/// A search and, when `count` is given (its first page), the count of its matches,
-/// side by side on two connections.
-pub(crate) async fn with_count<T>(
-    search: impl Future<Output = Result<T, sqlx::Error>>,
-    count: Option<impl Future<Output = Result<i64, sqlx::Error>>>,
-) -> Result<(T, Option<i64>), sqlx::Error> {
-    tokio::try_join!(search, async {
-        match count {
-            Some(c) => c.await.map(Some),
-            None => Ok(None),
-        }
-    })
+/// Where the count of a list's matches stops, searched by text or not.
+pub(crate) fn count_cap(searched: bool) -> i64 {
+    if searched {
+        SEARCH_COUNT_CAP
+    } else {
+        COUNT_CAP
+    }
+}
+
+/// A page of a list and, on its `first` page, how many match: the page's own length
+/// when it is not full (there is nothing more to count), else `count`. The count runs
+/// after the page, only when needed: a search that a few rows match costs one look
+/// through the index, not two.
+pub(crate) async fn with_count<T, C>(
+    page: impl Future<Output = Result<Vec<T>, sqlx::Error>>,
+    first: bool,
+    limit: i64,
+    count: impl FnOnce() -> C,
+) -> Result<(Vec<T>, Option<i64>), sqlx::Error>
+where
+    C: Future<Output = Result<i64, sqlx::Error>>,
+{
+    let found = page.await?;
+    let total = match (first, found.len() as i64) {
+        (false, _) => None,
+        (true, n) if n < limit => Some(n),
+        (true, _) => Some(count().await?),
+    };
+    Ok((found, total))
 }
 
 /// A display name (synchronization, API token): trimmed, 1-200 characters, no control

@@ -51,7 +51,8 @@ pub struct Page {
     users: Vec<UserView>,
     next_after: Option<String>,
     /// How many users match, on the first page (null on the others); counted up to
-    /// 100 000, and then `total_capped` is true: at least that many.
+    /// 100 000 (1 000 when searched by `q`), and then `total_capped` is true: at least
+    /// that many.
     total: Option<i64>,
     total_capped: bool,
 }
@@ -76,6 +77,7 @@ pub async fn search(
         enabled: q.enabled,
     };
     let limit = super::page_limit(q.limit, 50, 500)?;
+    let cap = super::count_cap(filter.q.is_some());
     let (found, total) = super::with_count(
         users::search(
             &state.db,
@@ -84,9 +86,9 @@ pub async fn search(
             q.after.as_deref(),
             limit,
         ),
-        q.after
-            .is_none()
-            .then(|| users::count(&state.db, caller.tenant_id, &filter, super::COUNT_CAP)),
+        q.after.is_none(),
+        limit,
+        || users::count(&state.db, caller.tenant_id, &filter, cap),
     )
     .await?;
     let next_after = (found.len() as i64 == limit)
@@ -96,7 +98,7 @@ pub async fn search(
         users: found.into_iter().map(Into::into).collect(),
         next_after,
         total,
-        total_capped: total == Some(super::COUNT_CAP),
+        total_capped: total == Some(cap),
     }))
 }
 
