@@ -455,3 +455,66 @@ async fn a_replica_killed_mid_run_blocks_the_synchronization_only_until_the_hear
     b.signal(Signal::SIGTERM);
     b.wait(Duration::from_secs(15)).await;
 }
+
+/// A database role that may use its tables but not create extensions (as some managed
+/// services set one up): the server says which index it could not build and what to
+/// check, and serves on, its searches reading the rows.
+#[tokio::test]
+async fn a_server_whose_role_may_not_create_pg_trgm_says_what_to_check_and_serves_on() {
+    let db = TestDb::new(Engine::Postgres).await;
+    let owner = adc_server::db::Db::connect(Some(&db.url)).await.unwrap();
+    for sql in [
+        "DO $$ BEGIN CREATE ROLE adc_test_no_extensions LOGIN; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        "GRANT USAGE, CREATE ON SCHEMA public TO adc_test_no_extensions",
+        "GRANT ALL ON ALL TABLES IN SCHEMA public TO adc_test_no_extensions",
+        "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO adc_test_no_extensions",
+    ] {
+        adc_e2e::sql::execute(&owner, sql).await.unwrap();
+    }
+    let mut url = reqwest::Url::parse(&db.url).unwrap();
+    url.set_username("adc_test_no_extensions").unwrap();
+    url.set_password(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, base) = start_server_binary(
+        dir.path(),
+        &[
+            ("ADC_DATABASE_URL", url.as_str()),
+            ("ADC_SEARCH_INDEX_MIN_ROWS", "0"),
+            ("ADC_BOOTSTRAP_ADMIN_EMAIL", "ops@example.com"),
+            ("ADC_BOOTSTRAP_ADMIN_PASSWORD", "a long enough password"),
+        ],
+        "no-pg-trgm",
+    )
+    .await;
+    let log = eventually(Duration::from_secs(30), "the index's warning", || async {
+        let log = server.stderr();
+        log.contains("could not build the search index")
+            .then_some(log)
+    })
+    .await;
+    let line = log
+        .lines()
+        .find(|l| l.contains("could not build the search index"))
+        .unwrap();
+    for what in [
+        "users_search_trgm",
+        "pg_trgm",
+        "CREATE EXTENSION",
+        "permission denied",
+    ] {
+        assert!(line.contains(what), "{what} in: {line}");
+    }
+    let api = signed_in(&base, "ops@example.com", "a long enough password").await;
+    let (s, b) = api
+        .post("/api/v1/users", json!({"username": "searchable"}))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{b}");
+    let (s, page) = api.get("/api/v1/users?q=RCHAB").await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{page}");
+    assert_eq!(page["users"][0]["username"], "searchable", "{page}");
+    assert!(
+        !adc_e2e::sql::index_ready(&owner, "users_search_trgm").await,
+        "nothing half-built is left"
+    );
+}

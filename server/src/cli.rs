@@ -126,6 +126,10 @@ pub struct ServeArgs {
     /// an agent, or a replica that died, is gone. The same on every replica.
     #[arg(long, env = "ADC_HEARTBEAT_SECS", default_value_t = adc_shared::protocol::HEARTBEAT_INTERVAL_SECS, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub heartbeat_secs: u64,
+    /// PostgreSQL: the users' (groups') search index is built once the table holds this
+    /// many rows; below, a search reads the rows, as fast, and no write pays for an index.
+    #[arg(long, env = "ADC_SEARCH_INDEX_MIN_ROWS", default_value_t = 10_000)]
+    pub search_index_min_rows: u64,
     /// This replica's name among those sharing a PostgreSQL (default host:port); a
     /// replica that restarts under the same name drops its previous connections at once.
     #[arg(long, env = "ADC_REPLICA_NAME")]
@@ -198,6 +202,7 @@ impl ServeArgs {
         c.webhook_allow_private = self.webhook_allow_private;
         c.notify_retry_base = std::time::Duration::from_secs(self.notify_retry_secs);
         c.heartbeat_interval = std::time::Duration::from_secs(self.heartbeat_secs);
+        c.search_index_min_rows = self.search_index_min_rows;
         c.replica_name = self.replica_name.unwrap_or_default();
         c
     }

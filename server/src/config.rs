@@ -149,6 +149,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "ADC_LOG",
     "ADC_LOG_FORMAT",
     "ADC_HEARTBEAT_SECS",
+    "ADC_SEARCH_INDEX_MIN_ROWS",
     "ADC_REPLICA_NAME",
     "ADC_METRICS_TOKEN",
     "ADC_SMTP_HOST",
