@@ -163,7 +163,9 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
             ("groups_search_trgm", args.groups + 1),
         ] {
             if rows >= 10_000 {
-                index = index.max(search_index_ready(&rig.db_url, name).await?);
+                if let Some(d) = search_index_ready(&rig.db_url, name).await? {
+                    index = index.max(d);
+                }
             }
         }
         eprintln!(

@@ -108,7 +108,7 @@ pub async fn measure(rig: &Rig, args: &Args) -> anyhow::Result<Initial> {
         let cpu: [f64; 4] = std::array::from_fn(|i| cpu_after[i] - cpu_before[i]);
         // The next round starts once the server has done what follows a first sync.
         let index = if n >= 10_000 {
-            Some(search_index_ready(db_url, "users_search_trgm").await?)
+            search_index_ready(db_url, "users_search_trgm").await?
         } else {
             None
         };

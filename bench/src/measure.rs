@@ -196,10 +196,20 @@ pub async fn empty_users(db_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the search indexes are left out (`ADC_BENCH_NO_SEARCH_INDEX` set: the server
+/// is told never to build them), to measure what they cost the writes.
+pub fn search_index_off() -> bool {
+    std::env::var_os("ADC_BENCH_NO_SEARCH_INDEX").is_some()
+}
+
 /// Waits for the server to build the search index `index` (it does so after a first
-/// sync has made its table large, within `search_index_check`); how long that took.
-pub async fn search_index_ready(db_url: &str, index: &str) -> anyhow::Result<Duration> {
+/// sync has made its table large, within `search_index_check`); how long that took
+/// (`None` with [`search_index_off`]).
+pub async fn search_index_ready(db_url: &str, index: &str) -> anyhow::Result<Option<Duration>> {
     use sqlx::Connection;
+    if search_index_off() {
+        return Ok(None);
+    }
     let mut c = sqlx::PgConnection::connect(db_url).await?;
     let t = std::time::Instant::now();
     loop {
@@ -210,7 +220,7 @@ pub async fn search_index_ready(db_url: &str, index: &str) -> anyhow::Result<Dur
         .fetch_optional(&mut c)
         .await?;
         if ready == Some(true) {
-            return Ok(t.elapsed());
+            return Ok(Some(t.elapsed()));
         }
         if t.elapsed() > Duration::from_secs(900) {
             anyhow::bail!("the server did not build the search index {index} in 15 minutes");

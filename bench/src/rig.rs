@@ -329,6 +329,9 @@ fn server_command(bin: &std::path::Path, db_url: &str, port: u16) -> Command {
             "ADC_LOG",
             std::env::var("ADC_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
         );
+    if crate::measure::search_index_off() {
+        server_cmd.env("ADC_SEARCH_INDEX_MIN_ROWS", u64::MAX.to_string());
+    }
     // The bench's own settings are not the server's (it warns of unknown ADC_* names).
     for (k, _) in std::env::vars() {
         if k.starts_with("ADC_BENCH_") || k.starts_with("ADC_TEST_") {
