@@ -162,10 +162,10 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
             ("users_search_trgm", n),
             ("groups_search_trgm", args.groups + 1),
         ] {
-            if rows >= 10_000 {
-                if let Some(d) = search_index_ready(&rig.db_url, name).await? {
-                    index = index.max(d);
-                }
+            if rows >= 10_000
+                && let Some(d) = search_index_ready(&rig.db_url, name).await?
+            {
+                index = index.max(d);
             }
         }
         eprintln!(
