@@ -2,6 +2,7 @@
 //! list, rotation and deletion, and peers that misbehave.
 
 use adc_e2e::agent::{AgentSetup, TestAgent};
+use adc_e2e::api::Api;
 use adc_e2e::certs;
 use adc_e2e::engine::Engine;
 use adc_e2e::engine::TestDb;
@@ -192,8 +193,8 @@ async fn deleting_a_synchronization_disconnects_its_agents(engine: Engine) {
     assert!(err.contains("deleted"), "{err}");
 }
 
-#[engines]
-async fn heartbeats_keep_the_agent_fresh_and_settings_reloads_show(engine: Engine) {
+/// A server beating every second, its admin, a synchronization and its agent connected.
+async fn beating_agent(engine: Engine) -> (TestServer, Api, String, TestAgent) {
     let db = TestDb::new(engine).await;
     let server =
         TestServer::start_with(db, |c| c.heartbeat_interval = Duration::from_secs(1)).await;
@@ -201,6 +202,12 @@ async fn heartbeats_keep_the_agent_fresh_and_settings_reloads_show(engine: Engin
     let (id, secret) = api.add_sync("corp").await;
     let mut agent = TestAgent::start(setup(&server, &id, &secret));
     agent.connected().await;
+    (server, api, id, agent)
+}
+
+#[engines]
+async fn heartbeats_keep_the_agent_fresh_and_settings_reloads_show(engine: Engine) {
+    let (_server, api, id, mut agent) = beating_agent(engine).await;
     let first = api.agents(&id).await[0].clone();
     let later: Value = eventually(Duration::from_secs(10), "a newer heartbeat", || async {
         let a = api.agents(&id).await.first().cloned()?;
@@ -256,13 +263,7 @@ async fn heartbeats_keep_the_agent_fresh_and_settings_reloads_show(engine: Engin
 async fn an_agent_whose_connection_record_vanished_is_told_to_reconnect_and_listed_again(
     engine: Engine,
 ) {
-    let db = TestDb::new(engine).await;
-    let server =
-        TestServer::start_with(db, |c| c.heartbeat_interval = Duration::from_secs(1)).await;
-    let api = server.admin().await;
-    let (id, secret) = api.add_sync("corp").await;
-    let mut agent = TestAgent::start(setup(&server, &id, &secret));
-    agent.connected().await;
+    let (server, api, id, mut agent) = beating_agent(engine).await;
     let first = api.agents(&id).await[0]["id"].clone();
     // As another replica's sweep does when this one could not reach the database.
     let store = adc_server::db::Db::connect(Some(&server.db.url))

@@ -272,18 +272,13 @@ async fn a_grown_directory_is_searched_by_its_index_with_the_same_answers(engine
             "{query} on {engine:?}"
         );
     }
-    let group_names = |q: &'static str| {
-        let api = &f.api;
-        async move {
-            let (s, page) = api.get(&format!("/api/v1/groups?{q}")).await;
-            assert_eq!(s, StatusCode::OK, "{page}");
-            page["groups"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|g| g["name"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        }
+    let f = &f;
+    let group_names = |q: &'static str| async move {
+        let found = f.groups(q).await;
+        found
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
     };
     assert_eq!(group_names("q=zoË-t").await, ["Zoë-Team"]);
     assert_eq!(group_names("q=friends").await, ["Zoë-Team"]);

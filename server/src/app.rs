@@ -219,11 +219,9 @@ async fn scheduler(state: AppState) {
 /// it), but not beyond an hour of looks: a database whose runs never pause gets it too.
 async fn search_indexes(state: AppState) {
     use crate::db::search::{IndexState, Target, ensure_index};
+    const PATIENCE: Duration = Duration::from_secs(3600);
     let config = &state.config;
-    let patience = (Duration::from_secs(3600).as_secs_f64()
-        / config.search_index_check.as_secs_f64().max(0.001))
-    .ceil() as u32;
-    let mut waited = [0u32; 2];
+    let mut waiting_since: [Option<std::time::Instant>; 2] = [None; 2];
     let mut warned = false;
     let mut tick = tokio::time::interval(config.search_index_check);
     loop {
@@ -232,11 +230,13 @@ async fn search_indexes(state: AppState) {
             _ = state.shutdown.cancelled() => return,
         }
         for (i, target) in [Target::Users, Target::Groups].into_iter().enumerate() {
-            let now = waited[i] >= patience;
+            let now = waiting_since[i].is_some_and(|t| t.elapsed() >= PATIENCE);
             match ensure_index(&state.db, target, config.search_index_min_rows, now).await {
                 Ok(IndexState::NotApplicable) => return,
-                Ok(IndexState::Waiting) => waited[i] += 1,
-                Ok(IndexState::Ready | IndexState::NotYet) => waited[i] = 0,
+                Ok(IndexState::Waiting) => {
+                    waiting_since[i].get_or_insert_with(std::time::Instant::now);
+                }
+                Ok(IndexState::Ready | IndexState::NotYet) => waiting_since[i] = None,
                 Err(e) => {
                     // Tried again at the next look: the database may have been away.
                     if !warned {

@@ -16,20 +16,28 @@ pub enum Target {
 }
 
 impl Target {
-    /// The searched fields, lower-cased; as the index is built and the query is written.
-    fn fields(self) -> [&'static str; 3] {
-        match self {
+    /// The searched fields, lower-cased, each column qualified by `alias` (`g.name_key`;
+    /// none with `""`): an alias does not change the expression PostgreSQL matches
+    /// against the index.
+    fn fields(self, alias: &str) -> [String; 3] {
+        let templates = match self {
             Target::Users => [
-                "username_key",
-                "LOWER(COALESCE(email, ''))",
-                "LOWER(COALESCE(display_name, ''))",
+                "{t}username_key",
+                "LOWER(COALESCE({t}email, ''))",
+                "LOWER(COALESCE({t}display_name, ''))",
             ],
             Target::Groups => [
-                "name_key",
-                "LOWER(COALESCE(description, ''))",
-                "LOWER(COALESCE(email, ''))",
+                "{t}name_key",
+                "LOWER(COALESCE({t}description, ''))",
+                "LOWER(COALESCE({t}email, ''))",
             ],
-        }
+        };
+        let prefix = if alias.is_empty() {
+            String::new()
+        } else {
+            format!("{alias}.")
+        };
+        templates.map(|f| f.replace("{t}", &prefix))
     }
 
     fn table(self) -> &'static str {
@@ -47,29 +55,13 @@ impl Target {
         }
     }
 
-    /// The fields joined into the one searched text, with `alias.` before each column.
+    /// The fields joined into the one searched text.
     fn expression(self, db: &Db, alias: &str) -> String {
         let separator = match db {
             Db::Postgres(_) => " || chr(1) || ",
             Db::Sqlite(_) => " || char(1) || ",
         };
-        let fields = self.fields().map(|f| with_alias(f, alias));
-        format!("({})", fields.join(separator))
-    }
-}
-
-/// `field` with its column qualified by `alias` (`g.name_key`); an alias does not change
-/// the expression PostgreSQL matches against the index.
-fn with_alias(field: &str, alias: &str) -> String {
-    if alias.is_empty() {
-        return field.to_owned();
-    }
-    match field.find("COALESCE(") {
-        Some(i) => {
-            let at = i + "COALESCE(".len();
-            format!("{}{alias}.{}", &field[..at], &field[at..])
-        }
-        None => format!("{alias}.{field}"),
+        format!("({})", self.fields(alias).join(separator))
     }
 }
 
@@ -95,8 +87,8 @@ pub(super) fn push_match<DB: sqlx::Database>(
     // A query holding the separator could match across two fields of the joined text:
     // it is matched field by field (no index; nobody types U+0001).
     let mut sep = " AND (";
-    for field in target.fields() {
-        qb.push(format!("{sep}{} LIKE ", with_alias(field, alias)))
+    for field in target.fields(alias) {
+        qb.push(format!("{sep}{field} LIKE "))
             .push_bind(pattern.clone())
             .push(" ESCAPE '\\'");
         sep = " OR ";
@@ -237,11 +229,14 @@ mod tests {
 
     #[test]
     fn an_alias_qualifies_each_column_and_nothing_else() {
-        assert_eq!(with_alias("name_key", "g"), "g.name_key");
         assert_eq!(
-            with_alias("LOWER(COALESCE(email, ''))", "g"),
-            "LOWER(COALESCE(g.email, ''))"
+            Target::Groups.fields("g"),
+            [
+                "g.name_key",
+                "LOWER(COALESCE(g.description, ''))",
+                "LOWER(COALESCE(g.email, ''))"
+            ]
         );
-        assert_eq!(with_alias("username_key", ""), "username_key");
+        assert_eq!(Target::Users.fields("")[0], "username_key");
     }
 }
