@@ -514,7 +514,7 @@ async fn a_server_whose_role_may_not_create_pg_trgm_says_what_to_check_and_serve
     assert_eq!(s, reqwest::StatusCode::OK, "{page}");
     assert_eq!(page["users"][0]["username"], "searchable", "{page}");
     assert!(
-        !adc_e2e::sql::index_ready(&owner, "users_search_trgm").await,
+        !adc_e2e::sql::index_ready(&owner, adc_server::db::search::Target::Users).await,
         "nothing half-built is left"
     );
 }

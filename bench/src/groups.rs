@@ -11,6 +11,7 @@ use crate::measure::{copy_reference, cpu, ldapsearch_dump, peak_rss_mib, search_
 use crate::rig::Rig;
 use crate::secs;
 use adc_e2e::slapd::{BASE_DN, Person, READONLY_DN, READONLY_PASSWORD, Slapd};
+use adc_server::db::search::Target;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::fmt::Write;
@@ -158,10 +159,7 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
         let after = cpu(&rig.server, &rig.agent);
         // The next step starts once the server has built what follows a first sync.
         let mut index = Duration::ZERO;
-        for (name, rows) in [
-            ("users_search_trgm", n),
-            ("groups_search_trgm", args.groups + 1),
-        ] {
+        for (name, rows) in [(Target::Users, n), (Target::Groups, args.groups + 1)] {
             if rows >= 10_000
                 && let Some(d) = search_index_ready(&rig.db_url, name).await?
             {

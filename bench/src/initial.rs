@@ -6,6 +6,7 @@ use crate::Args;
 use crate::measure::{copy_reference, cpu, empty_users, ldapsearch_dump, search_index_ready};
 use crate::rig::Rig;
 use crate::secs;
+use adc_server::db::search::Target;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -108,7 +109,7 @@ pub async fn measure(rig: &Rig, args: &Args) -> anyhow::Result<Initial> {
         let cpu: [f64; 4] = std::array::from_fn(|i| cpu_after[i] - cpu_before[i]);
         // The next round starts once the server has done what follows a first sync.
         let index = if n >= 10_000 {
-            search_index_ready(db_url, "users_search_trgm").await?
+            search_index_ready(db_url, Target::Users).await?
         } else {
             None
         };

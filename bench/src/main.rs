@@ -70,6 +70,10 @@ pub struct Args {
     /// The synchronizations those agents belong to (each agent one of them).
     #[arg(long, default_value_t = 100)]
     pub agent_syncs: usize,
+    /// Measure instead the users' search on SQLite, the embedded engine (issue 17 point
+    /// 5): after a first sync of `--users`, without the index, then with it.
+    #[arg(long)]
+    pub sqlite_search: bool,
     /// The quiet window of `--idle-pages` and `--agents`, in seconds.
     #[arg(long, default_value_t = 60)]
     pub idle_secs: u64,
@@ -111,6 +115,9 @@ async fn main() -> anyhow::Result<()> {
         }
         if args.groups > 0 {
             return groups::run(&rig, &args).await;
+        }
+        if args.sqlite_search {
+            return sqlite_search(&mut rig, args.users).await;
         }
         users_benchmark(&rig, &args).await?;
         return Ok(());
@@ -380,6 +387,42 @@ async fn users_benchmark(rig: &Rig, args: &Args) -> anyhow::Result<Option<Summar
             .find(|(label, _)| label.contains("one match"))
             .map_or(f64::NAN, |(_, d)| d.as_secs_f64() * 1000.0),
     }))
+}
+
+/// The users' search on SQLite at `n` users: each page of [`users_pages`] with the
+/// rows scanned (the server told not to build the index), beside the same pages once the
+/// restarted server has built its FTS5 index.
+async fn sqlite_search(rig: &mut Rig, n: usize) -> anyhow::Result<()> {
+    let (initial, r) = rig.run().await?;
+    if r["counts"]["created"] != json!(n) {
+        bail!("the first sync created {}, not {n}", r["counts"]["created"]);
+    }
+    let scanned = users_pages(rig, n).await?;
+    rig.search_index = true;
+    rig.restart_server().await?;
+    let built = measure::search_index_ready(&rig.db_url, adc_server::db::search::Target::Users)
+        .await?
+        .unwrap_or_default();
+    let indexed = users_pages(rig, n).await?;
+    println!("SQLite, {n} users");
+    println!(
+        "initial sync                               {}  ({:.0} users/s)",
+        secs(initial),
+        n as f64 / initial.as_secs_f64()
+    );
+    println!(
+        "search index built after the restart       {}  (the server looks every 30 s)",
+        secs(built)
+    );
+    for ((label, with), (_, without)) in indexed.iter().zip(&scanned) {
+        println!(
+            "users API, 50 per page, {label:<22}{:8.1} ms  (reference without the index {:8.1} ms; median of five)",
+            with.as_secs_f64() * 1000.0,
+            without.as_secs_f64() * 1000.0
+        );
+    }
+    rig.print_logs();
+    Ok(())
 }
 
 /// The users page at this size: the first page, one 90 % of the way in (keyset

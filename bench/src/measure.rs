@@ -3,6 +3,7 @@
 
 use adc_e2e::process::Proc;
 use adc_e2e::slapd::{BASE_DN, Person, READONLY_DN, READONLY_PASSWORD, Slapd};
+use adc_server::db::search::Target;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use std::process::Command;
@@ -202,28 +203,25 @@ pub fn search_index_off() -> bool {
     std::env::var_os("ADC_BENCH_NO_SEARCH_INDEX").is_some()
 }
 
-/// Waits for the server to build the search index `index` (it does so after a first
+/// Waits for the server to build the search index of `target` (it does so after a first
 /// sync has made its table large, within `search_index_check`); how long that took
 /// (`None` with [`search_index_off`]).
-pub async fn search_index_ready(db_url: &str, index: &str) -> anyhow::Result<Option<Duration>> {
-    use sqlx::Connection;
+pub async fn search_index_ready(db_url: &str, target: Target) -> anyhow::Result<Option<Duration>> {
     if search_index_off() {
         return Ok(None);
     }
-    let mut c = sqlx::PgConnection::connect(db_url).await?;
+    let db = adc_server::db::Db::connect(Some(db_url)).await?;
     let t = std::time::Instant::now();
     loop {
-        let ready: Option<bool> = sqlx::query_scalar(
-            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1",
-        )
-        .bind(index)
-        .fetch_optional(&mut c)
-        .await?;
-        if ready == Some(true) {
+        if adc_server::db::search::ready(&db, target).await? {
+            db.close().await;
             return Ok(Some(t.elapsed()));
         }
         if t.elapsed() > Duration::from_secs(900) {
-            anyhow::bail!("the server did not build the search index {index} in 15 minutes");
+            anyhow::bail!(
+                "the server did not build the search index {} in 15 minutes",
+                target.index_name(&db)
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -1,4 +1,5 @@
 //! The system under test: slapd with N users, the release `adc-server` on PostgreSQL
+//! (or SQLite, `--sqlite-search`)
 //! and the release `adc run`, connected; and a run started over REST and waited for.
 
 use crate::Args;
@@ -29,6 +30,8 @@ pub struct Rig {
     /// Bytes the agent sent to the server so far (groups mode: the agent connects
     /// through a counting relay).
     pub agent_sent: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Whether the server builds its search indexes (from its next start).
+    pub search_index: bool,
     _db: TestDb,
     _dir: tempfile::TempDir,
 }
@@ -61,17 +64,28 @@ impl Rig {
         let mut ldap = Slapd::start_syncprov(&ldif, true);
         // The 1 % modification goes over the wire; without fsync it takes seconds, not minutes.
         ldap.restart(&format!("{UNLIMITED}dbnosync\n"));
-        let db = TestDb::new(Engine::Postgres).await;
+        let engine = if args.sqlite_search {
+            Engine::Sqlite
+        } else {
+            Engine::Postgres
+        };
+        let db = TestDb::new(engine).await;
         // The database is on this host (loopback): without TLS, as a local PostgreSQL is
         // usually reached. The server and the reference COPY use the same URL.
-        let db_url = format!(
-            "{}{}sslmode=disable",
-            db.url,
-            if db.url.contains('?') { '&' } else { '?' }
-        );
+        let db_url = match engine {
+            Engine::Postgres => format!(
+                "{}{}sslmode=disable",
+                db.url,
+                if db.url.contains('?') { '&' } else { '?' }
+            ),
+            Engine::Sqlite => db.url.clone(),
+        };
+        // The SQLite search benchmark measures the scan first, then starts the server
+        // again to build the index.
+        let search_index = !crate::measure::search_index_off() && !args.sqlite_search;
 
         let port = free_port();
-        let server_cmd = server_command(&server_bin, &db_url, port);
+        let server_cmd = server_command(&server_bin, &db_url, port, search_index);
         let server = Proc::spawn(server_cmd, dir.path(), "server");
         let server_restart = (server_bin.clone(), port);
         let base = format!("http://127.0.0.1:{port}");
@@ -170,6 +184,7 @@ impl Rig {
             server_restart,
             agent,
             agent_sent,
+            search_index,
             _db: db,
             _dir: dir,
         })
@@ -224,7 +239,7 @@ impl Rig {
         self.server.signal(nix::sys::signal::Signal::SIGTERM);
         self.server.wait(Duration::from_secs(30)).await;
         let (bin, port) = &self.server_restart;
-        let cmd = server_command(bin, &self.db_url, *port);
+        let cmd = server_command(bin, &self.db_url, *port, self.search_index);
         self.server = Proc::spawn(cmd, self._dir.path(), "server-restarted");
         for _ in 0..400 {
             if let Ok(r) = self.api.get(format!("{}/readyz", self.base)).send().await
@@ -318,7 +333,7 @@ async fn counting_relay(
 }
 
 /// The server's command line, as the benchmark runs it.
-fn server_command(bin: &std::path::Path, db_url: &str, port: u16) -> Command {
+fn server_command(bin: &std::path::Path, db_url: &str, port: u16, search_index: bool) -> Command {
     let mut server_cmd = Command::new(bin);
     server_cmd
         .env("ADC_DATABASE_URL", db_url)
@@ -329,7 +344,7 @@ fn server_command(bin: &std::path::Path, db_url: &str, port: u16) -> Command {
             "ADC_LOG",
             std::env::var("ADC_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
         );
-    if crate::measure::search_index_off() {
+    if !search_index {
         server_cmd.env("ADC_SEARCH_INDEX_MIN_ROWS", u64::MAX.to_string());
     }
     // The bench's own settings are not the server's (it warns of unknown ADC_* names).

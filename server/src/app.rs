@@ -213,12 +213,12 @@ async fn scheduler(state: AppState) {
     }
 }
 
-/// Builds the search indexes (PostgreSQL) once their tables are large enough: looks
+/// Builds the search indexes once their tables are large enough: looks
 /// every `search_index_check`, and if one was dropped, builds it again. A build waits for
 /// the runs running to end (so that a first sync of a million users is not slowed by
 /// it), but not beyond an hour of looks: a database whose runs never pause gets it too.
 async fn search_indexes(state: AppState) {
-    use crate::db::search::{IndexState, Target, ensure_index};
+    use crate::db::search::{IndexState, Target, ensure_index, what_to_check};
     const PATIENCE: Duration = Duration::from_secs(3600);
     let config = &state.config;
     let mut waiting_since: [Option<std::time::Instant>; 2] = [None; 2];
@@ -232,7 +232,6 @@ async fn search_indexes(state: AppState) {
         for (i, target) in [Target::Users, Target::Groups].into_iter().enumerate() {
             let now = waiting_since[i].is_some_and(|t| t.elapsed() >= PATIENCE);
             match ensure_index(&state.db, target, config.search_index_min_rows, now).await {
-                Ok(IndexState::NotApplicable) => return,
                 Ok(IndexState::Waiting) => {
                     waiting_since[i].get_or_insert_with(std::time::Instant::now);
                 }
@@ -241,12 +240,11 @@ async fn search_indexes(state: AppState) {
                     // Tried again at the next look: the database may have been away.
                     if !warned {
                         tracing::warn!(
-                            index = target.index(),
+                            index = target.index_name(&state.db),
                             error = %e,
                             "could not build the search index: searches read every row of \
-                             the tenant until it exists; check that the server's database \
-                             role may run CREATE EXTENSION pg_trgm and CREATE INDEX (or run \
-                             CREATE EXTENSION pg_trgm as the database's owner)"
+                             the tenant until it exists; {}",
+                            what_to_check(&state.db)
                         );
                         warned = true;
                     }

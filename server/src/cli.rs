@@ -126,8 +126,9 @@ pub struct ServeArgs {
     /// an agent, or a replica that died, is gone. The same on every replica.
     #[arg(long, env = "ADC_HEARTBEAT_SECS", default_value_t = adc_shared::protocol::HEARTBEAT_INTERVAL_SECS, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub heartbeat_secs: u64,
-    /// PostgreSQL: the users' (groups') search index is built once the table holds this
-    /// many rows; below, a search reads the rows, as fast, and no write pays for an index.
+    /// The users' (groups') search index (PostgreSQL: pg_trgm; SQLite: FTS5) is built
+    /// once the table holds this many rows; below, a search reads the rows, as fast, and
+    /// no write pays for an index.
     #[arg(long, env = "ADC_SEARCH_INDEX_MIN_ROWS", default_value_t = 10_000)]
     pub search_index_min_rows: u64,
     /// This replica's name among those sharing a PostgreSQL (default host:port); a

@@ -57,18 +57,10 @@ pub async fn age_synchronization(db: &Db, offline_minutes: i64, stale_minutes: i
     }
 }
 
-/// Whether PostgreSQL holds the index `name`, built and valid (false on SQLite).
-pub async fn index_ready(db: &Db, name: &str) -> bool {
-    match db {
-        Db::Sqlite(_) => false,
-        Db::Postgres(p) => sqlx::query_scalar::<_, bool>(
-            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-             WHERE c.relname = $1",
-        )
-        .bind(name)
-        .fetch_optional(p)
+/// Whether the server's search index of `target` is built and used (PostgreSQL's trigram
+/// index valid, SQLite's FTS5 table filled).
+pub async fn index_ready(db: &Db, target: adc_server::db::search::Target) -> bool {
+    adc_server::db::search::ready(db, target)
         .await
-        .expect("the catalogue answers")
-        .unwrap_or(false),
-    }
+        .expect("the database answers")
 }

@@ -3,6 +3,7 @@
 //! Effective membership is a recursive query over the direct edges; `UNION` (not
 //! `UNION ALL`) makes it end on cycles.
 
+use super::search::{Matcher, Purpose, Target};
 use super::{Db, now};
 use crate::on_db;
 use adc_shared::group::GroupState;
@@ -553,14 +554,14 @@ pub enum Provider {
 fn push_filter<DB: sqlx::Database>(
     qb: &mut sqlx::QueryBuilder<DB>,
     db: &Db,
-    q: Option<&str>,
+    m: Option<&Matcher>,
     provider: Option<Provider>,
 ) where
     for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> Uuid: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    if let Some(q) = q {
-        super::search::push_match(qb, db, super::search::Target::Groups, "g", q);
+    if let Some(m) = m {
+        m.push(qb, db);
     }
     match provider {
         Some(Provider::Manual) => {
@@ -573,6 +574,23 @@ fn push_filter<DB: sqlx::Database>(
     }
 }
 
+async fn matcher(
+    db: &Db,
+    q: Option<&str>,
+    purpose: Purpose,
+) -> Result<Option<Matcher>, sqlx::Error> {
+    match q {
+        Some(q) => Ok(Some(
+            Matcher::new(db, Target::Groups, "g", q, purpose).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+fn from(db: &Db, m: Option<&Matcher>) -> String {
+    m.map_or_else(|| "groups g".to_owned(), |m| m.from(db))
+}
+
 pub async fn search(
     db: &Db,
     tenant_id: Uuid,
@@ -581,12 +599,15 @@ pub async fn search(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Group>, sqlx::Error> {
+    let m = matcher(db, q, Purpose::Page).await?;
     on_db!(db, |p| {
         let mut qb = sqlx::QueryBuilder::new(format!(
-            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.tenant_id = "
+            "SELECT {GROUP_COLUMNS} FROM {} WHERE {} = ",
+            from(db, m.as_ref()),
+            super::users::page_tenant(db, "g.tenant_id")
         ));
         qb.push_bind(tenant_id);
-        push_filter(&mut qb, db, q, provider);
+        push_filter(&mut qb, db, m.as_ref(), provider);
         super::users::push_natural_page(&mut qb, db, "g.sort_key", tenant_id, after, limit);
         qb.build_query_as::<Group>()
             .persistent(false) // see users::search
@@ -603,12 +624,14 @@ pub async fn count(
     provider: Option<Provider>,
     cap: i64,
 ) -> Result<i64, sqlx::Error> {
+    let m = matcher(db, q, Purpose::Count).await?;
     on_db!(db, |p| {
-        let mut qb = sqlx::QueryBuilder::new(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM groups g WHERE g.tenant_id = ",
-        );
+        let mut qb = sqlx::QueryBuilder::new(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE g.tenant_id = ",
+            from(db, m.as_ref())
+        ));
         qb.push_bind(tenant_id);
-        push_filter(&mut qb, db, q, provider);
+        push_filter(&mut qb, db, m.as_ref(), provider);
         qb.push(" LIMIT ").push_bind(cap).push(") AS matching");
         qb.build_query_scalar::<i64>()
             .persistent(false) // see users::search

@@ -1,43 +1,61 @@
 //! The users' and groups' search (architecture §9): a substring of any of a row's
-//! searched fields, case-insensitively, and on PostgreSQL the trigram index that answers
-//! it without reading every row of a large tenant.
+//! searched fields, case-insensitively, and the index that answers it without reading
+//! every row of a large tenant — PostgreSQL's trigram index (`pg_trgm`), SQLite's FTS5
+//! table with its trigram tokenizer.
 //!
 //! The fields are searched as one text, joined by a character no query contains (U+0001),
 //! so that one expression can be indexed: `a LIKE p OR b LIKE p` would need an index per
 //! field, and each costs every write its trigrams.
+//!
+//! Whatever finds the candidates, the row's own text is matched with `LIKE` last, so both
+//! engines and both ways (index or scan) give the same answers.
 
 use super::Db;
+use crate::on_db;
 
 /// What is searched.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     Users,
     Groups,
 }
 
+/// SQLite: a page of a search is sorted from the index's matches when they are at most
+/// this many (20 ms at a million users); beyond, the tenant's rows are walked in name
+/// order, where so many match that the page fills quickly.
+const INDEX_PAGE_MAX: i64 = 20_000;
+
+/// SQLite: rows copied into a new FTS5 index per transaction (about 0.1 s), so that the
+/// build never holds the one writer long.
+const FILL_ROWS: i64 = 5_000;
+
+/// SQLite: the fill cursor of an index that is complete.
+const FILLED: i64 = i64::MAX;
+
 impl Target {
+    /// The searched columns; the first is already lower-case and never NULL.
+    fn columns(self) -> [&'static str; 3] {
+        match self {
+            Target::Users => ["username_key", "email", "display_name"],
+            Target::Groups => ["name_key", "description", "email"],
+        }
+    }
+
     /// The searched fields, lower-cased, each column qualified by `alias` (`g.name_key`;
     /// none with `""`): an alias does not change the expression PostgreSQL matches
     /// against the index.
     fn fields(self, alias: &str) -> [String; 3] {
-        let templates = match self {
-            Target::Users => [
-                "{t}username_key",
-                "LOWER(COALESCE({t}email, ''))",
-                "LOWER(COALESCE({t}display_name, ''))",
-            ],
-            Target::Groups => [
-                "{t}name_key",
-                "LOWER(COALESCE({t}description, ''))",
-                "LOWER(COALESCE({t}email, ''))",
-            ],
-        };
-        let prefix = if alias.is_empty() {
+        let t = if alias.is_empty() {
             String::new()
         } else {
             format!("{alias}.")
         };
-        templates.map(|f| f.replace("{t}", &prefix))
+        let [key, a, b] = self.columns();
+        [
+            format!("{t}{key}"),
+            format!("LOWER(COALESCE({t}{a}, ''))"),
+            format!("LOWER(COALESCE({t}{b}, ''))"),
+        ]
     }
 
     fn table(self) -> &'static str {
@@ -47,11 +65,13 @@ impl Target {
         }
     }
 
-    /// The trigram index's name (PostgreSQL).
-    pub fn index(self) -> &'static str {
-        match self {
-            Target::Users => "users_search_trgm",
-            Target::Groups => "groups_search_trgm",
+    /// The index's name: PostgreSQL's trigram index, SQLite's FTS5 table.
+    pub fn index_name(self, db: &Db) -> &'static str {
+        match (db, self) {
+            (Db::Postgres(_), Target::Users) => "users_search_trgm",
+            (Db::Postgres(_), Target::Groups) => "groups_search_trgm",
+            (Db::Sqlite(_), Target::Users) => "users_search",
+            (Db::Sqlite(_), Target::Groups) => "groups_search",
         }
     }
 
@@ -65,35 +85,125 @@ impl Target {
     }
 }
 
-/// Adds ` AND <the row matches q>` to a query of `target` (its table named `alias`, or
-/// unnamed with `""`).
-pub(super) fn push_match<DB: sqlx::Database>(
-    qb: &mut sqlx::QueryBuilder<DB>,
-    db: &Db,
+/// What a search is for: its page, or its count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Purpose {
+    Page,
+    Count,
+}
+
+/// How one query of one target is matched, chosen before its statement is built.
+pub(super) struct Matcher {
     target: Target,
-    alias: &str,
-    q: &str,
-) where
-    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    // LIKE wildcards in the query are escaped: a search for `a_b` means `a_b`.
-    let pattern = format!("%{}%", super::like_escape(&q.to_lowercase()));
-    if !q.contains('\u{1}') {
-        qb.push(format!(" AND {} LIKE ", target.expression(db, alias)))
+    /// The table's name in the statement (`""`: unnamed).
+    alias: &'static str,
+    /// The query, lower-cased.
+    q: String,
+    /// SQLite: the FTS5 phrase that finds the candidates, when its index is used.
+    phrase: Option<String>,
+}
+
+impl Matcher {
+    /// PostgreSQL's planner chooses between the trigram index and a walk in name order by
+    /// itself. SQLite's does not know how many rows a phrase matches, so it is asked
+    /// first: a count, or a page of few matches, starts from the index; a page of very
+    /// many walks the rows in order and stops when it is full.
+    pub async fn new(
+        db: &Db,
+        target: Target,
+        alias: &'static str,
+        q: &str,
+        purpose: Purpose,
+    ) -> Result<Matcher, sqlx::Error> {
+        let q = q.to_lowercase();
+        let mut phrase = None;
+        if let Db::Sqlite(pool) = db
+            // A trigram index finds nothing shorter than a trigram; a query holding the
+            // separator is matched field by field.
+            && q.chars().count() >= 3
+            && !q.contains('\u{1}')
+            && fill_state(pool, target).await? == Some(FILLED)
+        {
+            let quoted = format!("\"{}\"", q.replace('"', "\"\""));
+            let use_index = match purpose {
+                Purpose::Count => true,
+                Purpose::Page => {
+                    let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT COUNT(*) FROM (SELECT rowid FROM {0} WHERE {0} MATCH $1 LIMIT $2)",
+                        target.index_name(db)
+                    )))
+                    .bind(&quoted)
+                    .bind(INDEX_PAGE_MAX + 1)
+                    .fetch_one(pool)
+                    .await?;
+                    found <= INDEX_PAGE_MAX
+                }
+            };
+            phrase = use_index.then_some(quoted);
+        }
+        Ok(Matcher {
+            target,
+            alias,
+            q,
+            phrase,
+        })
+    }
+
+    /// What follows `FROM`: the table, or on SQLite the index's matches joined to it
+    /// (`CROSS JOIN` keeps the index first; the row's ID is checked beside its rowid).
+    pub fn from(&self, db: &Db) -> String {
+        let table = self.target.table();
+        let named = if self.alias.is_empty() {
+            table.to_owned()
+        } else {
+            format!("{table} {}", self.alias)
+        };
+        if self.phrase.is_none() {
+            return named;
+        }
+        let index = self.target.index_name(db);
+        let t = if self.alias.is_empty() {
+            table
+        } else {
+            self.alias
+        };
+        format!(
+            "{index} CROSS JOIN {named} ON {t}.rowid = {index}.rowid AND {t}.id = {index}.owner"
+        )
+    }
+
+    /// Adds ` AND <the row matches>` to the statement.
+    pub fn push<DB: sqlx::Database>(&self, qb: &mut sqlx::QueryBuilder<DB>, db: &Db)
+    where
+        for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    {
+        if let Some(phrase) = &self.phrase {
+            let index = self.target.index_name(db);
+            qb.push(format!(" AND {index} MATCH "))
+                .push_bind(phrase.clone());
+        }
+        // LIKE wildcards in the query are escaped: a search for `a_b` means `a_b`.
+        let pattern = format!("%{}%", super::like_escape(&self.q));
+        if !self.q.contains('\u{1}') {
+            qb.push(format!(
+                " AND {} LIKE ",
+                self.target.expression(db, self.alias)
+            ))
             .push_bind(pattern)
             .push(" ESCAPE '\\'");
-        return;
+            return;
+        }
+        // A query holding the separator could match across two fields of the joined text:
+        // it is matched field by field (no index; nobody types U+0001).
+        let mut sep = " AND (";
+        for field in self.target.fields(self.alias) {
+            qb.push(format!("{sep}{field} LIKE "))
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+            sep = " OR ";
+        }
+        qb.push(")");
     }
-    // A query holding the separator could match across two fields of the joined text:
-    // it is matched field by field (no index; nobody types U+0001).
-    let mut sep = " AND (";
-    for field in target.fields(alias) {
-        qb.push(format!("{sep}{field} LIKE "))
-            .push_bind(pattern.clone())
-            .push(" ESCAPE '\\'");
-        sep = " OR ";
-    }
-    qb.push(")");
 }
 
 /// Where a target's search index stands.
@@ -105,53 +215,100 @@ pub enum IndexState {
     NotYet,
     /// Due, but a run is writing (see [`ensure_index`]), or another replica is building it.
     Waiting,
-    /// SQLite: its searches scan (they stay usable at the sizes SQLite is run with).
-    NotApplicable,
 }
 
-/// Builds `target`'s trigram index once the table holds `min_rows` rows, if it is not
-/// there yet: `CREATE INDEX CONCURRENTLY`, so that nothing waits for it, after the first
-/// large sync rather than during it (one pass over the rows costs much less than
-/// maintaining the index row by row while a million are copied in, and a run's batches
-/// commit as they go), then `ANALYZE`, which gives the planner the indexed text's
-/// statistics to choose between the index and a walk in name order. Unless `now`, it
-/// waits while any run is running. One replica at a time builds it (an advisory lock); a
-/// build that was interrupted leaves an invalid index, which is dropped and built again.
+/// Builds `target`'s search index once the table holds `min_rows` rows, if it is not
+/// there yet, after the first large sync rather than during it (one pass over the rows
+/// costs much less than maintaining the index row by row while a million are copied in,
+/// and a run's batches commit as they go). Unless `now`, it waits while any run is
+/// running.
+///
+/// PostgreSQL: `CREATE INDEX CONCURRENTLY`, so that nothing waits for it, then `ANALYZE`,
+/// which gives the planner the indexed text's statistics to choose between the index and
+/// a walk in name order. One replica at a time builds it (an advisory lock); a build that
+/// was interrupted leaves an invalid index, which is dropped and built again.
+///
+/// SQLite: an FTS5 table keyed by the rows' rowids, kept by triggers, filled a few
+/// thousand rows per transaction behind a cursor the triggers respect, so that the one
+/// writer is never held long and an interrupted fill goes on where it stopped.
 ///
 /// An error is the database refusing: typically `CREATE EXTENSION pg_trgm` without the
-/// right, which the caller reports.
+/// right, which the caller reports with [`what_to_check`].
 pub async fn ensure_index(
     db: &Db,
     target: Target,
     min_rows: u64,
     now: bool,
 ) -> Result<IndexState, sqlx::Error> {
-    let Db::Postgres(pool) = db else {
-        return Ok(IndexState::NotApplicable);
-    };
-    let index = target.index();
+    match db {
+        Db::Postgres(pool) => ensure_pg(pool, db, target, min_rows, now).await,
+        Db::Sqlite(pool) => ensure_fts(pool, db, target, min_rows, now).await,
+    }
+}
+
+/// Whether `target`'s index is built and searches use it.
+pub async fn ready(db: &Db, target: Target) -> Result<bool, sqlx::Error> {
+    match db {
+        Db::Postgres(pool) => Ok(index_valid(pool, target.index_name(db)).await? == Some(true)),
+        Db::Sqlite(pool) => Ok(fill_state(pool, target).await? == Some(FILLED)),
+    }
+}
+
+/// What an operator checks when [`ensure_index`] fails.
+pub fn what_to_check(db: &Db) -> &'static str {
+    match db {
+        Db::Postgres(_) => {
+            "check that the server's database role may run CREATE EXTENSION pg_trgm and \
+             CREATE INDEX (or run CREATE EXTENSION pg_trgm as the database's owner)"
+        }
+        Db::Sqlite(_) => {
+            "check that the database's disk has room and that no other program holds the \
+             SQLite file"
+        }
+    }
+}
+
+/// Whether the table holds at least `min_rows` rows, counting no further.
+async fn rows_at_least(db: &Db, target: Target, min_rows: u64) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT $1) AS r",
+        target.table()
+    );
+    let limit = i64::try_from(min_rows).unwrap_or(i64::MAX);
+    let counted: i64 = on_db!(db, |p| {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_one(p)
+            .await
+    })?;
+    Ok(counted as u64 >= min_rows)
+}
+
+async fn a_run_is_running(db: &Db) -> Result<bool, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM runs WHERE status = $1)")
+            .bind(crate::vocabulary::RunStatus::Running.as_str())
+            .fetch_one(p)
+            .await
+    })
+}
+
+async fn ensure_pg(
+    pool: &sqlx::PgPool,
+    db: &Db,
+    target: Target,
+    min_rows: u64,
+    now: bool,
+) -> Result<IndexState, sqlx::Error> {
+    let index = target.index_name(db);
     if index_valid(pool, index).await? == Some(true) {
         return Ok(IndexState::Ready);
     }
-    let counted: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT $1) AS r",
-        target.table()
-    )))
-    .bind(i64::try_from(min_rows).unwrap_or(i64::MAX))
-    .fetch_one(pool)
-    .await?;
-    if (counted as u64) < min_rows {
+    if !rows_at_least(db, target, min_rows).await? {
         return Ok(IndexState::NotYet);
     }
-    if !now {
-        let running: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM runs WHERE status = $1)")
-                .bind(crate::vocabulary::RunStatus::Running.as_str())
-                .fetch_one(pool)
-                .await?;
-        if running {
-            return Ok(IndexState::Waiting);
-        }
+    if !now && a_run_is_running(db).await? {
+        return Ok(IndexState::Waiting);
     }
     // A session-level lock, so the same connection takes, builds and releases it.
     let mut conn = pool.acquire().await?;
@@ -166,7 +323,7 @@ pub async fn ensure_index(
     // Another replica may have built it between the look above and the lock.
     let built = match index_valid(pool, index).await {
         Ok(Some(true)) => Ok(()),
-        Ok(_) => build(&mut conn, db, target).await,
+        Ok(_) => build_pg(&mut conn, db, target).await,
         Err(e) => Err(e),
     };
     let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
@@ -192,8 +349,12 @@ async fn index_valid(pool: &sqlx::PgPool, index: &str) -> Result<Option<bool>, s
     .await
 }
 
-async fn build(conn: &mut sqlx::PgConnection, db: &Db, target: Target) -> Result<(), sqlx::Error> {
-    let index = target.index();
+async fn build_pg(
+    conn: &mut sqlx::PgConnection,
+    db: &Db,
+    target: Target,
+) -> Result<(), sqlx::Error> {
+    let index = target.index_name(db);
     let table = target.table();
     sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         .execute(&mut *conn)
@@ -221,6 +382,199 @@ async fn build(conn: &mut sqlx::PgConnection, db: &Db, target: Target) -> Result
         "built the search index"
     );
     Ok(())
+}
+
+/// SQLite: the fill cursor of `target`'s FTS5 index (`FILLED` when complete), `None`
+/// when there is none. The cursor's table is made with the first index, not by a
+/// migration, as the index itself.
+async fn fill_state(pool: &sqlx::SqlitePool, target: Target) -> Result<Option<i64>, sqlx::Error> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_index_fill')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if !exists {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT filled_to FROM search_index_fill WHERE target = $1")
+        .bind(target.table())
+        .fetch_optional(pool)
+        .await
+}
+
+async fn ensure_fts(
+    pool: &sqlx::SqlitePool,
+    db: &Db,
+    target: Target,
+    min_rows: u64,
+    now: bool,
+) -> Result<IndexState, sqlx::Error> {
+    let mut state = fill_state(pool, target).await?;
+    if state == Some(FILLED) {
+        if intact(pool, db, target).await? {
+            return Ok(IndexState::Ready);
+        }
+        tracing::warn!(
+            index = target.index_name(db),
+            "the search index no longer matches its table (its row numbers changed, as a \
+             copy or a VACUUM may do, or its triggers are gone): building it again; \
+             searches read every row until it is built"
+        );
+        drop_fts(pool, db, target).await?;
+        state = None;
+    }
+    if state.is_none() && !rows_at_least(db, target, min_rows).await? {
+        return Ok(IndexState::NotYet);
+    }
+    if !now && a_run_is_running(db).await? {
+        return Ok(IndexState::Waiting);
+    }
+    if state.is_none() {
+        create_fts(pool, db, target).await?;
+    }
+    let started = std::time::Instant::now();
+    loop {
+        if fill_some(pool, db, target).await? {
+            break;
+        }
+        // A run that starts meanwhile has the writer between two fills; the cursor
+        // keeps the place.
+        if !now && a_run_is_running(db).await? {
+            return Ok(IndexState::Waiting);
+        }
+    }
+    tracing::info!(
+        index = target.index_name(db),
+        seconds = started.elapsed().as_secs_f64(),
+        "built the search index"
+    );
+    Ok(IndexState::Ready)
+}
+
+/// Makes the FTS5 table, its cursor before the first row (SQLite numbers rows from 1), and the triggers that keep the rows
+/// behind the cursor in step, in one transaction.
+///
+/// The table stores no text, only each row's ID beside its rowid (`owner`), so that a
+/// rowid that came to mean another row cannot match: SQLite keeps rowids through
+/// `VACUUM` in practice, but does not promise to for a table without an integer
+/// primary key. An update costs the index only when a searched field changed.
+async fn create_fts(pool: &sqlx::SqlitePool, db: &Db, target: Target) -> Result<(), sqlx::Error> {
+    let index = target.index_name(db);
+    let table = target.table();
+    let text = target.expression(db, "NEW");
+    let cursor = format!("(SELECT filled_to FROM search_index_fill WHERE target = '{table}')");
+    let changed = target
+        .columns()
+        .map(|c| format!("OLD.{c} IS NOT NEW.{c}"))
+        .join(" OR ");
+    let columns = target.columns().join(", ");
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS search_index_fill (target TEXT PRIMARY KEY, filled_to INTEGER NOT NULL);
+         DELETE FROM search_index_fill WHERE target = '{table}';
+         INSERT INTO search_index_fill (target, filled_to) VALUES ('{table}', 0);
+         CREATE VIRTUAL TABLE {index} USING fts5(searched, owner UNINDEXED, content = '',
+             contentless_delete = 1, contentless_unindexed = 1, tokenize = 'trigram');
+         CREATE TRIGGER {index}_insert AFTER INSERT ON {table} WHEN NEW.rowid <= {cursor}
+         BEGIN
+             INSERT INTO {index} (rowid, searched, owner) VALUES (NEW.rowid, {text}, NEW.id);
+         END;
+         CREATE TRIGGER {index}_update AFTER UPDATE OF {columns} ON {table}
+         WHEN OLD.rowid <= {cursor} AND ({changed})
+         BEGIN
+             DELETE FROM {index} WHERE rowid = OLD.rowid;
+             INSERT INTO {index} (rowid, searched, owner) VALUES (NEW.rowid, {text}, NEW.id);
+         END;
+         CREATE TRIGGER {index}_delete AFTER DELETE ON {table} WHEN OLD.rowid <= {cursor}
+         BEGIN
+             DELETE FROM {index} WHERE rowid = OLD.rowid;
+         END;",
+    );
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Copies the next rows behind the cursor into the index and moves it on, in one
+/// transaction whose first statement writes (so it takes the writer at once). `true`
+/// when the index is complete.
+async fn fill_some(pool: &sqlx::SqlitePool, db: &Db, target: Target) -> Result<bool, sqlx::Error> {
+    let index = target.index_name(db);
+    let table = target.table();
+    let cursor = format!("(SELECT filled_to FROM search_index_fill WHERE target = '{table}')");
+    let mut tx = pool.begin().await?;
+    let copied = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {index} (rowid, searched, owner)
+         SELECT rowid, {}, id FROM {table} WHERE rowid > {cursor} ORDER BY rowid LIMIT $1",
+        target.expression(db, "")
+    )))
+    .bind(FILL_ROWS)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let done = (copied as i64) < FILL_ROWS;
+    let moved = if done {
+        format!("{FILLED}")
+    } else {
+        format!(
+            "(SELECT MAX(rowid) FROM (SELECT rowid FROM {table} WHERE rowid > {cursor} ORDER BY rowid LIMIT {FILL_ROWS}))"
+        )
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE search_index_fill SET filled_to = {moved} WHERE target = $1"
+    )))
+    .bind(table)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Whether the index is still kept (its triggers are there: a migration that rebuilds
+/// the table drops them) and its newest entries still name the rows they were made
+/// from.
+async fn intact(pool: &sqlx::SqlitePool, db: &Db, target: Target) -> Result<bool, sqlx::Error> {
+    let index = target.index_name(db);
+    let table = target.table();
+    let triggers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $1 AND name IN ($2, $3, $4)",
+    )
+    .bind(table)
+    .bind(format!("{index}_insert"))
+    .bind(format!("{index}_update"))
+    .bind(format!("{index}_delete"))
+    .fetch_one(pool)
+    .await?;
+    if triggers != 3 {
+        return Ok(false);
+    }
+    let strays: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM (SELECT rowid, owner FROM {index} ORDER BY rowid DESC LIMIT 64) AS s
+         LEFT JOIN {table} t ON t.rowid = s.rowid WHERE t.id IS NOT s.owner"
+    )))
+    .fetch_one(pool)
+    .await?;
+    Ok(strays == 0)
+}
+
+async fn drop_fts(pool: &sqlx::SqlitePool, db: &Db, target: Target) -> Result<(), sqlx::Error> {
+    let index = target.index_name(db);
+    let table = target.table();
+    // SQLite 3.51 leaves a contentless_unindexed table's `_content` behind on DROP.
+    let sql = format!(
+        "DROP TRIGGER IF EXISTS {index}_insert;
+         DROP TRIGGER IF EXISTS {index}_update;
+         DROP TRIGGER IF EXISTS {index}_delete;
+         DROP TABLE IF EXISTS {index};
+         DROP TABLE IF EXISTS {index}_content;
+         DELETE FROM search_index_fill WHERE target = '{table}';"
+    );
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 #[cfg(test)]
