@@ -323,6 +323,24 @@ async fn a_grown_directory_is_searched_by_its_index_with_the_same_answers(engine
     assert!(names("q=late.arr").await.is_empty(), "{engine:?}");
 
     if let adc_server::db::Db::Sqlite(p) = &db {
+        // The rows written since the index was built are searched beside it until the
+        // next look brings them in; then the index alone finds them.
+        adc_e2e::eventually(
+            std::time::Duration::from_secs(30),
+            "the written rows to be brought into the index",
+            || async {
+                let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users_search_pending")
+                    .fetch_one(p)
+                    .await
+                    .unwrap();
+                (pending == 0).then_some(())
+            },
+        )
+        .await;
+        assert_eq!(names("q=faraway").await, ["moved@faraway.test"]);
+        assert!(names("q=user00005%40").await.is_empty());
+        assert!(names("q=elsewhere").await.is_empty());
+
         // The rows renumbered under the index, as a copy or a VACUUM may: the next look
         // finds the index naming other rows and builds it again.
         sqlx::query("UPDATE users SET rowid = rowid + 1000000")

@@ -587,8 +587,16 @@ async fn matcher(
     }
 }
 
-fn from(db: &Db, m: Option<&Matcher>) -> String {
-    m.map_or_else(|| "groups g".to_owned(), |m| m.from(db))
+fn push_from<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, db: &Db, m: Option<&Matcher>)
+where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    match m {
+        Some(m) => m.push_from(qb, db),
+        None => {
+            qb.push("groups g");
+        }
+    }
 }
 
 pub async fn search(
@@ -601,9 +609,10 @@ pub async fn search(
 ) -> Result<Vec<Group>, sqlx::Error> {
     let m = matcher(db, q, Purpose::Page).await?;
     on_db!(db, |p| {
-        let mut qb = sqlx::QueryBuilder::new(format!(
-            "SELECT {GROUP_COLUMNS} FROM {} WHERE {} = ",
-            from(db, m.as_ref()),
+        let mut qb = sqlx::QueryBuilder::new(format!("SELECT {GROUP_COLUMNS} FROM "));
+        push_from(&mut qb, db, m.as_ref());
+        qb.push(format!(
+            " WHERE {} = ",
             super::users::page_tenant(db, "g.tenant_id")
         ));
         qb.push_bind(tenant_id);
@@ -626,10 +635,9 @@ pub async fn count(
 ) -> Result<i64, sqlx::Error> {
     let m = matcher(db, q, Purpose::Count).await?;
     on_db!(db, |p| {
-        let mut qb = sqlx::QueryBuilder::new(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE g.tenant_id = ",
-            from(db, m.as_ref())
-        ));
+        let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM ");
+        push_from(&mut qb, db, m.as_ref());
+        qb.push(" WHERE g.tenant_id = ");
         qb.push_bind(tenant_id);
         push_filter(&mut qb, db, m.as_ref(), provider);
         qb.push(" LIMIT ").push_bind(cap).push(") AS matching");

@@ -426,8 +426,16 @@ async fn matcher(db: &Db, f: &Filter, purpose: Purpose) -> Result<Option<Matcher
     }
 }
 
-fn from(db: &Db, m: Option<&Matcher>) -> String {
-    m.map_or_else(|| "users".to_owned(), |m| m.from(db))
+fn push_from<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, db: &Db, m: Option<&Matcher>)
+where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    match m {
+        Some(m) => m.push_from(qb, db),
+        None => {
+            qb.push("users");
+        }
+    }
 }
 
 pub async fn search(
@@ -439,11 +447,11 @@ pub async fn search(
 ) -> Result<Vec<User>, sqlx::Error> {
     let m = matcher(db, f, Purpose::Page).await?;
     on_db!(db, |p| {
-        let mut qb = sqlx::QueryBuilder::new(format!(
-            "SELECT id, synchronization_id, external_id, username, email, display_name, given_name, surname, enabled, removed_from_source, source_dn, extra, created_at, updated_at FROM {} WHERE {} = ",
-            from(db, m.as_ref()),
-            page_tenant(db, "tenant_id")
-        ));
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT id, synchronization_id, external_id, username, email, display_name, given_name, surname, enabled, removed_from_source, source_dn, extra, created_at, updated_at FROM ",
+        );
+        push_from(&mut qb, db, m.as_ref());
+        qb.push(format!(" WHERE {} = ", page_tenant(db, "tenant_id")));
         qb.push_bind(tenant_id);
         push_filter(&mut qb, db, m.as_ref(), f);
         push_natural_page(&mut qb, db, "sort_key", tenant_id, after, limit);
@@ -462,10 +470,9 @@ pub async fn search(
 pub async fn count(db: &Db, tenant_id: Uuid, f: &Filter, cap: i64) -> Result<i64, sqlx::Error> {
     let m = matcher(db, f, Purpose::Count).await?;
     on_db!(db, |p| {
-        let mut qb = sqlx::QueryBuilder::new(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE tenant_id = ",
-            from(db, m.as_ref())
-        ));
+        let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM ");
+        push_from(&mut qb, db, m.as_ref());
+        qb.push(" WHERE tenant_id = ");
         qb.push_bind(tenant_id);
         push_filter(&mut qb, db, m.as_ref(), f);
         qb.push(" LIMIT ").push_bind(cap).push(") AS matching");
