@@ -280,13 +280,51 @@ async fn a_grown_directory_is_searched_by_its_index_with_the_same_answers(engine
             .map(|g| g["name"].as_str().unwrap().to_owned())
             .collect::<Vec<_>>()
     };
-    assert_eq!(group_names("q=zoË-t").await, ["Zoë-Team"]);
-    assert_eq!(group_names("q=friends").await, ["Zoë-Team"]);
-    assert_eq!(group_names("q=_50%25").await, ["ops_50%"]);
-    assert_eq!(group_names("q=a%5Cb").await, ["ops_50%"]);
-    assert!(
-        group_names("q=teamünï").await.is_empty(),
-        "not across fields"
+    let same_group_answers = || async {
+        assert_eq!(group_names("q=zoË-t").await, ["Zoë-Team"], "{engine:?}");
+        assert_eq!(group_names("q=friends").await, ["Zoë-Team"], "{engine:?}");
+        assert_eq!(group_names("q=_50%25").await, ["ops_50%"], "{engine:?}");
+        assert_eq!(group_names("q=a%5Cb").await, ["ops_50%"], "{engine:?}");
+        assert!(
+            group_names("q=teamünï").await.is_empty(),
+            "not across fields"
+        );
+    };
+    same_group_answers().await;
+
+    // Groups past the threshold get their index too, with the same answers.
+    for i in 0..200 {
+        let (s, b) = f
+            .api
+            .post(
+                "/api/v1/groups",
+                json!({"name": format!("squad-{i:03}"), "description": format!("Rota {i}")}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    adc_e2e::eventually(
+        std::time::Duration::from_secs(30),
+        "the groups' search index to be built",
+        || async {
+            adc_e2e::sql::index_ready(&db, Target::Groups)
+                .await
+                .then_some(())
+        },
+    )
+    .await;
+    same_group_answers().await;
+    assert_eq!(group_names("q=SQUAD-1").await.len(), 100, "{engine:?}");
+    assert_eq!(
+        group_names("q=rota 7").await.len(),
+        11, // 7, 70–79
+        "{engine:?}"
+    );
+    assert_eq!(group_names("q=d-199").await, ["squad-199"], "{engine:?}");
+    assert_eq!(
+        group_names("q=ta 19").await.len(),
+        11, // 19, 190–199
+        "{engine:?}"
     );
 
     // Written after the index was built: found, changed by a sync, gone.
