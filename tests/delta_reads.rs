@@ -8,6 +8,7 @@ use adc_e2e::engine::Engine;
 use adc_e2e::engines;
 use adc_e2e::slapd::{self, Person, Slapd, group_dn, group_ldif, person_dn};
 use adc_e2e::sync::{Fixture, GROUPS_SECTION, fixture_on, people};
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 async fn with_syncprov(engine: Engine, n: usize, sessionlog: bool) -> Fixture {
@@ -400,4 +401,188 @@ async fn only_the_groups_that_changed_are_read_and_only_their_changed_members_tr
         [0, 0, 0, 0, 0, 0],
         "{full}"
     );
+}
+
+/// An entry's objectGUID in the Active Directory-shaped directory (any 16 bytes).
+fn guid(n: u8) -> String {
+    let mut g = [0x5a_u8; 16];
+    g[0] = n;
+    base64::engine::general_purpose::STANDARD.encode(g)
+}
+
+/// A SID of the test domain (S-1-5-21-1004336348-1177238915-682003330-`rid`), as AD
+/// sends it.
+fn sid(rid: u32) -> String {
+    let mut s = vec![
+        0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x15, 0x00, 0x00, 0x00, 0xDC, 0xF4, 0xDC,
+        0x3B, 0x83, 0x3D, 0x2B, 0x46, 0x82, 0x8B, 0xA6, 0x28,
+    ];
+    s.extend(rid.to_le_bytes());
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn ad_user(n: u8, uid: &str, primary: u32, usn: u64) -> String {
+    format!(
+        "dn: {dn}\nobjectClass: inetOrgPerson\nobjectClass: adUser\nuid: {uid}\ncn: {uid}\nsn: {uid}\nmail: {uid}@corp.example.com\nobjectGUID:: {g}\nuserAccountControl: 512\nprimaryGroupID: {primary}\nuSNChanged: {usn}\n\n",
+        dn = person_dn(uid),
+        g = guid(n)
+    )
+}
+
+fn ad_group(n: u8, cn: &str, rid: u32, usn: u64, members: &[&str]) -> String {
+    let mut s = format!(
+        "dn: {dn}\nobjectClass: group\ncn: {cn}\nobjectGUID:: {g}\nobjectSid:: {sid}\nuSNChanged: {usn}\n",
+        dn = group_dn(cn),
+        g = guid(n),
+        sid = sid(rid)
+    );
+    for m in members {
+        s.push_str(&format!("member: {}\n", person_dn(m)));
+    }
+    s.push('\n');
+    s
+}
+
+/// Active Directory (a slapd shaped like it where the agent looks): a re-sync reads the
+/// users and groups whose uSNChanged passed the watermark. A changed group's members
+/// are complete though AD lists its primary-group members nowhere in it: moving a user's
+/// primary group (AD moves the user into the old group's `member` and out of the new
+/// one's) changes nobody's memberships, and a member really removed goes. Deletions,
+/// without the Show Deleted control, wait for a full read.
+#[engines]
+async fn active_directory_groups_are_read_by_usn_with_their_primary_group_members(engine: Engine) {
+    use adc_e2e::sync::fixture_on_yaml;
+    const DOMAIN_USERS: u32 = 513;
+    const TEAM: u32 = 1105;
+    let ldif = [
+        slapd::ldif(&[]),
+        format!(
+            "dn: {}\nobjectClass: nTDSDSA\ncn: NTDS Settings\ninvocationId:: {}\n\n",
+            slapd::AD_DSA_DN,
+            guid(99)
+        ),
+        ad_user(1, "ann", DOMAIN_USERS, 10),
+        ad_user(2, "bob", DOMAIN_USERS, 11),
+        ad_user(3, "cid", TEAM, 12),
+        ad_group(11, "Domain Users", DOMAIN_USERS, 20, &[]),
+        ad_group(12, "Team", TEAM, 21, &["ann", "bob"]),
+    ]
+    .concat();
+    let slapd = Slapd::start_ad(&ldif, 100);
+    let mut f = fixture_on_yaml(
+        engine,
+        slapd,
+        "",
+        Some("(objectClass=adUser)"),
+        Some(GROUPS_SECTION),
+        |y| {
+            y.replace(
+                "    bind_dn:",
+                "    flavour: active-directory\n    bind_dn:",
+            )
+        },
+        |_| {},
+    )
+    .await;
+    let user = |u: &str| format!("user:{u}@corp.example.com");
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+
+    let first = f.run(json!({})).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert_eq!(read_of(&first).0, "full", "{first}");
+    assert_eq!(
+        sorted(f.members("Domain Users", false).await),
+        [user("ann"), user("bob")],
+        "members by primaryGroupID"
+    );
+    assert_eq!(
+        sorted(f.members("Team", false).await),
+        [user("ann"), user("bob"), user("cid")]
+    );
+
+    // bob's primary group becomes Team, as AD does it: bob changes, Team loses him from
+    // `member`, Domain Users gains him there. Nobody's memberships change.
+    let (team, everyone) = (group_dn("Team"), group_dn("Domain Users"));
+    f.slapd
+        .replace(
+            &person_dn("bob"),
+            &[("primaryGroupID", "1105"), ("uSNChanged", "101")],
+        )
+        .await;
+    f.slapd
+        .change_values(&team, "member", &[person_dn("bob")], false)
+        .await;
+    f.slapd.replace(&team, &[("uSNChanged", "102")]).await;
+    f.slapd
+        .change_values(&everyone, "member", &[person_dn("bob")], true)
+        .await;
+    f.slapd.replace(&everyone, &[("uSNChanged", "103")]).await;
+    f.slapd.set_usn(103);
+    let moved = f.run(json!({})).await;
+    assert_eq!(moved["status"], "succeeded", "{moved}");
+    let (kind, why) = read_of(&moved);
+    assert_eq!(kind, "delta", "{moved}");
+    assert!(
+        why.contains("deletions wait for the next full read"),
+        "no tombstones here: {moved}"
+    );
+    assert_eq!(
+        counts(
+            &moved,
+            &["read", "groups_read", "members_added", "members_removed"]
+        ),
+        [1, 2, 0, 0],
+        "ann stays in Domain Users by her primaryGroupID (no delta read her), bob in both: {moved}"
+    );
+    assert_eq!(
+        sorted(f.members("Domain Users", false).await),
+        [user("ann"), user("bob")]
+    );
+    assert_eq!(
+        sorted(f.members("Team", false).await),
+        [user("ann"), user("bob"), user("cid")]
+    );
+
+    // bob really leaves Domain Users; a new group holds cid. Unchanged groups are not
+    // read.
+    f.slapd
+        .change_values(&everyone, "member", &[person_dn("bob")], false)
+        .await;
+    f.slapd.replace(&everyone, &[("uSNChanged", "104")]).await;
+    f.slapd
+        .add_entry(
+            &group_dn("Ops"),
+            &[
+                ("objectClass", vec!["group".into()]),
+                ("cn", vec!["Ops".into()]),
+                // Sixteen bytes that happen to be text: [`guid`] of b'o'.
+                ("objectGUID", vec![format!("o{}", "Z".repeat(15))]),
+                ("uSNChanged", vec!["105".into()]),
+                ("member", vec![person_dn("cid")]),
+            ],
+        )
+        .await;
+    f.slapd.set_usn(105);
+    let left = f.run(json!({})).await;
+    assert_eq!(left["status"], "succeeded", "{left}");
+    assert_eq!(read_of(&left).0, "delta", "{left}");
+    assert_eq!(
+        counts(
+            &left,
+            &[
+                "read",
+                "groups_read",
+                "groups_created",
+                "members_added",
+                "members_removed"
+            ]
+        ),
+        [0, 2, 1, 1, 1],
+        "{left}"
+    );
+    assert_eq!(f.members("Domain Users", false).await, [user("ann")]);
+    assert_eq!(f.members("Ops", false).await, [user("cid")]);
 }

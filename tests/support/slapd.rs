@@ -83,11 +83,22 @@ fn free_port() -> u16 {
 }
 
 fn conf(dir: &Path, tls: &str, extra: &str) -> String {
+    // An Active Directory-shaped directory (see [`Slapd::start_ad`]) has its schema and
+    // root DSE beside its database.
+    let ad = if dir.join(AD_SCHEMA).exists() {
+        format!(
+            "include {d}/{AD_SCHEMA}\nrootDSE {d}/{AD_ROOT_DSE}\n",
+            d = dir.display()
+        )
+    } else {
+        String::new()
+    };
     format!(
         "{tls}include /etc/ldap/schema/core.schema\n\
          include /etc/ldap/schema/cosine.schema\n\
          include /etc/ldap/schema/inetorgperson.schema\n\
          include /etc/ldap/schema/nis.schema\n\
+         {ad}\
          pidfile {d}/slapd.pid\n\
          modulepath /usr/lib/ldap\n\
          moduleload back_mdb\n\
@@ -111,7 +122,51 @@ fn conf(dir: &Path, tls: &str, extra: &str) -> String {
     )
 }
 
+const AD_SCHEMA: &str = "ad.schema";
+const AD_ROOT_DSE: &str = "rootdse.ldif";
+
+/// What slapd needs to answer as Active Directory does where the agent looks (test OIDs
+/// under a private arc): binary GUIDs and SIDs, USNs comparable with `>=`, the primary
+/// group, the root DSE's USN and the domain controller's NTDS Settings object.
+const AD_SCHEMA_TEXT: &str = "\
+attributetype ( 1.3.6.1.4.1.55555.1.1 NAME 'objectGUID' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.2 NAME 'objectSid' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.3 NAME 'uSNChanged' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.4 NAME 'primaryGroupID' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.5 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.6 NAME 'invocationId' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.7 NAME 'highestCommittedUSN' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.8 NAME 'dsServiceName' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.9 NAME 'defaultNamingContext' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.10 NAME 'isDeleted' EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.55555.2.1 NAME 'adUser' AUXILIARY MAY ( objectGUID $ uSNChanged $ primaryGroupID $ userAccountControl ) )
+objectclass ( 1.3.6.1.4.1.55555.2.2 NAME 'group' STRUCTURAL MUST cn MAY ( member $ objectGUID $ objectSid $ uSNChanged $ description $ mail ) )
+objectclass ( 1.3.6.1.4.1.55555.2.3 NAME 'nTDSDSA' STRUCTURAL MUST cn MAY invocationId )
+";
+
+/// The NTDS Settings object of the Active Directory-shaped directory.
+pub const AD_DSA_DN: &str = "cn=NTDS Settings,dc=example,dc=com";
+
 impl Slapd {
+    /// Starts a directory shaped like Active Directory where the agent looks (see
+    /// [`AD_SCHEMA_TEXT`]), holding `ldif` (with an NTDS Settings entry at
+    /// [`AD_DSA_DN`]); its root DSE says `highestCommittedUSN` is `usn`. Slapd keeps no
+    /// USNs: a test sets each entry's `uSNChanged` as AD would, and [`Slapd::set_usn`].
+    /// It has no Show Deleted control, so its deletions are never proven by tombstones.
+    pub fn start_ad(ldif: &str, usn: u64) -> Slapd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(AD_SCHEMA), AD_SCHEMA_TEXT).unwrap();
+        write_root_dse(dir.path(), usn);
+        Self::start_with_in(dir, ldif, None, "")
+    }
+
+    /// The Active Directory-shaped directory's `highestCommittedUSN` (slapd reads its root
+    /// DSE file at start: restarts it).
+    pub fn set_usn(&mut self, usn: u64) {
+        write_root_dse(self.dir.path(), usn);
+        self.restart(UNLIMITED);
+    }
+
     /// Starts a directory holding `ldif`.
     pub fn start(ldif: &str) -> Slapd {
         Self::start_with(ldif, None)
@@ -354,6 +409,20 @@ impl Slapd {
             .expect("modify entry");
     }
 
+    /// Replaces the values of the entry `dn`'s attributes (one value each).
+    pub async fn replace(&self, dn: &str, values: &[(&str, &str)]) {
+        let mut l = self.admin().await;
+        let mods = values
+            .iter()
+            .map(|(a, v)| ldap3::Mod::Replace(*a, [*v].into_iter().collect()))
+            .collect();
+        l.modify(dn, mods)
+            .await
+            .unwrap()
+            .success()
+            .expect("modify entry");
+    }
+
     /// Renames (and optionally moves) the person `uid`.
     pub async fn rename(&self, uid: &str, new_uid: &str, new_ou: Option<&str>) {
         let mut l = self.admin().await;
@@ -458,6 +527,16 @@ impl Slapd {
             url = self.url
         )
     }
+}
+
+fn write_root_dse(dir: &Path, usn: u64) {
+    std::fs::write(
+        dir.join(AD_ROOT_DSE),
+        format!(
+            "dn:\nhighestCommittedUSN: {usn}\ndsServiceName: {AD_DSA_DN}\ndefaultNamingContext: {BASE_DN}\n"
+        ),
+    )
+    .unwrap();
 }
 
 fn wait_listening(child: &mut Child, port: u16) -> bool {

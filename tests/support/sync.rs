@@ -65,6 +65,19 @@ pub async fn fixture_on(
     groups: Option<&str>,
     tweak: impl FnOnce(&mut adc_server::Config),
 ) -> Fixture {
+    fixture_on_yaml(engine, slapd, settings, filter, groups, |y| y, tweak).await
+}
+
+/// [`fixture_on`] with adc.yaml further edited by `edit` (another flavour, say).
+pub async fn fixture_on_yaml(
+    engine: Engine,
+    slapd: Slapd,
+    settings: &str,
+    filter: Option<&str>,
+    groups: Option<&str>,
+    edit: impl FnOnce(String) -> String,
+    tweak: impl FnOnce(&mut adc_server::Config),
+) -> Fixture {
     let server = TestServer::start_with(TestDb::new(engine).await, |c| {
         c.heartbeat_interval = Duration::from_secs(1);
         c.schedule_check = Duration::from_millis(500);
@@ -86,6 +99,7 @@ pub async fn fixture_on(
             &format!("filter: {f}"),
         );
     }
+    let yaml = edit(yaml);
     let mut agent = TestAgent::start(AgentSetup {
         addr: server.agent_addr(),
         client_id: sync_id.clone(),

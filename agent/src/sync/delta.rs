@@ -75,19 +75,10 @@ pub enum Since {
 
 /// Whether a delta read can continue from `offered`, or why not (then the run reads in
 /// full, and says so). `None` offered: the server asked for a full read.
-pub fn usable(
-    cfg: &AgentConfig,
-    offered: Option<&Watermark>,
-    reads_groups: bool,
-) -> Result<Since, Option<String>> {
+pub fn usable(cfg: &AgentConfig, offered: Option<&Watermark>) -> Result<Since, Option<String>> {
     let Some(w) = offered else {
         return Err(None);
     };
-    if reads_groups && cfg.backend.ldap.flavour == Flavour::ActiveDirectory {
-        return Err(Some(
-            "delta reads of Active Directory groups are not built yet: a synchronization with groups reads in full".into(),
-        ));
-    }
     if w.fingerprint != fingerprint(cfg) {
         return Err(Some(
             "adc.yaml's directory address, base DN, scope, filter or attribute mapping changed since the watermark was set".into(),
@@ -403,6 +394,34 @@ fn parse(bytes: &[u8]) -> Result<StructureTag, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_active_directory_synchronization_with_groups_continues_from_its_usn() {
+        let yaml = "backend:\n  ldap:\n    addr: ldap://dc1.corp.example.com\n    base_dn: dc=corp,dc=example,dc=com\n    flavour: active-directory\n    groups: {}\n";
+        let cfg = AgentConfig::parse(yaml, std::path::Path::new("adc.yaml")).unwrap();
+        let dsa = "CN=NTDS Settings,CN=DC1,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,DC=corp,DC=example,DC=com";
+        let token = format!("usn:4711:6b4fa2c1-8d3e-4f5a-9b7c-0d1e2f3a4b5c:{dsa}");
+        let offered = watermark(&cfg, token);
+        match usable(&cfg, Some(&offered)) {
+            Ok(Since::Usn(m)) => assert_eq!((m.usn, m.dsa.as_str()), (4711, dsa)),
+            other => panic!("{other:?}"),
+        }
+        // The groups' section is part of what the watermark is valid for.
+        let other = AgentConfig::parse(
+            &yaml.replace(
+                "groups: {}",
+                "groups: {base_dn: 'ou=teams,dc=corp,dc=example,dc=com'}",
+            ),
+            std::path::Path::new("adc.yaml"),
+        )
+        .unwrap();
+        assert!(
+            usable(&other, Some(&offered))
+                .unwrap_err()
+                .unwrap()
+                .contains("changed since the watermark")
+        );
+    }
 
     // Byte-exact values as slapd 2.5 sends them (RFC 4533 §2.2, 2.4, 2.5).
     const UUID: [u8; 16] = [

@@ -1,5 +1,11 @@
 //! A delta read of groups (architecture §5.3.1): the groups that changed since the
-//! watermark, their members compared with what the server holds of them.
+//! watermark, their members compared with what the server holds of them. OpenLDAP names
+//! them by RFC 4533 content synchronization; Active Directory by `uSNChanged`, with
+//! deletions from the groups' tombstones (those the server holds), the rest of a big
+//! group's members range by range, and a changed group's primary-group members searched
+//! by `primaryGroupID` (AD never lists them in `member`; when a user's primary group
+//! changes, AD moves it into the old group's `member` and out of the new one's, so both
+//! groups change).
 //!
 //! Only changed groups are read, each with all its member values. A value resolves to
 //! an entry read in this run, else to a stored member by the DN the server holds for it
@@ -10,14 +16,16 @@
 
 use super::catalog::Member;
 use super::delta::{self, Since};
-use super::group_read::send_member_changes;
+use super::group_read::{next_range, send_member_changes};
 use super::groups::{Directory, GroupMapper, RawMembers, Resolved, dn_key, normalize_dn, uid_key};
 use super::mapping::{Entry, Mapper};
+use super::usn::{self, Mark};
 use super::{BATCH_BYTES, Halt, Sender};
 use crate::config::AgentConfig;
 use adc_shared::group::GroupState;
 use adc_shared::protocol::{AgentMessage, EntryError, StartRun};
 use adc_shared::{GroupRecord, MemberDelta};
+use ldap3::adapters::{EntriesOnly, PagedResults};
 use ldap3::{Scope, SearchEntry};
 use std::collections::HashSet;
 
@@ -35,7 +43,79 @@ pub struct GroupsDelta {
 /// A changed group, as read.
 struct Changed {
     id: String,
+    dn: String,
     raw: RawMembers,
+}
+
+/// What the search for changed groups found.
+#[derive(Default)]
+struct Found {
+    changed: Vec<Changed>,
+    records: Vec<GroupRecord>,
+    errors: Vec<EntryError>,
+    count: u64,
+    /// External IDs of groups gone; for Active Directory every group tombstone, of
+    /// which only those the server holds are deletions.
+    gone: Vec<String>,
+    gone_unfiltered: bool,
+    /// Deletions it could not prove (a present phase, tombstones unreadable).
+    deferred: bool,
+}
+
+impl Found {
+    /// Takes one changed group entry as it came.
+    fn take_raw(
+        &mut self,
+        tx: &mut Sender<'_>,
+        mapper: &GroupMapper,
+        directory: &mut Directory,
+        raw: ldap3::ResultEntry,
+    ) -> Result<(), Halt> {
+        let Some(entry) = crate::ldap::entry(raw) else {
+            return Err(Halt::Fail(format!(
+                "group entry {} from the directory is malformed",
+                self.count + 1
+            )));
+        };
+        self.take(tx, mapper, directory, &entry);
+        Ok(())
+    }
+
+    /// Takes one changed group entry.
+    fn take(
+        &mut self,
+        tx: &mut Sender<'_>,
+        mapper: &GroupMapper,
+        directory: &mut Directory,
+        entry: &SearchEntry,
+    ) {
+        self.count += 1;
+        let view = Entry {
+            dn: &entry.dn,
+            attrs: &entry.attrs,
+            bin_attrs: &entry.bin_attrs,
+        };
+        let id = mapper.external_id(&view);
+        if let Some(id) = &id {
+            let member = tx.catalog.group(id);
+            directory.add_group(member, &entry.dn);
+        }
+        match mapper.map(&view) {
+            Ok(record) => {
+                self.changed.push(Changed {
+                    id: record.external_id.clone(),
+                    dn: entry.dn.clone(),
+                    raw: mapper.members(&view),
+                });
+                self.records.push(record);
+            }
+            Err(reason) => self.errors.push(EntryError {
+                dn: entry.dn.clone(),
+                external_id: id,
+                reason,
+            }),
+        }
+    }
 }
 
 /// Reads the groups changed since `since`; `users_gone` are the users this run's
@@ -52,85 +132,12 @@ pub async fn read(
     users_gone: &[String],
 ) -> Result<GroupsDelta, Halt> {
     let run_id = start.run_id;
-    let Since::Cookie(cookie) = since else {
-        return Err(Halt::Fail(
-            "delta reads of Active Directory groups are not built".into(),
-        ));
+    let mut found = match since {
+        Since::Cookie(cookie) => by_cookie(cfg, tx, conn, mapper, directory, cookie).await?,
+        Since::Usn(old) => by_usn(cfg, tx, conn, mapper, directory, old).await?,
     };
-    let l = &cfg.backend.ldap;
-    let (base, scope, filter) = GroupMapper::search(cfg);
-    conn.with_controls(delta::request(Some(cookie.clone())));
-    let mut stream = conn
-        .with_timeout(l.operation_timeout())
-        .streaming_search(&base, scope, &filter, mapper.attributes())
-        .await
-        .map_err(|e| {
-            Halt::Fail(format!(
-                "the delta read of groups could not start: {}; check backend.ldap.groups",
-                crate::explain::anyhow_chain(&crate::ldap::search_error_at(
-                    cfg, &base, &filter, &e
-                ))
-            ))
-        })?;
-    let mut state = delta::Delta::for_ids_in(mapper.id_attribute());
-    let mut changed: Vec<Changed> = Vec::new();
-    let (mut records, mut errors): (Vec<GroupRecord>, Vec<EntryError>) = (Vec::new(), Vec::new());
-    let mut count = 0u64;
-    loop {
-        let raw = match stream.next().await {
-            Ok(Some(r)) => r,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(Halt::Fail(crate::explain::ldap(
-                    &format!("the delta read of groups ended early after {count} groups"),
-                    l.operation_timeout(),
-                    &e,
-                )));
-            }
-        };
-        if state.take(&raw).map_err(Halt::Fail)? != Some(delta::State::Changed) {
-            continue;
-        }
-        count += 1;
-        let Some(entry) = crate::ldap::entry(raw) else {
-            return Err(Halt::Fail(format!(
-                "group entry {count} from the directory is malformed"
-            )));
-        };
-        let view = Entry {
-            dn: &entry.dn,
-            attrs: &entry.attrs,
-            bin_attrs: &entry.bin_attrs,
-        };
-        let id = mapper.external_id(&view);
-        if let Some(id) = &id {
-            let member = tx.catalog.group(id);
-            directory.add_group(member, &entry.dn);
-        }
-        match mapper.map(&view) {
-            Ok(record) => {
-                changed.push(Changed {
-                    id: record.external_id.clone(),
-                    raw: mapper.members(&view),
-                });
-                records.push(record);
-            }
-            Err(reason) => errors.push(EntryError {
-                dn: entry.dn.clone(),
-                external_id: id,
-                reason,
-            }),
-        }
-    }
-    let result = stream.finish().await;
-    if result.rc != 0 {
-        return Err(Halt::Fail(format!(
-            "the delta read of groups was incomplete after {count} groups: {}; nothing is deleted",
-            delta::refusal(result.rc, &result.text)
-        )));
-    }
-    let done = delta::sync_done(&result).map_err(Halt::Fail)?;
-    let deferred = state.deferred || !done.refresh_deletes;
+    let records = std::mem::take(&mut found.records);
+    let errors = std::mem::take(&mut found.errors);
 
     // The records, in batches as a full read sends them.
     let batch_size = start.batch_size.max(1) as usize;
@@ -163,9 +170,21 @@ pub async fn read(
 
     // What the server holds of the changed groups, once it stored every change of this
     // run (renamed members then have their new DNs).
+    // Active Directory's tombstones are asked about too: only the groups the server
+    // holds are deletions (the others were never synchronized).
     tx.drain().await?;
-    let ids: Vec<String> = changed.iter().map(|c| c.id.clone()).collect();
-    let states = tx.group_states(ids).await?;
+    let mut ids: Vec<String> = found.changed.iter().map(|c| c.id.clone()).collect();
+    if found.gone_unfiltered {
+        ids.extend(found.gone.iter().cloned());
+    }
+    let answered = tx.group_states(ids).await?;
+    let states = if found.gone_unfiltered {
+        let (states, gone) = held_of_gone(answered, &found.gone);
+        found.gone = gone;
+        states
+    } else {
+        answered
+    };
     let gone: HashSet<&str> = users_gone.iter().map(String::as_str).collect();
     for s in &states {
         register(tx, directory, s, &gone);
@@ -173,21 +192,237 @@ pub async fn read(
     tx.catalog.add_groups(states);
     tx.catalog.groups_done();
 
+    if mapper.uses_primary_group() {
+        for c in &mut found.changed {
+            while let Some((attr, next)) = c.raw.more.take() {
+                let more = next_range(cfg, conn, mapper, &c.dn, &attr, next).await?;
+                c.raw.dns.extend(more.dns);
+                c.raw.more = more.more;
+            }
+        }
+        primary_members(cfg, conn, tx, directory, &found.changed).await?;
+    }
     // Values nobody known names: look them up in the directory.
-    look_up_new_members(cfg, conn, tx, directory, mapper, &changed).await?;
+    look_up_new_members(cfg, conn, tx, directory, mapper, &found.changed).await?;
 
-    let groups = changed.into_iter().map(|c| {
+    let groups = found.changed.into_iter().map(|c| {
         let mut members = Resolved::default();
         directory.resolve_now(c.raw, &mut members);
         (c.id, members)
     });
     let removed = send_member_changes(tx, run_id, directory, groups).await?;
     Ok(GroupsDelta {
-        read: count,
+        read: found.count,
         removed,
-        deletions: state.deletions,
-        deferred,
+        deletions: found.gone,
+        deferred: found.deferred,
     })
+}
+
+/// The groups changed since an RFC 4533 cookie (OpenLDAP), and those gone.
+async fn by_cookie(
+    cfg: &AgentConfig,
+    tx: &mut Sender<'_>,
+    conn: &mut ldap3::Ldap,
+    mapper: &GroupMapper,
+    directory: &mut Directory,
+    cookie: &[u8],
+) -> Result<Found, Halt> {
+    let l = &cfg.backend.ldap;
+    let (base, scope, filter) = GroupMapper::search(cfg);
+    conn.with_controls(delta::request(Some(cookie.to_vec())));
+    let mut stream = conn
+        .with_timeout(l.operation_timeout())
+        .streaming_search(&base, scope, &filter, mapper.attributes())
+        .await
+        .map_err(|e| start_failed(cfg, &base, &filter, &e))?;
+    let mut state = delta::Delta::for_ids_in(mapper.id_attribute());
+    let mut found = Found::default();
+    loop {
+        let raw = match stream.next().await {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => return Err(ended_early(cfg, found.count, &e)),
+        };
+        if state.take(&raw).map_err(Halt::Fail)? != Some(delta::State::Changed) {
+            continue;
+        }
+        found.take_raw(tx, mapper, directory, raw)?;
+    }
+    let result = stream.finish().await;
+    if result.rc != 0 {
+        return Err(Halt::Fail(format!(
+            "the delta read of groups was incomplete after {} groups: {}; nothing is deleted",
+            found.count,
+            delta::refusal(result.rc, &result.text)
+        )));
+    }
+    let done = delta::sync_done(&result).map_err(Halt::Fail)?;
+    found.gone = state.deletions;
+    found.deferred = state.deferred || !done.refresh_deletes;
+    Ok(found)
+}
+
+/// The groups whose `uSNChanged` passed the watermark `old` (Active Directory), page by
+/// page, and the groups' tombstones since.
+async fn by_usn(
+    cfg: &AgentConfig,
+    tx: &mut Sender<'_>,
+    conn: &mut ldap3::Ldap,
+    mapper: &GroupMapper,
+    directory: &mut Directory,
+    old: &Mark,
+) -> Result<Found, Halt> {
+    let l = &cfg.backend.ldap;
+    // The users' read checked the domain controller a moment ago; another one answering
+    // now (a failover between the two reads) cannot be continued from.
+    let (now, naming_context) = usn::current(cfg, conn)
+        .await
+        .map_err(|e| Halt::Fail(format!("the delta read of groups could not start: {e}")))?;
+    usn::same_dc(old, &now)
+        .map_err(|e| Halt::Fail(format!("the delta read of groups could not start: {e}")))?;
+    let (base, scope, filter) = GroupMapper::search(cfg);
+    let filter = usn::changed_filter(&filter, old.usn);
+    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
+    let mut stream = conn
+        .with_timeout(l.operation_timeout())
+        .streaming_search_with(
+            vec![
+                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
+                Box::new(PagedResults::new(page)),
+            ],
+            &base,
+            scope,
+            &filter,
+            mapper.attributes(),
+        )
+        .await
+        .map_err(|e| start_failed(cfg, &base, &filter, &e))?;
+    let mut found = Found::default();
+    loop {
+        match stream.next().await {
+            Ok(Some(raw)) => found.take_raw(tx, mapper, directory, raw)?,
+            Ok(None) => break,
+            Err(e) => return Err(ended_early(cfg, found.count, &e)),
+        }
+    }
+    let result = stream.finish().await;
+    if result.rc != 0 {
+        let (meaning, check) = crate::explain::result_code(result.rc);
+        return Err(Halt::Fail(format!(
+            "the delta read of groups was incomplete after {} groups: {meaning} (result code {}); nothing is deleted; check {check}",
+            found.count, result.rc
+        )));
+    }
+    match usn::deleted_since(cfg, conn, &naming_context, old.usn, Some("group")).await {
+        Ok(ids) => {
+            found.gone = ids;
+            found.gone_unfiltered = true;
+        }
+        Err(reason) => {
+            tracing::warn!(reason, "group deletions wait for the next full read");
+            found.deferred = true;
+        }
+    }
+    Ok(found)
+}
+
+fn start_failed(cfg: &AgentConfig, base: &str, filter: &str, e: &ldap3::LdapError) -> Halt {
+    Halt::Fail(format!(
+        "the delta read of groups could not start: {}; check backend.ldap.groups",
+        crate::explain::anyhow_chain(&crate::ldap::search_error_at(cfg, base, filter, e))
+    ))
+}
+
+fn ended_early(cfg: &AgentConfig, count: u64, e: &ldap3::LdapError) -> Halt {
+    Halt::Fail(crate::explain::ldap(
+        &format!("the delta read of groups ended early after {count} groups"),
+        cfg.backend.ldap.operation_timeout(),
+        e,
+    ))
+}
+
+/// Active Directory: the users whose primary group is one of the changed groups, by
+/// their `primaryGroupID` (a user changed in this read is known already; the others
+/// are found here), so that the group's members are complete. A group that is most
+/// users' primary group (Domain Users) lists them all: read only when that group
+/// changed.
+async fn primary_members(
+    cfg: &AgentConfig,
+    conn: &mut ldap3::Ldap,
+    tx: &mut Sender<'_>,
+    directory: &mut Directory,
+    changed: &[Changed],
+) -> Result<(), Halt> {
+    let l = &cfg.backend.ldap;
+    let users = Mapper::new(cfg);
+    let mut rids: Vec<u32> = changed.iter().filter_map(|c| c.raw.rid).collect();
+    rids.sort_unstable();
+    rids.dedup();
+    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
+    for rid in rids {
+        let filter = usn::primary_members_filter(&l.sync.filter, rid);
+        let mut stream = conn
+            .with_timeout(l.operation_timeout())
+            .streaming_search_with(
+                vec![
+                    Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
+                    Box::new(PagedResults::new(page)),
+                ],
+                &l.base_dn,
+                l.scope.into(),
+                &filter,
+                vec![users.id_attribute().to_owned()],
+            )
+            .await
+            .map_err(|e| start_failed(cfg, &l.base_dn, &filter, &e))?;
+        let failed = |what: String| {
+            Halt::Fail(format!(
+                "reading the users whose primary group has the RID {rid} {what}; nothing is deleted"
+            ))
+        };
+        loop {
+            let raw = match stream.next().await {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e) => return Err(failed(format!("failed: {e}"))),
+            };
+            let Some(e) = crate::ldap::entry(raw) else {
+                return Err(failed("met a malformed entry".into()));
+            };
+            let view = Entry {
+                dn: &e.dn,
+                attrs: &e.attrs,
+                bin_attrs: &e.bin_attrs,
+            };
+            if let Some(id) = users.external_id(&view) {
+                let m = tx.catalog.user(&id);
+                directory.add_user(m, dn_key(&e.dn), None, Some(rid));
+            }
+        }
+        let result = stream.finish().await;
+        if result.rc != 0 {
+            let (meaning, _) = crate::explain::result_code(result.rc);
+            return Err(failed(format!(
+                "was incomplete: {meaning} (result code {})",
+                result.rc
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Splits the server's answer about the changed groups and the tombstones' groups into
+/// the changed groups' states, and the tombstones' groups it holds: the deletions.
+fn held_of_gone(
+    answered: Vec<GroupState>,
+    tombstones: &[String],
+) -> (Vec<GroupState>, Vec<String>) {
+    let tombstones: HashSet<&str> = tombstones.iter().map(String::as_str).collect();
+    let (gone, changed): (Vec<GroupState>, Vec<GroupState>) = answered
+        .into_iter()
+        .partition(|s| tombstones.contains(s.external_id.as_str()));
+    (changed, gone.into_iter().map(|s| s.external_id).collect())
 }
 
 /// Puts the stored members of one group state where values resolve: by their stored
@@ -371,6 +606,32 @@ fn rdns(dn: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn state(id: &str) -> GroupState {
+        GroupState {
+            external_id: id.into(),
+            hash: String::new(),
+            users: vec!["u1".into()],
+            groups: Vec::new(),
+            member_dns: vec!["cn=u1,dc=corp".into()],
+        }
+    }
+
+    #[test]
+    fn only_tombstones_of_groups_the_server_holds_are_deletions() {
+        // Asked about two changed groups and three tombstones; the server holds one of
+        // the tombstones' groups (the others were never synchronized: out of scope).
+        let answered = vec![state("changed-1"), state("gone-held"), state("changed-2")];
+        let tombstones = [
+            "gone-held".to_owned(),
+            "gone-other".into(),
+            "gone-never".into(),
+        ];
+        let (changed, gone) = held_of_gone(answered, &tombstones);
+        let changed: Vec<&str> = changed.iter().map(|s| s.external_id.as_str()).collect();
+        assert_eq!(changed, ["changed-1", "changed-2"]);
+        assert_eq!(gone, ["gone-held"]);
+    }
 
     #[test]
     fn a_member_is_in_scope_below_the_base_as_the_scope_allows() {

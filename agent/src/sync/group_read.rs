@@ -3,7 +3,7 @@
 //! what was read and compared with the manifest, so only the memberships that changed
 //! travel: added ones now, removed ones after the read is known to be complete.
 
-use super::groups::{Batcher, Directory, GroupMapper, Resolved, diff};
+use super::groups::{Batcher, Directory, GroupMapper, RawMembers, Resolved, diff};
 use super::mapping::Entry;
 use super::{BATCH_BYTES, Halt, Sender};
 use crate::config::AgentConfig;
@@ -160,46 +160,8 @@ pub async fn read_groups(
     // rest of each such group, range by range.
     for p in &mut pending {
         while let Some((attr, next)) = p.more.take() {
-            let wanted = format!("{attr};range={next}-*");
-            let (entries, _) = conn
-                .with_timeout(l.operation_timeout())
-                .search(&p.dn, Scope::Base, "(objectClass=*)", vec![wanted.clone()])
-                .await
-                .and_then(|r| r.success())
-                .map_err(|e| {
-                    Halt::Fail(crate::explain::ldap(
-                        &format!("reading `{wanted}` of the group `{}` failed", p.dn),
-                        l.operation_timeout(),
-                        &e,
-                    ))
-                })?;
-            let Some(raw) = entries.into_iter().next() else {
-                return Err(Halt::Fail(format!(
-                    "the group `{}` went away while its members were read in ranges; nothing is deleted",
-                    p.dn
-                )));
-            };
-            let Some(entry) = crate::ldap::entry(raw) else {
-                return Err(Halt::Fail(format!(
-                    "`{wanted}` of the group `{}` came malformed; nothing is deleted",
-                    p.dn
-                )));
-            };
-            let view = Entry {
-                dn: &entry.dn,
-                attrs: &entry.attrs,
-                bin_attrs: &entry.bin_attrs,
-            };
-            let mut more = mapper.members(&view);
-            if more.dns.is_empty() {
-                return Err(Halt::Fail(format!(
-                    "the directory returned no values for `{wanted}` of the group `{}`; nothing is deleted",
-                    p.dn
-                )));
-            }
+            let mut more = next_range(cfg, conn, mapper, &p.dn, &attr, next).await?;
             p.more = more.more.take();
-            // Only the member values: the group's RID came with its entry.
-            more.rid = None;
             directory.resolve_now(more, &mut p.members);
         }
     }
@@ -216,6 +178,57 @@ pub async fn read_groups(
         read: count,
         removed,
     })
+}
+
+/// Active Directory hands out at most 1500 values of an attribute at a time: the values
+/// of `attr` of the group `dn` from `next` on, as far as this range goes (`more` says
+/// where the next one starts). Only the member values: the group's RID came with its
+/// entry.
+pub(super) async fn next_range(
+    cfg: &AgentConfig,
+    conn: &mut ldap3::Ldap,
+    mapper: &GroupMapper,
+    dn: &str,
+    attr: &str,
+    next: u32,
+) -> Result<RawMembers, Halt> {
+    let l = &cfg.backend.ldap;
+    let wanted = format!("{attr};range={next}-*");
+    let (entries, _) = conn
+        .with_timeout(l.operation_timeout())
+        .search(dn, Scope::Base, "(objectClass=*)", vec![wanted.clone()])
+        .await
+        .and_then(|r| r.success())
+        .map_err(|e| {
+            Halt::Fail(crate::explain::ldap(
+                &format!("reading `{wanted}` of the group `{dn}` failed"),
+                l.operation_timeout(),
+                &e,
+            ))
+        })?;
+    let Some(raw) = entries.into_iter().next() else {
+        return Err(Halt::Fail(format!(
+            "the group `{dn}` went away while its members were read in ranges; nothing is deleted"
+        )));
+    };
+    let Some(entry) = crate::ldap::entry(raw) else {
+        return Err(Halt::Fail(format!(
+            "`{wanted}` of the group `{dn}` came malformed; nothing is deleted"
+        )));
+    };
+    let view = Entry {
+        dn: &entry.dn,
+        attrs: &entry.attrs,
+        bin_attrs: &entry.bin_attrs,
+    };
+    let mut more = mapper.members(&view);
+    if more.dns.is_empty() {
+        return Err(Halt::Fail(format!(
+            "the directory returned no values for `{wanted}` of the group `{dn}`; nothing is deleted"
+        )));
+    }
+    more.rid = None;
+    Ok(more)
 }
 
 /// Resolves each group's remaining member values and compares them with the manifest:

@@ -285,8 +285,7 @@ async fn begin_read(
     read: &Arc<AtomicU64>,
     server_protocol: u32,
 ) -> Begun {
-    let reads_groups = member_keys.is_some();
-    let reason = match delta::usable(cfg, start.watermark.as_ref(), reads_groups) {
+    let reason = match delta::usable(cfg, start.watermark.as_ref()) {
         Ok(since) => {
             let mode = user_read::Mode::Delta(since.clone());
             let mut rx =

@@ -264,7 +264,7 @@ async fn read_users(
         )));
     }
     if let Some((after, naming_context)) = usn_delta {
-        match usn::deleted_since(cfg, &mut conn, &naming_context, after).await {
+        match usn::deleted_since(cfg, &mut conn, &naming_context, after, None).await {
             Ok(ids) => end.deletions = ids,
             Err(reason) => {
                 tracing::warn!(reason, "deletions wait for the next full read");

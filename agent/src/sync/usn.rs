@@ -4,7 +4,7 @@
 //! database's `invocationId`, which changes when it is restored from a backup. Either
 //! differing asks for a full read.
 
-use super::mapping::guid_to_uuid;
+use super::mapping::{Entry, guid_to_uuid};
 use crate::config::AgentConfig;
 use ldap3::controls::RawControl;
 use ldap3::{Scope, SearchEntry};
@@ -76,9 +76,22 @@ pub fn changed_filter(filter: &str, usn: u64) -> String {
     format!("(&{filter}(uSNChanged>={}))", usn.saturating_add(1))
 }
 
-/// Tombstones of objects deleted after `usn`.
-pub fn tombstone_filter(usn: u64) -> String {
-    format!("(&(isDeleted=TRUE)(uSNChanged>={}))", usn.saturating_add(1))
+/// Tombstones of objects deleted after `usn`; of one object class only with `class`
+/// (a tombstone keeps its `objectClass`).
+pub fn tombstone_filter(usn: u64, class: Option<&str>) -> String {
+    let class = class.map_or_else(String::new, |c| {
+        format!("(objectClass={})", ldap3::ldap_escape(c))
+    });
+    format!(
+        "(&(isDeleted=TRUE){class}(uSNChanged>={}))",
+        usn.saturating_add(1)
+    )
+}
+
+/// The users a group with the RID `rid` holds through their `primaryGroupID` (Active
+/// Directory never lists them in `member`), within the users' `filter`.
+pub fn primary_members_filter(filter: &str, rid: u32) -> String {
+    format!("(&{filter}(primaryGroupID={rid}))")
 }
 
 /// The root DSE's `highestCommittedUSN`, `dsServiceName` and `defaultNamingContext`.
@@ -99,24 +112,26 @@ pub fn root_dse(e: &SearchEntry) -> Result<(u64, String, String), String> {
     Ok((usn, text("dsServiceName")?, text("defaultNamingContext")?))
 }
 
-/// The NTDS Settings object's `invocationId`: 16 bytes, in objectGUID's byte order.
+/// The NTDS Settings object's `invocationId`: 16 bytes, in objectGUID's byte order (a
+/// value that happens to be valid UTF-8 comes among the text attributes).
 pub fn invocation_id(e: &SearchEntry) -> Result<Uuid, String> {
-    e.bin_attrs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("invocationId"))
-        .and_then(|(_, v)| v.first())
-        .and_then(|b| guid_to_uuid(b))
+    view(e)
+        .bytes("invocationId")
+        .and_then(|b| guid_to_uuid(&b))
         .ok_or_else(|| "the domain controller's invocationId is missing or not 16 bytes".into())
 }
 
 /// A tombstone's external ID (its objectGUID, as the mapping writes it).
 pub fn tombstone_id(e: &SearchEntry) -> Option<String> {
-    e.bin_attrs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("objectGUID"))
-        .and_then(|(_, v)| v.first())
-        .and_then(|b| guid_to_uuid(b))
-        .map(|u| u.hyphenated().to_string())
+    view(e).external_id("objectGUID")
+}
+
+fn view(e: &SearchEntry) -> Entry<'_> {
+    Entry {
+        dn: &e.dn,
+        attrs: &e.attrs,
+        bin_attrs: &e.bin_attrs,
+    }
 }
 
 async fn one(
@@ -172,6 +187,7 @@ pub async fn deleted_since(
     conn: &mut ldap3::Ldap,
     naming_context: &str,
     usn: u64,
+    class: Option<&str>,
 ) -> Result<Vec<String>, String> {
     let show_deleted = RawControl {
         ctype: SHOW_DELETED_OID.into(),
@@ -184,7 +200,7 @@ pub async fn deleted_since(
         .search(
             naming_context,
             Scope::Subtree,
-            &tombstone_filter(usn),
+            &tombstone_filter(usn, class),
             vec!["objectGUID"],
         )
         .await
@@ -283,6 +299,17 @@ mod tests {
             tombstone_id(&tombstone).as_deref(),
             Some("6b4fa2c1-8d3e-4f5a-9b7c-0d1e2f3a4b5c")
         );
+        // Sixteen bytes that are all ASCII (one GUID in 65 536 is) arrive as text.
+        let ascii = entry(&[("invocationId", "cZZZZZZZZZZZZZZZ")], &[]);
+        assert_eq!(
+            invocation_id(&ascii).unwrap().to_string(),
+            "5a5a5a63-5a5a-5a5a-5a5a-5a5a5a5a5a5a"
+        );
+        let tombstone = entry(&[("objectGUID", "cZZZZZZZZZZZZZZZ")], &[]);
+        assert_eq!(
+            tombstone_id(&tombstone).as_deref(),
+            Some("5a5a5a63-5a5a-5a5a-5a5a-5a5a5a5a5a5a")
+        );
     }
 
     #[test]
@@ -339,8 +366,18 @@ mod tests {
             "(&(&(objectClass=user)(objectCategory=person))(uSNChanged>=4712))"
         );
         assert_eq!(
-            tombstone_filter(4711),
+            tombstone_filter(4711, None),
             "(&(isDeleted=TRUE)(uSNChanged>=4712))"
+        );
+        // A group's tombstone keeps its objectClass; only groups' are deletions of groups.
+        assert_eq!(
+            tombstone_filter(4711, Some("group")),
+            "(&(isDeleted=TRUE)(objectClass=group)(uSNChanged>=4712))"
+        );
+        // Domain Users (RID 513) holds most users only through their primaryGroupID.
+        assert_eq!(
+            primary_members_filter("(&(objectClass=user)(objectCategory=person))", 513),
+            "(&(&(objectClass=user)(objectCategory=person))(primaryGroupID=513))"
         );
     }
 }
