@@ -83,6 +83,19 @@ pub fn entry(raw: ldap3::ResultEntry) -> Option<ldap3::SearchEntry> {
     .ok()
 }
 
+/// The adapters of a paged read: entries only, adc.yaml's `page_size` per page.
+pub fn paged<'a, S, A>(cfg: &AgentConfig) -> Vec<Box<dyn ldap3::adapters::Adapter<'a, S, A>>>
+where
+    S: AsRef<str> + Clone + std::fmt::Debug + Send + Sync + 'a,
+    A: AsRef<[S]> + Clone + std::fmt::Debug + Send + Sync + 'a,
+{
+    let page = i32::try_from(cfg.backend.ldap.sync.page_size.get()).unwrap_or(i32::MAX);
+    vec![
+        Box::new(EntriesOnly::new()),
+        Box::new(PagedResults::new(page)),
+    ]
+}
+
 pub fn search_error(cfg: &AgentConfig, e: &ldap3::LdapError) -> anyhow::Error {
     let l = &cfg.backend.ldap;
     search_error_at(cfg, &l.base_dn, &l.sync.filter, e)
@@ -121,19 +134,9 @@ pub async fn count_matching(
     filter: &str,
 ) -> anyhow::Result<u64> {
     let l = &cfg.backend.ldap;
-    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     let mut stream = ldap
         .with_timeout(l.operation_timeout())
-        .streaming_search_with(
-            vec![
-                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
-                Box::new(PagedResults::new(page)),
-            ],
-            base,
-            scope,
-            filter,
-            vec!["1.1"],
-        )
+        .streaming_search_with(paged(cfg), base, scope, filter, vec!["1.1"])
         .await
         .map_err(|e| search_error_at(cfg, base, filter, &e))?;
     let mut n = 0u64;

@@ -25,7 +25,6 @@ use crate::config::AgentConfig;
 use adc_shared::group::GroupState;
 use adc_shared::protocol::{AgentMessage, EntryError, StartRun};
 use adc_shared::{GroupRecord, MemberDelta};
-use ldap3::adapters::{EntriesOnly, PagedResults};
 use ldap3::{Scope, SearchEntry};
 use std::collections::HashSet;
 
@@ -283,14 +282,10 @@ async fn by_usn(
         .map_err(|e| Halt::Fail(format!("the delta read of groups could not start: {e}")))?;
     let (base, scope, filter) = GroupMapper::search(cfg);
     let filter = usn::changed_filter(&filter, old.usn);
-    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     let mut stream = conn
         .with_timeout(l.operation_timeout())
         .streaming_search_with(
-            vec![
-                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
-                Box::new(PagedResults::new(page)),
-            ],
+            crate::ldap::paged(cfg),
             &base,
             scope,
             &filter,
@@ -359,16 +354,12 @@ async fn primary_members(
     let mut rids: Vec<u32> = changed.iter().filter_map(|c| c.raw.rid).collect();
     rids.sort_unstable();
     rids.dedup();
-    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     for rid in rids {
         let filter = usn::primary_members_filter(&l.sync.filter, rid);
         let mut stream = conn
             .with_timeout(l.operation_timeout())
             .streaming_search_with(
-                vec![
-                    Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
-                    Box::new(PagedResults::new(page)),
-                ],
+                crate::ldap::paged(cfg),
                 &l.base_dn,
                 l.scope.into(),
                 &filter,

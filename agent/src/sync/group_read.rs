@@ -11,7 +11,6 @@ use adc_shared::group::Unresolved;
 use adc_shared::protocol::{AgentMessage, EntryError, MAX_MEMBERSHIPS_PER_MESSAGE, StartRun};
 use adc_shared::{GroupRecord, MemberDelta};
 use ldap3::Scope;
-use ldap3::adapters::{EntriesOnly, PagedResults};
 
 /// What the group read leaves for after the complete read.
 pub struct GroupsRead {
@@ -40,14 +39,10 @@ pub async fn read_groups(
     let started = std::time::Instant::now();
     let l = &cfg.backend.ldap;
     let (base, scope, filter) = GroupMapper::search(cfg);
-    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     let mut stream = conn
         .with_timeout(l.operation_timeout())
         .streaming_search_with(
-            vec![
-                Box::new(EntriesOnly::new()) as Box<dyn ldap3::adapters::Adapter<_, _>>,
-                Box::new(PagedResults::new(page)),
-            ],
+            crate::ldap::paged(cfg),
             &base,
             scope,
             &filter,

@@ -10,7 +10,6 @@ use crate::config::{AgentConfig, Flavour};
 use crate::ldap;
 use adc_shared::UserRecord;
 use adc_shared::record::ContentDigest;
-use ldap3::adapters::{EntriesOnly, PagedResults};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
@@ -124,19 +123,12 @@ async fn read_users(
             attributes.push("primaryGroupID".into());
         }
     }
-    let page = i32::try_from(l.sync.page_size.get()).unwrap_or(i32::MAX);
     let mut end = ReadEnd::default();
     // A delta read's state: RFC 4533's, or Active Directory's (the USN it starts
     // after, and where its tombstones live); `None` for a full read.
     let mut delta = None;
     let mut usn_delta = None;
     let mut filter = l.sync.filter.clone();
-    let paged = |page| -> Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> {
-        vec![
-            Box::new(EntriesOnly::new()),
-            Box::new(PagedResults::new(page)),
-        ]
-    };
     let adapters = match mode {
         Mode::Full { watermark } => {
             if watermark {
@@ -147,7 +139,7 @@ async fn read_users(
                     }
                 }
             }
-            paged(page)
+            crate::ldap::paged(cfg)
         }
         Mode::Delta(delta::Since::Cookie(cookie)) => {
             conn.with_controls(delta::request(Some(cookie.clone())));
@@ -164,7 +156,7 @@ async fn read_users(
             end.token = Some(now.token());
             filter = usn::changed_filter(&l.sync.filter, old.usn);
             usn_delta = Some((old.usn, naming_context));
-            paged(page)
+            crate::ldap::paged(cfg)
         }
     };
     let mut stream = conn

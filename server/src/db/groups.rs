@@ -3,7 +3,7 @@
 //! Effective membership is a recursive query over the direct edges; `UNION` (not
 //! `UNION ALL`) makes it end on cycles.
 
-use super::search::{Matcher, Purpose, Target};
+use super::search::{self, Matcher, Purpose, Target};
 use super::{Db, now};
 use crate::on_db;
 use adc_shared::group::GroupState;
@@ -574,31 +574,6 @@ fn push_filter<DB: sqlx::Database>(
     }
 }
 
-async fn matcher(
-    db: &Db,
-    q: Option<&str>,
-    purpose: Purpose,
-) -> Result<Option<Matcher>, sqlx::Error> {
-    match q {
-        Some(q) => Ok(Some(
-            Matcher::new(db, Target::Groups, "g", q, purpose).await?,
-        )),
-        None => Ok(None),
-    }
-}
-
-fn push_from<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, db: &Db, m: Option<&Matcher>)
-where
-    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    match m {
-        Some(m) => m.push_from(qb, db),
-        None => {
-            qb.push("groups g");
-        }
-    }
-}
-
 pub async fn search(
     db: &Db,
     tenant_id: Uuid,
@@ -607,10 +582,10 @@ pub async fn search(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Group>, sqlx::Error> {
-    let m = matcher(db, q, Purpose::Page).await?;
+    let m = Matcher::of(db, Target::Groups, "g", q, Purpose::Page).await?;
     on_db!(db, |p| {
         let mut qb = sqlx::QueryBuilder::new(format!("SELECT {GROUP_COLUMNS} FROM "));
-        push_from(&mut qb, db, m.as_ref());
+        search::push_from(&mut qb, db, Target::Groups, "g", m.as_ref());
         qb.push(format!(
             " WHERE {} = ",
             super::users::page_tenant(db, "g.tenant_id")
@@ -633,10 +608,10 @@ pub async fn count(
     provider: Option<Provider>,
     cap: i64,
 ) -> Result<i64, sqlx::Error> {
-    let m = matcher(db, q, Purpose::Count).await?;
+    let m = Matcher::of(db, Target::Groups, "g", q, Purpose::Count).await?;
     on_db!(db, |p| {
         let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM ");
-        push_from(&mut qb, db, m.as_ref());
+        search::push_from(&mut qb, db, Target::Groups, "g", m.as_ref());
         qb.push(" WHERE g.tenant_id = ");
         qb.push_bind(tenant_id);
         push_filter(&mut qb, db, m.as_ref(), provider);

@@ -158,19 +158,29 @@ impl Matcher {
         })
     }
 
+    /// The matcher of `q`, if there is a query.
+    pub async fn of(
+        db: &Db,
+        target: Target,
+        alias: &'static str,
+        q: Option<&str>,
+        purpose: Purpose,
+    ) -> Result<Option<Matcher>, sqlx::Error> {
+        match q {
+            Some(q) => Ok(Some(Matcher::new(db, target, alias, q, purpose).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Adds what follows `FROM`: the table, or on SQLite the candidates — the index's
     /// matches and the rows written since it was brought up to date — joined to it
     /// (`CROSS JOIN` keeps them first).
-    pub fn push_from<DB: sqlx::Database>(&self, qb: &mut sqlx::QueryBuilder<DB>, db: &Db)
+    fn push_from<DB: sqlx::Database>(&self, qb: &mut sqlx::QueryBuilder<DB>, db: &Db)
     where
         for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     {
         let table = self.target.table();
-        let named = if self.alias.is_empty() {
-            table.to_owned()
-        } else {
-            format!("{table} {}", self.alias)
-        };
+        let named = named(table, self.alias);
         let Some(phrase) = &self.phrase else {
             qb.push(named);
             return;
@@ -219,6 +229,33 @@ impl Matcher {
             sep = " OR ";
         }
         qb.push(")");
+    }
+}
+
+/// `FROM`'s part of a query of `target` named `alias`: the table, or what `m` narrows
+/// it to.
+pub(super) fn push_from<DB: sqlx::Database>(
+    qb: &mut sqlx::QueryBuilder<DB>,
+    db: &Db,
+    target: Target,
+    alias: &str,
+    m: Option<&Matcher>,
+) where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    match m {
+        Some(m) => m.push_from(qb, db),
+        None => {
+            qb.push(named(target.table(), alias));
+        }
+    }
+}
+
+fn named(table: &str, alias: &str) -> String {
+    if alias.is_empty() {
+        table.to_owned()
+    } else {
+        format!("{table} {alias}")
     }
 }
 

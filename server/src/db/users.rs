@@ -1,7 +1,7 @@
 //! The tenant's directory (architecture §5.1, §5.4). Batch reads and writes for the sync
 //! engine: one statement per kind per batch, never a round trip per user.
 
-use super::search::{Matcher, Purpose, Target};
+use super::search::{self, Matcher, Purpose, Target};
 use super::{Db, now};
 use crate::on_db;
 use serde::Serialize;
@@ -419,25 +419,6 @@ fn push_filter<DB: sqlx::Database>(
     }
 }
 
-async fn matcher(db: &Db, f: &Filter, purpose: Purpose) -> Result<Option<Matcher>, sqlx::Error> {
-    match &f.q {
-        Some(q) => Ok(Some(Matcher::new(db, Target::Users, "", q, purpose).await?)),
-        None => Ok(None),
-    }
-}
-
-fn push_from<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<DB>, db: &Db, m: Option<&Matcher>)
-where
-    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    match m {
-        Some(m) => m.push_from(qb, db),
-        None => {
-            qb.push("users");
-        }
-    }
-}
-
 pub async fn search(
     db: &Db,
     tenant_id: Uuid,
@@ -445,12 +426,12 @@ pub async fn search(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<User>, sqlx::Error> {
-    let m = matcher(db, f, Purpose::Page).await?;
+    let m = Matcher::of(db, Target::Users, "", f.q.as_deref(), Purpose::Page).await?;
     on_db!(db, |p| {
         let mut qb = sqlx::QueryBuilder::new(
             "SELECT id, synchronization_id, external_id, username, email, display_name, given_name, surname, enabled, removed_from_source, source_dn, extra, created_at, updated_at FROM ",
         );
-        push_from(&mut qb, db, m.as_ref());
+        search::push_from(&mut qb, db, Target::Users, "", m.as_ref());
         qb.push(format!(" WHERE {} = ", page_tenant(db, "tenant_id")));
         qb.push_bind(tenant_id);
         push_filter(&mut qb, db, m.as_ref(), f);
@@ -468,10 +449,10 @@ pub async fn search(
 /// How many users match `f`, counted up to `cap` (a tenant of a million users is not
 /// counted on every page view): `cap` means "at least".
 pub async fn count(db: &Db, tenant_id: Uuid, f: &Filter, cap: i64) -> Result<i64, sqlx::Error> {
-    let m = matcher(db, f, Purpose::Count).await?;
+    let m = Matcher::of(db, Target::Users, "", f.q.as_deref(), Purpose::Count).await?;
     on_db!(db, |p| {
         let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM ");
-        push_from(&mut qb, db, m.as_ref());
+        search::push_from(&mut qb, db, Target::Users, "", m.as_ref());
         qb.push(" WHERE tenant_id = ");
         qb.push_bind(tenant_id);
         push_filter(&mut qb, db, m.as_ref(), f);
