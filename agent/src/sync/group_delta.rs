@@ -89,11 +89,7 @@ impl Found {
         entry: &SearchEntry,
     ) {
         self.count += 1;
-        let view = Entry {
-            dn: &entry.dn,
-            attrs: &entry.attrs,
-            bin_attrs: &entry.bin_attrs,
-        };
+        let view = Entry::of(entry);
         let id = mapper.external_id(&view);
         if let Some(id) = &id {
             let member = tx.catalog.group(id);
@@ -381,11 +377,7 @@ async fn primary_members(
             let Some(e) = crate::ldap::entry(raw) else {
                 return Err(failed("met a malformed entry".into()));
             };
-            let view = Entry {
-                dn: &e.dn,
-                attrs: &e.attrs,
-                bin_attrs: &e.bin_attrs,
-            };
+            let view = Entry::of(&e);
             if let Some(id) = users.external_id(&view) {
                 let m = tx.catalog.user(&id);
                 directory.add_user(m, dn_key(&e.dn), None, Some(rid));
@@ -468,11 +460,7 @@ async fn look_up_new_members(
         if in_scope(dn, &l.base_dn, l.scope.into()) {
             let attrs = vec![users.id_attribute().to_owned()];
             if let Some(e) = one(cfg, conn, dn, Scope::Base, &l.sync.filter, attrs).await? {
-                let view = Entry {
-                    dn: &e.dn,
-                    attrs: &e.attrs,
-                    bin_attrs: &e.bin_attrs,
-                };
+                let view = Entry::of(&e);
                 if let Some(id) = users.external_id(&view) {
                     let m = tx.catalog.user(&id);
                     directory.add_user(m, dn_key(dn), None, None);
@@ -483,11 +471,7 @@ async fn look_up_new_members(
         if in_scope(dn, &group_base, group_scope) {
             let attrs = vec![mapper.id_attribute().to_owned()];
             if let Some(e) = one(cfg, conn, dn, Scope::Base, &group_filter, attrs).await? {
-                let view = Entry {
-                    dn: &e.dn,
-                    attrs: &e.attrs,
-                    bin_attrs: &e.bin_attrs,
-                };
+                let view = Entry::of(&e);
                 if let Some(id) = mapper.external_id(&view) {
                     let m = tx.catalog.group(&id);
                     directory.add_group(m, dn);
@@ -507,11 +491,7 @@ async fn look_up_new_members(
             let Some(e) = one(cfg, conn, &l.base_dn, l.scope.into(), &filter, attrs).await? else {
                 continue;
             };
-            let view = Entry {
-                dn: &e.dn,
-                attrs: &e.attrs,
-                bin_attrs: &e.bin_attrs,
-            };
+            let view = Entry::of(&e);
             if let Some(id) = users.external_id(&view) {
                 let m: Member = tx.catalog.user(&id);
                 directory.add_user(m, dn_key(&e.dn), Some(uid_key(uid)), None);

@@ -79,11 +79,7 @@ pub async fn read_groups(
                 "group entry {count} from the directory is malformed"
             )));
         };
-        let view = Entry {
-            dn: &entry.dn,
-            attrs: &entry.attrs,
-            bin_attrs: &entry.bin_attrs,
-        };
+        let view = Entry::of(&entry);
         if count.is_multiple_of(256) {
             tx.poll()?;
         }
@@ -211,11 +207,7 @@ pub(super) async fn next_range(
             "`{wanted}` of the group `{dn}` came malformed; nothing is deleted"
         )));
     };
-    let view = Entry {
-        dn: &entry.dn,
-        attrs: &entry.attrs,
-        bin_attrs: &entry.bin_attrs,
-    };
+    let view = Entry::of(&entry);
     let mut more = mapper.members(&view);
     if more.dns.is_empty() {
         return Err(Halt::Fail(format!(

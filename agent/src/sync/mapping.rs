@@ -28,7 +28,16 @@ pub struct Entry<'a> {
     pub bin_attrs: &'a HashMap<String, Vec<Vec<u8>>>,
 }
 
-impl Entry<'_> {
+impl<'a> Entry<'a> {
+    /// The attributes of an entry as read.
+    pub fn of(e: &'a ldap3::SearchEntry) -> Entry<'a> {
+        Entry {
+            dn: &e.dn,
+            attrs: &e.attrs,
+            bin_attrs: &e.bin_attrs,
+        }
+    }
+
     pub(crate) fn text(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()

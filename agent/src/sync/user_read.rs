@@ -191,11 +191,7 @@ async fn read_users(
                 "entry {count} from the directory is malformed"
             )));
         };
-        let view = Entry {
-            dn: &entry.dn,
-            attrs: &entry.attrs,
-            bin_attrs: &entry.bin_attrs,
-        };
+        let view = Entry::of(&entry);
         let keys = member_keys.map(|k| Keys {
             dn: dn_key(&entry.dn),
             uid: k

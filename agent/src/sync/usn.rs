@@ -115,7 +115,7 @@ pub fn root_dse(e: &SearchEntry) -> Result<(u64, String, String), String> {
 /// The NTDS Settings object's `invocationId`: 16 bytes, in objectGUID's byte order (a
 /// value that happens to be valid UTF-8 comes among the text attributes).
 pub fn invocation_id(e: &SearchEntry) -> Result<Uuid, String> {
-    view(e)
+    Entry::of(e)
         .bytes("invocationId")
         .and_then(|b| guid_to_uuid(&b))
         .ok_or_else(|| "the domain controller's invocationId is missing or not 16 bytes".into())
@@ -123,15 +123,7 @@ pub fn invocation_id(e: &SearchEntry) -> Result<Uuid, String> {
 
 /// A tombstone's external ID (its objectGUID, as the mapping writes it).
 pub fn tombstone_id(e: &SearchEntry) -> Option<String> {
-    view(e).external_id("objectGUID")
-}
-
-fn view(e: &SearchEntry) -> Entry<'_> {
-    Entry {
-        dn: &e.dn,
-        attrs: &e.attrs,
-        bin_attrs: &e.bin_attrs,
-    }
+    Entry::of(e).external_id("objectGUID")
 }
 
 async fn one(
