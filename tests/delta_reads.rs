@@ -586,3 +586,74 @@ async fn active_directory_groups_are_read_by_usn_with_their_primary_group_member
     assert_eq!(f.members("Domain Users", false).await, [user("ann")]);
     assert_eq!(f.members("Ops", false).await, [user("cid")]);
 }
+
+/// Active Directory's tombstones name every object deleted since the watermark —
+/// computers, contacts, users of other OUs —, more than a small synchronization holds:
+/// a delta read's deletions count only the users the synchronization holds, so the run
+/// succeeds and removes exactly those. (A hand-driven agent: slapd has no tombstones.)
+#[engines]
+async fn a_delta_read_s_deletions_of_objects_never_synchronized_are_ignored(engine: Engine) {
+    use adc_e2e::raw::RawAgent;
+    let mut f = adc_e2e::sync::fixture(engine, 3, "", None).await;
+    f.run(json!({})).await;
+    f.agent.kill();
+    let mut agent =
+        RawAgent::connect_speaking(&f.server.agent_addr(), &f.sync_id, &f.secret, json!({}), 4)
+            .await;
+    adc_e2e::eventually(
+        std::time::Duration::from_secs(10),
+        "only the hand-driven agent connected",
+        || async { (f.api.agents(&f.sync_id).await.len() == 1).then_some(()) },
+    )
+    .await;
+    // A full read that leaves a watermark.
+    let run_id = f.start(json!({})).await;
+    agent.recv_type("start_run").await;
+    agent
+        .send(json!({"type": "manifest_request", "run_id": run_id, "read": {"kind": "full"}}))
+        .await;
+    let manifest = agent.recv_type("manifest_chunk").await;
+    let held: Vec<String> = manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[0].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(held.len(), 3, "{manifest}");
+    let mark = json!({"token": "usn:100:6b4fa2c1-8d3e-4f5a-9b7c-0d1e2f3a4b5c:CN=NTDS Settings,DC=corp", "fingerprint": "f"});
+    agent
+        .send(json!({"type": "read_complete", "run_id": run_id, "read": 3, "watermark": mark}))
+        .await;
+    agent.send(json!({"type": "done", "run_id": run_id})).await;
+    let finished = agent.recv_type("run_finished").await;
+    assert_eq!(finished["report"]["status"], "succeeded", "{finished}");
+
+    // A delta read whose tombstones name ten objects never synchronized and one user.
+    let run_id = f.start(json!({})).await;
+    let start = agent.recv_type("start_run").await;
+    assert_eq!(start["watermark"], mark, "{start}");
+    agent
+        .send(json!({"type": "manifest_request", "run_id": run_id, "read": {"kind": "delta"}}))
+        .await;
+    agent
+        .send(json!({"type": "read_complete", "run_id": run_id, "read": 0, "watermark": mark}))
+        .await;
+    let mut tombstones: Vec<String> = (0..10)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    tombstones.push(held[1].clone());
+    agent
+        .send(json!({"type": "deletions", "run_id": run_id, "seq": 1, "external_ids": tombstones}))
+        .await;
+    agent.send(json!({"type": "done", "run_id": run_id})).await;
+    let finished = agent.recv_type("run_finished").await;
+    let report = &finished["report"];
+    assert_eq!(report["status"], "succeeded", "{finished}");
+    assert_eq!(report["read_kind"], "delta", "{finished}");
+    assert_eq!(
+        counts(report, &["deleted", "disabled"]),
+        [0, 1],
+        "the one user held goes (delete-disables), nothing else: {finished}"
+    );
+    assert_eq!(f.users("enabled=true").await.len(), 2);
+}

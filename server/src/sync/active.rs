@@ -634,6 +634,20 @@ impl ActiveRun {
             return Err(RunFailure::DeletionsBeforeRead);
         }
         self.count_for_delta(db).await?;
+        // A delta read's deletions are what the directory names: Active Directory's
+        // tombstones are every object deleted (computers, contacts, other OUs' users).
+        // Only this synchronization's users count, against its size; a full read's come
+        // from the manifest.
+        let ids = if self.is_delta() {
+            users::by_external_ids(db, self.tenant_id, self.sync_id, &ids)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .filter_map(|u| u.external_id)
+                .collect()
+        } else {
+            ids
+        };
         if self.deletions.len() as u64 + ids.len() as u64 > self.manifest_size {
             return Err(RunFailure::TooManyDeletions);
         }
