@@ -8,12 +8,18 @@ const SYNC = process.env.ADC_SYNC_ID;
 // The failed run's reason as the page says it first.
 const REASON = 'The agent could not reach the directory.';
 
-/** The drawn height of a run's bar (its coloured parts). */
+/** The drawn height of a run's bar (its coloured parts). The chart is drawn anew when a
+ * run changes (live events): a bar measured as it is replaced reads 0, and every drawn bar
+ * is at least 2 px, so it is measured until it is drawn. */
 async function barHeight(page, runId) {
-  return page.locator(`svg.chart g.bar[data-run="${runId}"]`).evaluate((g) => {
-    const parts = [...g.querySelectorAll('rect.seg, rect.none')].map((r) => r.getBBox());
-    return Math.max(...parts.map((b) => b.y + b.height)) - Math.min(...parts.map((b) => b.y));
-  });
+  for (let tries = 0; ; tries += 1) {
+    const h = await page.locator(`svg.chart g.bar[data-run="${runId}"]`).evaluate((g) => {
+      const parts = [...g.querySelectorAll('rect.seg, rect.none')].map((r) => r.getBBox());
+      return Math.max(...parts.map((b) => b.y + b.height)) - Math.min(...parts.map((b) => b.y));
+    });
+    if (h > 0 || tries >= 50) return h;
+    await page.waitForTimeout(100);
+  }
 }
 
 await scenario(async (browser) => {
