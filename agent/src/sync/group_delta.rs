@@ -16,7 +16,7 @@
 
 use super::catalog::Member;
 use super::delta::{self, Since};
-use super::group_read::{next_range, send_member_changes};
+use super::group_read::{next_range, send_member_changes, start_failed};
 use super::groups::{Directory, GroupMapper, RawMembers, Resolved, dn_key, normalize_dn, uid_key};
 use super::mapping::{Entry, Mapper};
 use super::usn::{self, Mark};
@@ -63,7 +63,7 @@ struct Found {
 
 impl Found {
     /// Takes one changed group entry as it came.
-    fn take_raw(
+    fn take(
         &mut self,
         tx: &mut Sender<'_>,
         mapper: &GroupMapper,
@@ -76,20 +76,8 @@ impl Found {
                 self.count + 1
             )));
         };
-        self.take(tx, mapper, directory, &entry);
-        Ok(())
-    }
-
-    /// Takes one changed group entry.
-    fn take(
-        &mut self,
-        tx: &mut Sender<'_>,
-        mapper: &GroupMapper,
-        directory: &mut Directory,
-        entry: &SearchEntry,
-    ) {
         self.count += 1;
-        let view = Entry::of(entry);
+        let view = Entry::of(&entry);
         let id = mapper.external_id(&view);
         if let Some(id) = &id {
             let member = tx.catalog.group(id);
@@ -110,6 +98,7 @@ impl Found {
                 reason,
             }),
         }
+        Ok(())
     }
 }
 
@@ -230,7 +219,7 @@ async fn by_cookie(
         .with_timeout(l.operation_timeout())
         .streaming_search(&base, scope, &filter, mapper.attributes())
         .await
-        .map_err(|e| start_failed(cfg, &base, &filter, &e))?;
+        .map_err(|e| start_failed("the delta read of groups", cfg, &base, &filter, &e))?;
     let mut state = delta::Delta::for_ids_in(mapper.id_attribute());
     let mut found = Found::default();
     loop {
@@ -242,7 +231,7 @@ async fn by_cookie(
         if state.take(&raw).map_err(Halt::Fail)? != Some(delta::State::Changed) {
             continue;
         }
-        found.take_raw(tx, mapper, directory, raw)?;
+        found.take(tx, mapper, directory, raw)?;
     }
     let result = stream.finish().await;
     if result.rc != 0 {
@@ -288,11 +277,11 @@ async fn by_usn(
             mapper.attributes(),
         )
         .await
-        .map_err(|e| start_failed(cfg, &base, &filter, &e))?;
+        .map_err(|e| start_failed("the delta read of groups", cfg, &base, &filter, &e))?;
     let mut found = Found::default();
     loop {
         match stream.next().await {
-            Ok(Some(raw)) => found.take_raw(tx, mapper, directory, raw)?,
+            Ok(Some(raw)) => found.take(tx, mapper, directory, raw)?,
             Ok(None) => break,
             Err(e) => return Err(ended_early(cfg, found.count, &e)),
         }
@@ -316,13 +305,6 @@ async fn by_usn(
         }
     }
     Ok(found)
-}
-
-fn start_failed(cfg: &AgentConfig, base: &str, filter: &str, e: &ldap3::LdapError) -> Halt {
-    Halt::Fail(format!(
-        "the delta read of groups could not start: {}; check backend.ldap.groups",
-        crate::explain::anyhow_chain(&crate::ldap::search_error_at(cfg, base, filter, e))
-    ))
 }
 
 fn ended_early(cfg: &AgentConfig, count: u64, e: &ldap3::LdapError) -> Halt {
@@ -362,7 +344,15 @@ async fn primary_members(
                 vec![users.id_attribute().to_owned()],
             )
             .await
-            .map_err(|e| start_failed(cfg, &l.base_dn, &filter, &e))?;
+            .map_err(|e| {
+                start_failed(
+                    "the search for primary-group members",
+                    cfg,
+                    &l.base_dn,
+                    &filter,
+                    &e,
+                )
+            })?;
         let failed = |what: String| {
             Halt::Fail(format!(
                 "reading the users whose primary group has the RID {rid} {what}; nothing is deleted"

@@ -49,14 +49,7 @@ pub async fn read_groups(
             mapper.attributes(),
         )
         .await
-        .map_err(|e| {
-            Halt::Fail(format!(
-                "the group read could not start: {}; check backend.ldap.groups",
-                crate::explain::anyhow_chain(&crate::ldap::search_error_at(
-                    cfg, &base, &filter, &e
-                ))
-            ))
-        })?;
+        .map_err(|e| start_failed("the group read", cfg, &base, &filter, &e))?;
     let batch_size = start.batch_size.max(1) as usize;
     let (mut groups, mut errors): (Vec<GroupRecord>, Vec<EntryError>) = (Vec::new(), Vec::new());
     let mut pending: Vec<Pending> = Vec::new();
@@ -169,6 +162,20 @@ pub async fn read_groups(
         read: count,
         removed,
     })
+}
+
+/// `what` could not start its search under `base` with `filter`.
+pub(super) fn start_failed(
+    what: &str,
+    cfg: &AgentConfig,
+    base: &str,
+    filter: &str,
+    e: &ldap3::LdapError,
+) -> Halt {
+    Halt::Fail(format!(
+        "{what} could not start: {}; check backend.ldap.groups",
+        crate::explain::anyhow_chain(&crate::ldap::search_error_at(cfg, base, filter, e))
+    ))
 }
 
 /// Active Directory hands out at most 1500 values of an attribute at a time: the values
