@@ -384,8 +384,8 @@ async fn a_run_s_lookups_planned_on_an_empty_table_probe_the_index_of_their_own_
             "by_username",
             users::PG_BY_USERNAME,
             format!("'{t}', '{{alice,bob}}'"),
-            "users_tenant_id_username_key_key",
-            "username_key",
+            "users_natural",
+            "sort_key",
         ),
         (
             "by_external",

@@ -185,7 +185,8 @@ pub async fn by_username_keys(
 }
 
 /// The tenant's user with this (lower-case) username: pass-through authentication's
-/// lookup, one indexed row, prepared once per connection (its plan cannot go stale).
+/// lookup, one indexed row (by its [`sort_key`], the name's one index: migration 0020),
+/// prepared once per connection (its plan cannot go stale).
 pub async fn by_username_key(
     db: &Db,
     tenant_id: Uuid,
@@ -194,10 +195,10 @@ pub async fn by_username_key(
     on_db!(db, |p| {
         sqlx::query_as::<_, Stored>(
             "SELECT id, synchronization_id, external_id, username, username_key, enabled, source_enabled, removed_from_source, content_hash, source_dn
-             FROM users WHERE tenant_id = $1 AND username_key = $2",
+             FROM users WHERE sort_key = $1 AND tenant_id = $2",
         )
+        .bind(sort_key(tenant_id, key))
         .bind(tenant_id)
-        .bind(key)
         .fetch_optional(p)
         .await
     })
@@ -218,7 +219,7 @@ pub const PG_BY_EXTERNAL_ID: &str = "SELECT u.id, u.synchronization_id, u.extern
        (SELECT * FROM users WHERE tenant_id = $1 AND synchronization_id = $3 AND external_id = k.v LIMIT 1) u";
 pub const PG_BY_USERNAME: &str = "SELECT u.id, u.synchronization_id, u.external_id, u.username, u.username_key, u.enabled, u.source_enabled, u.removed_from_source, u.content_hash, u.source_dn
      FROM unnest($2::text[]) AS k(v) CROSS JOIN LATERAL
-       (SELECT * FROM users WHERE tenant_id = $1 AND username_key = k.v LIMIT 1) u";
+       (SELECT * FROM users WHERE sort_key = k.v AND tenant_id = $1 LIMIT 1) u";
 
 #[derive(Clone, Copy)]
 enum Key {
@@ -232,6 +233,15 @@ async fn lookup(
     key: Key,
     values: &[String],
 ) -> Result<Vec<Stored>, sqlx::Error> {
+    // Names are found by their sort key, the one index of a user's name.
+    let sort_keys: Vec<String>;
+    let values = match key {
+        Key::External(_) => values,
+        Key::Username => {
+            sort_keys = values.iter().map(|k| sort_key(tenant_id, k)).collect();
+            &sort_keys
+        }
+    };
     let mut out = Vec::new();
     for chunk in values.chunks(CHUNK) {
         let rows = match db {
@@ -265,7 +275,7 @@ async fn lookup(
                         .push(" AND synchronization_id = ")
                         .push_bind(sync_id)
                         .push(" AND external_id IN ("),
-                    Key::Username => qb.push(" AND username_key IN ("),
+                    Key::Username => qb.push(" AND sort_key IN ("),
                 };
                 let mut sep = qb.separated(", ");
                 for v in chunk {
@@ -285,7 +295,7 @@ async fn lookup(
 pub async fn analyze(db: &Db) -> Result<(), sqlx::Error> {
     match db {
         Db::Postgres(p) => {
-            sqlx::query("ANALYZE users (tenant_id, synchronization_id, external_id, username_key)")
+            sqlx::query("ANALYZE users (tenant_id, synchronization_id, external_id, sort_key)")
                 .execute(p)
                 .await
                 .map(|_| ())

@@ -12,6 +12,7 @@ pub use groups::{
 
 pub(crate) use bulk::{ADD_COUNTS_POSTGRES, ADD_COUNTS_SQLITE};
 
+use crate::db::users::sort_key;
 use crate::db::{Db, now};
 use crate::on_db;
 use crate::vocabulary::{Operation, Outcome, Subject};
@@ -303,11 +304,16 @@ pub async fn write_batch(db: &Db, at: Progress, plan: &BatchWrite) -> Result<(),
         tx.relax().await?;
         // Names that change hands within the batch: park the old holders' keys (a
         // control character can never start a real one) so no step breaks uniqueness.
+        // The sort key too: on PostgreSQL it is what keeps names unique (migration 0020).
         for id in &plan.vacate {
-            sqlx::query("UPDATE users SET username_key = $1 WHERE tenant_id = $2 AND id = $3")
-                .bind(format!("\u{1}{id}"))
-                .bind(at.tenant_id)
-                .bind(id)
+            let parked = format!("\u{1}{id}");
+            sqlx::query(
+                "UPDATE users SET username_key = $1, sort_key = $2 WHERE tenant_id = $3 AND id = $4",
+            )
+            .bind(&parked)
+            .bind(sort_key(at.tenant_id, &parked))
+            .bind(at.tenant_id)
+            .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
