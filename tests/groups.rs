@@ -239,6 +239,43 @@ async fn one_member_in_and_one_out_of_a_group_of_5000_changes_exactly_those_two(
     named.sort_unstable();
     let want: Vec<String> = (0..5000).map(mail).collect();
     assert_eq!(named, want);
+    // So are the 5 001 users it created (PostgreSQL stores them many to a row too):
+    // each listed once, in order; found by a search of the list and by the runs that
+    // touched it past the first stored row.
+    let first_id = first["id"].as_str().unwrap();
+    let created = f.changes(first_id, "subject=user").await;
+    let seqs: Vec<i64> = created.iter().map(|c| c["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seqs in order");
+    let mut named: Vec<&str> = created
+        .iter()
+        .map(|c| {
+            assert_eq!(c["operation"], "create", "{c}");
+            assert_eq!(c["outcome"], "applied", "{c}");
+            assert!(
+                c["user_id"].is_string() && c["external_id"].is_string(),
+                "{c}"
+            );
+            c["username"].as_str().unwrap()
+        })
+        .collect();
+    named.sort_unstable();
+    let want: Vec<String> = (0..5001).map(mail).collect();
+    assert_eq!(named, want);
+    let late = mail(4999);
+    let found = f.changes(first_id, "subject=user&q=user04999%40").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["username"], late.as_str());
+    let user = f.user(&late).await;
+    assert_eq!(found[0]["user_id"], user["id"]);
+    let (s, runs) = f
+        .api
+        .get(&format!(
+            "/api/v1/users/{}/runs",
+            user["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{runs}");
+    assert_eq!(runs[0]["id"], first["id"], "{runs}");
     let big = group_dn("big");
     f.slapd
         .change_values(&big, "member", &[person_dn(&uid(5000))], true)
