@@ -169,6 +169,7 @@ pub struct ApiToken {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// When the token was last used, to the minute (null: never).
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<OffsetDateTime>,
@@ -233,24 +234,45 @@ pub async fn delete_token(
     .await)
 }
 
-/// Resolves a token by its hash and records its use.
+/// How old a token's recorded use may grow before a use writes it again. Writing it on
+/// every request cost each pass-through authentication a commit and its fsync (about
+/// 1 ms, a third of PostgreSQL's time at 600 requests a second); the tokens page shows
+/// it to the minute.
+const USE_RECORDED_EVERY: time::Duration = time::Duration::minutes(1);
+
+#[derive(sqlx::FromRow)]
+struct TokenGrant {
+    #[sqlx(flatten)]
+    grant: Grant,
+    last_used_at: Option<OffsetDateTime>,
+}
+
+/// Resolves a token by its hash and records its use (to the minute).
 pub async fn token_grant(db: &Db, token_hash: &str) -> Result<Option<Grant>, sqlx::Error> {
-    let grant = on_db!(db, |p| {
-        sqlx::query_as::<_, Grant>(
-        "SELECT tenant_id, role, name, id AS subject_id, can_authenticate, FALSE AS must_change_password FROM api_tokens WHERE token_hash = $1"
+    let found = on_db!(db, |p| {
+        sqlx::query_as::<_, TokenGrant>(
+        "SELECT tenant_id, role, name, id AS subject_id, can_authenticate, FALSE AS must_change_password, last_used_at FROM api_tokens WHERE token_hash = $1"
     )
     .bind(token_hash)
     .fetch_optional(p)
     .await
     })?;
-    if let Some(g) = &grant {
+    let Some(TokenGrant {
+        grant,
+        last_used_at,
+    }) = found
+    else {
+        return Ok(None);
+    };
+    let at = now();
+    if last_used_at.is_none_or(|t| at - t >= USE_RECORDED_EVERY) {
         db_execute!(db, |p| sqlx::query(
             "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2"
         )
-        .bind(now())
-        .bind(g.subject_id)
+        .bind(at)
+        .bind(grant.subject_id)
         .execute(p)
         .await)?;
     }
-    Ok(grant)
+    Ok(Some(grant))
 }
