@@ -6,7 +6,7 @@ use adc_e2e::engines;
 use adc_server::db::syncs::{self, DeletionGuard, NewSync};
 use adc_server::db::{Db, runs, tenants, users};
 use adc_server::registry::Registry;
-use adc_server::sync::active::ActiveRun;
+use adc_server::sync::active::{ActiveRun, StartedEmpty};
 use adc_server::sync::failure::RunFailure;
 use adc_server::sync::run::{self, NewRun, ReadOffer, StartError};
 use adc_server::vocabulary::{RunStatus, Trigger};
@@ -61,9 +61,7 @@ impl Direct {
             full: false,
         };
         let run = run::start(&self.db, new).await?;
-        let empty = !users::sync_has_users(&self.db, run.tenant_id, run.synchronization_id)
-            .await
-            .unwrap();
+        let empty = StartedEmpty::of(&self.db, &run).await;
         Ok(ActiveRun::new(
             &run,
             self.sync.guard.0,
@@ -150,6 +148,41 @@ async fn the_run_engine_applies_batches_and_deletions_without_a_server(engine: E
     let gone = &e.stored(&["id-0"]).await[0];
     assert!(gone.removed_from_source && !gone.enabled);
     assert_eq!(e.stored(&["id-1"]).await[0].username, "renamed@example.com");
+}
+
+/// A first run of an empty tenant looks up only the names it was sent before: a name
+/// sent again in a later batch, under another ID, is still found, and is a conflict
+/// rather than a write the name's unique index refuses.
+#[engines]
+async fn a_first_run_of_an_empty_tenant_still_finds_a_name_it_was_sent_in_an_earlier_batch(
+    engine: Engine,
+) {
+    let test_db = TestDb::new(engine).await;
+    let e = Direct::new(&test_db).await;
+    let mut first = e.start().await.unwrap();
+    first
+        .batch(&e.db, 0, vec![person(0), person(1)], vec![])
+        .await
+        .unwrap();
+    let twin = UserRecord {
+        external_id: "id-twin".into(),
+        source_dn: "uid=twin,ou=people,dc=example,dc=com".into(),
+        ..person(1)
+    };
+    first
+        .batch(&e.db, 1, vec![twin, person(2)], vec![])
+        .await
+        .unwrap();
+    first
+        .read_complete(&e.db, 4, None, None, false)
+        .await
+        .unwrap();
+    assert_eq!(first.done(&e.db).await.unwrap(), RunStatus::Succeeded);
+    let report = e.report(&first).await;
+    let c = report.counts.0;
+    assert_eq!((c.created, c.conflicts), (3, 1), "{c:?}");
+    assert!(e.stored(&["id-twin"]).await.is_empty());
+    assert_eq!(e.stored(&["id-1"]).await[0].username, "user1@example.com");
 }
 
 #[engines]

@@ -6,7 +6,7 @@ use crate::audit::{Action, Actor, Event, Origin, Target};
 use crate::db::runs::Run;
 use crate::db::{groups, runs, syncs, users};
 use crate::state::AppState;
-use crate::sync::active::ActiveRun;
+use crate::sync::active::{ActiveRun, StartedEmpty};
 use crate::sync::failure::RunFailure;
 use crate::sync::run::{self, MANIFEST_CHUNK, NewRun, ReadOffer, StartError};
 use crate::vocabulary::{ReadKind, RunPhase, RunStatus, Trigger};
@@ -113,13 +113,9 @@ impl<'a> RunSlot<'a> {
         if let Err(e) = runs::set_read(&self.state.db, run.id, offer.kind(), offer.reason()).await {
             tracing::warn!(run_id = %run.id, error = %e, "could not record the run's kind of read");
         }
-        // If unsure, assume it has users: that only costs lookups.
-        let sync_was_empty =
-            !users::sync_has_users(&self.state.db, run.tenant_id, run.synchronization_id)
-                .await
-                .unwrap_or(true);
+        let empty = StartedEmpty::of(&self.state.db, run).await;
         let message = run::start_message(run, &offer);
-        self.active = Some(ActiveRun::new(run, guard, sync_was_empty, offer));
+        self.active = Some(ActiveRun::new(run, guard, empty, offer));
         self.began = std::time::Instant::now();
         self.batches.clear();
         tracing::info!(run_id = %run.id, connection_id = %self.conn_id, "run started");

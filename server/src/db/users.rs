@@ -345,6 +345,22 @@ pub async fn sync_has_users(db: &Db, tenant_id: Uuid, sync_id: Uuid) -> Result<b
     })
 }
 
+/// Whether the tenant has any user at all: one probe of the sort-key index (whose keys
+/// begin with the tenant and '/'), not a walk of the table.
+pub async fn tenant_has_users(db: &Db, tenant_id: Uuid) -> Result<bool, sqlx::Error> {
+    on_db!(db, |p| {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE sort_key >= $1 AND sort_key < $2 AND tenant_id = $3)",
+        )
+        .bind(format!("{tenant_id}/"))
+        // '0' follows '/' in byte order.
+        .bind(format!("{tenant_id}0"))
+        .bind(tenant_id)
+        .fetch_one(p)
+        .await
+    })
+}
+
 /// Users of a synchronization still in the source: the base of the deletion guard's
 /// percentage.
 pub async fn count_in_source(db: &Db, tenant_id: Uuid, sync_id: Uuid) -> Result<i64, sqlx::Error> {
