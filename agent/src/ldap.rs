@@ -96,6 +96,65 @@ where
     ]
 }
 
+/// A search's entries read ahead on a task of their own. A paged search asks for the
+/// next page when its stream is handed the last page's end; read inline, that was once
+/// the caller had mapped and hashed every entry of the page, so the directory waited
+/// for the agent and the agent for the directory, page after page. Read ahead, the
+/// next page is asked for as soon as the last one has arrived and the directory
+/// prepares it while the agent works.
+pub struct ReadAhead {
+    entries: tokio::sync::mpsc::Receiver<ldap3::result::Result<ldap3::ResultEntry>>,
+    reader: tokio::task::JoinHandle<SearchStream>,
+}
+
+type SearchStream = ldap3::SearchStream<'static, String, Vec<String>>;
+
+impl ReadAhead {
+    /// Reads `stream` up to a page of adc.yaml's `page_size` ahead of the caller (at
+    /// least 64 entries, at most 1 000: the memory a page of entries costs).
+    pub fn start(cfg: &AgentConfig, mut stream: SearchStream) -> ReadAhead {
+        let page = usize::try_from(cfg.backend.ldap.sync.page_size.get()).unwrap_or(usize::MAX);
+        let (tx, entries) = tokio::sync::mpsc::channel(page.clamp(64, 1000));
+        let reader = tokio::spawn(async move {
+            loop {
+                let next = stream.next().await;
+                let last = !matches!(next, Ok(Some(_)));
+                let item = match next {
+                    Ok(Some(e)) => Ok(e),
+                    Ok(None) => break,
+                    Err(e) => Err(e),
+                };
+                // The caller stopped reading: it ends the search itself.
+                if tx.send(item).await.is_err() || last {
+                    break;
+                }
+            }
+            stream
+        });
+        ReadAhead { entries, reader }
+    }
+
+    /// The next entry, `None` at the end, or why the read broke off.
+    pub async fn next(&mut self) -> ldap3::result::Result<Option<ldap3::ResultEntry>> {
+        self.entries.recv().await.transpose()
+    }
+
+    /// The search's result, once every entry was taken ([`ldap3::SearchStream::finish`]).
+    pub async fn finish(self) -> ldap3::LdapResult {
+        drop(self.entries);
+        match self.reader.await {
+            Ok(mut stream) => stream.finish().await,
+            Err(e) => ldap3::LdapResult {
+                rc: 80, // other
+                matched: String::new(),
+                text: format!("the directory read's task ended: {e}"),
+                refs: Vec::new(),
+                ctrls: Vec::new(),
+            },
+        }
+    }
+}
+
 pub fn search_error(cfg: &AgentConfig, e: &ldap3::LdapError) -> anyhow::Error {
     let l = &cfg.backend.ldap;
     search_error_at(cfg, &l.base_dn, &l.sync.filter, e)

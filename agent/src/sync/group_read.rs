@@ -39,7 +39,7 @@ pub async fn read_groups(
     let started = std::time::Instant::now();
     let l = &cfg.backend.ldap;
     let (base, scope, filter) = GroupMapper::search(cfg);
-    let mut stream = conn
+    let stream = conn
         .with_timeout(l.operation_timeout())
         .streaming_search_with(
             crate::ldap::paged(cfg),
@@ -50,6 +50,8 @@ pub async fn read_groups(
         )
         .await
         .map_err(|e| start_failed("the group read", cfg, &base, &filter, &e))?;
+    // A page ahead: the directory prepares the next one while this one is resolved.
+    let mut stream = crate::ldap::ReadAhead::start(cfg, stream);
     let batch_size = start.batch_size.max(1) as usize;
     let (mut groups, mut errors): (Vec<GroupRecord>, Vec<EntryError>) = (Vec::new(), Vec::new());
     let mut pending: Vec<Pending> = Vec::new();
