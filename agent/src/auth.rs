@@ -166,7 +166,8 @@ async fn find(
                     return Ok(None);
                 }
                 let entry = entries.into_iter().next().expect("one entry");
-                return Ok(Some(ldap3::SearchEntry::construct(entry).dn));
+                // A malformed entry is not one person either.
+                return Ok(ldap::entry(entry).map(|e| e.dn));
             }
             Err(_) if kept => continue,
             Err(e) => {

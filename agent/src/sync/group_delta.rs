@@ -22,10 +22,11 @@ use super::mapping::{Entry, Mapper};
 use super::usn::{self, Mark};
 use super::{BATCH_BYTES, Halt, Sender};
 use crate::config::AgentConfig;
+use crate::ldap::DirEntry;
 use adc_shared::group::GroupState;
 use adc_shared::protocol::{AgentMessage, EntryError, StartRun};
 use adc_shared::{GroupRecord, MemberDelta};
-use ldap3::{Scope, SearchEntry};
+use ldap3::Scope;
 use std::collections::HashSet;
 
 /// What the delta read of groups leaves for after the complete read.
@@ -500,7 +501,7 @@ async fn one(
     scope: Scope,
     filter: &str,
     attrs: Vec<String>,
-) -> Result<Option<SearchEntry>, Halt> {
+) -> Result<Option<DirEntry>, Halt> {
     let timeout = cfg.backend.ldap.operation_timeout();
     let result = conn
         .with_timeout(timeout)

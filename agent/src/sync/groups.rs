@@ -179,13 +179,14 @@ impl GroupMapper {
     pub fn members(&self, e: &Entry<'_>) -> RawMembers {
         let mut m = RawMembers::default();
         for (key, values) in e.attrs {
+            // Member values are DNs and uids: text (a value that is not is no member).
+            let values = values.iter().filter_map(|v| std::str::from_utf8(v).ok());
             let (base, range) = match key.split_once(';') {
                 Some((b, opts)) => (b, parse_range(opts)),
                 None => (key.as_str(), None),
             };
             if self.member_dn.iter().any(|a| a.eq_ignore_ascii_case(base)) {
-                m.dns
-                    .extend(values.iter().map(|v| strip_uid_suffix(v).to_owned()));
+                m.dns.extend(values.map(|v| strip_uid_suffix(v).to_owned()));
                 if let Some((_, Some(hi))) = range {
                     m.more = Some((base.to_owned(), hi + 1));
                 }
@@ -194,7 +195,7 @@ impl GroupMapper {
                 .as_deref()
                 .is_some_and(|a| a.eq_ignore_ascii_case(base))
             {
-                m.uids.extend(values.iter().cloned());
+                m.uids.extend(values.map(str::to_owned));
             }
         }
         if self.flavour == Flavour::ActiveDirectory {
@@ -544,6 +545,7 @@ impl Batcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ldap::DirEntry;
 
     #[test]
     fn two_spellings_of_one_dn_match() {
@@ -599,34 +601,36 @@ mod tests {
     #[test]
     fn an_active_directory_group_read_in_ranges_asks_for_the_next_one() {
         let m = mapper("{}", "active-directory");
-        let mut attrs = HashMap::new();
-        attrs.insert("cn".to_owned(), vec!["Big".to_owned()]);
-        attrs.insert(
-            "member;range=0-1499".to_owned(),
-            (0..1500).map(|i| format!("CN=u{i},DC=x")).collect(),
-        );
-        let mut bin = HashMap::new();
-        bin.insert("objectSid".to_owned(), vec![DOMAIN_USERS_SID.to_vec()]);
-        let e = Entry {
-            dn: "CN=Big,DC=x",
-            attrs: &attrs,
-            bin_attrs: &bin,
+        let sid = ("objectSid".to_owned(), vec![DOMAIN_USERS_SID.to_vec()]);
+        let first = DirEntry {
+            dn: "CN=Big,DC=x".into(),
+            attrs: vec![
+                ("cn".to_owned(), vec![b"Big".to_vec()]),
+                (
+                    "member;range=0-1499".to_owned(),
+                    (0..1500)
+                        .map(|i| format!("CN=u{i},DC=x").into_bytes())
+                        .collect(),
+                ),
+                sid.clone(),
+            ],
         };
-        let raw = m.members(&e);
+        let raw = m.members(&Entry::of(&first));
         assert_eq!(raw.dns.len(), 1500);
         assert_eq!(raw.more, Some(("member".to_owned(), 1500)));
         assert_eq!(raw.rid, Some(513));
         // The last range: nothing more to ask for.
-        attrs.clear();
-        attrs.insert(
-            "member;range=1500-*".to_owned(),
-            vec!["CN=last,DC=x".to_owned()],
-        );
-        let e = Entry {
-            dn: "CN=Big,DC=x",
-            attrs: &attrs,
-            bin_attrs: &bin,
+        let last = DirEntry {
+            dn: "CN=Big,DC=x".into(),
+            attrs: vec![
+                (
+                    "member;range=1500-*".to_owned(),
+                    vec![b"CN=last,DC=x".to_vec()],
+                ),
+                sid,
+            ],
         };
+        let e = Entry::of(&last);
         assert_eq!(m.members(&e).more, None);
     }
 

@@ -2,8 +2,9 @@
 //! and the overrides of `sync.attributes`.
 
 use crate::config::{AgentConfig, Flavour};
+use crate::ldap::DirEntry;
 use adc_shared::UserRecord;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// The userAccountControl bit for a disabled account.
@@ -21,29 +22,36 @@ pub struct Mapper {
     extra: BTreeMap<String, String>,
 }
 
-/// An entry's attributes, looked up case-insensitively as LDAP names are.
+/// An entry's attributes, looked up case-insensitively as LDAP names are (a handful
+/// per entry: a walk beats a hash).
+#[derive(Clone, Copy)]
 pub struct Entry<'a> {
     pub dn: &'a str,
-    pub attrs: &'a HashMap<String, Vec<String>>,
-    pub bin_attrs: &'a HashMap<String, Vec<Vec<u8>>>,
+    pub attrs: &'a [(String, Vec<Vec<u8>>)],
 }
 
 impl<'a> Entry<'a> {
     /// The attributes of an entry as read.
-    pub fn of(e: &'a ldap3::SearchEntry) -> Entry<'a> {
+    pub fn of(e: &'a DirEntry) -> Entry<'a> {
         Entry {
             dn: &e.dn,
             attrs: &e.attrs,
-            bin_attrs: &e.bin_attrs,
         }
     }
 
-    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+    /// The values of attribute `name` (with no options: `member`, not `member;range=…`).
+    pub(crate) fn values(&self, name: &str) -> &'a [Vec<u8>] {
         self.attrs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.first())
-            .map(String::as_str)
+            .map_or(&[], |(_, v)| v.as_slice())
+    }
+
+    /// The first value of `name` as text: `None` when absent, empty or not UTF-8.
+    pub(crate) fn text(&self, name: &str) -> Option<&'a str> {
+        self.values(name)
+            .first()
+            .and_then(|v| std::str::from_utf8(v).ok())
             .filter(|s| !s.is_empty())
     }
 
@@ -59,15 +67,9 @@ impl<'a> Entry<'a> {
         self.text(attr).map(|s| s.trim().to_ascii_lowercase())
     }
 
+    /// The first value of `name` as bytes (objectGUID, objectSid, invocationId).
     pub(crate) fn bytes(&self, name: &str) -> Option<Vec<u8>> {
-        let bin = self
-            .bin_attrs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.first())
-            .cloned();
-        // A binary value that happens to be valid UTF-8 lands among the text attributes.
-        bin.or_else(|| self.text(name).map(|s| s.as_bytes().to_vec()))
+        self.values(name).first().cloned()
     }
 }
 
@@ -229,9 +231,6 @@ mod tests {
         assert_eq!(uac_enabled("x"), None);
     }
 
-    type Attrs = HashMap<String, Vec<String>>;
-    type BinAttrs = HashMap<String, Vec<Vec<u8>>>;
-
     fn cfg(yaml_extra: &str, flavour: &str) -> AgentConfig {
         let text = format!(
             "backend:\n  ldap:\n    addr: ldap://h\n    base_dn: dc=x\n    flavour: {flavour}\n{yaml_extra}"
@@ -239,16 +238,17 @@ mod tests {
         AgentConfig::parse(&text, std::path::Path::new("adc.yaml")).unwrap()
     }
 
-    fn entry(attrs: &[(&str, &str)], bin: &[(&str, Vec<u8>)]) -> (Attrs, BinAttrs) {
-        (
-            attrs
+    fn entry(dn: &str, attrs: &[(&str, &str)], bin: &[(&str, Vec<u8>)]) -> DirEntry {
+        let mut e = DirEntry::of_values(
+            dn,
+            &attrs
                 .iter()
-                .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
-                .collect(),
-            bin.iter()
-                .map(|(k, v)| (k.to_string(), vec![v.clone()]))
-                .collect(),
-        )
+                .map(|(k, v)| (*k, v.as_bytes()))
+                .collect::<Vec<_>>(),
+        );
+        e.attrs
+            .extend(bin.iter().map(|(k, v)| ((*k).to_owned(), vec![v.clone()])));
+        e
     }
 
     #[test]
@@ -258,7 +258,8 @@ mod tests {
             0xE0, 0x04, 0x25, 0x3F, 0x89, 0x4F, 0xD3, 0x11, 0x9A, 0x0C, 0x03, 0x05, 0xE8, 0x2C,
             0x33, 0x01,
         ];
-        let (a, b) = entry(
+        let e = entry(
+            "CN=John Doe,OU=Staff,DC=corp",
             &[
                 ("userPrincipalName", "jdoe@corp.example"),
                 ("userAccountControl", "514"),
@@ -267,13 +268,7 @@ mod tests {
             ],
             &[("objectGUID", guid)],
         );
-        let r = m
-            .map(&Entry {
-                dn: "CN=John Doe,OU=Staff,DC=corp",
-                attrs: &a,
-                bin_attrs: &b,
-            })
-            .unwrap();
+        let r = m.map(&Entry::of(&e)).unwrap();
         assert_eq!(r.external_id, "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
         assert_eq!(r.username, "jdoe@corp.example");
         assert!(!r.enabled);
@@ -290,7 +285,8 @@ mod tests {
             "    sync:\n      attributes:\n        email: otherMail\n        department: ou\n",
             "openldap",
         ));
-        let (a, b) = entry(
+        let e = entry(
+            "uid=jdoe,dc=x",
             &[
                 ("entryUUID", "ABC-1"),
                 ("uid", "jdoe"),
@@ -301,13 +297,7 @@ mod tests {
             ],
             &[],
         );
-        let r = m
-            .map(&Entry {
-                dn: "uid=jdoe,dc=x",
-                attrs: &a,
-                bin_attrs: &b,
-            })
-            .unwrap();
+        let r = m.map(&Entry::of(&e)).unwrap();
         assert_eq!(r.external_id, "abc-1");
         assert_eq!(r.username, "jdoe");
         assert_eq!(r.email.as_deref(), Some("o@x"));
@@ -318,25 +308,9 @@ mod tests {
     #[test]
     fn entries_without_an_id_or_username_are_errors_not_records() {
         let m = Mapper::new(&cfg("", "openldap"));
-        let (a, b) = entry(&[("uid", "jdoe")], &[]);
-        assert!(
-            m.map(&Entry {
-                dn: "d",
-                attrs: &a,
-                bin_attrs: &b
-            })
-            .unwrap_err()
-            .contains("entryUUID")
-        );
-        let (a, b) = entry(&[("entryUUID", "x")], &[]);
-        assert!(
-            m.map(&Entry {
-                dn: "d",
-                attrs: &a,
-                bin_attrs: &b
-            })
-            .unwrap_err()
-            .contains("uid")
-        );
+        let e = entry("d", &[("uid", "jdoe")], &[]);
+        assert!(m.map(&Entry::of(&e)).unwrap_err().contains("entryUUID"));
+        let e = entry("d", &[("entryUUID", "x")], &[]);
+        assert!(m.map(&Entry::of(&e)).unwrap_err().contains("uid"));
     }
 }

@@ -6,8 +6,9 @@
 
 use super::mapping::{Entry, guid_to_uuid};
 use crate::config::AgentConfig;
+use crate::ldap::DirEntry;
+use ldap3::Scope;
 use ldap3::controls::RawControl;
-use ldap3::{Scope, SearchEntry};
 use uuid::Uuid;
 
 /// The watermark's token: `usn:<highestCommittedUSN>:<invocationId>:<dsServiceName>`.
@@ -95,12 +96,10 @@ pub fn primary_members_filter(filter: &str, rid: u32) -> String {
 }
 
 /// The root DSE's `highestCommittedUSN`, `dsServiceName` and `defaultNamingContext`.
-pub fn root_dse(e: &SearchEntry) -> Result<(u64, String, String), String> {
+pub fn root_dse(e: &DirEntry) -> Result<(u64, String, String), String> {
+    let e = Entry::of(e);
     let text = |name: &str| {
-        e.attrs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.first())
+        e.text(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .ok_or_else(|| format!("the root DSE has no `{name}`: is this Active Directory?"))
@@ -114,7 +113,7 @@ pub fn root_dse(e: &SearchEntry) -> Result<(u64, String, String), String> {
 
 /// The NTDS Settings object's `invocationId`: 16 bytes, in objectGUID's byte order (a
 /// value that happens to be valid UTF-8 comes among the text attributes).
-pub fn invocation_id(e: &SearchEntry) -> Result<Uuid, String> {
+pub fn invocation_id(e: &DirEntry) -> Result<Uuid, String> {
     Entry::of(e)
         .bytes("invocationId")
         .and_then(|b| guid_to_uuid(&b))
@@ -122,7 +121,7 @@ pub fn invocation_id(e: &SearchEntry) -> Result<Uuid, String> {
 }
 
 /// A tombstone's external ID (its objectGUID, as the mapping writes it).
-pub fn tombstone_id(e: &SearchEntry) -> Option<String> {
+pub fn tombstone_id(e: &DirEntry) -> Option<String> {
     Entry::of(e).external_id("objectGUID")
 }
 
@@ -131,7 +130,7 @@ async fn one(
     conn: &mut ldap3::Ldap,
     base: &str,
     attrs: Vec<&str>,
-) -> Result<SearchEntry, String> {
+) -> Result<DirEntry, String> {
     let (entries, _) = conn
         .with_timeout(cfg.backend.ldap.operation_timeout())
         .search(base, Scope::Base, "(objectClass=*)", attrs)
@@ -215,7 +214,6 @@ pub async fn deleted_since(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     // invocationId and objectGUID as a DC sends them: the first three fields of the
     // GUID little-endian. This one shows as {6b4fa2c1-8d3e-4f5a-9b7c-0d1e2f3a4b5c}.
@@ -225,18 +223,9 @@ mod tests {
     ];
     const DSA: &str = "CN=NTDS Settings,CN=DC1,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,DC=corp,DC=example,DC=com";
 
-    fn entry(text: &[(&str, &str)], bin: &[(&str, &[u8])]) -> SearchEntry {
-        SearchEntry {
-            dn: String::new(),
-            attrs: text
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()]))
-                .collect::<HashMap<_, _>>(),
-            bin_attrs: bin
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), vec![v.to_vec()]))
-                .collect::<HashMap<_, _>>(),
-        }
+    fn entry(text: &[(&str, &str)], bin: &[(&str, &[u8])]) -> DirEntry {
+        let text = text.iter().map(|(k, v)| (*k, v.as_bytes()));
+        DirEntry::of_values("", &text.chain(bin.iter().copied()).collect::<Vec<_>>())
     }
 
     fn mark(usn: u64) -> Mark {
