@@ -145,12 +145,18 @@ pub struct ReadAhead {
 
 type SearchStream = ldap3::SearchStream<'static, String, Vec<String>>;
 
+/// Entries read ahead at most: the next page is asked for when the agent has this many
+/// left of the last one, about as long as the directory takes to prepare a page, and
+/// the entries held stay a few hundred kilobytes (a whole page of 500 ahead cost a
+/// million users' read a few megabytes of its 64).
+const AHEAD: usize = 256;
+
 impl ReadAhead {
-    /// Reads `stream` up to a page of adc.yaml's `page_size` ahead of the caller (at
-    /// least 64 entries, at most 1 000: the memory a page of entries costs).
+    /// Reads `stream` up to [`AHEAD`] entries (or adc.yaml's `page_size`, if smaller)
+    /// ahead of the caller.
     pub fn start(cfg: &AgentConfig, mut stream: SearchStream) -> ReadAhead {
         let page = usize::try_from(cfg.backend.ldap.sync.page_size.get()).unwrap_or(usize::MAX);
-        let (tx, entries) = tokio::sync::mpsc::channel(page.clamp(64, 1000));
+        let (tx, entries) = tokio::sync::mpsc::channel(page.clamp(1, AHEAD));
         let reader = tokio::spawn(async move {
             loop {
                 let next = stream.next().await;
