@@ -210,46 +210,15 @@ async fn a_renamed_member_stays_with_refint_and_a_stale_member_value_is_reported
     );
 }
 
-#[engines]
-async fn one_member_in_and_one_out_of_a_group_of_5000_changes_exactly_those_two(engine: Engine) {
-    let members: Vec<String> = (0..5000).map(|i| person_dn(&uid(i))).collect();
-    let groups = group_ldif("groupOfNames", "big", &members);
-    let f = with_groups(engine, 5001, &groups).await;
-    let first = f.run(json!({})).await;
-    assert_eq!(count(&first, "members_added"), 5000, "{first}");
-    // The first run lists each of the 5 000 additions once, in order, across pages of
-    // 200 (PostgreSQL stores them many to a row: pages end inside those rows).
-    let added = f
-        .changes(first["id"].as_str().unwrap(), "subject=membership")
-        .await;
-    let seqs: Vec<i64> = added.iter().map(|c| c["seq"].as_i64().unwrap()).collect();
+/// The names a run's change list holds, sorted, once it is checked to be in order and
+/// each change an applied `operation` naming its user by ID and external ID.
+fn applied_in_order<'a>(changes: &'a [Value], operation: &str) -> Vec<&'a str> {
+    let seqs: Vec<i64> = changes.iter().map(|c| c["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seqs in order");
-    let mut named: Vec<&str> = added
+    let mut named: Vec<&str> = changes
         .iter()
         .map(|c| {
-            assert_eq!(c["operation"], "add-member", "{c}");
-            assert_eq!(c["group"], "big", "{c}");
-            assert!(
-                c["user_id"].is_string() && c["external_id"].is_string(),
-                "{c}"
-            );
-            c["username"].as_str().unwrap()
-        })
-        .collect();
-    named.sort_unstable();
-    let want: Vec<String> = (0..5000).map(mail).collect();
-    assert_eq!(named, want);
-    // So are the 5 001 users it created (PostgreSQL stores them many to a row too):
-    // each listed once, in order; found by a search of the list and by the runs that
-    // touched it past the first stored row.
-    let first_id = first["id"].as_str().unwrap();
-    let created = f.changes(first_id, "subject=user").await;
-    let seqs: Vec<i64> = created.iter().map(|c| c["seq"].as_i64().unwrap()).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seqs in order");
-    let mut named: Vec<&str> = created
-        .iter()
-        .map(|c| {
-            assert_eq!(c["operation"], "create", "{c}");
+            assert_eq!(c["operation"], operation, "{c}");
             assert_eq!(c["outcome"], "applied", "{c}");
             assert!(
                 c["user_id"].is_string() && c["external_id"].is_string(),
@@ -259,8 +228,29 @@ async fn one_member_in_and_one_out_of_a_group_of_5000_changes_exactly_those_two(
         })
         .collect();
     named.sort_unstable();
+    named
+}
+
+#[engines]
+async fn one_member_in_and_one_out_of_a_group_of_5000_changes_exactly_those_two(engine: Engine) {
+    let members: Vec<String> = (0..5000).map(|i| person_dn(&uid(i))).collect();
+    let groups = group_ldif("groupOfNames", "big", &members);
+    let f = with_groups(engine, 5001, &groups).await;
+    let first = f.run(json!({})).await;
+    assert_eq!(count(&first, "members_added"), 5000, "{first}");
+    // The first run lists each of the 5 000 additions once, in order, across pages of
+    // 200 (PostgreSQL stores them many to a row: pages end inside those rows).
+    let first_id = first["id"].as_str().unwrap();
+    let added = f.changes(first_id, "subject=membership").await;
+    assert!(added.iter().all(|c| c["group"] == "big"), "{added:?}");
+    let want: Vec<String> = (0..5000).map(mail).collect();
+    assert_eq!(applied_in_order(&added, "add-member"), want);
+    // So are the 5 001 users it created (PostgreSQL stores them many to a row too),
+    // and one past the first stored row is found by a search of the list and by the
+    // runs that touched it.
+    let created = f.changes(first_id, "subject=user").await;
     let want: Vec<String> = (0..5001).map(mail).collect();
-    assert_eq!(named, want);
+    assert_eq!(applied_in_order(&created, "create"), want);
     let late = mail(4999);
     let found = f.changes(first_id, "subject=user&q=user04999%40").await;
     assert_eq!(found.len(), 1, "{found:?}");

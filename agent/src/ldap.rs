@@ -84,8 +84,9 @@ pub struct DirEntry {
     pub attrs: Vec<(String, Vec<Vec<u8>>)>,
 }
 
+#[cfg(test)]
 impl DirEntry {
-    /// An entry of one value per attribute (tests, and sample values).
+    /// An entry of one value per attribute (sample values).
     pub fn of_values(dn: &str, attrs: &[(&str, &[u8])]) -> DirEntry {
         DirEntry {
             dn: dn.to_owned(),
@@ -159,16 +160,18 @@ impl ReadAhead {
         let (tx, entries) = tokio::sync::mpsc::channel(page.clamp(1, AHEAD));
         let reader = tokio::spawn(async move {
             loop {
-                let next = stream.next().await;
-                let last = !matches!(next, Ok(Some(_)));
-                let item = match next {
-                    Ok(Some(e)) => Ok(e),
+                match stream.next().await {
+                    // A failed send: the caller stopped reading and ends the search.
+                    Ok(Some(e)) => {
+                        if tx.send(Ok(e)).await.is_err() {
+                            break;
+                        }
+                    }
                     Ok(None) => break,
-                    Err(e) => Err(e),
-                };
-                // The caller stopped reading: it ends the search itself.
-                if tx.send(item).await.is_err() || last {
-                    break;
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        break;
+                    }
                 }
             }
             stream

@@ -50,7 +50,7 @@ pub async fn read_groups(
         )
         .await
         .map_err(|e| start_failed("the group read", cfg, &base, &filter, &e))?;
-    // A page ahead: the directory prepares the next one while this one is resolved.
+    // Read ahead: the directory prepares the next page while this one is resolved.
     let mut stream = crate::ldap::ReadAhead::start(cfg, stream);
     let batch_size = start.batch_size.max(1) as usize;
     let (mut groups, mut errors): (Vec<GroupRecord>, Vec<EntryError>) = (Vec::new(), Vec::new());

@@ -164,7 +164,7 @@ async fn read_users(
         .streaming_search_with(adapters, &l.base_dn, l.scope.into(), &filter, attributes)
         .await
         .map_err(|e| crate::explain::anyhow_chain(&ldap::search_error(cfg, &e)))?;
-    // A page ahead: the directory prepares the next one while this one is mapped.
+    // Read ahead: the directory prepares the next page while this one is mapped.
     let mut stream = ldap::ReadAhead::start(cfg, stream);
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut count = 0u64;

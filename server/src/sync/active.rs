@@ -120,6 +120,19 @@ impl SentIds {
         use std::hash::BuildHasher;
         self.seen.insert(self.key.hash_one(id))
     }
+
+    /// Of `values` (each recorded), those to look up: all of them without a record of
+    /// what was sent, else those that may have been sent before.
+    fn to_look_up(sent: &mut Option<SentIds>, values: &[String]) -> Vec<String> {
+        match sent {
+            Some(sent) => values
+                .iter()
+                .filter(|v| !sent.first_time(v))
+                .cloned()
+                .collect(),
+            None => values.to_vec(),
+        }
+    }
 }
 
 /// Whether a run started with no users to look up, which spares it lookups.
@@ -345,22 +358,8 @@ impl ActiveRun {
         if self.pipeline.touches(&ids, &keys) {
             acked.extend(self.pipeline.flush().await?);
         }
-        let lookup_ids: Vec<String> = match &mut self.sent_ids {
-            Some(sent) => ids
-                .iter()
-                .filter(|i| !sent.first_time(i))
-                .cloned()
-                .collect(),
-            None => ids.clone(),
-        };
-        let lookup_keys: Vec<String> = match &mut self.sent_names {
-            Some(sent) => keys
-                .iter()
-                .filter(|k| !sent.first_time(k))
-                .cloned()
-                .collect(),
-            None => keys.clone(),
-        };
+        let lookup_ids = SentIds::to_look_up(&mut self.sent_ids, &ids);
+        let lookup_keys = SentIds::to_look_up(&mut self.sent_names, &keys);
         let (by_external, by_username) = tokio::try_join!(
             users::by_external_ids(db, self.tenant_id, self.sync_id, &lookup_ids),
             users::by_username_keys(db, self.tenant_id, &lookup_keys),
