@@ -161,6 +161,82 @@ async fn three_kinds_of_groups_sync_with_members_nesting_and_a_cycle(engine: Eng
     assert!(changed.is_empty(), "{changed:?}");
 }
 
+/// More groups than one batch holds: the memberships of the groups read first are
+/// written while later groups are still being read (the report lists them before the
+/// last groups' creation), and nesting holds across batches — a parent read long after
+/// its member group, and one read before it (whose members wait for the whole read).
+#[engines]
+async fn memberships_are_written_while_the_groups_are_still_read_and_nesting_spans_batches(
+    engine: Engine,
+) {
+    let name = |i: usize| format!("g{i:04}");
+    let groups: String = (0..1200)
+        .map(|i| {
+            let mut members = vec![person_dn(&uid(i % 30)), person_dn(&uid((i + 7) % 30))];
+            match i {
+                5 => members.push(group_dn(&name(1199))),
+                1100 => members.push(group_dn(&name(10))),
+                _ => {}
+            }
+            group_ldif("groupOfNames", &name(i), &members)
+        })
+        .collect();
+    let f = with_groups(engine, 30, &groups).await;
+    let run = f.run(json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        (
+            count(&run, "groups_created"),
+            count(&run, "members_added"),
+            count(&run, "members_unresolved")
+        ),
+        (1200, 2402, 0),
+        "{run}"
+    );
+    let mut g5 = f.members(&name(5), false).await;
+    g5.sort();
+    assert_eq!(
+        g5,
+        [
+            "group:g1199",
+            "user:user00005@example.com",
+            "user:user00012@example.com"
+        ]
+    );
+    assert!(
+        f.members(&name(1100), false)
+            .await
+            .contains(&"group:g0010".to_owned()),
+        "a parent in a later batch keeps its member group"
+    );
+    // user00017 is in g0010, and through it in g1100.
+    let g1100 = name(1100);
+    assert!(f.groups_of(&mail(17), true).await.contains(&g1100));
+    assert!(!f.groups_of(&mail(17), false).await.contains(&g1100));
+    // The report lists changes in the order they were applied.
+    let changes = f.changes(run["id"].as_str().unwrap(), "").await;
+    let position = |subject: &str, group: &str| {
+        changes
+            .iter()
+            .position(|c| c["subject"] == subject && c["group"] == group)
+            .unwrap_or_else(|| panic!("no {subject} change of {group}"))
+    };
+    assert!(
+        position("membership", &name(0)) < position("group", &name(1199)),
+        "the first group's members were added before the last group was created"
+    );
+    let again = f.run(json!({})).await;
+    assert_eq!(
+        (
+            count(&again, "groups_unchanged"),
+            count(&again, "members_added"),
+            count(&again, "members_removed")
+        ),
+        (1200, 0, 0),
+        "{again}"
+    );
+}
+
 #[engines]
 async fn a_renamed_member_stays_with_refint_and_a_stale_member_value_is_reported(engine: Engine) {
     let groups = group_ldif(

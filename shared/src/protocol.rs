@@ -127,7 +127,9 @@ pub enum AgentMessage {
     },
     /// Memberships the directory has and the manifest lacks, and per group the member
     /// values that name nobody of the synchronization (protocol 2). Sent after every
-    /// user and group batch, before `read_complete`.
+    /// user batch and after the group batches of the groups it names (more group
+    /// batches may follow it: every server of protocol 2 takes them), before
+    /// `read_complete`.
     MembersAdded {
         run_id: Uuid,
         seq: u64,

@@ -1,7 +1,12 @@
 //! Reading groups after the users (architecture §5.5): the group entries page by page,
-//! new or changed ones sent in batches; then each group's members resolved against
-//! what was read and compared with the manifest, so only the memberships that changed
-//! travel: added ones now, removed ones after the read is known to be complete.
+//! new or changed ones sent in batches; each group's members resolved against what was
+//! read and compared with the manifest, so only the memberships that changed travel:
+//! added ones during the read, removed ones after it is known to be complete.
+//!
+//! A group whose members all resolve when it is read (they are users, read before, or
+//! groups read before it) is compared at once, as soon as every group read so far is
+//! with the server, so that the server writes its memberships while the directory is
+//! still being read; the others wait for the end of the read.
 
 use super::groups::{Batcher, Directory, GroupMapper, RawMembers, Resolved, diff};
 use super::mapping::Entry;
@@ -55,6 +60,10 @@ pub async fn read_groups(
     let batch_size = start.batch_size.max(1) as usize;
     let (mut groups, mut errors): (Vec<GroupRecord>, Vec<EntryError>) = (Vec::new(), Vec::new());
     let mut pending: Vec<Pending> = Vec::new();
+    // Groups whose members all resolved when read, to compare once the server holds
+    // every group read so far (the members they name).
+    let mut ready: Vec<(String, Resolved)> = Vec::new();
+    let mut changes = MemberChanges::new();
     let (mut bytes, mut count) = (0usize, 0u64);
     loop {
         let raw = match stream.next().await {
@@ -94,17 +103,20 @@ pub async fn read_groups(
                 let more = raw.more.take();
                 let mut members = Resolved::default();
                 directory.resolve_now(raw, &mut members);
-                pending.push(Pending {
-                    id: record.external_id.clone(),
-                    dn: entry.dn.clone(),
-                    members,
-                    more,
-                });
-                if known_digest == Some(record.content_digest()) && !start.full {
-                    continue;
+                if members.later.is_empty() && more.is_none() {
+                    ready.push((record.external_id.clone(), members));
+                } else {
+                    pending.push(Pending {
+                        id: record.external_id.clone(),
+                        dn: entry.dn.clone(),
+                        members,
+                        more,
+                    });
                 }
-                bytes += record.source_dn.len() + record.name.len() + 256;
-                groups.push(record);
+                if known_digest != Some(record.content_digest()) || start.full {
+                    bytes += record.source_dn.len() + record.name.len() + 256;
+                    groups.push(record);
+                }
             }
             Err(reason) => errors.push(EntryError {
                 dn: entry.dn.clone(),
@@ -112,7 +124,8 @@ pub async fn read_groups(
                 reason,
             }),
         }
-        if groups.len() + errors.len() >= batch_size || bytes >= BATCH_BYTES {
+        let full = groups.len() + errors.len() >= batch_size || bytes >= BATCH_BYTES;
+        if full {
             let (g, e) = (std::mem::take(&mut groups), std::mem::take(&mut errors));
             bytes = 0;
             tx.send_acked(|seq| AgentMessage::GroupBatch {
@@ -122,6 +135,17 @@ pub async fn read_groups(
                 errors: e,
             })
             .await?;
+        }
+        // Every group read so far is with the server (sent, or unchanged and stored):
+        // the ready ones can be compared, and after a batch their additions go out at
+        // once, for the server to write beside the next batches.
+        if groups.is_empty() {
+            for (id, members) in ready.drain(..) {
+                changes.group(tx, run_id, directory, id, members).await?;
+            }
+            if full {
+                changes.flush(tx, run_id).await?;
+            }
         }
     }
     let result = stream.finish().await;
@@ -151,8 +175,13 @@ pub async fn read_groups(
             directory.resolve_now(more, &mut p.members);
         }
     }
-    let groups = pending.into_iter().map(|p| (p.id, p.members));
-    let removed = send_member_changes(tx, run_id, directory, groups).await?;
+    let groups = ready
+        .into_iter()
+        .chain(pending.into_iter().map(|p| (p.id, p.members)));
+    for (id, members) in groups {
+        changes.group(tx, run_id, directory, id, members).await?;
+    }
+    let removed = changes.finish(tx, run_id).await?;
     tracing::info!(
         %run_id,
         groups = count,
@@ -228,20 +257,51 @@ pub(super) async fn next_range(
 }
 
 /// Resolves each group's remaining member values and compares them with the manifest:
-/// additions (and unresolved values) go out as they are found, gathered into messages of
-/// the limit (unresolved reports count towards it); the removals are returned, to wait
-/// for the complete read. Used by the full read and the delta read of groups.
+/// additions (and unresolved values) go out as they are found; the removals are
+/// returned, to wait for the complete read. The delta read's way; the full read uses
+/// [`MemberChanges`] as it goes.
 pub(super) async fn send_member_changes(
     tx: &mut Sender<'_>,
     run_id: uuid::Uuid,
     directory: &Directory,
     groups: impl IntoIterator<Item = (String, Resolved)>,
 ) -> Result<Vec<MemberDelta>, Halt> {
-    let mut added = Batcher::new(MAX_MEMBERSHIPS_PER_MESSAGE);
-    let mut unresolved: Vec<Unresolved> = Vec::new();
-    let mut removed: Vec<MemberDelta> = Vec::new();
-    // Each group's values are dropped once compared.
-    for (id, mut members) in groups {
+    let mut changes = MemberChanges::new();
+    for (id, members) in groups {
+        changes.group(tx, run_id, directory, id, members).await?;
+    }
+    changes.finish(tx, run_id).await
+}
+
+/// The member changes of a read, group by group: additions (and unresolved values)
+/// gathered into messages of the limit (unresolved reports count towards it) and sent
+/// as each fills; removals kept for after the complete read.
+struct MemberChanges {
+    added: Batcher,
+    unresolved: Vec<Unresolved>,
+    removed: Vec<MemberDelta>,
+}
+
+impl MemberChanges {
+    fn new() -> MemberChanges {
+        MemberChanges {
+            added: Batcher::new(MAX_MEMBERSHIPS_PER_MESSAGE),
+            unresolved: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
+
+    /// Compares group `id`'s members with the manifest, resolving what waited for the
+    /// whole read; its values are dropped once compared. Only once the server holds
+    /// every user and group the members may name.
+    async fn group(
+        &mut self,
+        tx: &mut Sender<'_>,
+        run_id: uuid::Uuid,
+        directory: &Directory,
+        id: String,
+        mut members: Resolved,
+    ) -> Result<(), Halt> {
         directory.resolve_rest(&mut members);
         let found = directory.edges(&members);
         let not_found: Vec<&str> = members.unresolved.iter().map(String::as_str).collect();
@@ -249,25 +309,43 @@ pub(super) async fn send_member_changes(
         let known = known.map_or(&[][..], |g| &g.members[..]);
         let (a, r, u) = diff(&tx.catalog, &id, &found, &not_found, known);
         if !r.is_empty() {
-            removed.push(r);
+            self.removed.push(r);
         }
         if let Some(u) = u {
-            if added.room() == 0 {
-                let parts = added.finish();
-                send_added(tx, run_id, parts, std::mem::take(&mut unresolved)).await?;
+            if self.added.room() == 0 {
+                let parts = self.added.finish();
+                let unresolved = std::mem::take(&mut self.unresolved);
+                send_added(tx, run_id, parts, unresolved).await?;
             }
-            added.reserve(1);
-            unresolved.push(u);
+            self.added.reserve(1);
+            self.unresolved.push(u);
         }
-        for parts in added.push(a) {
-            send_added(tx, run_id, parts, std::mem::take(&mut unresolved)).await?;
+        for parts in self.added.push(a) {
+            let unresolved = std::mem::take(&mut self.unresolved);
+            send_added(tx, run_id, parts, unresolved).await?;
         }
+        Ok(())
     }
-    let parts = added.finish();
-    if !parts.is_empty() || !unresolved.is_empty() {
-        send_added(tx, run_id, parts, unresolved).await?;
+
+    /// Sends what is gathered.
+    async fn flush(&mut self, tx: &mut Sender<'_>, run_id: uuid::Uuid) -> Result<(), Halt> {
+        let parts = self.added.finish();
+        if !parts.is_empty() || !self.unresolved.is_empty() {
+            let unresolved = std::mem::take(&mut self.unresolved);
+            send_added(tx, run_id, parts, unresolved).await?;
+        }
+        Ok(())
     }
-    Ok(removed)
+
+    /// Sends what is gathered; the removals.
+    async fn finish(
+        mut self,
+        tx: &mut Sender<'_>,
+        run_id: uuid::Uuid,
+    ) -> Result<Vec<MemberDelta>, Halt> {
+        self.flush(tx, run_id).await?;
+        Ok(self.removed)
+    }
 }
 
 async fn send_added(
