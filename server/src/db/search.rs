@@ -20,6 +20,9 @@
 
 use super::Db;
 use crate::on_db;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 /// What is searched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +44,16 @@ const COMMON_SHARE: f64 = 0.2;
 
 /// PostgreSQL: fewer sampled rows than this tell nothing about which trigrams are common.
 const MIN_SAMPLE: usize = 20;
+
+/// PostgreSQL: how long a sample read from `pg_stats` is used before it is read again.
+/// Reading it cost a search about 0.7 ms (twice for a first page, which is counted too),
+/// and only `ANALYZE` changes it.
+const SAMPLE_KEPT: Duration = Duration::from_secs(60);
+
+/// A sample of an index's text (empty: none yet), by database and index.
+type Samples = HashMap<(String, &'static str), (Instant, Arc<Vec<String>>)>;
+
+static SAMPLES: LazyLock<Mutex<Samples>> = LazyLock::new(Default::default);
 
 /// SQLite: rows copied into a new FTS5 index per transaction (about 0.1 s), so that the
 /// build never holds the one writer long.
@@ -175,17 +188,8 @@ impl Matcher {
             && q.chars().count() > 3
             && !q.contains('\u{1}')
         {
-            // The sample ANALYZE keeps of the indexed text (none before the index is
-            // built): its most common values and its histogram's bounds.
-            let sample: Option<Vec<String>> = sqlx::query_scalar(
-                "SELECT COALESCE(most_common_vals::text::text[], '{}')
-                        || COALESCE(histogram_bounds::text::text[], '{}')
-                 FROM pg_stats WHERE schemaname = current_schema() AND tablename = $1",
-            )
-            .bind(target.index_name(db))
-            .fetch_optional(pool)
-            .await?;
-            part = sample.and_then(|sample| index_part(&q, &sample));
+            let sample = sample(pool, target.index_name(db)).await?;
+            part = index_part(&q, &sample);
         }
         Ok(Matcher {
             target,
@@ -279,6 +283,41 @@ impl Matcher {
         }
         qb.push(")");
     }
+}
+
+/// PostgreSQL: the sample `ANALYZE` keeps of `index`'s text — its most common values
+/// and its histogram's bounds; none before the index is built — as read at most
+/// [`SAMPLE_KEPT`] ago.
+async fn sample(pool: &sqlx::PgPool, index: &'static str) -> Result<Arc<Vec<String>>, sqlx::Error> {
+    let o = pool.connect_options();
+    let key = (
+        format!(
+            "{}:{}/{}",
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or_default()
+        ),
+        index,
+    );
+    if let Some((at, sample)) = SAMPLES.lock().expect("the search samples").get(&key)
+        && at.elapsed() < SAMPLE_KEPT
+    {
+        return Ok(sample.clone());
+    }
+    let read: Option<Vec<String>> = sqlx::query_scalar(
+        "SELECT COALESCE(most_common_vals::text::text[], '{}')
+                || COALESCE(histogram_bounds::text::text[], '{}')
+         FROM pg_stats WHERE schemaname = current_schema() AND tablename = $1",
+    )
+    .bind(index)
+    .fetch_optional(pool)
+    .await?;
+    let sample = Arc::new(read.unwrap_or_default());
+    SAMPLES
+        .lock()
+        .expect("the search samples")
+        .insert(key, (Instant::now(), sample.clone()));
+    Ok(sample)
 }
 
 /// PostgreSQL: the part of the (lower-case) query `q` that the trigram index is asked
