@@ -517,26 +517,29 @@ impl ActiveRun {
         }
         let unresolved_groups = unresolved.iter().map(|u| u.group.clone());
         let (by_group, by_user) = self.named(db, &added, unresolved_groups).await?;
-        // Edges of groups this run created cannot exist yet: only the others' are looked up.
+        // Edges of groups this run created cannot exist yet: only the others' are looked
+        // up. One sent twice to a created group (a misbehaving agent) is known from what
+        // this run added.
         let (mut user_pairs, mut group_pairs) = (Vec::new(), Vec::new());
+        let mut existing: HashSet<(Uuid, Uuid)> = HashSet::default();
         for m in &added {
-            let Some(g) = by_group
-                .get(&m.group)
-                .filter(|g| !self.groups.created.contains(&g.id))
-            else {
+            let Some(g) = by_group.get(&m.group) else {
                 continue;
             };
-            match m.kind {
-                MemberKind::User => {
-                    if let Some((u, _)) = by_user.get(&m.member) {
-                        user_pairs.push((g.id, *u));
-                    }
+            let member = match m.kind {
+                MemberKind::User => by_user.get(&m.member).map(|(id, _)| *id),
+                MemberKind::Group => by_group.get(&m.member).map(|c| c.id),
+            };
+            let Some(member) = member else {
+                continue;
+            };
+            if !self.groups.created.contains(&g.id) {
+                match m.kind {
+                    MemberKind::User => user_pairs.push((g.id, member)),
+                    MemberKind::Group => group_pairs.push((g.id, member)),
                 }
-                MemberKind::Group => {
-                    if let Some(c) = by_group.get(&m.member) {
-                        group_pairs.push((g.id, c.id));
-                    }
-                }
+            } else if !self.groups.added_to_new.insert((g.id, member)) {
+                existing.insert((g.id, member));
             }
         }
         let (existing_users, existing_groups) = tokio::try_join!(
@@ -544,27 +547,7 @@ impl ActiveRun {
             groups::existing_edges(db, &group_pairs, true),
         )
         .map_err(internal)?;
-        let mut existing: HashSet<(Uuid, Uuid)> =
-            existing_users.into_iter().chain(existing_groups).collect();
-        // Edges of groups this run created were not looked up: one sent twice (a
-        // misbehaving agent) is known from what this run added.
-        for m in &added {
-            let Some(g) = by_group
-                .get(&m.group)
-                .filter(|g| self.groups.created.contains(&g.id))
-            else {
-                continue;
-            };
-            let member = match m.kind {
-                MemberKind::User => by_user.get(&m.member).map(|(id, _)| *id),
-                MemberKind::Group => by_group.get(&m.member).map(|c| c.id),
-            };
-            if let Some(member) = member
-                && !self.groups.added_to_new.insert((g.id, member))
-            {
-                existing.insert((g.id, member));
-            }
-        }
+        existing.extend(existing_users.into_iter().chain(existing_groups));
         let known = plan::Known {
             groups: &by_group,
             users: &by_user,
