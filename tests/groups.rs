@@ -750,6 +750,81 @@ async fn manual_groups_are_managed_by_hand_and_synced_ones_are_read_only(engine:
     assert_eq!(f.groups_of(&mail(0), true).await, ["devs"]);
 }
 
+/// An agent that sends a membership twice — of a group it created in this run, within
+/// one message and again in the next, and one the group already has — gets it stored and
+/// counted once, and the run succeeds.
+#[engines]
+async fn a_membership_sent_twice_is_added_once(engine: Engine) {
+    let groups = group_ldif("groupOfNames", "devs", &[person_dn(&uid(0))]);
+    let mut f = with_groups(engine, 2, &groups).await;
+    f.run(json!({})).await;
+    f.agent.kill();
+    let mut rogue = adc_e2e::raw::RawAgent::connect_speaking(
+        &f.server.agent_addr(),
+        &f.sync_id,
+        &f.secret,
+        json!({}),
+        2,
+    )
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        "only the rogue agent connected",
+        || async { (f.api.agents(&f.sync_id).await.len() == 1).then_some(()) },
+    )
+    .await;
+    let devs = f.group("devs").await["external_id"].clone();
+    let first = f.user(&mail(0)).await["external_id"].clone();
+    let second = f.user(&mail(1)).await["external_id"].clone();
+    let run_id = f.start(json!({})).await;
+    rogue.recv_type("start_run").await;
+    rogue
+        .send(json!({"type": "manifest_request", "run_id": run_id}))
+        .await;
+    rogue.recv_type("group_manifest_chunk").await;
+    let newbies = "6f1d3c52-1b4e-4c55-9a53-0d2b8e1f7a10";
+    rogue
+        .send(
+            json!({"type": "group_batch", "run_id": run_id, "seq": 1, "groups": [{
+                "external_id": newbies,
+                "name": "newbies",
+                "source_dn": "cn=newbies,ou=groups,dc=example,dc=com",
+            }]}),
+        )
+        .await;
+    rogue
+        .send(
+            json!({"type": "members_added", "run_id": run_id, "seq": 2, "added": [
+                {"group": newbies, "users": [second, second]},
+                {"group": devs, "users": [first]},
+            ]}),
+        )
+        .await;
+    rogue
+        .send(
+            json!({"type": "members_added", "run_id": run_id, "seq": 3, "added": [
+                {"group": newbies, "users": [second]},
+            ]}),
+        )
+        .await;
+    rogue
+        .send(json!({"type": "read_complete", "run_id": run_id, "read": 2, "groups_read": 2}))
+        .await;
+    rogue.send(json!({"type": "done", "run_id": run_id})).await;
+    let finished = rogue.recv_type("run_finished").await;
+    assert_eq!(finished["report"]["status"], "succeeded", "{finished}");
+    let c = &finished["report"]["counts"];
+    assert_eq!(
+        (c["groups_created"].as_u64(), c["members_added"].as_u64()),
+        (Some(1), Some(1)),
+        "{finished}"
+    );
+    assert_eq!(f.members("newbies", false).await, users(&[1]));
+    assert_eq!(f.members("devs", false).await, users(&[0]));
+    let added = f.changes(&run_id, "subject=membership").await;
+    assert_eq!(added.len(), 1, "{added:?}");
+}
+
 #[engines]
 async fn an_agent_that_ignores_the_settings_cannot_remove_groups_or_members(engine: Engine) {
     let groups = [

@@ -98,8 +98,9 @@ pub struct GroupsOfRun {
     planned: HashMap<String, String>,
     /// Whether member additions began (every user and group batch is written then).
     members_started: bool,
-    /// Edges this run added to groups it created (those are not looked up).
-    added_to_new: HashSet<(Uuid, Uuid)>,
+    /// Edges this run planned to add: one sent again is not planned twice (edges of
+    /// groups it created are not looked up, and a write may still be in flight).
+    planned_edges: HashSet<(Uuid, Uuid)>,
 }
 
 /// The external IDs (or names) a first run has been sent, as keyed 64-bit hashes: about
@@ -518,28 +519,26 @@ impl ActiveRun {
         let unresolved_groups = unresolved.iter().map(|u| u.group.clone());
         let (by_group, by_user) = self.named(db, &added, unresolved_groups).await?;
         // Edges of groups this run created cannot exist yet: only the others' are looked
-        // up. One sent twice to a created group (a misbehaving agent) is known from what
-        // this run added.
+        // up.
         let (mut user_pairs, mut group_pairs) = (Vec::new(), Vec::new());
-        let mut existing: HashSet<(Uuid, Uuid)> = HashSet::default();
         for m in &added {
-            let Some(g) = by_group.get(&m.group) else {
+            let Some(g) = by_group
+                .get(&m.group)
+                .filter(|g| !self.groups.created.contains(&g.id))
+            else {
                 continue;
             };
-            let member = match m.kind {
-                MemberKind::User => by_user.get(&m.member).map(|(id, _)| *id),
-                MemberKind::Group => by_group.get(&m.member).map(|c| c.id),
-            };
-            let Some(member) = member else {
-                continue;
-            };
-            if !self.groups.created.contains(&g.id) {
-                match m.kind {
-                    MemberKind::User => user_pairs.push((g.id, member)),
-                    MemberKind::Group => group_pairs.push((g.id, member)),
+            match m.kind {
+                MemberKind::User => {
+                    if let Some((u, _)) = by_user.get(&m.member) {
+                        user_pairs.push((g.id, *u));
+                    }
                 }
-            } else if !self.groups.added_to_new.insert((g.id, member)) {
-                existing.insert((g.id, member));
+                MemberKind::Group => {
+                    if let Some(c) = by_group.get(&m.member) {
+                        group_pairs.push((g.id, c.id));
+                    }
+                }
             }
         }
         let (existing_users, existing_groups) = tokio::try_join!(
@@ -547,7 +546,8 @@ impl ActiveRun {
             groups::existing_edges(db, &group_pairs, true),
         )
         .map_err(internal)?;
-        existing.extend(existing_users.into_iter().chain(existing_groups));
+        let existing: HashSet<(Uuid, Uuid)> =
+            existing_users.into_iter().chain(existing_groups).collect();
         let known = plan::Known {
             groups: &by_group,
             users: &by_user,
@@ -555,7 +555,13 @@ impl ActiveRun {
             planned: &self.groups.planned,
             existing: &existing,
         };
-        let plan = plan::plan_additions(&self.settings, added, unresolved, &known);
+        let plan = plan::plan_additions(
+            &self.settings,
+            added,
+            unresolved,
+            &known,
+            &mut self.groups.planned_edges,
+        );
         add_counts(&mut self.counts, &plan.counts);
         if self.pipeline.len() >= db.parallel_writes() {
             acked.extend(self.pipeline.written().await?);

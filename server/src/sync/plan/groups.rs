@@ -205,7 +205,7 @@ pub struct Known<'a> {
     pub created: &'a HashSet<Uuid>,
     /// In a dry run, the groups this run would have created, by external ID: their names.
     pub planned: &'a HashMap<String, String>,
-    /// Of the additions, the edges that exist already.
+    /// Of the additions, the edges stored already (before this run).
     pub existing: &'a HashSet<(Uuid, Uuid)>,
 }
 
@@ -233,11 +233,15 @@ pub fn member_row(
 }
 
 /// Plans a message of member additions and unresolved member values.
+/// `planned` holds the edges this run planned before (added, or in a dry run would
+/// add) and takes this message's: an edge sent twice, in one message or two, is planned
+/// once (a real agent sends each once; the first is kept).
 pub fn plan_additions(
     settings: &EffectiveSettings,
     added: Vec<Membership>,
     unresolved: Vec<Unresolved>,
     k: &Known<'_>,
+    planned: &mut HashSet<(Uuid, Uuid)>,
 ) -> MemberWrite {
     let dry = settings.on(Setting::DryRun);
     let mut plan = MemberWrite::default();
@@ -284,7 +288,7 @@ pub fn plan_additions(
             }
             continue;
         };
-        if k.existing.contains(&(g.id, *member_id)) {
+        if k.existing.contains(&(g.id, *member_id)) || !planned.insert((g.id, *member_id)) {
             continue;
         }
         if settings.on(Setting::NoUpdate) && !k.created.contains(&g.id) {
@@ -595,6 +599,7 @@ mod tests {
                 values: vec![long.clone(); 100],
             }],
             &k,
+            &mut HashSet::new(),
         );
         assert_eq!(p.counts.members_unresolved, u64::from(u32::MAX));
         assert_eq!(p.counts.skipped, 1, "a group the server does not have");
