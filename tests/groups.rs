@@ -750,16 +750,11 @@ async fn manual_groups_are_managed_by_hand_and_synced_ones_are_read_only(engine:
     assert_eq!(f.groups_of(&mail(0), true).await, ["devs"]);
 }
 
-/// An agent that sends a membership twice — of a group it created in this run, within
-/// one message and again in the next, and one the group already has — gets it stored and
-/// counted once, and the run succeeds.
-#[engines]
-async fn a_membership_sent_twice_is_added_once(engine: Engine) {
-    let groups = group_ldif("groupOfNames", "devs", &[person_dn(&uid(0))]);
-    let mut f = with_groups(engine, 2, &groups).await;
-    f.run(json!({})).await;
+/// The synchronization's agent replaced by a client of protocol 2 that sends what a test
+/// tells it to, once it alone is connected.
+async fn rogue_agent(f: &mut Fixture) -> adc_e2e::raw::RawAgent {
     f.agent.kill();
-    let mut rogue = adc_e2e::raw::RawAgent::connect_speaking(
+    let rogue = adc_e2e::raw::RawAgent::connect_speaking(
         &f.server.agent_addr(),
         &f.sync_id,
         &f.secret,
@@ -773,6 +768,18 @@ async fn a_membership_sent_twice_is_added_once(engine: Engine) {
         || async { (f.api.agents(&f.sync_id).await.len() == 1).then_some(()) },
     )
     .await;
+    rogue
+}
+
+/// An agent that sends a membership twice — of a group it created in this run, within
+/// one message and again in the next, and one the group already has — gets it stored and
+/// counted once, and the run succeeds.
+#[engines]
+async fn a_membership_sent_twice_is_added_once(engine: Engine) {
+    let groups = group_ldif("groupOfNames", "devs", &[person_dn(&uid(0))]);
+    let mut f = with_groups(engine, 2, &groups).await;
+    f.run(json!({})).await;
+    let mut rogue = rogue_agent(&mut f).await;
     let devs = f.group("devs").await["external_id"].clone();
     let first = f.user(&mail(0)).await["external_id"].clone();
     let second = f.user(&mail(1)).await["external_id"].clone();
@@ -838,22 +845,8 @@ async fn an_agent_that_ignores_the_settings_cannot_remove_groups_or_members(engi
     .concat();
     let mut f = with_groups(engine, 2, &groups).await;
     f.run(json!({})).await;
-    f.agent.kill();
     f.patch_settings(json!({"no-delete": true})).await;
-    let mut rogue = adc_e2e::raw::RawAgent::connect_speaking(
-        &f.server.agent_addr(),
-        &f.sync_id,
-        &f.secret,
-        json!({}),
-        2,
-    )
-    .await;
-    eventually(
-        Duration::from_secs(10),
-        "only the rogue agent connected",
-        || async { (f.api.agents(&f.sync_id).await.len() == 1).then_some(()) },
-    )
-    .await;
+    let mut rogue = rogue_agent(&mut f).await;
     let run_id = f.start(json!({})).await;
     rogue.recv_type("start_run").await;
     rogue
