@@ -322,7 +322,8 @@ async fn adc_run_reloads_on_sighup_keeps_the_old_file_when_the_new_is_broken_and
     assert_eq!(
         (now.len(), &now[0]["id"]),
         (1, &first["id"]),
-        "still connected on the same connection"
+        "still connected on the same connection; the agent said: {}",
+        agent.stderr()
     );
     assert_eq!(now[0]["settings"]["dry-run"], true);
 
