@@ -518,8 +518,7 @@ impl ActiveRun {
         }
         let unresolved_groups = unresolved.iter().map(|u| u.group.clone());
         let (by_group, by_user) = self.named(db, &added, unresolved_groups).await?;
-        // Edges of groups this run created cannot exist yet: only the others' are looked
-        // up.
+        // Edges of groups this run created cannot exist yet: only the others' are looked up.
         let (mut user_pairs, mut group_pairs) = (Vec::new(), Vec::new());
         for m in &added {
             let Some(g) = by_group

@@ -205,7 +205,7 @@ pub struct Known<'a> {
     pub created: &'a HashSet<Uuid>,
     /// In a dry run, the groups this run would have created, by external ID: their names.
     pub planned: &'a HashMap<String, String>,
-    /// Of the additions, the edges stored already (before this run).
+    /// Of the additions, the edges stored already.
     pub existing: &'a HashSet<(Uuid, Uuid)>,
 }
 
