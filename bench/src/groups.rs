@@ -7,7 +7,9 @@
 //! run's.
 
 use crate::Args;
-use crate::measure::{copy_reference, cpu, ldapsearch_dump, peak_rss_mib, search_index_ready};
+use crate::measure::{
+    Perf, copy_reference, cpu, ldapsearch_dump, peak_rss_mib, search_index_ready,
+};
 use crate::rig::Rig;
 use crate::secs;
 use adc_e2e::slapd::{BASE_DN, Person, READONLY_DN, READONLY_PASSWORD, Slapd};
@@ -154,9 +156,19 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
         let search = dump(ldap, args.page_size)?;
         let copy = copy_reference(&rig.db_url, rows, false).await?
             + copy_edges(&rig.db_url, edges).await?;
+        let perf = match round {
+            0 => {
+                let (out, of) = (args.perf.as_deref(), args.perf_of.as_deref());
+                Perf::start(out, of, &rig.server, &rig.agent).await?
+            }
+            _ => None,
+        };
         let before = cpu(&rig.server, &rig.agent);
         let (initial, r) = rig.run().await?;
         let after = cpu(&rig.server, &rig.agent);
+        if let Some(perf) = perf {
+            perf.stop()?;
+        }
         // The next step starts once the server has built what follows a first sync.
         let mut index = Duration::ZERO;
         for (name, rows) in [(Target::Users, n), (Target::Groups, args.groups + 1)] {
@@ -195,6 +207,9 @@ pub async fn run(rig: &Rig, args: &Args) -> anyhow::Result<()> {
     }
     rounds.sort_by_key(|r| r.0);
     let (initial, search, copy, c) = rounds[rounds.len() / 2];
+    if args.initial_only {
+        return Ok(());
+    }
 
     // Full re-syncs first: every run reads every entry.
     rig.patch_sync(json!({"full_read_hours": 0})).await?;

@@ -3,13 +3,12 @@
 //! the references alike.
 
 use crate::Args;
-use crate::measure::{copy_reference, cpu, empty_users, ldapsearch_dump, search_index_ready};
+use crate::measure::{Perf, copy_reference, cpu, empty_users, ldapsearch_dump, search_index_ready};
 use crate::rig::Rig;
 use crate::secs;
 use adc_server::db::search::Target;
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::{Value, json};
-use std::process::Command;
 use std::time::Duration;
 
 /// One round of the initial-sync measurement.
@@ -77,28 +76,15 @@ pub async fn measure(rig: &Rig, args: &Args) -> anyhow::Result<Initial> {
         }
         let search = ldapsearch_dump(ldap, args.page_size)?;
         let copy = copy_reference(db_url, n, false).await?;
-        let perf = match (&args.perf, round) {
-            (Some(out), 0) => {
-                let child = Command::new("perf")
-                    .args(["record", "-a", "-g", "-q", "-o"])
-                    .arg(out)
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .context("perf record")?;
-                // perf needs a moment before it records anything.
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                Some(child)
-            }
+        let perf = match round {
+            0 => Perf::start(args.perf.as_deref(), args.perf_of.as_deref(), server, agent).await?,
             _ => None,
         };
         let cpu_before = cpu(server, agent);
         let (initial, r) = rig.run().await?;
         let cpu_after = cpu(server, agent);
-        if let Some(mut child) = perf {
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            child.wait()?;
+        if let Some(perf) = perf {
+            perf.stop()?;
         }
         if r["counts"]["created"] != json!(n) {
             bail!(

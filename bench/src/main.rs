@@ -45,6 +45,9 @@ pub struct Args {
     /// first round's initial sync.
     #[arg(long)]
     pub perf: Option<PathBuf>,
+    /// With --perf: record only `server` or `agent`, with DWARF call graphs.
+    #[arg(long, requires = "perf")]
+    pub perf_of: Option<String>,
     /// Groups in the directory (`groupOfNames`): with any, the groups benchmark runs
     /// instead of the users one (see bench/README.md).
     #[arg(long, default_value_t = 0)]
@@ -128,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
             users,
             curve: Vec::new(),
             perf: None,
+            perf_of: None,
             ..Args::parse()
         };
         let rig = Rig::start(&sized).await?;

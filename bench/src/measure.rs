@@ -226,3 +226,48 @@ pub async fn search_index_ready(db_url: &str, target: Target) -> anyhow::Result<
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A `perf record` running for the length of one stage (`--perf`): the whole machine
+/// with frame pointers (`-a -g`), or, with `--perf-of server|agent`, that process with
+/// DWARF call graphs (the release builds keep no frame pointers).
+pub struct Perf(std::process::Child);
+
+impl Perf {
+    pub async fn start(
+        out: Option<&std::path::Path>,
+        of: Option<&str>,
+        server: &Proc,
+        agent: &Proc,
+    ) -> anyhow::Result<Option<Perf>> {
+        let Some(out) = out else { return Ok(None) };
+        let mut cmd = Command::new("perf");
+        cmd.args(["record", "-q", "-o"]).arg(out);
+        match of {
+            None | Some("all") => cmd.args(["-a", "-g"]),
+            Some(which) => {
+                let pid = match which {
+                    "server" => server.child.id(),
+                    "agent" => agent.child.id(),
+                    other => bail!("--perf-of takes server, agent or all, not `{other}`"),
+                };
+                cmd.args(["-F", "1999", "--call-graph", "dwarf,16384", "-p"])
+                    .arg(pid.to_string())
+            }
+        };
+        let child = cmd
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("perf record")?;
+        // perf needs a moment before it records anything.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(Some(Perf(child)))
+    }
+
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        self.0.wait()?;
+        Ok(())
+    }
+}

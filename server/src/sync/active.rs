@@ -504,10 +504,6 @@ impl ActiveRun {
         if n > MAX_MEMBERSHIPS_PER_MESSAGE {
             return Err(RunFailure::TooManyMemberships(n));
         }
-        let added: Vec<Membership> = added
-            .into_iter()
-            .flat_map(MemberDelta::into_memberships)
-            .collect();
         // The users and groups the memberships name must be stored first: the first
         // such message waits for every batch in flight. Later ones overlap their
         // lookups with the previous one's write (memberships never collide).
@@ -516,29 +512,34 @@ impl ActiveRun {
             self.groups.members_started = true;
             acked = self.pipeline.flush().await?;
         }
-        let unresolved_groups = unresolved.iter().map(|u| u.group.clone());
-        let (by_group, by_user) = self.named(db, &added, unresolved_groups).await?;
+        let mut group_ids: Vec<&str> = unresolved.iter().map(|u| u.group.as_str()).collect();
+        let mut user_ids = Vec::new();
+        for d in &added {
+            group_ids.push(&d.group);
+            group_ids.extend(d.groups.iter().map(String::as_str));
+            if self.stored.is_none() {
+                user_ids.extend(d.users.iter().map(String::as_str));
+            }
+        }
+        let (by_group, looked_up) = self.named(db, group_ids, user_ids).await?;
+        let empty = HashMap::default();
+        let by_user = looked_up
+            .as_ref()
+            .or(self.stored.as_ref())
+            .unwrap_or(&empty);
         // Edges of groups this run created cannot exist yet: only the others' are looked up.
         let (mut user_pairs, mut group_pairs) = (Vec::new(), Vec::new());
-        for m in &added {
+        for d in &added {
             let Some(g) = by_group
-                .get(&m.group)
+                .get(&d.group)
                 .filter(|g| !self.groups.created.contains(&g.id))
             else {
                 continue;
             };
-            match m.kind {
-                MemberKind::User => {
-                    if let Some((u, _)) = by_user.get(&m.member) {
-                        user_pairs.push((g.id, *u));
-                    }
-                }
-                MemberKind::Group => {
-                    if let Some(c) = by_group.get(&m.member) {
-                        group_pairs.push((g.id, c.id));
-                    }
-                }
-            }
+            let users = d.users.iter().filter_map(|m| by_user.get(m));
+            user_pairs.extend(users.map(|(u, _)| (g.id, *u)));
+            let nested = d.groups.iter().filter_map(|m| by_group.get(m));
+            group_pairs.extend(nested.map(|c| (g.id, c.id)));
         }
         let (existing_users, existing_groups) = tokio::try_join!(
             groups::existing_edges(db, &user_pairs, false),
@@ -549,7 +550,7 @@ impl ActiveRun {
             existing_users.into_iter().chain(existing_groups).collect();
         let known = plan::Known {
             groups: &by_group,
-            users: &by_user,
+            users: by_user,
             created: &self.groups.created,
             planned: &self.groups.planned,
             existing: &existing,
@@ -819,45 +820,36 @@ impl ActiveRun {
         });
     }
 
-    /// The stored groups and users that memberships name (and the groups `more`), by
-    /// external ID; users as (ID, username).
+    /// The stored groups with these external IDs, and the users with these as (ID,
+    /// username) — none looked up (`None`) when the run keeps the users it stored
+    /// (`self.stored`: a synchronization that started empty has only those).
     async fn named(
         &self,
         db: &Db,
-        memberships: &[Membership],
-        more: impl Iterator<Item = String>,
+        mut group_ids: Vec<&str>,
+        mut user_ids: Vec<&str>,
     ) -> Result<
         (
             HashMap<String, StoredGroup>,
-            HashMap<String, (Uuid, String)>,
+            Option<HashMap<String, (Uuid, String)>>,
         ),
         RunFailure,
     > {
-        let (mut group_ids, mut user_ids): (Vec<String>, Vec<String>) =
-            (more.collect(), Vec::new());
-        for m in memberships {
-            group_ids.push(m.group.clone());
-            match m.kind {
-                MemberKind::Group => group_ids.push(m.member.clone()),
-                MemberKind::User => user_ids.push(m.member.clone()),
-            }
-        }
         for ids in [&mut group_ids, &mut user_ids] {
-            ids.sort();
+            ids.sort_unstable();
             ids.dedup();
         }
-        // A synchronization that started empty has only the users this run stored.
-        if let Some(stored) = &self.stored {
+        let owned =
+            |ids: Vec<&str>| -> Vec<String> { ids.into_iter().map(str::to_owned).collect() };
+        let group_ids = owned(group_ids);
+        if self.stored.is_some() {
             let stored_groups =
                 groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids)
                     .await
                     .map_err(internal)?;
-            let by_user = user_ids
-                .into_iter()
-                .filter_map(|id| stored.get(&id).cloned().map(|u| (id, u)))
-                .collect();
-            return Ok((by_external(stored_groups), by_user));
+            return Ok((by_external(stored_groups), None));
         }
+        let user_ids = owned(user_ids);
         let (stored_groups, stored_users) = tokio::try_join!(
             groups::by_external_ids(db, self.tenant_id, self.sync_id, &group_ids),
             users::by_external_ids(db, self.tenant_id, self.sync_id, &user_ids),
@@ -867,7 +859,7 @@ impl ActiveRun {
             .into_iter()
             .filter_map(|u| Some((u.external_id?, (u.id, u.username))))
             .collect();
-        Ok((by_external(stored_groups), by_user))
+        Ok((by_external(stored_groups), Some(by_user)))
     }
 
     /// The memberships the agent found gone, as stored edges with names: those whose
@@ -881,7 +873,20 @@ impl ActiveRun {
         if removed.is_empty() {
             return Ok(Vec::new());
         }
-        let (by_group, by_user) = self.named(db, removed, std::iter::empty()).await?;
+        let (mut group_ids, mut user_ids) = (Vec::new(), Vec::new());
+        for m in removed {
+            group_ids.push(m.group.as_str());
+            match m.kind {
+                MemberKind::Group => group_ids.push(&m.member),
+                MemberKind::User => user_ids.push(m.member.as_str()),
+            }
+        }
+        let (by_group, looked_up) = self.named(db, group_ids, user_ids).await?;
+        let empty = HashMap::default();
+        let by_user = looked_up
+            .as_ref()
+            .or(self.stored.as_ref())
+            .unwrap_or(&empty);
         let going: HashSet<Uuid> = gone_groups.iter().map(|g| g.id).collect();
         let mut out = Vec::new();
         for m in removed {

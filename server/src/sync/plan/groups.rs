@@ -7,8 +7,9 @@ use crate::db::writes::{ChangeRow, GroupBatchWrite, GroupInsert, GroupUpdate, Me
 use crate::vocabulary::{Operation, Outcome, Subject};
 use adc_shared::group::Unresolved;
 use adc_shared::protocol::EntryError;
-use adc_shared::{EffectiveSettings, GroupRecord, MemberKind, Membership, Setting, Source};
+use adc_shared::{EffectiveSettings, GroupRecord, MemberDelta, MemberKind, Setting, Source};
 use foldhash::{HashMap, HashSet, HashSetExt};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// Plans one batch of group records. `by_external` holds this synchronization's groups
@@ -236,72 +237,84 @@ pub fn member_row(
 /// `planned` holds the edges this run planned before (added, or in a dry run would
 /// add) and takes this message's: an edge sent twice, in one message or two, is planned
 /// once (a real agent sends each once; the first is kept).
+///
+/// A first sync adds every membership once: each group and member is looked up once
+/// and a change row costs two strings (the names), the external ID being the one sent.
 pub fn plan_additions(
     settings: &EffectiveSettings,
-    added: Vec<Membership>,
+    added: Vec<MemberDelta>,
     unresolved: Vec<Unresolved>,
     k: &Known<'_>,
     planned: &mut HashSet<(Uuid, Uuid)>,
 ) -> MemberWrite {
     let dry = settings.on(Setting::DryRun);
     let mut plan = MemberWrite::default();
-    for m in added {
-        let group = k.groups.get(&m.group);
-        let group_name = group
-            .map(|g| g.name.as_str())
-            .or_else(|| k.planned.get(&m.group).map(String::as_str))
-            .map_or_else(|| bounded(&m.group), str::to_owned);
-        let member: Option<(Uuid, String)> = match m.kind {
-            MemberKind::User => k.users.get(&m.member).cloned(),
-            MemberKind::Group => k.groups.get(&m.member).map(|g| (g.id, g.name.clone())),
+    plan.changes
+        .reserve(added.iter().map(MemberDelta::len).sum::<usize>());
+    for d in added {
+        let group = k.groups.get(&d.group);
+        let group_name: Cow<'_, str> = match (group, k.planned.get(&d.group)) {
+            (Some(g), _) => Cow::Borrowed(&g.name),
+            (None, Some(name)) => Cow::Borrowed(name),
+            (None, None) => Cow::Owned(bounded(&d.group)),
         };
-        let member_name = member
-            .as_ref()
-            .map(|(_, n)| n.clone())
-            .or_else(|| k.planned.get(&m.member).cloned())
-            .unwrap_or_else(|| bounded(&m.member));
-        let row = |plan: &mut MemberWrite, outcome| {
-            plan.changes.push(member_row(
-                Operation::AddMember,
-                outcome,
-                (group.map(|g| g.id), &group_name),
-                (m.kind, member.as_ref().map(|(id, _)| *id), &member_name),
-                Some(bounded(&m.member)),
-            ));
-        };
-        let (Some(g), Some((member_id, _))) = (group, member.as_ref()) else {
-            // A group or member this run would create, in a dry run: planned with it.
-            let planned = |id: &str| k.planned.contains_key(id);
-            let group_ok = group.is_some() || planned(&m.group);
-            let member_ok =
-                member.is_some() || (dry && (planned(&m.member) || m.kind == MemberKind::User));
-            if dry && group_ok && member_ok {
-                plan.counts.members_added += 1;
-                row(&mut plan, Outcome::Planned);
-            } else {
-                plan.counts.skipped += 1;
-                let which = if group.is_none() { "group" } else { "member" };
-                row(
-                    &mut plan,
-                    Outcome::Skipped(format!("the {which} is not stored (see its own change)")),
+        let users = d.users.into_iter().map(|m| (MemberKind::User, m));
+        let members = users.chain(d.groups.into_iter().map(|m| (MemberKind::Group, m)));
+        for (kind, external_id) in members {
+            let member: Option<(Uuid, &str)> = match kind {
+                MemberKind::User => k.users.get(&external_id).map(|(id, n)| (*id, n.as_str())),
+                MemberKind::Group => k.groups.get(&external_id).map(|g| (g.id, g.name.as_str())),
+            };
+            let row = |plan: &mut MemberWrite, outcome, external_id: String| {
+                let planned_name = || k.planned.get(&external_id).map(String::as_str);
+                let name: Cow<'_, str> = match member.map(|(_, n)| n).or_else(planned_name) {
+                    Some(n) => Cow::Borrowed(n),
+                    None => Cow::Owned(bounded(&external_id)),
+                };
+                let row = member_row(
+                    Operation::AddMember,
+                    outcome,
+                    (group.map(|g| g.id), &group_name),
+                    (kind, member.map(|(id, _)| id), &name),
+                    None,
                 );
+                plan.changes.push(ChangeRow {
+                    external_id: Some(bounded_owned(external_id)),
+                    ..row
+                });
+            };
+            let (Some(g), Some((member_id, _))) = (group, member) else {
+                // A group or member this run would create, in a dry run: planned with it.
+                let planned = |id: &str| k.planned.contains_key(id);
+                let group_ok = group.is_some() || planned(&d.group);
+                let member_ok = member.is_some()
+                    || (dry && (planned(&external_id) || kind == MemberKind::User));
+                if dry && group_ok && member_ok {
+                    plan.counts.members_added += 1;
+                    row(&mut plan, Outcome::Planned, external_id);
+                } else {
+                    plan.counts.skipped += 1;
+                    let which = if group.is_none() { "group" } else { "member" };
+                    let why = format!("the {which} is not stored (see its own change)");
+                    row(&mut plan, Outcome::Skipped(why), external_id);
+                }
+                continue;
+            };
+            if k.existing.contains(&(g.id, member_id)) || !planned.insert((g.id, member_id)) {
+                continue;
             }
-            continue;
-        };
-        if k.existing.contains(&(g.id, *member_id)) || !planned.insert((g.id, *member_id)) {
-            continue;
-        }
-        if settings.on(Setting::NoUpdate) && !k.created.contains(&g.id) {
-            plan.counts.skipped += 1;
-            row(&mut plan, Outcome::Skipped("no-update".into()));
-            continue;
-        }
-        plan.counts.members_added += 1;
-        row(&mut plan, Outcome::done(dry));
-        if !dry {
-            match m.kind {
-                MemberKind::User => plan.users.push((g.id, *member_id)),
-                MemberKind::Group => plan.nested.push((g.id, *member_id)),
+            if settings.on(Setting::NoUpdate) && !k.created.contains(&g.id) {
+                plan.counts.skipped += 1;
+                row(&mut plan, Outcome::Skipped("no-update".into()), external_id);
+                continue;
+            }
+            plan.counts.members_added += 1;
+            row(&mut plan, Outcome::done(dry), external_id);
+            if !dry {
+                match kind {
+                    MemberKind::User => plan.users.push((g.id, member_id)),
+                    MemberKind::Group => plan.nested.push((g.id, member_id)),
+                }
             }
         }
     }
@@ -346,7 +359,20 @@ pub fn plan_additions(
 /// An external ID as the agent sent it, for a report: at most 256 characters, no
 /// control characters (a record's IDs are checked; these name what was not found).
 fn bounded(id: &str) -> String {
+    if fits(id) {
+        return id.to_owned();
+    }
     id.chars().filter(|c| !c.is_control()).take(256).collect()
+}
+
+/// `bounded`, keeping the string when it already is (as every real agent's is).
+fn bounded_owned(id: String) -> String {
+    if fits(&id) { id } else { bounded(&id) }
+}
+
+/// At most 256 characters (bytes, the quicker test), none of them a control.
+fn fits(id: &str) -> bool {
+    id.len() <= 256 && !id.chars().any(char::is_control)
 }
 
 /// The cycles among nested groups (`edges` parent → child, by name), each as the
@@ -588,10 +614,10 @@ mod tests {
         };
         let p = plan_additions(
             &settings(|_| {}),
-            vec![Membership {
+            vec![MemberDelta {
                 group: long.clone(),
-                member: format!("{long}\u{7}"),
-                kind: MemberKind::User,
+                users: vec![format!("{long}\u{7}")],
+                groups: Vec::new(),
             }],
             vec![Unresolved {
                 group: long.clone(),
@@ -612,6 +638,8 @@ mod tests {
             assert!(c.group_name.as_ref().unwrap().chars().count() <= 256);
             assert!(c.username.chars().count() <= 1024);
             assert!(!c.username.chars().any(char::is_control));
+            let id = c.external_id.as_deref().unwrap_or_default();
+            assert!(id.chars().count() <= 256 && !id.chars().any(char::is_control));
         }
     }
 
