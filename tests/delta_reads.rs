@@ -7,19 +7,13 @@ use adc_e2e::agent::{AgentSetup, TestAgent};
 use adc_e2e::engine::Engine;
 use adc_e2e::engines;
 use adc_e2e::slapd::{self, Person, Slapd, group_dn, group_ldif, person_dn};
-use adc_e2e::sync::{Fixture, GROUPS_SECTION, fixture_on, people};
+use adc_e2e::sync::{Fixture, GROUPS_SECTION, counts, fixture_on, people};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
 async fn with_syncprov(engine: Engine, n: usize, sessionlog: bool) -> Fixture {
     let slapd = Slapd::start_syncprov(&slapd::ldif(&people(n)), sessionlog);
     fixture_on(engine, slapd, "", None, None, |_| {}).await
-}
-
-fn counts(run: &Value, keys: &[&str]) -> Vec<u64> {
-    keys.iter()
-        .map(|k| run["counts"][*k].as_u64().unwrap_or(u64::MAX))
-        .collect()
 }
 
 fn read_of(run: &Value) -> (&str, &str) {

@@ -6,7 +6,7 @@ use adc_e2e::engine::Engine;
 use adc_e2e::engines;
 use adc_e2e::eventually;
 use adc_e2e::slapd::{self, WITH_REFINT, group_dn, group_ldif, person_dn};
-use adc_e2e::sync::{Fixture, GROUPS_SECTION, fixture_from_ldif, people};
+use adc_e2e::sync::{Fixture, GROUPS_SECTION, counts, fixture_from_ldif, people};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -30,9 +30,7 @@ fn users(ids: &[usize]) -> Vec<String> {
 }
 
 fn count(run: &Value, key: &str) -> u64 {
-    run["counts"][key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no count {key} in {run}"))
+    counts(run, &[key])[0]
 }
 
 #[engines]
@@ -73,13 +71,16 @@ async fn three_kinds_of_groups_sync_with_members_nesting_and_a_cycle(engine: Eng
     let run = f.run(json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(
-        (
-            count(&run, "groups_read"),
-            count(&run, "groups_created"),
-            count(&run, "members_added"),
-            count(&run, "members_unresolved")
+        counts(
+            &run,
+            &[
+                "groups_read",
+                "groups_created",
+                "members_added",
+                "members_unresolved"
+            ]
         ),
-        (7, 7, 12, 1),
+        [7, 7, 12, 1],
         "{run}"
     );
     assert_eq!(f.members("devs", false).await, users(&[0, 1]));
@@ -143,13 +144,16 @@ async fn three_kinds_of_groups_sync_with_members_nesting_and_a_cycle(engine: Eng
     // Nothing changed: nothing is sent again.
     let again = f.run(json!({})).await;
     assert_eq!(
-        (
-            count(&again, "groups_unchanged"),
-            count(&again, "groups_updated"),
-            count(&again, "members_added"),
-            count(&again, "members_removed")
+        counts(
+            &again,
+            &[
+                "groups_unchanged",
+                "groups_updated",
+                "members_added",
+                "members_removed"
+            ]
         ),
-        (7, 0, 0, 0),
+        [7, 0, 0, 0],
         "{again}"
     );
     let changed = f
@@ -185,12 +189,11 @@ async fn memberships_are_written_while_the_groups_are_still_read_and_nesting_spa
     let run = f.run(json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(
-        (
-            count(&run, "groups_created"),
-            count(&run, "members_added"),
-            count(&run, "members_unresolved")
+        counts(
+            &run,
+            &["groups_created", "members_added", "members_unresolved"]
         ),
-        (1200, 2402, 0),
+        [1200, 2402, 0],
         "{run}"
     );
     let mut g5 = f.members(&name(5), false).await;
@@ -227,12 +230,11 @@ async fn memberships_are_written_while_the_groups_are_still_read_and_nesting_spa
     );
     let again = f.run(json!({})).await;
     assert_eq!(
-        (
-            count(&again, "groups_unchanged"),
-            count(&again, "members_added"),
-            count(&again, "members_removed")
+        counts(
+            &again,
+            &["groups_unchanged", "members_added", "members_removed"]
         ),
-        (1200, 0, 0),
+        [1200, 0, 0],
         "{again}"
     );
 }
@@ -252,8 +254,8 @@ async fn a_renamed_member_stays_with_refint_and_a_stale_member_value_is_reported
     f.slapd.rename(&uid(0), "renamed0", None).await;
     let run = f.run(json!({})).await;
     assert_eq!(
-        (count(&run, "updated"), count(&run, "members_removed")),
-        (1, 1),
+        counts(&run, &["updated", "members_removed"]),
+        [1, 1],
         "{run}"
     );
     assert_eq!(f.members("devs", false).await, users(&[1]));
@@ -267,12 +269,8 @@ async fn a_renamed_member_stays_with_refint_and_a_stale_member_value_is_reported
     f.slapd.rename(&uid(1), "renamed1", Some("staff")).await;
     let run = f.run(json!({})).await;
     assert_eq!(
-        (
-            count(&run, "updated"),
-            count(&run, "members_added"),
-            count(&run, "members_removed")
-        ),
-        (1, 0, 0),
+        counts(&run, &["updated", "members_added", "members_removed"]),
+        [1, 0, 0],
         "{run}"
     );
     assert_eq!(f.members("devs", false).await, users(&[1]));
@@ -507,11 +505,7 @@ async fn member_removals_beyond_the_guard_are_held_and_approval_applies_exactly_
     assert_eq!(s, StatusCode::OK, "{approved}");
     assert_eq!(f.members("team", false).await, users(&[5, 6, 7, 8, 9]));
     let (_, run) = f.api.get(&format!("/api/v1/runs/{id}")).await;
-    assert_eq!(
-        (count(&run, "members_removed"), count(&run, "held")),
-        (5, 0),
-        "{run}"
-    );
+    assert_eq!(counts(&run, &["members_removed", "held"]), [5, 0], "{run}");
 
     // A group losing more than the guard's share of its members is held too, however
     // few they are.
@@ -631,12 +625,8 @@ async fn a_dry_run_reports_every_group_change_and_a_manual_group_is_left_alone_o
 
     let dry = f.run(json!({"dry_run": true})).await;
     assert_eq!(
-        (
-            count(&dry, "groups_created"),
-            count(&dry, "members_added"),
-            count(&dry, "conflicts")
-        ),
-        (1, 2, 1),
+        counts(&dry, &["groups_created", "members_added", "conflicts"]),
+        [1, 2, 1],
         "{dry}"
     );
     let planned = f
@@ -1014,8 +1004,8 @@ async fn a_group_that_leaves_is_kept_but_no_longer_counts_and_the_settings_gover
         .await;
     let run = f.run(json!({})).await;
     assert_eq!(
-        (count(&run, "groups_created"), count(&run, "members_added")),
-        (0, 0),
+        counts(&run, &["groups_created", "members_added"]),
+        [0, 0],
         "{run}"
     );
     let skipped = f

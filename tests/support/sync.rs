@@ -287,6 +287,17 @@ impl Fixture {
     }
 }
 
+/// A run's counts named by `keys`, in that order (a test compares several at once).
+pub fn counts(run: &Value, keys: &[&str]) -> Vec<u64> {
+    keys.iter()
+        .map(|k| {
+            run["counts"][*k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no count {k} in {run}"))
+        })
+        .collect()
+}
+
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

@@ -63,7 +63,7 @@ pub struct ActiveRun {
     /// external ID — every user of the synchronization there is — so memberships name
     /// them without a lookup (a first sync's 250 000 memberships made 500 lookups, a
     /// fifth of PostgreSQL's work). `None` otherwise: a users-only run keeps nothing.
-    stored: Option<HashMap<String, (Uuid, String)>>,
+    stored: Option<UserNames>,
     /// Groups (architecture §5.5); see [`GroupsOfRun`].
     groups: GroupsOfRun,
     /// What the server offered to read from, and the read the agent does.
@@ -522,11 +522,7 @@ impl ActiveRun {
             }
         }
         let (by_group, looked_up) = self.named(db, group_ids, user_ids).await?;
-        let empty = HashMap::default();
-        let by_user = looked_up
-            .as_ref()
-            .or(self.stored.as_ref())
-            .unwrap_or(&empty);
+        let by_user = users_named(&looked_up, &self.stored);
         // Edges of groups this run created cannot exist yet: only the others' are looked up.
         let (mut user_pairs, mut group_pairs) = (Vec::new(), Vec::new());
         for d in &added {
@@ -828,13 +824,7 @@ impl ActiveRun {
         db: &Db,
         mut group_ids: Vec<&str>,
         mut user_ids: Vec<&str>,
-    ) -> Result<
-        (
-            HashMap<String, StoredGroup>,
-            Option<HashMap<String, (Uuid, String)>>,
-        ),
-        RunFailure,
-    > {
+    ) -> Result<(HashMap<String, StoredGroup>, Option<UserNames>), RunFailure> {
         for ids in [&mut group_ids, &mut user_ids] {
             ids.sort_unstable();
             ids.dedup();
@@ -882,11 +872,7 @@ impl ActiveRun {
             }
         }
         let (by_group, looked_up) = self.named(db, group_ids, user_ids).await?;
-        let empty = HashMap::default();
-        let by_user = looked_up
-            .as_ref()
-            .or(self.stored.as_ref())
-            .unwrap_or(&empty);
+        let by_user = users_named(&looked_up, &self.stored);
         let going: HashSet<Uuid> = gone_groups.iter().map(|g| g.id).collect();
         let mut out = Vec::new();
         for m in removed {
@@ -987,6 +973,18 @@ impl ActiveRun {
             (ReadOffer::Delta(_), ReadKind::Delta) => None,
         }
     }
+}
+
+/// Users by external ID: (ID, username).
+type UserNames = HashMap<String, (Uuid, String)>;
+
+/// The users a `named` call looked up, or, when it looked none up, those the run keeps.
+fn users_named<'a>(
+    looked_up: &'a Option<UserNames>,
+    stored: &'a Option<UserNames>,
+) -> &'a UserNames {
+    static NONE: std::sync::LazyLock<UserNames> = std::sync::LazyLock::new(HashMap::default);
+    looked_up.as_ref().or(stored.as_ref()).unwrap_or(&NONE)
 }
 
 /// Stored groups by external ID.

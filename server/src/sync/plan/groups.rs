@@ -271,17 +271,13 @@ pub fn plan_additions(
                     Some(n) => Cow::Borrowed(n),
                     None => Cow::Owned(bounded(&external_id)),
                 };
-                let row = member_row(
+                plan.changes.push(member_row(
                     Operation::AddMember,
                     outcome,
                     (group.map(|g| g.id), &group_name),
                     (kind, member.map(|(id, _)| id), &name),
-                    None,
-                );
-                plan.changes.push(ChangeRow {
-                    external_id: Some(bounded_owned(external_id)),
-                    ..row
-                });
+                    Some(bounded_owned(external_id)),
+                ));
             };
             let (Some(g), Some((member_id, _))) = (group, member) else {
                 // A group or member this run would create, in a dry run: planned with it.
